@@ -1,0 +1,99 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nextbest/nextbest/engine"
+)
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is a stable code for programs and a message for people.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// status maps an error to its HTTP status and code. This is the one place that does so.
+func status(err error) (int, string, string) {
+	var fe *fiber.Error
+	var ee *engine.Error
+	code := engine.ErrorCode(err)
+	switch {
+	case errors.As(err, &fe):
+		switch fe.Code {
+		case fiber.StatusRequestEntityTooLarge:
+			return fe.Code, "body_too_large", "request body too large"
+		case fiber.StatusNotFound:
+			return fe.Code, "not_found", "no such endpoint: " + fe.Message
+		case fiber.StatusMethodNotAllowed:
+			return fe.Code, "method_not_allowed", fe.Message
+		}
+		return fe.Code, "http_error", fe.Message
+	case errors.Is(err, engine.ErrInvalid):
+		return fiber.StatusBadRequest, or(code, "invalid_request"), err.Error()
+	case errors.Is(err, engine.ErrNotFound):
+		return fiber.StatusNotFound, or(code, "not_found"), err.Error()
+	case errors.Is(err, engine.ErrUnprocessable):
+		return fiber.StatusUnprocessableEntity, or(code, "unprocessable"), err.Error()
+	case errors.Is(err, engine.ErrTooLarge):
+		return fiber.StatusRequestEntityTooLarge, or(code, "too_large"), err.Error()
+	case errors.Is(err, engine.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fiber.StatusServiceUnavailable, or(code, "unavailable"), "the service is unavailable: " + err.Error()
+	case errors.As(err, &ee):
+		return fiber.StatusBadRequest, ee.Code, ee.Message
+	}
+	return fiber.StatusInternalServerError, "internal", "internal error; the operator's log has the details"
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// errorHandler renders any error as the JSON error body. Internal errors are logged here
+// (and only here) with their details; the client sees a generic message.
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		st, code, msg := status(err)
+		if st >= 500 && st != fiber.StatusServiceUnavailable {
+			log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		}
+		if st == fiber.StatusServiceUnavailable {
+			c.Set(fiber.HeaderRetryAfter, "1")
+		}
+		return c.Status(st).JSON(ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
+	}
+}
+
+// decodeError turns an encoding/json error into a 400 that names the field.
+func decodeError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return engine.Invalid("invalid_json", "malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return engine.Invalid("invalid_type", "field %q: want %s, got JSON %s", field, te.Type.String(), te.Value)
+	case errors.Is(err, errEmptyBody):
+		return engine.Invalid("invalid_json", "empty request body: send a JSON object")
+	}
+	return engine.Invalid("invalid_json", "malformed JSON: %v", err)
+}
+
+var errEmptyBody = fmt.Errorf("empty body")

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nextbest/nextbest/api"
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/store"
+)
+
+// Options is the whole configuration of `nextbest serve`: defaults, overridden by the YAML
+// config file, overridden by flags. docs/configuration.md documents every field.
+type Options struct {
+	Addr     string `yaml:"addr"`
+	Data     string `yaml:"data"`
+	LogLevel string `yaml:"log_level"` // debug, info, warn, error
+	Demo     bool   `yaml:"demo"`      // load the demo catalog on first start with an empty store
+
+	Store    StoreOptions   `yaml:"store"`
+	Engine   engine.Options `yaml:"engine"`
+	HTTP     HTTPOptions    `yaml:"http"`
+	Schedule Schedule       `yaml:"schedule"`
+}
+
+// StoreOptions sizes Badger. Resident memory is roughly memtable_mb x num_memtables +
+// block_cache_mb + index_cache_mb, plus the Go heap for models.
+type StoreOptions struct {
+	SyncWrites   bool          `yaml:"sync_writes"`
+	Retention    time.Duration `yaml:"retention"`
+	MemTableMB   int64         `yaml:"memtable_mb"`
+	NumMemtables int           `yaml:"num_memtables"`
+	BlockCacheMB int64         `yaml:"block_cache_mb"`
+	IndexCacheMB int64         `yaml:"index_cache_mb"`
+}
+
+// HTTPOptions configures the HTTP server.
+type HTTPOptions struct {
+	BodyLimitKB int           `yaml:"body_limit_kb"`
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	ShutdownMax time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Schedule holds the cron specs (robfig/cron syntax, e.g. "@every 1m" or "*/5 * * * *") of
+// the service's scheduled work. An empty spec switches the job off.
+type Schedule struct {
+	Timeouts  string `yaml:"timeouts"`  // turn unanswered offers into implicit negatives
+	Snapshots string `yaml:"snapshots"` // store new model versions
+	GC        string `yaml:"gc"`        // Badger value-log garbage collection
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	so := store.DefaultOptions("")
+	return Options{
+		Addr:     "127.0.0.1:8080",
+		Data:     "./data",
+		LogLevel: "info",
+		Demo:     true,
+		Store: StoreOptions{
+			SyncWrites:   so.SyncWrites,
+			Retention:    so.Retention,
+			MemTableMB:   so.MemTableSize >> 20,
+			NumMemtables: so.NumMemtables,
+			BlockCacheMB: so.BlockCacheSize >> 20,
+			IndexCacheMB: so.IndexCacheSize >> 20,
+		},
+		Engine:   engine.DefaultOptions(),
+		HTTP:     HTTPOptions{BodyLimitKB: 1024, ReadTimeout: 30 * time.Second, ShutdownMax: 30 * time.Second},
+		Schedule: Schedule{Timeouts: "@every 1m", Snapshots: "@every 1m", GC: "@every 10m"},
+	}
+}
+
+// loadConfig overlays a YAML file on o. Unknown keys are an error that names them.
+func loadConfig(o *Options, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(o); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+func (o *Options) storeOptions(log *slog.Logger) store.Options {
+	so := store.DefaultOptions(o.Data)
+	so.SyncWrites = o.Store.SyncWrites
+	so.Retention = o.Store.Retention
+	so.MemTableSize = o.Store.MemTableMB << 20
+	so.NumMemtables = o.Store.NumMemtables
+	so.BlockCacheSize = o.Store.BlockCacheMB << 20
+	so.IndexCacheSize = o.Store.IndexCacheMB << 20
+	so.Logger = log
+	return so
+}
+
+func (o *Options) apiOptions(log *slog.Logger, m *api.Metrics) api.Options {
+	ao := api.DefaultOptions()
+	ao.BodyLimit = o.HTTP.BodyLimitKB << 10
+	ao.ReadTimeout = o.HTTP.ReadTimeout
+	ao.Logger = log
+	ao.Metrics = m
+	return ao
+}
+
+func (o *Options) validate() error {
+	if o.Data == "" {
+		return fmt.Errorf("data: a directory is required")
+	}
+	if o.Store.MemTableMB < 1 || o.Store.NumMemtables < 1 || o.Store.BlockCacheMB < 0 || o.Store.IndexCacheMB < 0 {
+		return fmt.Errorf("store: memtable_mb and num_memtables must be at least 1; caches must not be negative")
+	}
+	if o.HTTP.BodyLimitKB < 1 {
+		return fmt.Errorf("http.body_limit_kb: must be at least 1")
+	}
+	return o.Engine.Validate()
+}
+
+func newLogger(level string, w *os.File) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log_level: %q is not debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

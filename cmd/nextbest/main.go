@@ -1,0 +1,68 @@
+// Command nextbest is the Next-Best-Action decision engine: one binary that serves the
+// decision API and dashboards over an embedded Badger store, and the tools around it.
+//
+//	nextbest serve    [--addr 127.0.0.1:8080] [--data ./data] [--config nextbest.yaml]
+//	nextbest backup   --out FILE  [--data ./data]
+//	nextbest restore  --in FILE   [--data ./data]
+//	nextbest version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "nextbest:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `nextbest: the Next-Best-Action decision engine
+
+Usage:
+  nextbest serve    [--addr 127.0.0.1:8080] [--data ./data] [--config FILE]   run the service
+  nextbest backup   --out FILE [--data ./data]                                write a backup of a stopped store
+  nextbest restore  --in FILE  [--data ./data]                                restore a backup into an empty store
+  nextbest version                                                           print the version
+
+Run "nextbest COMMAND --help" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return cmdRestore(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "nextbest", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

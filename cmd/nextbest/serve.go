@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/robfig/cron/v3"
+
+	"github.com/nextbest/nextbest/api"
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/store"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "listen address (default "+o.Addr+")")
+	data := fs.String("data", "", "data directory of the embedded Badger store (default "+o.Data+")")
+	config := fs.String("config", "", "YAML config file (see docs/configuration.md)")
+	noDemo := fs.Bool("no-demo", false, "do not load the demo catalog into an empty store")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if *config != "" {
+		if err := loadConfig(&o, *config); err != nil {
+			return err
+		}
+	}
+	if *addr != "" {
+		o.Addr = *addr
+	}
+	if *data != "" {
+		o.Data = *data
+	}
+	if *noDemo {
+		o.Demo = false
+	}
+	if err := o.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log, err := newLogger(o.LogLevel, os.Stderr)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	return serve(ctx, o, ln, log, stdout)
+}
+
+// serve runs the service on ln until ctx is cancelled, then shuts down in order: stop
+// accepting and finish in-flight requests, finish running cron jobs, drain the journal and
+// snapshot the models, close Badger.
+func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdout io.Writer) (err error) {
+	st, err := store.Open(o.storeOptions(log))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+
+	met := api.NewMetrics()
+	met.AddWriter(func(w io.Writer) {
+		s := st.Stats()
+		metrics.WriteGaugeUint64(w, "nextbest_store_lsm_bytes", uint64(s.LSMBytes))
+		metrics.WriteGaugeUint64(w, "nextbest_store_vlog_bytes", uint64(s.ValueLogBytes))
+	})
+	eng, err := engine.New(o.Engine, st, engine.SystemClock{}, log, met)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := eng.Open(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	runCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- eng.Run(runCtx) }()
+
+	if o.Demo && len(eng.Actions()) == 0 {
+		n, err := loadDemoCatalog(ctx, eng)
+		if err != nil {
+			stopEngine()
+			<-engineDone
+			ln.Close()
+			return fmt.Errorf("load demo catalog: %w", err)
+		}
+		log.Info("loaded the demo catalog into the empty store", "actions", n)
+	}
+
+	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+	jobs := []struct {
+		name, spec string
+		fn         func(context.Context) error
+	}{
+		{"timeouts", o.Schedule.Timeouts, func(ctx context.Context) error {
+			if !o.Engine.ImplicitNegatives {
+				return nil
+			}
+			n, err := eng.ExpireResponses(ctx)
+			if n > 0 {
+				log.Info("recorded implicit negatives for unanswered offers", "count", n)
+			}
+			return err
+		}},
+		{"snapshots", o.Schedule.Snapshots, func(ctx context.Context) error {
+			_, err := eng.Snapshot(ctx, "periodic")
+			return err
+		}},
+		{"gc", o.Schedule.GC, func(ctx context.Context) error {
+			n, err := st.RunGC(ctx)
+			if n > 0 {
+				log.Info("value log garbage collection rewrote files", "files", n)
+			}
+			return err
+		}},
+	}
+	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	for _, j := range jobs {
+		if j.spec == "" {
+			continue
+		}
+		if _, err := sched.AddFunc(j.spec, func() {
+			if err := j.fn(jobCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("scheduled job failed", "job", j.name, "err", err)
+			}
+		}); err != nil {
+			stopEngine()
+			<-engineDone
+			ln.Close()
+			return fmt.Errorf("schedule.%s: %q: %w", j.name, j.spec, err)
+		}
+	}
+	sched.Start()
+
+	srv := api.New(eng, o.apiOptions(log, met))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "nextbest %s serving on http://%s (data in %s)\n", version, ln.Addr(), o.Data)
+	log.Info("serving", "addr", ln.Addr().String(), "data", o.Data, "actions", len(eng.Actions()))
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil {
+			log.Error("http server stopped", "err", err)
+		}
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), o.HTTP.ShutdownMax)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	log.Info("shutting down: waiting for running jobs")
+	select {
+	case <-sched.Stop().Done():
+	case <-shutCtx.Done():
+		stopJobs()
+	}
+	log.Info("shutting down: draining the journal and snapshotting models")
+	stopEngine()
+	if err := <-engineDone; err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	log.Info("shut down cleanly")
+	return nil
+}

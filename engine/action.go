@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"math"
+	"regexp"
+	"time"
+)
+
+// ActionID identifies an action in the catalog.
+type ActionID string
+
+// CustomerID identifies a customer.
+type CustomerID string
+
+// DecisionID identifies one decision; IDs sort in time order.
+type DecisionID string
+
+// idPattern is what action, customer and experiment ids may contain: they appear in URLs,
+// store keys and logs.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
+
+// ValidID reports whether s is a well-formed id: 1 to 128 characters of letters, digits
+// and . _ : @ -, starting with a letter or digit.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// Action is one thing nextbest can do for a customer: an offer, a retention save, a service
+// fix. Its fields follow Pega's action hierarchy (issue, group) and arbitration inputs.
+type Action struct {
+	ID          ActionID  `json:"id"`
+	Issue       string    `json:"issue"` // business issue, e.g. "retention", "service", "sales"
+	Group       string    `json:"group"` // group within the issue, e.g. "discounts"
+	Description string    `json:"description,omitempty"`
+	Channels    []string  `json:"channels"`    // channels on which it may be offered; empty = all
+	Value       float64   `json:"value"`       // business value of a positive response
+	Eligibility string    `json:"eligibility"` // expression over profile and context; empty = always
+	Lever       float64   `json:"lever"`       // business lever, multiplies priority; default 1
+	Enabled     bool      `json:"enabled"`
+	Model       ModelSpec `json:"model"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+}
+
+// ModelSpec configures an action's bandit model.
+type ModelSpec struct {
+	Form           string  `json:"form,omitempty"`            // "diagonal" (default) or "full"
+	PriorMean      float64 `json:"prior_mean,omitempty"`      // prior mean of every weight
+	PriorPrecision float64 `json:"prior_precision,omitempty"` // prior precision; default 1
+	HalfLife       float64 `json:"half_life,omitempty"`       // forgetting half-life; 0 = off
+	HalfLifeUnit   string  `json:"half_life_unit,omitempty"`  // "events" (default) or "seconds"
+	WarmStartFrom  string  `json:"warm_start_from,omitempty"` // sibling action to copy the posterior from
+	WarmStartScale float64 `json:"warm_start_scale,omitempty"`
+	Value          bool    `json:"value,omitempty"` // also learn a Gaussian model of the reward
+}
+
+// Limits on an action definition.
+const (
+	maxChannels      = 32
+	maxLabelLength   = 128
+	maxExprLength    = 4096
+	maxDescLength    = 1024
+	maxActionValue   = 1e12
+	maxLeverMagnitde = 1e6
+)
+
+// Validate checks an action definition; every error names the field at fault.
+func (a *Action) Validate() error {
+	if !ValidID(string(a.ID)) {
+		return Invalid("invalid_id", "id %q: want 1-128 letters, digits or . _ : @ -", truncate(string(a.ID), 40))
+	}
+	if len(a.Issue) > maxLabelLength {
+		return Invalid("invalid_field", "issue: longer than %d characters", maxLabelLength)
+	}
+	if len(a.Group) > maxLabelLength {
+		return Invalid("invalid_field", "group: longer than %d characters", maxLabelLength)
+	}
+	if len(a.Description) > maxDescLength {
+		return Invalid("invalid_field", "description: longer than %d characters", maxDescLength)
+	}
+	if len(a.Channels) > maxChannels {
+		return errorf(ErrTooLarge, "too_many_channels", "channels: %d given, at most %d", len(a.Channels), maxChannels)
+	}
+	for i, c := range a.Channels {
+		if !ValidID(c) {
+			return Invalid("invalid_field", "channels[%d]: %q is not a valid channel name", i, truncate(c, 40))
+		}
+	}
+	if !finite(a.Value) || math.Abs(a.Value) > maxActionValue {
+		return Invalid("invalid_number", "value: must be a finite number with magnitude at most %g", maxActionValue)
+	}
+	if a.Value < 0 {
+		return Invalid("invalid_field", "value: must not be negative")
+	}
+	if !finite(a.Lever) || a.Lever < 0 || a.Lever > maxLeverMagnitde {
+		return Invalid("invalid_number", "lever: must be a finite number in [0, %g]", maxLeverMagnitde)
+	}
+	if len(a.Eligibility) > maxExprLength {
+		return errorf(ErrTooLarge, "expression_too_long", "eligibility: longer than %d characters", maxExprLength)
+	}
+	return a.Model.validate()
+}
+
+func (m *ModelSpec) validate() error {
+	switch m.Form {
+	case "", "diagonal", "diag", "full":
+	default:
+		return Invalid("invalid_field", "model.form: %q is not \"diagonal\" or \"full\"", truncate(m.Form, 20))
+	}
+	switch m.HalfLifeUnit {
+	case "", "events", "seconds":
+	default:
+		return Invalid("invalid_field", "model.half_life_unit: %q is not \"events\" or \"seconds\"", truncate(m.HalfLifeUnit, 20))
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"model.prior_mean", m.PriorMean}, {"model.prior_precision", m.PriorPrecision}, {"model.half_life", m.HalfLife}, {"model.warm_start_scale", m.WarmStartScale}} {
+		if !finite(f.v) {
+			return Invalid("invalid_number", "%s: must be a finite number", f.name)
+		}
+	}
+	if m.PriorPrecision < 0 || m.HalfLife < 0 {
+		return Invalid("invalid_field", "model: prior_precision and half_life must not be negative")
+	}
+	if m.WarmStartScale < 0 || m.WarmStartScale > 1 {
+		return Invalid("invalid_field", "model.warm_start_scale: must be in (0, 1]")
+	}
+	if m.WarmStartFrom != "" && !ValidID(m.WarmStartFrom) {
+		return Invalid("invalid_field", "model.warm_start_from: %q is not a valid action id", truncate(m.WarmStartFrom, 40))
+	}
+	return nil
+}
+
+// offeredOn reports whether the action may be offered on channel.
+func (a *Action) offeredOn(channel string) bool {
+	if len(a.Channels) == 0 {
+		return true
+	}
+	for _, c := range a.Channels {
+		if c == channel {
+			return true
+		}
+	}
+	return false
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

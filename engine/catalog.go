@@ -1,0 +1,244 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nextbest/nextbest/bandit"
+	"github.com/nextbest/nextbest/features"
+)
+
+// Setting names in the store.
+const (
+	settingSchema  = "schema"
+	settingEncoder = "encoder"
+)
+
+// PutAction creates or replaces an action. If the model spec changed, the action's model
+// restarts from its prior (or warm-starts from WarmStartFrom); older versions are kept for
+// rollback. The eligibility expression is compiled here: an invalid one is refused with a
+// 422 that says where, and nothing is written.
+func (e *Engine) PutAction(ctx context.Context, a Action) (Action, error) {
+	a, reset, err := e.putAction(ctx, a)
+	if err != nil {
+		return Action{}, err
+	}
+	if reset {
+		e.snapshotNow(ctx, "reset")
+	}
+	return a, nil
+}
+
+// snapshotNow stores changed models at once if the committer runs; otherwise the next
+// snapshot (at the latest, the one at shutdown) stores them.
+func (e *Engine) snapshotNow(ctx context.Context, reason string) {
+	if !e.journal.running.Load() {
+		return
+	}
+	if _, err := e.Snapshot(ctx, reason); err != nil {
+		e.log.Warn("snapshot after model reset failed; the next periodic snapshot retries", "err", err)
+	}
+}
+
+func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool, _ error) {
+	if a.Lever == 0 {
+		a.Lever = 1
+	}
+	if a.Model.Form == "diag" {
+		a.Model.Form = "diagonal"
+	}
+	if err := a.Validate(); err != nil {
+		return Action{}, false, err
+	}
+	elig, err := CompileExpression("eligibility", a.Eligibility)
+	if err != nil {
+		return Action{}, false, err
+	}
+	now := e.clock.Now().UTC()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.actions[a.ID]
+	if old == nil && len(e.actions) >= e.opts.Limits.MaxCatalog {
+		return Action{}, false, errorf(ErrTooLarge, "too_many_actions", "the catalog holds %d actions, the limit (limits.max_catalog)", len(e.actions))
+	}
+	if a.Model.Form == "full" && e.enc.Dim() > maxFullDim {
+		return Action{}, false, errorf(ErrUnprocessable, "invalid_field", "model.form: full covariance needs a feature schema of at most %d dimensions; the current encoding has %d (PUT /v1/schema to set one)", maxFullDim, e.enc.Dim())
+	}
+	a.Created = now
+	if old != nil {
+		a.Created = old.action.Created
+	}
+	a.Updated = now
+
+	st := &actionState{action: a, elig: elig}
+	if old != nil && old.action.Model == a.Model {
+		st.model.Store(old.model.Load())
+		st.seq.Store(old.seq.Load())
+		st.version, st.snapSeq = old.version, old.snapSeq
+		st.dirty.Store(old.dirty.Load())
+	} else {
+		m, err := e.freshModel(a)
+		if err != nil {
+			return Action{}, false, err
+		}
+		st.model.Store(m)
+		st.dirty.Store(true)
+		if old != nil {
+			st.version = old.version
+			st.seq.Store(old.seq.Load())
+		}
+	}
+	if err := e.store.PutAction(ctx, a); err != nil {
+		return Action{}, false, fmt.Errorf("put action %q: %w", a.ID, err)
+	}
+	// The committer applies events under e.mu.RLock, so no event lands on the old state
+	// between the copy above and this swap. A new or reset model is dirty: the next
+	// snapshot stores it.
+	e.actions[a.ID] = st
+	e.resort()
+	return a, old != nil && old.model.Load() != st.model.Load(), nil
+}
+
+// maxFullDim bounds full-covariance models: O(d^2) memory and time per decision.
+const maxFullDim = 512
+
+// freshModel builds a new model for an action: from the prior, or warm-started from a
+// sibling's posterior with its precision scaled down. Callers hold e.mu.
+func (e *Engine) freshModel(a Action) (*bandit.Model, error) {
+	m, err := bandit.New(e.modelConfig(a.Model))
+	if err != nil {
+		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
+	}
+	if a.Model.WarmStartFrom != "" {
+		src := e.actions[ActionID(a.Model.WarmStartFrom)]
+		if src == nil {
+			return nil, errorf(ErrNotFound, "unknown_action", "model.warm_start_from: no action %q", a.Model.WarmStartFrom)
+		}
+		scale := a.Model.WarmStartScale
+		if scale == 0 {
+			scale = 0.5
+		}
+		if err := m.WarmStart(src.model.Load(), scale); err != nil {
+			return nil, errorf(ErrUnprocessable, "invalid_field", "model.warm_start_from: %v", err)
+		}
+	}
+	return m, nil
+}
+
+// Action returns one action.
+func (e *Engine) Action(id ActionID) (Action, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	st := e.actions[id]
+	if st == nil {
+		return Action{}, errorf(ErrNotFound, "unknown_action", "no action %q", truncate(string(id), 128))
+	}
+	return st.action, nil
+}
+
+// Actions returns every action, ordered by id.
+func (e *Engine) Actions() []Action {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]Action, len(e.sorted))
+	for i, st := range e.sorted {
+		out[i] = st.action
+	}
+	return out
+}
+
+// DisableAction disables an action; it keeps its definition, model and history.
+func (e *Engine) DisableAction(ctx context.Context, id ActionID) (Action, error) {
+	a, err := e.Action(id)
+	if err != nil {
+		return Action{}, err
+	}
+	a.Enabled = false
+	return e.PutAction(ctx, a)
+}
+
+// loadSchema reads the features schema and encoder state from the store.
+func (e *Engine) loadSchema(ctx context.Context) error {
+	raw, err := e.store.Setting(ctx, settingSchema)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		e.enc, e.schema = features.NewAutoEncoder(e.opts.AutoFeatureBits), nil
+	case err != nil:
+		return fmt.Errorf("load schema: %w", err)
+	default:
+		s, err := features.ParseSchema(raw)
+		if err != nil {
+			return fmt.Errorf("load schema: %w", err)
+		}
+		enc, err := features.NewEncoder(s)
+		if err != nil {
+			return fmt.Errorf("load schema: %w", err)
+		}
+		e.enc, e.schema = enc, s
+	}
+	state, err := e.store.Setting(ctx, settingEncoder)
+	if err == nil {
+		if err := e.enc.UnmarshalBinary(state); err != nil {
+			e.log.Warn("encoder state does not match the schema; standardisation restarts", "err", err)
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("load encoder state: %w", err)
+	}
+	return nil
+}
+
+// Schema returns the features schema, or nil when the encoding is automatic, and the
+// encoding's hash and dimension.
+func (e *Engine) Schema() (s *features.Schema, hash string, dim int) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.schema, e.enc.SchemaHash(), e.enc.Dim()
+}
+
+// PutSchema fixes the feature encoding. Every model whose encoding changes restarts from
+// its prior (old versions stay available); decisions logged under the old encoding are
+// no longer learned from.
+func (e *Engine) PutSchema(ctx context.Context, raw []byte) (string, error) {
+	hash, changed, err := e.putSchema(ctx, raw)
+	if err == nil && changed {
+		e.snapshotNow(ctx, "schema")
+	}
+	return hash, err
+}
+
+func (e *Engine) putSchema(ctx context.Context, raw []byte) (hash string, changed bool, _ error) {
+	s, err := features.ParseSchema(raw)
+	if err != nil {
+		return "", false, errorf(ErrUnprocessable, "invalid_schema", "%v", err)
+	}
+	enc, err := features.NewEncoder(s)
+	if err != nil {
+		return "", false, errorf(ErrUnprocessable, "invalid_schema", "%v", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, st := range e.sorted {
+		if st.action.Model.Form == "full" && enc.Dim() > maxFullDim {
+			return "", false, errorf(ErrUnprocessable, "invalid_schema", "action %q uses a full-covariance model, which needs at most %d dimensions; this schema has %d", st.action.ID, maxFullDim, enc.Dim())
+		}
+	}
+	if enc.SchemaHash() == e.enc.SchemaHash() {
+		return enc.SchemaHash(), false, nil
+	}
+	if err := e.store.PutSetting(ctx, settingSchema, slices.Clone(raw)); err != nil {
+		return "", false, fmt.Errorf("put schema: %w", err)
+	}
+	e.enc, e.schema = enc, s
+	for _, st := range e.sorted {
+		m, err := e.freshModel(st.action)
+		if err != nil {
+			return "", false, err
+		}
+		st.model.Store(m)
+		st.dirty.Store(true)
+	}
+	return enc.SchemaHash(), true, nil
+}

@@ -1,0 +1,333 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/nextbest/nextbest/bandit"
+	"github.com/nextbest/nextbest/features"
+)
+
+// DecideRequest asks for the best actions for a customer on a channel.
+type DecideRequest struct {
+	CustomerID CustomerID
+	Channel    string
+	Context    map[string]any
+	RawContext json.RawMessage // the context as sent, logged verbatim
+	Actions    []ActionID      // optional candidate subset
+	Limit      int             // how many actions to return; default 1
+	Time       time.Time       // event time; zero means the engine's clock
+	Source     string          // "inbound" (default), "outbound", "campaign"
+	// Arm and Experiment are set by the experiments layer; empty means the nba policy.
+	Arm        string
+	Experiment string
+}
+
+// Ranked is one returned action.
+type Ranked struct {
+	ID          ActionID `json:"id"`
+	Propensity  float64  `json:"propensity"`  // posterior mean P(positive response)
+	Score       float64  `json:"score"`       // Thompson-sampled P(positive) used for ranking
+	Value       float64  `json:"value"`       // business value of a positive response
+	Priority    float64  `json:"priority"`    // score x value x channel weight x lever
+	Probability float64  `json:"probability"` // estimated P(this action ranked first | context)
+}
+
+// DecideResult is the answer to a DecideRequest, best action first.
+type DecideResult struct {
+	DecisionID DecisionID `json:"decision_id"`
+	CustomerID CustomerID `json:"customer_id"`
+	Arm        string     `json:"arm"`
+	Actions    []Ranked   `json:"actions"`
+	NoAction   bool       `json:"no_action"`
+	Reason     string     `json:"reason,omitempty"`
+}
+
+// Reasons for "no action".
+const (
+	ReasonNoEligible   = "no eligible action"
+	ReasonBelowThresh  = "best priority below threshold"
+	ReasonHoldout      = "holdout arm: no contact"
+	ReasonContactLimit = "contact policy"
+)
+
+// scratch holds per-decision buffers, reused through a pool.
+type scratch struct {
+	x       features.Vector
+	models  []*bandit.Model
+	weights []float64
+	arms    []bandit.Arm
+	scores  []float64
+	idx     []int
+	states  []*actionState
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// Decide ranks the eligible actions for a customer and logs the decision. The decision is
+// queued for a group commit; Feedback on it is accepted at once, because the journal writes
+// in order.
+func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, error) {
+	start := time.Now()
+	if err := e.validateDecide(&req); err != nil {
+		return nil, err
+	}
+	profile, err := e.profile(ctx, req.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	now := req.Time
+	if now.IsZero() {
+		now = e.clock.Now()
+	}
+	now = now.UTC()
+
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	rng := e.rng()
+	defer e.putRNG(rng)
+
+	e.mu.RLock()
+	enc := e.enc
+	states, err := e.candidates(req.Actions, sc.states[:0])
+	e.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	sc.states = states
+
+	if _, err := enc.Encode(profile, req.Context, &sc.x); err != nil {
+		return nil, errorf(ErrInvalid, "invalid_field", "%v", err)
+	}
+	enc.Observe(profile, req.Context)
+
+	d := &Decision{
+		ID:         NewDecisionID(now, rng),
+		CustomerID: req.CustomerID,
+		Channel:    req.Channel,
+		Time:       now,
+		Arm:        req.Arm,
+		Experiment: req.Experiment,
+		Source:     req.Source,
+		Context:    req.RawContext,
+		Schema:     enc.SchemaHash(),
+		Features:   features.Vector{Index: slices.Clone(sc.x.Index), Value: slices.Clone(sc.x.Value)},
+		Candidates: make([]Candidate, 0, len(states)),
+	}
+	res := &DecideResult{DecisionID: d.ID, CustomerID: req.CustomerID, Arm: req.Arm, Actions: []Ranked{}}
+
+	if req.Arm == ArmHoldout {
+		for _, st := range states {
+			d.Candidates = append(d.Candidates, Candidate{ID: st.action.ID, Filtered: "holdout"})
+		}
+		res.NoAction, res.Reason = true, ReasonHoldout
+		return e.finish(d, res, start)
+	}
+
+	// Filter: enabled, channel, eligibility.
+	env := Env{Profile: profile, Context: req.Context, Channel: req.Channel, Customer: string(req.CustomerID)}
+	machine := e.vms.Get().(*vm.VM)
+	ch := e.opts.channel(req.Channel)
+	sc.models, sc.weights, sc.idx = sc.models[:0], sc.weights[:0], sc.idx[:0]
+	for _, st := range states {
+		a := &st.action
+		c := Candidate{ID: a.ID}
+		switch {
+		case !a.Enabled:
+			c.Filtered = "disabled"
+		case !a.offeredOn(req.Channel):
+			c.Filtered = "channel"
+		default:
+			ok, err := st.elig.Eval(machine, &env)
+			if err != nil {
+				c.Filtered, c.Detail = "eligibility", err.Error()
+			} else if !ok {
+				c.Filtered = "eligibility"
+			}
+		}
+		if c.Filtered == "" {
+			m := st.model.Load()
+			c.Value = a.Value
+			if a.Model.Value && m.Config().Value {
+				if v, _ := m.PredictValue(bandit.Vector(sc.x)); v > 0 {
+					c.Value = v
+				} else {
+					c.Value = 0
+				}
+			}
+			c.Weight = ch.Weight * a.Lever
+			c.ModelSeq = st.seq.Load()
+			sc.models = append(sc.models, m)
+			sc.weights = append(sc.weights, c.Value*c.Weight)
+			sc.idx = append(sc.idx, len(d.Candidates))
+		}
+		d.Candidates = append(d.Candidates, c)
+	}
+	e.vms.Put(machine)
+
+	if len(sc.models) == 0 {
+		res.NoAction, res.Reason = true, ReasonNoEligible
+		return e.finish(d, res, start)
+	}
+
+	// Score: Thompson sampling in score space (one normal draw per action), then arbitrate
+	// by priority = sampled propensity x value x channel weight x lever.
+	x := bandit.Vector(sc.x)
+	sc.arms = bandit.Prepare(sc.models, x, e.opts.Alpha, nil, sc.arms[:0])
+	if cap(sc.scores) < len(sc.arms) {
+		sc.scores = make([]float64, len(sc.arms))
+	}
+	sc.scores = sc.scores[:len(sc.arms)]
+	bandit.Sample(sc.arms, rng, sc.scores)
+	for i, ci := range sc.idx {
+		c := &d.Candidates[ci]
+		c.Propensity = sc.models[i].Propensity(x)
+		c.Score = sc.scores[i]
+		sc.arms[i].Weight = sc.weights[i]
+		c.Priority = c.Score * sc.weights[i]
+		sc.scores[i] = c.Priority
+	}
+	order := make([]int, len(sc.idx))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return sc.scores[order[a]] > sc.scores[order[b]] })
+	for rank, i := range order {
+		d.Candidates[sc.idx[i]].Rank = rank + 1
+	}
+
+	best := d.Candidates[sc.idx[order[0]]]
+	if best.Priority < e.opts.Threshold || best.Priority <= 0 && e.opts.Threshold > 0 {
+		res.NoAction, res.Reason = true, ReasonBelowThresh
+		return e.finish(d, res, start)
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = 1
+	}
+	for _, i := range order {
+		if len(res.Actions) == limit {
+			break
+		}
+		c := &d.Candidates[sc.idx[i]]
+		if c.Priority < e.opts.Threshold {
+			break
+		}
+		if e.opts.SelectionDraws > 0 {
+			c.Probability = bandit.SelectionProbability(sc.arms, i, e.opts.SelectionDraws, rng)
+		}
+		d.Chosen = append(d.Chosen, c.ID)
+		res.Actions = append(res.Actions, Ranked{ID: c.ID, Propensity: c.Propensity, Score: c.Score, Value: c.Value, Priority: c.Priority, Probability: c.Probability})
+	}
+	if e.opts.ImplicitNegatives {
+		if t := ch.Timeout; t > 0 {
+			d.Deadline = now.Add(t)
+		}
+	}
+	return e.finish(d, res, start)
+}
+
+// finish logs the decision and returns the result.
+func (e *Engine) finish(d *Decision, res *DecideResult, start time.Time) (*DecideResult, error) {
+	res.NoAction = res.NoAction || len(res.Actions) == 0
+	if res.NoAction && res.Reason == "" {
+		res.Reason = ReasonBelowThresh
+	}
+	d.NoAction, d.Reason = res.NoAction, res.Reason
+	enc, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode decision: %w", err)
+	}
+	d.Encoded = enc
+	e.recent.put(d)
+	if err := e.journal.enqueueDecision(d); err != nil {
+		return nil, err
+	}
+	if e.obs != nil {
+		e.obs.Decided(d, time.Since(start))
+	}
+	return res, nil
+}
+
+// candidates resolves the candidate subset; callers hold e.mu.
+func (e *Engine) candidates(ids []ActionID, dst []*actionState) ([]*actionState, error) {
+	if len(ids) == 0 {
+		return append(dst, e.sorted...), nil
+	}
+	for _, id := range ids {
+		st := e.actions[id]
+		if st == nil {
+			return nil, errorf(ErrNotFound, "unknown_action", "actions: no action %q", truncate(string(id), 128))
+		}
+		dst = append(dst, st)
+	}
+	return dst, nil
+}
+
+func (e *Engine) profile(ctx context.Context, id CustomerID) (map[string]any, error) {
+	c, err := e.store.Customer(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return map[string]any{}, nil // a customer we have no profile for yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load profile: %w", err)
+	}
+	if c.Attributes == nil {
+		c.Attributes = map[string]any{}
+	}
+	return c.Attributes, nil
+}
+
+func (e *Engine) validateDecide(r *DecideRequest) error {
+	l := e.opts.Limits
+	if !ValidID(string(r.CustomerID)) {
+		return Invalid("invalid_field", "customer_id: want 1-128 letters, digits or . _ : @ -")
+	}
+	if !ValidID(r.Channel) {
+		return Invalid("invalid_field", "channel: want a channel name such as \"web\"")
+	}
+	if len(r.Actions) > l.MaxActionsPerRequest {
+		return errorf(ErrTooLarge, "too_many_actions", "actions: %d given, at most %d", len(r.Actions), l.MaxActionsPerRequest)
+	}
+	if r.Limit < 0 || r.Limit > l.MaxLimit {
+		return Invalid("invalid_field", "limit: must be in [0, %d]", l.MaxLimit)
+	}
+	if len(r.Context) > l.MaxContextFields {
+		return errorf(ErrTooLarge, "too_many_fields", "context: %d fields given, at most %d", len(r.Context), l.MaxContextFields)
+	}
+	if err := CheckValues("context", r.Context, l.MaxStringLength, 4); err != nil {
+		return err
+	}
+	seen := make(map[ActionID]struct{}, len(r.Actions))
+	for i, id := range r.Actions {
+		if _, dup := seen[id]; dup {
+			return Invalid("invalid_field", "actions[%d]: %q is listed twice", i, truncate(string(id), 64))
+		}
+		seen[id] = struct{}{}
+	}
+	switch r.Source {
+	case "":
+		r.Source = "inbound"
+	case "inbound", "outbound", "campaign":
+	default:
+		return Invalid("invalid_field", "source: %q is not inbound, outbound or campaign", truncate(r.Source, 20))
+	}
+	if r.Arm == "" {
+		r.Arm = ArmNBA
+	}
+	return nil
+}
+
+// Arms that the engine itself knows.
+const (
+	ArmNBA     = "nba"
+	ArmHoldout = "holdout"
+)

@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/nextbest/nextbest/features"
+)
+
+// Decision is one entry of the decision log: everything needed to explain the decision and
+// to evaluate other policies on it off-line (the context, every candidate with its scores
+// and selection probability, the model state each score came from, and the outcomes).
+type Decision struct {
+	ID         DecisionID      `json:"decision_id"`
+	CustomerID CustomerID      `json:"customer_id"`
+	Channel    string          `json:"channel"`
+	Time       time.Time       `json:"time"`
+	Arm        string          `json:"arm"`
+	Experiment string          `json:"experiment,omitempty"`
+	Source     string          `json:"source"` // "inbound", "outbound" or "campaign"
+	Context    json.RawMessage `json:"context,omitempty"`
+	Schema     string          `json:"schema"`   // features schema hash of Features
+	Features   features.Vector `json:"features"` // the encoded context every model scored
+	Candidates []Candidate     `json:"candidates"`
+	Chosen     []ActionID      `json:"chosen"` // the actions returned, best first
+	NoAction   bool            `json:"no_action"`
+	Reason     string          `json:"reason,omitempty"`
+	Deadline   time.Time       `json:"deadline"`           // response timeout of the channel
+	Outcomes   []Event         `json:"outcomes,omitempty"` // filled in when the log is read
+	// Encoded is the record's JSON, made once by the deciding goroutine for the store.
+	Encoded []byte `json:"-"`
+}
+
+// Candidate is one action considered for a decision: either filtered out, with the reason,
+// or scored and ranked.
+type Candidate struct {
+	ID          ActionID `json:"id"`
+	Filtered    string   `json:"filtered,omitempty"` // "disabled", "channel", "eligibility", "contact_policy"
+	Detail      string   `json:"detail,omitempty"`   // e.g. the eligibility error
+	Rank        int      `json:"rank,omitempty"`     // 1 = best; 0 when filtered
+	Propensity  float64  `json:"propensity"`         // posterior mean P(positive)
+	Score       float64  `json:"score"`              // Thompson-sampled P(positive) used for ranking
+	Value       float64  `json:"value"`
+	Weight      float64  `json:"weight"` // channel weight x lever
+	Priority    float64  `json:"priority"`
+	Probability float64  `json:"probability"` // Monte Carlo P(ranked first | context)
+	ModelSeq    uint64   `json:"model_seq"`   // journal sequence the model had applied
+}
+
+// Outcome names a response to an offered action.
+type Outcome string
+
+// The outcomes a client may report. Accepted, clicked and converted are positive.
+const (
+	Accepted  Outcome = "accepted"
+	Rejected  Outcome = "rejected"
+	Clicked   Outcome = "clicked"
+	Ignored   Outcome = "ignored"
+	Converted Outcome = "converted"
+	// Timeout is the implicit negative recorded when no response arrives in time.
+	Timeout Outcome = "timeout"
+)
+
+// Positive reports whether the outcome is a positive response, and whether it is known.
+func (o Outcome) Positive() (positive, ok bool) {
+	switch o {
+	case Accepted, Clicked, Converted:
+		return true, true
+	case Rejected, Ignored, Timeout:
+		return false, true
+	}
+	return false, false
+}
+
+// Event is one journal entry: a response to an offered action, explicit or implicit. The
+// journal is the source of truth for learning: models are snapshots of it.
+type Event struct {
+	Seq           uint64          `json:"seq"`
+	Time          time.Time       `json:"time"`
+	DecisionID    DecisionID      `json:"decision_id"`
+	ActionID      ActionID        `json:"action_id"`
+	CustomerID    CustomerID      `json:"customer_id,omitempty"`
+	Outcome       Outcome         `json:"outcome"`
+	Reward        *float64        `json:"reward,omitempty"`
+	Learned       bool            `json:"learned"`                  // the outcome updated the model
+	RewardLearned bool            `json:"reward_learned,omitempty"` // the reward updated the value model
+	Features      features.Vector `json:"features,omitzero"`
+}
+
+// OutcomeState is what the journal knows about one (decision, action) pair; it makes
+// feedback idempotent.
+type OutcomeState struct {
+	Seq      uint64  `json:"seq"`
+	Outcome  Outcome `json:"outcome"`
+	Implicit bool    `json:"implicit"` // the recorded label is a timeout negative
+	Rewarded bool    `json:"rewarded"` // a reward has been learned
+}

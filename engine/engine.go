@@ -1,0 +1,281 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	mrand "math/rand/v2"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/nextbest/nextbest/bandit"
+	"github.com/nextbest/nextbest/features"
+)
+
+// Observer receives the engine's events for metrics. Its methods must be fast and safe for
+// concurrent use. Adapters (cmd) implement it; a nil Observer is allowed.
+type Observer interface {
+	Decided(d *Decision, elapsed time.Duration)
+	Responded(e *Event, duplicate bool)
+	Committed(events, decisions int, elapsed time.Duration)
+}
+
+// Engine is nextbest's decision engine. Create it with New, load its state with Open,
+// run its group committer with Run, and call Decide and Feedback from any goroutine.
+type Engine struct {
+	opts  Options
+	store Store
+	clock Clock
+	log   *slog.Logger
+	obs   Observer
+
+	mu      sync.RWMutex // guards actions, sorted, enc, schema
+	actions map[ActionID]*actionState
+	sorted  []*actionState // by id
+	enc     *features.Encoder
+	schema  *features.Schema // nil: automatic encoding
+
+	journal   *committer
+	recent    *recentDecisions
+	custLocks customerLocks
+	rngs      sync.Pool
+	vms       sync.Pool
+	seed      atomic.Uint64
+	ready     atomic.Bool
+}
+
+// actionState is an action with its compiled eligibility and live model. The model pointer
+// is swapped atomically on rollback or reset; the rest is replaced whole on PUT.
+type actionState struct {
+	action Action
+	elig   *Expression
+	model  atomic.Pointer[bandit.Model]
+	seq    atomic.Uint64 // last journal sequence applied to the model (written by the committer)
+	dirty  atomic.Bool   // changed since the newest stored version
+	// Written only by the committer goroutine.
+	version uint64 // newest stored version
+	snapSeq uint64 // seq included in the newest stored version
+}
+
+// New returns an engine over store. It starts no goroutines; call Open, then Run.
+func New(opts Options, store Store, clock Clock, log *slog.Logger, obs Observer) (*Engine, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("engine options: %w", err)
+	}
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		opts:    opts,
+		store:   store,
+		clock:   clock,
+		log:     log,
+		obs:     obs,
+		actions: map[ActionID]*actionState{},
+		recent:  newRecentDecisions(1 << 16),
+	}
+	e.custLocks.seed = maphash.MakeSeed()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	e.seed.Store(binary.LittleEndian.Uint64(b[:]))
+	e.rngs.New = func() any {
+		s := e.seed.Add(0x9e3779b97f4a7c15)
+		return mrand.New(mrand.NewPCG(s, s^0xda3e39cb94b95bdb))
+	}
+	e.vms.New = func() any { return &vm.VM{} }
+	e.journal = newCommitter(e)
+	return e, nil
+}
+
+// Options returns the engine's options.
+func (e *Engine) Options() Options { return e.opts }
+
+// Clock returns the engine's clock.
+func (e *Engine) Clock() Clock { return e.clock }
+
+// Ready reports whether Open has finished and the committer is running.
+func (e *Engine) Ready() bool { return e.ready.Load() && e.journal.running.Load() }
+
+// Open loads the catalog, the schema and the models from the store, then replays the
+// journal after each model's snapshot so that every acknowledged event is applied exactly
+// once.
+func (e *Engine) Open(ctx context.Context) error {
+	if err := e.loadSchema(ctx); err != nil {
+		return err
+	}
+	actions, err := e.store.Actions(ctx)
+	if err != nil {
+		return fmt.Errorf("open engine: %w", err)
+	}
+	for _, a := range actions {
+		st, err := e.newActionState(a)
+		if err != nil {
+			return fmt.Errorf("open engine: action %q: %w", a.ID, err)
+		}
+		e.actions[a.ID] = st
+	}
+	e.resort()
+
+	snaps, err := e.store.LatestSnapshots(ctx)
+	if err != nil {
+		return fmt.Errorf("open engine: %w", err)
+	}
+	schemaHash := e.enc.SchemaHash()
+	covered := map[ActionID]uint64{} // journal sequence each loaded snapshot includes
+	for _, sn := range snaps {
+		st := e.actions[sn.Action]
+		if st == nil {
+			continue
+		}
+		st.version = sn.Version
+		if sn.Schema != schemaHash {
+			e.log.Warn("model snapshot was trained on another feature schema; starting from the prior", "action", sn.Action, "version", sn.Version)
+			continue
+		}
+		m, err := decodeModel(sn.Model)
+		if err != nil {
+			return fmt.Errorf("open engine: model %q version %d: %w", sn.Action, sn.Version, err)
+		}
+		if !sameModelConfig(m.Config(), st.model.Load().Config()) {
+			e.log.Warn("model snapshot does not match the action's model spec; starting from the prior", "action", sn.Action, "version", sn.Version)
+			st.dirty.Store(true)
+			continue
+		}
+		st.model.Store(m)
+		st.seq.Store(sn.ModelSeq)
+		st.snapSeq = sn.Seq
+		covered[sn.Action] = sn.Seq
+	}
+
+	from := uint64(0)
+	if raw, err := e.store.Setting(ctx, settingCheckpoint); err == nil {
+		if from, err = strconv.ParseUint(string(raw), 10, 64); err != nil {
+			return fmt.Errorf("open engine: bad checkpoint %q: %w", raw, err)
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("open engine: %w", err)
+	}
+	replayed := 0
+	err = e.store.Replay(ctx, from, func(ev *Event) error {
+		st := e.actions[ev.ActionID]
+		if st == nil || ev.Seq <= covered[ev.ActionID] {
+			return nil
+		}
+		e.apply(st, ev)
+		replayed++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("open engine: %w", err)
+	}
+	last, err := e.store.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("open engine: %w", err)
+	}
+	e.journal.nextSeq = last + 1
+	e.log.Info("engine state loaded", "actions", len(e.actions), "snapshots", len(snaps), "replayed_events", replayed, "journal_seq", last)
+	e.ready.Store(true)
+	return nil
+}
+
+// sameModelConfig reports whether two model configurations describe the same model.
+func sameModelConfig(a, b bandit.Config) bool {
+	return a.Dim == b.Dim && a.Form == b.Form && a.PriorMean == b.PriorMean && a.PriorPrecision == b.PriorPrecision &&
+		a.HalfLife == b.HalfLife && a.HalfLifeUnit == b.HalfLifeUnit && a.Value == b.Value
+}
+
+func decodeModel(b []byte) (*bandit.Model, error) {
+	m := new(bandit.Model)
+	if err := m.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// apply updates an action's model with one journal event. Only the committer and Open call it.
+func (e *Engine) apply(st *actionState, ev *Event) {
+	m := st.model.Load()
+	x := bandit.Vector(ev.Features)
+	if positive, ok := ev.Outcome.Positive(); ok && ev.Learned {
+		m.Update(x, positive, ev.Time)
+	}
+	if ev.RewardLearned && ev.Reward != nil && m.Config().Value {
+		m.UpdateValue(x, *ev.Reward)
+	}
+	st.seq.Store(ev.Seq)
+}
+
+// Run runs the group committer until ctx is cancelled, then drains queued work and writes a
+// final snapshot of every changed model. Call it once, after Open.
+func (e *Engine) Run(ctx context.Context) error {
+	return e.journal.run(ctx)
+}
+
+func (e *Engine) resort() {
+	e.sorted = e.sorted[:0]
+	for _, st := range e.actions {
+		e.sorted = append(e.sorted, st)
+	}
+	sort.Slice(e.sorted, func(i, j int) bool { return e.sorted[i].action.ID < e.sorted[j].action.ID })
+}
+
+// newActionState compiles an action and gives it a model from its spec's prior.
+func (e *Engine) newActionState(a Action) (*actionState, error) {
+	elig, err := CompileExpression("eligibility", a.Eligibility)
+	if err != nil {
+		return nil, err
+	}
+	m, err := bandit.New(e.modelConfig(a.Model))
+	if err != nil {
+		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
+	}
+	st := &actionState{action: a, elig: elig}
+	st.model.Store(m)
+	return st, nil
+}
+
+func (e *Engine) modelConfig(s ModelSpec) bandit.Config {
+	form := bandit.Diagonal
+	if s.Form == "full" {
+		form = bandit.Full
+	}
+	unit := bandit.Events
+	if s.HalfLifeUnit == "seconds" {
+		unit = bandit.Seconds
+	}
+	prec := s.PriorPrecision
+	if prec == 0 {
+		prec = 1
+	}
+	return bandit.Config{
+		Dim:            e.enc.Dim(),
+		Form:           form,
+		PriorMean:      s.PriorMean,
+		PriorPrecision: prec,
+		HalfLife:       s.HalfLife,
+		HalfLifeUnit:   unit,
+		Value:          s.Value,
+	}.WithDefaults()
+}
+
+// rng borrows a random source; return it with putRNG.
+func (e *Engine) rng() *mrand.Rand     { return e.rngs.Get().(*mrand.Rand) }
+func (e *Engine) putRNG(r *mrand.Rand) { e.rngs.Put(r) }
+
+// errStopped is returned when work is submitted after Run has returned.
+var errStopped = errorf(ErrUnavailable, "shutting_down", "the engine is shutting down")
+
+// IsStopped reports whether err means the engine has stopped.
+func IsStopped(err error) bool { return errors.Is(err, ErrUnavailable) }

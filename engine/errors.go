@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel error kinds. Every error the engine returns to a caller wraps one of them, so
+// the HTTP layer maps errors to statuses with errors.Is in one place.
+var (
+	// ErrInvalid marks a request that is malformed or fails validation (HTTP 400).
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnprocessable marks a well-formed request that cannot be applied, such as an
+	// eligibility expression that does not compile (HTTP 422).
+	ErrUnprocessable = errors.New("unprocessable request")
+	// ErrNotFound marks a reference to something that does not exist (HTTP 404).
+	ErrNotFound = errors.New("not found")
+	// ErrTooLarge marks a request over one of the configured limits (HTTP 413).
+	ErrTooLarge = errors.New("request too large")
+	// ErrUnavailable marks a request refused because the engine is starting or stopping (HTTP 503).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Error is an error with a stable machine-readable code for API clients, such as
+// "unknown_action" or "invalid_field", and the kind it belongs to.
+type Error struct {
+	Kind    error  // one of the sentinel kinds above
+	Code    string // stable code, snake_case
+	Message string // human-readable, names the field or id at fault
+}
+
+// Error returns the message.
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the kind, so errors.Is(err, ErrNotFound) works.
+func (e *Error) Unwrap() error { return e.Kind }
+
+func errorf(kind error, code, format string, args ...any) error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns an ErrInvalid error with the given code and message.
+func Invalid(code, format string, args ...any) error {
+	return errorf(ErrInvalid, code, format, args...)
+}
+
+// ErrorCode returns the code of err if it is or wraps an *Error, or "" otherwise.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}

@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// settingCheckpoint holds the journal sequence up to which every model's newest snapshot
+// includes every event; recovery replays only after it.
+const settingCheckpoint = "checkpoint"
+
+// committer is the single writer of the journal. Requests queue on a channel; the
+// committer takes as many as are waiting (up to Options.MaxBatch), writes them in one
+// durable commit, applies the events to the models in sequence order, and only then
+// answers. One fsync thus acknowledges many events (group commit).
+type committer struct {
+	e       *Engine
+	reqs    chan *request
+	done    chan struct{} // closed when run has returned
+	running atomic.Bool
+	nextSeq uint64 // next event sequence number; committer goroutine only (and Open)
+}
+
+type request struct {
+	decision *Decision    // logged without waiting
+	feedback *feedbackReq // waits for the commit
+	snapshot string       // reason: snapshot every changed model
+	rollback *rollbackReq
+	reply    chan result
+}
+
+type feedbackReq struct {
+	d        *Decision
+	action   ActionID
+	outcome  Outcome
+	reward   *float64
+	time     time.Time
+	implicit bool
+}
+
+type rollbackReq struct {
+	action  ActionID
+	version uint64
+}
+
+type result struct {
+	seq       uint64
+	version   uint64
+	duplicate bool
+	learned   bool
+	err       error
+}
+
+func newCommitter(e *Engine) *committer {
+	return &committer{e: e, reqs: make(chan *request, 8192), done: make(chan struct{})}
+}
+
+// enqueueDecision queues a decision for the log without waiting for the commit.
+func (c *committer) enqueueDecision(d *Decision) error {
+	select {
+	case c.reqs <- &request{decision: d}:
+		return nil
+	case <-c.done:
+		return errStopped
+	}
+}
+
+// submit queues a request and waits for its result.
+func (c *committer) submit(ctx context.Context, r *request) result {
+	r.reply = make(chan result, 1)
+	select {
+	case c.reqs <- r:
+	case <-c.done:
+		return result{err: errStopped}
+	case <-ctx.Done():
+		return result{err: ctx.Err()}
+	}
+	select {
+	case res := <-r.reply:
+		return res
+	case <-c.done:
+		// The committer answers every request it takes before it closes done.
+		select {
+		case res := <-r.reply:
+			return res
+		default:
+			return result{err: errStopped}
+		}
+	}
+}
+
+func (c *committer) run(ctx context.Context) error {
+	c.running.Store(true)
+	defer close(c.done)
+	defer c.running.Store(false)
+	batch := make([]*request, 0, c.e.opts.MaxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			// Drain what is queued, then snapshot every changed model.
+			for {
+				batch = c.take(batch[:0])
+				if len(batch) == 0 {
+					break
+				}
+				c.process(context.WithoutCancel(ctx), batch)
+			}
+			if _, err := c.snapshot(context.WithoutCancel(ctx), "shutdown"); err != nil {
+				return fmt.Errorf("final snapshot: %w", err)
+			}
+			return nil
+		case r := <-c.reqs:
+			batch = append(batch[:0], r)
+			batch = c.take(batch)
+			c.process(ctx, batch)
+		}
+	}
+}
+
+// take appends queued requests to batch without blocking, up to MaxBatch.
+func (c *committer) take(batch []*request) []*request {
+	for len(batch) < c.e.opts.MaxBatch {
+		select {
+		case r := <-c.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+type pendingReply struct {
+	r   *request
+	res result
+	ev  *Event
+}
+
+// process commits one batch: decisions and feedback first, in one group commit, then any
+// snapshot or rollback requests, each in its own commit after the events are applied.
+func (c *committer) process(ctx context.Context, batch []*request) {
+	start := time.Now()
+	e := c.e
+	var b Batch
+	local := map[OutcomeKey]OutcomeState{}
+	replies := make([]pendingReply, 0, len(batch))
+	var later []*request
+	seq := c.nextSeq
+	for _, r := range batch {
+		switch {
+		case r.decision != nil:
+			b.Decisions = append(b.Decisions, r.decision)
+		case r.feedback != nil:
+			ew, res := c.event(ctx, r.feedback, local, seq)
+			if ew != nil {
+				b.Events = append(b.Events, *ew)
+				seq++
+			}
+			replies = append(replies, pendingReply{r: r, res: res, ev: evOf(ew)})
+		default:
+			later = append(later, r)
+		}
+	}
+	if len(b.Decisions) > 0 || len(b.Events) > 0 {
+		if err := e.store.Commit(ctx, &b); err != nil {
+			e.log.Error("group commit failed; nothing in it was acknowledged", "decisions", len(b.Decisions), "events", len(b.Events), "err", err)
+			for _, d := range b.Decisions {
+				e.recent.forget(d.ID)
+			}
+			for _, p := range replies {
+				if p.res.err == nil {
+					p.res = result{err: fmt.Errorf("commit feedback: %w", err)}
+				}
+				p.r.reply <- p.res
+			}
+			replies = nil
+		} else {
+			c.nextSeq = seq
+			e.mu.RLock()
+			for _, ew := range b.Events {
+				if st := e.actions[ew.Event.ActionID]; st != nil {
+					e.apply(st, ew.Event)
+					st.dirty.Store(true)
+				}
+			}
+			e.mu.RUnlock()
+			if e.obs != nil {
+				e.obs.Committed(len(b.Events), len(b.Decisions), time.Since(start))
+			}
+		}
+	}
+	for _, p := range replies {
+		if e.obs != nil && p.res.err == nil {
+			if p.ev != nil {
+				e.obs.Responded(p.ev, false)
+			} else {
+				e.obs.Responded(&Event{Outcome: p.r.feedback.outcome, ActionID: p.r.feedback.action}, true)
+			}
+		}
+		p.r.reply <- p.res
+	}
+	for _, r := range later {
+		var res result
+		switch {
+		case r.rollback != nil:
+			res.version, res.err = c.rollback(ctx, r.rollback)
+		default:
+			res.version, res.err = c.snapshot(ctx, r.snapshot)
+		}
+		r.reply <- res
+	}
+}
+
+func evOf(ew *EventWrite) *Event {
+	if ew == nil {
+		return nil
+	}
+	return ew.Event
+}
+
+// event turns one feedback request into a journal write, or reports a duplicate. The rules
+// (documented in the README under "Feedback semantics"):
+//   - the first response to an offered action is learned;
+//   - the same response again is a duplicate: nothing is written, and it counts once;
+//   - a different explicit response later (clicked, then converted) is logged, not learned;
+//   - a positive response after an implicit timeout negative is learned (late feedback is
+//     honoured), and the pair's state becomes explicit;
+//   - a reward is learned once per pair, by the first feedback that carries one.
+func (c *committer) event(ctx context.Context, f *feedbackReq, local map[OutcomeKey]OutcomeState, seq uint64) (*EventWrite, result) {
+	e := c.e
+	key := OutcomeKey{Decision: f.d.ID, Action: f.action}
+	prev, seen := local[key]
+	if !seen {
+		var err error
+		prev, err = e.store.Outcome(ctx, key)
+		switch {
+		case err == nil:
+			seen = true
+		case errors.Is(err, ErrNotFound):
+		default:
+			return nil, result{err: fmt.Errorf("read outcome state: %w", err)}
+		}
+	}
+	positive, _ := f.outcome.Positive()
+	ev := &Event{
+		Seq:        seq,
+		Time:       f.time,
+		DecisionID: f.d.ID,
+		ActionID:   f.action,
+		CustomerID: f.d.CustomerID,
+		Outcome:    f.outcome,
+		Reward:     f.reward,
+		Features:   f.d.Features,
+	}
+	state := OutcomeState{Seq: seq, Outcome: f.outcome, Implicit: f.implicit}
+	e.mu.RLock()
+	schemaOK := f.d.Schema == e.enc.SchemaHash()
+	e.mu.RUnlock()
+	switch {
+	case !seen:
+		ev.Learned = schemaOK
+	case f.implicit:
+		return nil, result{duplicate: true, seq: prev.Seq} // answered before the timeout ran
+	case prev.Outcome == f.outcome && (f.reward == nil || prev.Rewarded):
+		return nil, result{duplicate: true, seq: prev.Seq}
+	case prev.Implicit && positive:
+		ev.Learned = schemaOK // late positive after the timeout negative
+	default:
+		state.Outcome, state.Implicit = prev.Outcome, prev.Implicit // keep the learned label
+	}
+	state.Rewarded = prev.Rewarded
+	if f.reward != nil && !prev.Rewarded && schemaOK {
+		ev.RewardLearned = true
+		state.Rewarded = true
+	}
+	if seen && !ev.Learned && !ev.RewardLearned && prev.Outcome == f.outcome {
+		return nil, result{duplicate: true, seq: prev.Seq}
+	}
+	local[key] = state
+	ew := &EventWrite{Event: ev, Outcome: state}
+	if !f.d.Deadline.IsZero() {
+		ew.Resolve = &PendingKey{Deadline: f.d.Deadline, Decision: f.d.ID, Action: f.action}
+	}
+	return ew, result{seq: seq, learned: ev.Learned || ev.RewardLearned}
+}
+
+// snapshot stores a new version of every model changed since its last snapshot, and the
+// checkpoint up to which all models are covered.
+func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error) {
+	e := c.e
+	last := c.nextSeq - 1
+	now := e.clock.Now().UTC()
+	var b Batch
+	type bump struct {
+		st      *actionState
+		version uint64
+	}
+	var bumps []bump
+	e.mu.RLock()
+	hash := e.enc.SchemaHash()
+	for _, st := range e.sorted {
+		if !st.dirty.Load() {
+			continue
+		}
+		m := st.model.Load()
+		raw, err := m.MarshalBinary()
+		if err != nil {
+			e.mu.RUnlock()
+			return 0, fmt.Errorf("encode model %q: %w", st.action.ID, err)
+		}
+		h := m.Health()
+		v := st.version + 1
+		b.Snapshots = append(b.Snapshots, Snapshot{Action: st.action.ID, Version: v, Seq: last, ModelSeq: st.seq.Load(), Time: now, Responses: h.Responses, Positives: h.Positives, Reason: reason, Schema: hash, Model: raw})
+		if keep := uint64(e.opts.KeepVersions); v > keep {
+			b.Prune = append(b.Prune, VersionKey{Action: st.action.ID, Version: v - keep})
+		}
+		bumps = append(bumps, bump{st, v})
+	}
+	var encState []byte
+	if len(bumps) > 0 {
+		var err error
+		if encState, err = e.enc.MarshalBinary(); err != nil {
+			e.mu.RUnlock()
+			return 0, fmt.Errorf("encode feature encoder state: %w", err)
+		}
+	}
+	e.mu.RUnlock()
+	if len(bumps) == 0 {
+		return 0, nil
+	}
+	// Settings are written after the snapshots, so a checkpoint never claims more than
+	// what is stored.
+	b.Settings = map[string][]byte{settingCheckpoint: []byte(strconv.FormatUint(last, 10)), settingEncoder: encState}
+	if err := e.store.Commit(ctx, &b); err != nil {
+		return 0, fmt.Errorf("store model snapshots: %w", err)
+	}
+	var newest uint64
+	for _, bu := range bumps {
+		bu.st.version = bu.version
+		bu.st.snapSeq = last
+		bu.st.dirty.Store(false)
+		newest = max(newest, bu.version)
+	}
+	e.log.Debug("models snapshotted", "reason", reason, "models", len(bumps), "seq", last)
+	return newest, nil
+}
+
+// rollback makes a stored version the live model again, stored as a new version.
+func (c *committer) rollback(ctx context.Context, r *rollbackReq) (uint64, error) {
+	e := c.e
+	sn, err := e.store.Snapshot(ctx, VersionKey{Action: r.action, Version: r.version})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return 0, errorf(ErrNotFound, "unknown_version", "model %q has no version %d", r.action, r.version)
+		}
+		return 0, err
+	}
+	e.mu.RLock()
+	st := e.actions[r.action]
+	hash := e.enc.SchemaHash()
+	e.mu.RUnlock()
+	if st == nil {
+		return 0, errorf(ErrNotFound, "unknown_action", "no action %q", r.action)
+	}
+	if sn.Schema != hash {
+		return 0, errorf(ErrUnprocessable, "schema_mismatch", "version %d of %q was trained on another feature schema (%s); the current one is %s", r.version, r.action, sn.Schema, hash)
+	}
+	m, err := decodeModel(sn.Model)
+	if err != nil {
+		return 0, fmt.Errorf("decode model %q version %d: %w", r.action, r.version, err)
+	}
+	st.model.Store(m)
+	st.dirty.Store(true)
+	if _, err := c.snapshot(ctx, "rollback to version "+strconv.FormatUint(r.version, 10)); err != nil {
+		return 0, err
+	}
+	return st.version, nil
+}

@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"context"
+	"math"
+
+	"github.com/nextbest/nextbest/bandit"
+)
+
+// ModelInfo is an action's model: posterior summary and health.
+type ModelInfo struct {
+	Action     ActionID      `json:"action"`
+	Form       string        `json:"form"`
+	Dim        int           `json:"dim"`
+	Schema     string        `json:"schema"`
+	Seq        uint64        `json:"seq"`     // last journal event applied
+	Version    uint64        `json:"version"` // newest stored version
+	Health     bandit.Health `json:"health"`
+	TopWeights []Weight      `json:"top_weights"`
+	ValueModel *ValueSummary `json:"value_model,omitempty"`
+}
+
+// Weight is one posterior weight with its uncertainty and the feature it belongs to.
+type Weight struct {
+	Index   int     `json:"index"`
+	Feature string  `json:"feature"`
+	Mean    float64 `json:"mean"`
+	SD      float64 `json:"sd"`
+}
+
+// ValueSummary describes the reward model of an action that has one.
+type ValueSummary struct {
+	Intercept float64 `json:"intercept"`
+}
+
+// Model returns an action's model summary with its top weights by |mean|.
+func (e *Engine) Model(id ActionID, top int) (ModelInfo, error) {
+	e.mu.RLock()
+	st := e.actions[id]
+	enc := e.enc
+	e.mu.RUnlock()
+	if st == nil {
+		return ModelInfo{}, errorf(ErrNotFound, "unknown_action", "no action %q", truncate(string(id), 128))
+	}
+	m := st.model.Load()
+	cfg := m.Config()
+	info := ModelInfo{Action: id, Form: cfg.Form.String(), Dim: cfg.Dim, Schema: enc.SchemaHash(), Seq: st.seq.Load(), Version: st.version, Health: m.Health()}
+	mean := make([]float64, cfg.Dim)
+	sd := make([]float64, cfg.Dim)
+	m.Weights(mean, sd)
+	// Keep the top weights by |mean|; weights still at the prior (mean 0) say nothing.
+	for i := range mean {
+		if mean[i] == 0 {
+			continue
+		}
+		w := Weight{Index: i, Feature: enc.FeatureName(i), Mean: mean[i], SD: sd[i]}
+		info.TopWeights = insertTop(info.TopWeights, w, top)
+	}
+	return info, nil
+}
+
+func insertTop(ws []Weight, w Weight, top int) []Weight {
+	pos := len(ws)
+	for pos > 0 && math.Abs(ws[pos-1].Mean) < math.Abs(w.Mean) {
+		pos--
+	}
+	if pos >= top {
+		return ws
+	}
+	ws = append(ws, Weight{})
+	copy(ws[pos+1:], ws[pos:])
+	ws[pos] = w
+	if len(ws) > top {
+		ws = ws[:top]
+	}
+	return ws
+}
+
+// Versions lists an action's stored model versions, newest first.
+func (e *Engine) Versions(ctx context.Context, id ActionID) ([]Snapshot, error) {
+	if _, err := e.Action(id); err != nil {
+		return nil, err
+	}
+	return e.store.Versions(ctx, id)
+}
+
+// Rollback makes a stored version of an action's model live again. It is stored as a new
+// version, so the rollback itself can be undone; events after it learn on top of it.
+func (e *Engine) Rollback(ctx context.Context, id ActionID, version uint64) (uint64, error) {
+	if _, err := e.Action(id); err != nil {
+		return 0, err
+	}
+	res := e.journal.submit(ctx, &request{rollback: &rollbackReq{action: id, version: version}})
+	return res.version, res.err
+}
+
+// Snapshot stores a new version of every model changed since its last snapshot. The
+// scheduler calls it every Options.SnapshotEvery; it returns the newest version written.
+func (e *Engine) Snapshot(ctx context.Context, reason string) (uint64, error) {
+	res := e.journal.submit(ctx, &request{snapshot: reason})
+	return res.version, res.err
+}

@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+)
+
+// Options configures the engine. DefaultOptions gives sensible values; cmd fills them from
+// flags and the YAML config file.
+type Options struct {
+	// Threshold is the priority below which the answer is "no action".
+	Threshold float64 `yaml:"threshold"`
+	// Alpha scales exploration: the sampled logit is N(x'm, Alpha^2 x'Sx). Chapelle & Li
+	// (2011) found 0.5 to 1 best.
+	Alpha float64 `yaml:"alpha"`
+	// SelectionDraws is the number of Monte Carlo draws for each decision's selection
+	// probabilities, logged for off-policy evaluation. 0 turns the estimate off.
+	SelectionDraws int `yaml:"selection_draws"`
+	// Channels holds per-channel arbitration weight and response timeout.
+	Channels map[string]Channel `yaml:"channels"`
+	// DefaultChannel applies to channels not listed in Channels.
+	DefaultChannel Channel `yaml:"default_channel"`
+	// ImplicitNegatives turns unanswered offers into negatives at their channel's timeout.
+	ImplicitNegatives bool `yaml:"implicit_negatives"`
+	// AutoFeatureBits sizes the automatic encoding used when no schema is set: 2^bits dims.
+	AutoFeatureBits int `yaml:"auto_feature_bits"`
+	// SnapshotEvery is the interval between model snapshots (versions).
+	SnapshotEvery time.Duration `yaml:"snapshot_every"`
+	// KeepVersions is the number of model versions kept per action.
+	KeepVersions int `yaml:"keep_versions"`
+	// Limits bound every request.
+	Limits Limits `yaml:"limits"`
+	// MaxBatch is the most events and decisions written in one group commit.
+	MaxBatch int `yaml:"max_batch"`
+}
+
+// Channel is the configuration of one contact channel.
+type Channel struct {
+	Weight  float64       `yaml:"weight"`  // channel context weight in the priority formula
+	Timeout time.Duration `yaml:"timeout"` // wait for a response before an implicit negative
+}
+
+// Limits bound what one request may carry.
+type Limits struct {
+	MaxActionsPerRequest int `yaml:"max_actions_per_request"`
+	MaxContextFields     int `yaml:"max_context_fields"`
+	MaxAttributes        int `yaml:"max_attributes"`
+	MaxStringLength      int `yaml:"max_string_length"`
+	MaxLimit             int `yaml:"max_limit"`
+	MaxCatalog           int `yaml:"max_catalog"`
+}
+
+// DefaultOptions returns the defaults documented in the README's configuration reference.
+func DefaultOptions() Options {
+	return Options{
+		Threshold:      0,
+		Alpha:          1,
+		SelectionDraws: 100,
+		Channels: map[string]Channel{
+			"web":         {Weight: 1, Timeout: 30 * time.Minute},
+			"app":         {Weight: 1, Timeout: 30 * time.Minute},
+			"call_center": {Weight: 1, Timeout: 30 * time.Minute},
+			"email":       {Weight: 1, Timeout: 7 * 24 * time.Hour},
+			"sms":         {Weight: 1, Timeout: 2 * 24 * time.Hour},
+		},
+		DefaultChannel:    Channel{Weight: 1, Timeout: 24 * time.Hour},
+		ImplicitNegatives: true,
+		AutoFeatureBits:   12,
+		SnapshotEvery:     time.Minute,
+		KeepVersions:      100,
+		Limits: Limits{
+			MaxActionsPerRequest: 1000,
+			MaxContextFields:     200,
+			MaxAttributes:        500,
+			MaxStringLength:      1024,
+			MaxLimit:             100,
+			MaxCatalog:           10000,
+		},
+		MaxBatch: 1024,
+	}
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if !finite(o.Threshold) || o.Threshold < 0 {
+		return fmt.Errorf("threshold: must be a finite number >= 0, got %v", o.Threshold)
+	}
+	if !finite(o.Alpha) || o.Alpha < 0 {
+		return fmt.Errorf("alpha: must be a finite number >= 0, got %v", o.Alpha)
+	}
+	if o.SelectionDraws < 0 || o.SelectionDraws > 100000 {
+		return fmt.Errorf("selection_draws: must be in [0, 100000], got %d", o.SelectionDraws)
+	}
+	for name, c := range o.Channels {
+		if !ValidID(name) {
+			return fmt.Errorf("channels: %q is not a valid channel name", name)
+		}
+		if !finite(c.Weight) || c.Weight < 0 {
+			return fmt.Errorf("channels.%s.weight: must be a finite number >= 0", name)
+		}
+		if c.Timeout < 0 {
+			return fmt.Errorf("channels.%s.timeout: must not be negative", name)
+		}
+	}
+	if o.AutoFeatureBits < 4 || o.AutoFeatureBits > 20 {
+		return fmt.Errorf("auto_feature_bits: must be in [4, 20], got %d", o.AutoFeatureBits)
+	}
+	if o.SnapshotEvery <= 0 {
+		return fmt.Errorf("snapshot_every: must be positive")
+	}
+	if o.KeepVersions < 1 {
+		return fmt.Errorf("keep_versions: must be at least 1")
+	}
+	if o.MaxBatch < 1 {
+		return fmt.Errorf("max_batch: must be at least 1")
+	}
+	l := o.Limits
+	if l.MaxActionsPerRequest < 1 || l.MaxContextFields < 1 || l.MaxAttributes < 1 || l.MaxStringLength < 1 || l.MaxLimit < 1 || l.MaxCatalog < 1 {
+		return fmt.Errorf("limits: every limit must be at least 1")
+	}
+	return nil
+}
+
+// channel returns the configuration for a channel name.
+func (o *Options) channel(name string) Channel {
+	if c, ok := o.Channels[name]; ok {
+		return c
+	}
+	return o.DefaultChannel
+}

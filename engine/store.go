@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// The engine declares the storage it needs as small interfaces; package store implements
+// them on Badger.
+
+// Catalog stores action definitions and the features schema.
+type Catalog interface {
+	Actions(ctx context.Context) ([]Action, error)
+	PutAction(ctx context.Context, a Action) error
+	Setting(ctx context.Context, name string) ([]byte, error) // ErrNotFound if absent
+	PutSetting(ctx context.Context, name string, value []byte) error
+}
+
+// Profiles stores customer profiles.
+type Profiles interface {
+	Customer(ctx context.Context, id CustomerID) (Customer, error) // ErrNotFound if absent
+	PutCustomer(ctx context.Context, c Customer) error
+}
+
+// Batch is one group commit. The store writes it durably before Commit returns. It may
+// split a large batch over several transactions, but never inside one EventWrite or one
+// Snapshot: an event, its outcome state and its resolved pending entry land together.
+type Batch struct {
+	Decisions []*Decision // each also records a pending entry per chosen action (if Deadline is set)
+	Events    []EventWrite
+	Snapshots []Snapshot
+	Settings  map[string][]byte
+	Prune     []VersionKey // old model versions to delete
+}
+
+// EventWrite is one journal event with the idempotency state it establishes.
+type EventWrite struct {
+	Event   *Event
+	Outcome OutcomeState
+	Resolve *PendingKey // the pending response this event answers, if any
+}
+
+// OutcomeKey names a (decision, action) pair.
+type OutcomeKey struct {
+	Decision DecisionID
+	Action   ActionID
+}
+
+// PendingKey names an offered action awaiting a response until Deadline.
+type PendingKey struct {
+	Deadline time.Time
+	Decision DecisionID
+	Action   ActionID
+}
+
+// VersionKey names one stored model version.
+type VersionKey struct {
+	Action  ActionID
+	Version uint64
+}
+
+// Snapshot is one stored version of an action's model: its encoded posterior and the last
+// journal sequence it includes.
+type Snapshot struct {
+	Action    ActionID  `json:"action"`
+	Version   uint64    `json:"version"`
+	Seq       uint64    `json:"seq"`       // journal sequence the snapshot covers
+	ModelSeq  uint64    `json:"model_seq"` // last journal event applied to this model
+	Time      time.Time `json:"time"`
+	Responses int64     `json:"responses"`
+	Positives int64     `json:"positives"`
+	Reason    string    `json:"reason"` // "periodic", "shutdown", "rollback", "reset"
+	Schema    string    `json:"schema"` // features schema hash the model was trained on
+	Model     []byte    `json:"-"`
+}
+
+// Journal is the durable log: decisions, events and model snapshots, written in atomic
+// group commits.
+type Journal interface {
+	// Commit writes the batch atomically and durably (fsync) before returning.
+	Commit(ctx context.Context, b *Batch) error
+	// LastSeq returns the highest event sequence in the journal, 0 if none.
+	LastSeq(ctx context.Context) (uint64, error)
+	// Replay calls fn for every event with Seq > after, in sequence order.
+	Replay(ctx context.Context, after uint64, fn func(*Event) error) error
+	// Outcome returns the state of a (decision, action) pair, ErrNotFound if none.
+	Outcome(ctx context.Context, k OutcomeKey) (OutcomeState, error)
+}
+
+// DecisionLog reads the decision log.
+type DecisionLog interface {
+	Decision(ctx context.Context, id DecisionID) (*Decision, error) // ErrNotFound if absent
+	// Decisions calls fn for each decision from since on, oldest first, with its outcomes.
+	Decisions(ctx context.Context, since time.Time, fn func(*Decision) error) error
+	// Expired calls fn for every pending response whose deadline is before t.
+	Expired(ctx context.Context, before time.Time, limit int, fn func(PendingKey) error) error
+}
+
+// Models reads stored model versions.
+type Models interface {
+	// LatestSnapshots returns the newest snapshot of every action that has one.
+	LatestSnapshots(ctx context.Context) ([]Snapshot, error)
+	// Versions lists an action's stored versions, newest first, without model bytes.
+	Versions(ctx context.Context, id ActionID) ([]Snapshot, error)
+	// Snapshot returns one version with its model bytes, ErrNotFound if absent.
+	Snapshot(ctx context.Context, k VersionKey) (Snapshot, error)
+}
+
+// Store is everything the engine needs from storage.
+type Store interface {
+	Catalog
+	Profiles
+	Journal
+	DecisionLog
+	Models
+}

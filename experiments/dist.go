@@ -1,0 +1,91 @@
+package experiments
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// DefaultLevel is the confidence level used when a level of 0 is passed:
+// two-sided 95%, the default of GrowthBook, Eppo and Statsig.
+const DefaultLevel = 0.95
+
+// resolveLevel returns l, or DefaultLevel when l is 0. It panics on a level outside
+// (0, 1): validating user input is the caller's job (Analyze and PowerPlan do
+// it), so a bad level here is a programmer error.
+func resolveLevel(l float64) float64 {
+	if l == 0 {
+		return DefaultLevel
+	}
+	if !(l > 0 && l < 1) {
+		panic(fmt.Sprintf("experiments: confidence level %v outside (0, 1)", l))
+	}
+	return l
+}
+
+// checkLevel is the error-returning form of resolveLevel, for user input.
+func checkLevel(l float64) (float64, error) {
+	if l == 0 {
+		return DefaultLevel, nil
+	}
+	if !(l > 0 && l < 1) {
+		return 0, fmt.Errorf("%w: confidence level %v outside (0, 1)", ErrInvalidConfig, l)
+	}
+	return l, nil
+}
+
+// zCrit is the two-sided standard-normal critical value z_{1-α/2} for a
+// confidence level 1-α, e.g. 1.959964 for 0.95.
+func zCrit(l float64) float64 {
+	return distuv.UnitNormal.Quantile(1 - (1-l)/2)
+}
+
+// normSF is the standard-normal survival function 1-Φ(x), computed as
+// erfc(x/√2)/2 so that it keeps its relative accuracy in the far tail.
+func normSF(x float64) float64 {
+	return 0.5 * math.Erfc(x/math.Sqrt2)
+}
+
+// normCDF is Φ(x).
+func normCDF(x float64) float64 {
+	return 0.5 * math.Erfc(-x/math.Sqrt2)
+}
+
+// normPDF is the standard-normal density φ(x).
+func normPDF(x float64) float64 {
+	return math.Exp(-0.5*x*x) / math.Sqrt(2*math.Pi)
+}
+
+// tTwoSidedP is the two-sided p-value 2·P(T_ν > |t|) of Student's t with ν
+// degrees of freedom. ν = +Inf gives the normal p-value. It returns NaN for
+// a NaN t or a ν that is not positive, rather than letting gonum's
+// incomplete beta function panic.
+func tTwoSidedP(t, nu float64) float64 {
+	switch {
+	case math.IsNaN(t) || math.IsNaN(nu) || nu <= 0:
+		return math.NaN()
+	case math.IsInf(t, 0):
+		return 0
+	case math.IsInf(nu, 1):
+		return 2 * normSF(math.Abs(t))
+	}
+	return 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: nu}.Survival(math.Abs(t))
+}
+
+// tCrit is the two-sided critical value t_{ν,1-α/2}. ν = +Inf gives z. It
+// returns NaN for a ν that is not positive.
+func tCrit(l, nu float64) float64 {
+	switch {
+	case math.IsNaN(nu) || nu <= 0:
+		return math.NaN()
+	case math.IsInf(nu, 1):
+		return zCrit(l)
+	}
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: nu}.Quantile(1 - (1-l)/2)
+}
+
+// finite reports whether x is neither NaN nor ±Inf.
+func finite(x float64) bool {
+	return !math.IsNaN(x) && !math.IsInf(x, 0)
+}

@@ -1,0 +1,186 @@
+package features
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"testing"
+)
+
+// decodeObject decodes data as a JSON object, with json.Number values when useNumber.
+func decodeObject(data []byte, useNumber bool) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if useNumber {
+		dec.UseNumber()
+	}
+	var m map[string]any
+	if dec.Decode(&m) != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// FuzzEncode feeds arbitrary JSON objects to a schema encoder (testdata/bench.yaml)
+// and an auto encoder: Observe and Encode must not panic, and every vector must keep
+// the Vector contract.
+func FuzzEncode(f *testing.F) {
+	p, c := benchInput(1)
+	pj, _ := json.Marshal(p)
+	cj, _ := json.Marshal(c)
+	f.Add(pj, cj)
+	f.Add([]byte(`{"age": "old", "vip": "maybe"}`), []byte(`{"channel": 3}`))
+	f.Add([]byte(`{"lifetime_value": -1, "purchases": -0.5}`), []byte(`null`))
+	f.Add([]byte(`{"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}, "t": ["x", 1, null]}`), []byte(`{}`))
+	f.Add([]byte(`{"income": 1e308, "balance": -1e308}`), []byte(`{"hour": 1.7976931348623157e308}`))
+	schema, err := os.ReadFile("testdata/bench.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, profileJSON, contextJSON []byte) {
+		for _, useNumber := range []bool{false, true} {
+			profile, ok1 := decodeObject(profileJSON, useNumber)
+			context, ok2 := decodeObject(contextJSON, useNumber)
+			if !ok1 && !ok2 {
+				return
+			}
+			se := mustEncoder(t, string(schema))
+			for _, e := range []*Encoder{se, NewAutoEncoder(6)} {
+				for i := 0; i < MinObservations; i++ { // warm the statistics up
+					e.Observe(profile, context)
+				}
+				var v Vector
+				_, err := e.Encode(profile, context, &v)
+				if err != nil {
+					if !errors.Is(err, ErrType) && !errors.Is(err, ErrValue) {
+						t.Fatalf("error wraps no sentinel: %v", err)
+					}
+					var fe *FieldError
+					if !errors.As(err, &fe) || fe.Field == "" {
+						t.Fatalf("error names no field: %v", err)
+					}
+					continue
+				}
+				checkInvariants(t, e, v)
+				for _, ix := range v.Index {
+					if e.FeatureName(int(ix)) == "" {
+						t.Fatalf("no name for %d", ix)
+					}
+				}
+				if _, err := e.Inspect(profile, context); err != nil {
+					t.Fatalf("Inspect fails where Encode did not: %v", err)
+				}
+			}
+		}
+	})
+}
+
+// FuzzParseSchema feeds arbitrary bytes to ParseSchema: it must not panic, its errors
+// must wrap ErrSchema, and what it accepts must compile and encode.
+func FuzzParseSchema(f *testing.F) {
+	for _, name := range []string{"testdata/bank.yaml", "testdata/bench.yaml"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(yamlSchema))
+	f.Add([]byte(jsonSchema))
+	f.Add([]byte("fields: [{name: a, type: numeric, clip: [-1, 1], log1p: true}]"))
+	f.Add([]byte(`{"fields": [{"name": "a.b", "type": "categorical", "hash_buckets": 3}], "interactions": [["a.b", "a.b"]]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseSchema(data)
+		if err != nil {
+			if !errors.Is(err, ErrSchema) {
+				t.Fatalf("error does not wrap ErrSchema: %v", err)
+			}
+			return
+		}
+		if s.Hash() != s.Hash() {
+			t.Fatal("Hash not deterministic")
+		}
+		e, err := NewEncoder(s)
+		if err != nil {
+			t.Fatalf("ParseSchema accepted what NewEncoder rejects: %v", err)
+		}
+		if e.Dim() > MaxDim+1 {
+			t.Fatalf("Dim %d", e.Dim())
+		}
+		var v Vector
+		if _, err := e.Encode(nil, nil, &v); err != nil {
+			t.Fatalf("encoding nothing: %v", err)
+		}
+		checkInvariants(t, e, v)
+		state, err := e.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.UnmarshalBinary(state); err != nil {
+			t.Fatalf("own state rejected: %v", err)
+		}
+		if len(e.stats) > 0 || e.Dim() <= 1<<12 { // FeatureName on every dim of small schemas
+			for i := 0; i < min(e.Dim(), 1<<12); i++ {
+				if e.FeatureName(i) == "" {
+					t.Fatalf("no name for %d", i)
+				}
+			}
+		}
+	})
+}
+
+// FuzzEncoderState feeds arbitrary bytes to UnmarshalBinary of a schema and an auto
+// encoder: it must not panic, must reject with ErrState, and what it accepts must
+// round-trip and encode finite vectors.
+func FuzzEncoderState(f *testing.F) {
+	se, ae := benchEncoder(f), NewAutoEncoder(8)
+	for i := 0; i < 40; i++ {
+		p, c := benchInput(i)
+		se.Observe(p, c)
+		ae.Observe(p, c)
+	}
+	for _, e := range []*Encoder{se, ae, benchEncoder(f), NewAutoEncoder(8)} {
+		b, err := e.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{stateVersion, modeAuto, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, e := range []*Encoder{benchEncoder(t), NewAutoEncoder(8)} {
+			if err := e.UnmarshalBinary(data); err != nil {
+				if !errors.Is(err, ErrState) {
+					t.Fatalf("error does not wrap ErrState: %v", err)
+				}
+				continue
+			}
+			b, err := e.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.UnmarshalBinary(b); err != nil {
+				t.Fatalf("own state rejected: %v", err)
+			}
+			b2, _ := e.MarshalBinary()
+			if !bytes.Equal(b, b2) {
+				t.Fatal("state not stable")
+			}
+			p, c := benchInput(len(data))
+			var v Vector
+			if _, err := e.Encode(p, c, &v); err != nil {
+				if !errors.Is(err, ErrValue) {
+					t.Fatalf("Encode: %v", err)
+				}
+				continue
+			}
+			checkInvariants(t, e, v)
+			for _, x := range v.Value {
+				if math.IsInf(x, 0) {
+					t.Fatal("infinite value")
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,253 @@
+package features
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// ErrState means bytes given to UnmarshalBinary are not encoder state this package
+// wrote. A state saved for a different schema wraps both ErrState and ErrSchema.
+var ErrState = errors.New("invalid encoder state")
+
+// stateVersion is the first byte of MarshalBinary's output.
+const stateVersion = 1
+
+// State modes, the second byte.
+const (
+	modeSchema = 1
+	modeAuto   = 2
+)
+
+// MarshalBinary returns the encoder's online statistics, tagged with a version byte
+// and the schema hash:
+//
+//	version(1) mode(1: schema, 2: auto) uvarint(len(hash)) hash
+//	schema: uvarint(k) then k x [uvarint n, float64 mean, float64 m2], in field order
+//	auto:   uvarint(bits) uvarint(k) then k x [uint64 key, uvarint n, float64 mean, float64 m2]
+//	        sorted by key, uvarint(m) then m x [uvarint dim, uvarint len, name], sorted by dim
+//
+// Floats and uint64 keys are little-endian. The output is deterministic.
+func (e *Encoder) MarshalBinary() ([]byte, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	b := []byte{stateVersion, modeSchema}
+	if e.auto != nil {
+		b[1] = modeAuto
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.hash)))
+	b = append(b, e.hash...)
+	if e.auto == nil {
+		b = binary.AppendUvarint(b, uint64(len(e.stats)))
+		for _, s := range e.stats {
+			b = appendStat(b, s)
+		}
+		return b, nil
+	}
+	a := e.auto
+	b = binary.AppendUvarint(b, uint64(a.bits))
+	keys := make([]uint64, 0, len(a.stats))
+	for k := range a.stats {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = binary.LittleEndian.AppendUint64(b, k)
+		b = appendStat(b, *a.stats[k])
+	}
+	dims := make([]int32, 0, len(a.names))
+	for d := range a.names {
+		dims = append(dims, d)
+	}
+	sort.Slice(dims, func(i, j int) bool { return dims[i] < dims[j] })
+	b = binary.AppendUvarint(b, uint64(len(dims)))
+	for _, d := range dims {
+		b = binary.AppendUvarint(b, uint64(d))
+		b = binary.AppendUvarint(b, uint64(len(a.names[d])))
+		b = append(b, a.names[d]...)
+	}
+	return b, nil
+}
+
+func appendStat(b []byte, s stat) []byte {
+	b = binary.AppendUvarint(b, s.n)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.mean))
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(s.m2))
+}
+
+// UnmarshalBinary replaces the encoder's statistics with state from MarshalBinary. The
+// state must come from an encoder with the same SchemaHash. On error, which wraps
+// ErrState, the encoder is unchanged.
+func (e *Encoder) UnmarshalBinary(data []byte) error {
+	r := stateReader{b: data}
+	version, mode := r.byte(), r.byte()
+	if r.err == nil && version != stateVersion {
+		return fmt.Errorf("%w: version %d, want %d", ErrState, version, stateVersion)
+	}
+	wantMode := byte(modeSchema)
+	if e.auto != nil {
+		wantMode = modeAuto
+	}
+	if r.err == nil && mode != wantMode {
+		return fmt.Errorf("%w: %w: state of a %s encoder", ErrState, ErrSchema, modeName(mode))
+	}
+	hash := string(r.bytes(r.count(1)))
+	if r.err == nil && hash != e.hash {
+		return fmt.Errorf("%w: %w: state is for schema %q, encoder has %q", ErrState, ErrSchema, hash, e.hash)
+	}
+	if e.auto == nil {
+		n := r.count(17)
+		if r.err == nil && n != len(e.stats) {
+			return fmt.Errorf("%w: %d statistics, want %d", ErrState, n, len(e.stats))
+		}
+		stats := make([]stat, 0, n)
+		for i := 0; i < n && r.err == nil; i++ {
+			stats = append(stats, r.stat())
+		}
+		if err := r.done(); err != nil {
+			return err
+		}
+		e.mu.Lock()
+		copy(e.stats, stats)
+		e.mu.Unlock()
+		return nil
+	}
+	a := e.auto
+	if bits := r.uvarint(); r.err == nil && bits != uint64(a.bits) {
+		return fmt.Errorf("%w: %w: state for %d bits, encoder has %d", ErrState, ErrSchema, bits, a.bits)
+	}
+	n := r.count(25)
+	if n > MaxAutoStats {
+		return fmt.Errorf("%w: %d statistics, more than %d", ErrState, n, MaxAutoStats)
+	}
+	stats := make(map[uint64]*stat, n)
+	prev := uint64(0)
+	for i := 0; i < n && r.err == nil; i++ {
+		k := r.uint64()
+		if r.err == nil && i > 0 && k <= prev {
+			r.err = fmt.Errorf("%w: statistics keys not increasing", ErrState)
+		}
+		prev = k
+		s := r.stat()
+		stats[k] = &s
+	}
+	m := r.count(2)
+	if m > MaxAutoNames {
+		return fmt.Errorf("%w: %d names, more than %d", ErrState, m, MaxAutoNames)
+	}
+	names := make(map[int32]string, m)
+	prevDim := uint64(0)
+	for i := 0; i < m && r.err == nil; i++ {
+		d := r.uvarint()
+		name := string(r.bytes(r.count(1)))
+		if r.err == nil && (d == 0 || d > a.buckets || d <= prevDim) {
+			r.err = fmt.Errorf("%w: name for dimension %d out of range or order", ErrState, d)
+		}
+		prevDim = d
+		names[int32(d)] = name
+	}
+	if err := r.done(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	a.stats, a.names = stats, names
+	e.mu.Unlock()
+	return nil
+}
+
+func modeName(m byte) string {
+	switch m {
+	case modeSchema:
+		return "schema"
+	case modeAuto:
+		return "auto"
+	}
+	return fmt.Sprintf("unknown (mode %d)", m)
+}
+
+// stateReader decodes state bytes; after the first error every read returns zero.
+type stateReader struct {
+	b   []byte
+	err error
+}
+
+func (r *stateReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: truncated or malformed %s", ErrState, what)
+	}
+}
+
+func (r *stateReader) byte() byte {
+	if r.err != nil || len(r.b) < 1 {
+		r.fail("header")
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *stateReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a length whose items take at least size bytes each, so that it cannot
+// exceed what is left.
+func (r *stateReader) count(size int) int {
+	v := r.uvarint()
+	if r.err == nil && v > uint64(len(r.b)/size) {
+		r.fail("length")
+		return 0
+	}
+	return int(v)
+}
+
+func (r *stateReader) bytes(n int) []byte {
+	if r.err != nil || n > len(r.b) {
+		r.fail("bytes")
+		return nil
+	}
+	s := r.b[:n]
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *stateReader) uint64() uint64 {
+	b := r.bytes(8)
+	if b == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+func (r *stateReader) stat() stat {
+	s := stat{n: r.uvarint()}
+	s.mean = math.Float64frombits(r.uint64())
+	s.m2 = math.Float64frombits(r.uint64())
+	if r.err == nil && !s.valid() {
+		r.err = fmt.Errorf("%w: statistic n=%d mean=%g m2=%g is not valid", ErrState, s.n, s.mean, s.m2)
+	}
+	return s
+}
+
+func (r *stateReader) done() error {
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) > 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrState, len(r.b))
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/nextbest/nextbest/engine"
+)
+
+// Decision returns one logged decision with its outcomes, ErrNotFound if absent (or expired).
+func (s *Store) Decision(_ context.Context, id engine.DecisionID) (*engine.Decision, error) {
+	var d engine.Decision
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(decisionKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &d) }); err != nil {
+			return err
+		}
+		return attachOutcomes(txn, &d)
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("get decision %q: %w", id, err)
+	}
+	return &d, nil
+}
+
+// Decisions calls fn for each logged decision from since on, oldest first, with its outcomes.
+func (s *Store) Decisions(ctx context.Context, since time.Time, fn func(*engine.Decision) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tDecision), PrefetchValues: true, PrefetchSize: 128})
+		defer it.Close()
+		start := []byte(tDecision)
+		if !since.IsZero() {
+			start = decisionKey(engine.DecisionIDPrefix(since))
+		}
+		for it.Seek(start); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var d engine.Decision
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &d) }); err != nil {
+				return fmt.Errorf("decode decision %q: %w", it.Item().Key(), err)
+			}
+			if err := attachOutcomes(txn, &d); err != nil {
+				return err
+			}
+			if err := fn(&d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// attachOutcomes fills d.Outcomes with the journal events recorded for d, in sequence order.
+func attachOutcomes(txn *badger.Txn, d *engine.Decision) error {
+	prefix := decisionEventPrefix(d.ID)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		seq := binary.BigEndian.Uint64(k[len(prefix):])
+		item, err := txn.Get(eventKey(seq))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			continue // expired from the journal
+		}
+		if err != nil {
+			return err
+		}
+		var e engine.Event
+		if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+			return fmt.Errorf("decode event %d: %w", seq, err)
+		}
+		e.Features.Index, e.Features.Value = nil, nil // the decision already carries them
+		d.Outcomes = append(d.Outcomes, e)
+	}
+	return nil
+}
+
+// Expired calls fn for up to limit pending responses whose deadline is before t, oldest first.
+func (s *Store) Expired(ctx context.Context, before time.Time, limit int, fn func(engine.PendingKey) error) error {
+	n := 0
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tPending)})
+		defer it.Close()
+		for it.Rewind(); it.Valid() && n < limit; it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			p, err := parsePendingKey(it.Item().Key())
+			if err != nil {
+				s.log.Warn("skipping malformed pending key", "key", fmt.Sprintf("%q", it.Item().Key()))
+				continue
+			}
+			if !p.Deadline.Before(before) {
+				return nil // keys are in deadline order
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+}

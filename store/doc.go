@@ -1,0 +1,12 @@
+// Package store keeps nextbest's state in an embedded Badger database: the action catalog,
+// customer profiles, the decision log, the feedback journal and model snapshots. It speaks
+// the engine's domain types; Badger types never leave it.
+//
+// Every key starts with a layout version ("v1/"), then a one-word table name, so a future
+// layout can be migrated key by key. Values are JSON except model bytes, which are the
+// bandit package's versioned binary encoding.
+//
+// Durability: with Options.SyncWrites (the default) every commit is fsync'd before it
+// returns, so an acknowledged write survives a killed process and a power loss. Without it,
+// writes survive a killed process (they are in the OS page cache) but not a power loss.
+package store

@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/nextbest/nextbest/engine"
+)
+
+// Budgets for one transaction. Badger refuses a transaction over 15% of the memtable size
+// (ErrTxnTooBig); staying well below keeps every group commit in as few fsyncs as possible
+// without ever splitting a group.
+const (
+	txnByteBudget  = 1 << 20
+	txnCountBudget = 4000
+	entryOverhead  = 64 // Badger's per-entry header and skiplist node, roughly
+)
+
+type write struct {
+	key, value []byte
+	del        bool
+	ttl        bool
+}
+
+// Commit writes the batch durably. Each decision, event group and snapshot is atomic; a
+// large batch is split between them, never inside one.
+func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
+	var groups [][]write
+	for _, d := range b.Decisions {
+		g, err := decisionWrites(d)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, g)
+	}
+	for _, ew := range b.Events {
+		g, err := eventWrites(ew)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, g)
+	}
+	for _, sn := range b.Snapshots {
+		meta, err := json.Marshal(sn)
+		if err != nil {
+			return fmt.Errorf("encode snapshot %q v%d: %w", sn.Action, sn.Version, err)
+		}
+		vk := engine.VersionKey{Action: sn.Action, Version: sn.Version}
+		groups = append(groups, []write{
+			{key: versionKey(tModelBytes, vk), value: sn.Model},
+			{key: versionKey(tModelMeta, vk), value: meta},
+		})
+	}
+	for name, v := range b.Settings {
+		groups = append(groups, []write{{key: settingKey(name), value: v}})
+	}
+	for _, vk := range b.Prune {
+		groups = append(groups, []write{{key: versionKey(tModelBytes, vk), del: true}, {key: versionKey(tModelMeta, vk), del: true}})
+	}
+	return s.writeGroups(ctx, groups)
+}
+
+func (s *Store) writeGroups(ctx context.Context, groups [][]write) error {
+	for len(groups) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, size, count := 0, 0, 0
+		for n < len(groups) {
+			gs, gc := 0, len(groups[n])
+			for _, w := range groups[n] {
+				gs += len(w.key) + len(w.value) + entryOverhead
+			}
+			if n > 0 && (size+gs > txnByteBudget || count+gc > txnCountBudget) {
+				break
+			}
+			size, count, n = size+gs, count+gc, n+1
+		}
+		txn := s.db.NewTransaction(true)
+		for _, g := range groups[:n] {
+			for _, w := range g {
+				var err error
+				switch {
+				case w.del:
+					err = txn.Delete(w.key)
+				case w.ttl:
+					err = txn.SetEntry(s.ttlEntry(w.key, w.value))
+				default:
+					err = txn.Set(w.key, w.value)
+				}
+				if err != nil {
+					txn.Discard()
+					return fmt.Errorf("commit: %w", err)
+				}
+			}
+		}
+		if err := txn.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		groups = groups[n:]
+	}
+	return nil
+}
+
+func decisionWrites(d *engine.Decision) ([]write, error) {
+	b := d.Encoded
+	if b == nil {
+		outcomes := d.Outcomes
+		d.Outcomes = nil // outcomes live in the journal, not in the record
+		var err error
+		b, err = json.Marshal(d)
+		d.Outcomes = outcomes
+		if err != nil {
+			return nil, fmt.Errorf("encode decision %q: %w", d.ID, err)
+		}
+	}
+	g := []write{{key: decisionKey(d.ID), value: b, ttl: true}}
+	if !d.Deadline.IsZero() {
+		for _, a := range d.Chosen {
+			g = append(g, write{key: pendingKey(engine.PendingKey{Deadline: d.Deadline, Decision: d.ID, Action: a}), ttl: true})
+		}
+	}
+	return g, nil
+}
+
+func eventWrites(ew engine.EventWrite) ([]write, error) {
+	e := ew.Event
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %d: %w", e.Seq, err)
+	}
+	o, err := json.Marshal(ew.Outcome)
+	if err != nil {
+		return nil, fmt.Errorf("encode outcome of event %d: %w", e.Seq, err)
+	}
+	g := []write{
+		{key: eventKey(e.Seq), value: b, ttl: true},
+		{key: outcomeKey(engine.OutcomeKey{Decision: e.DecisionID, Action: e.ActionID}), value: o, ttl: true},
+		{key: decisionEventKey(e.DecisionID, e.Seq), ttl: true},
+	}
+	if ew.Resolve != nil {
+		g = append(g, write{key: pendingKey(*ew.Resolve), del: true})
+	}
+	return g, nil
+}
+
+// LastSeq returns the highest event sequence number in the journal, 0 if it is empty.
+func (s *Store) LastSeq(_ context.Context) (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tEvent), Reverse: true})
+		defer it.Close()
+		// A reverse iterator seeks to the last key <= the seek key: one past the table.
+		it.Seek(append([]byte(tEvent), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+		if !it.Valid() {
+			return nil
+		}
+		var err error
+		seq, err = parseEventKey(it.Item().Key())
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("last event: %w", err)
+	}
+	return seq, nil
+}
+
+// Replay calls fn for each event with Seq > after, in sequence order.
+func (s *Store) Replay(ctx context.Context, after uint64, fn func(*engine.Event) error) error {
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tEvent), PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Seek(eventKey(after + 1)); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var e engine.Event
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+				return fmt.Errorf("decode event %x: %w", it.Item().Key(), err)
+			}
+			if err := fn(&e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replay journal after %d: %w", after, err)
+	}
+	return nil
+}
+
+// Event returns one journal event, ErrNotFound if absent.
+func (s *Store) Event(_ context.Context, seq uint64) (*engine.Event, error) {
+	var e engine.Event
+	if err := s.get(eventKey(seq), &e); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("get event %d: %w", seq, err)
+	}
+	return &e, nil
+}
+
+// Outcome returns the recorded state of a (decision, action) pair, ErrNotFound if none.
+func (s *Store) Outcome(_ context.Context, k engine.OutcomeKey) (engine.OutcomeState, error) {
+	var o engine.OutcomeState
+	if err := s.get(outcomeKey(k), &o); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return o, err
+		}
+		return o, fmt.Errorf("get outcome %s/%s: %w", k.Decision, k.Action, err)
+	}
+	return o, nil
+}

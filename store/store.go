@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/nextbest/nextbest/engine"
+)
+
+// ErrNotFound is returned when a key does not exist. It wraps engine.ErrNotFound so the
+// API layer maps it to 404 without knowing about this package.
+var ErrNotFound = fmt.Errorf("store: %w", engine.ErrNotFound)
+
+// Options configures the store. The zero value is not usable; start from DefaultOptions.
+type Options struct {
+	Dir        string
+	SyncWrites bool          // fsync every commit (default true)
+	Retention  time.Duration // decision log and journal TTL; 0 keeps them forever
+	// Memory. Badger's resident memory is roughly MemTableSize x NumMemtables plus
+	// BlockCacheSize plus IndexCacheSize plus the mmapped table indexes.
+	MemTableSize   int64
+	NumMemtables   int
+	BlockCacheSize int64
+	IndexCacheSize int64
+	Logger         *slog.Logger
+}
+
+// DefaultOptions returns options sized so that 1,000 full-covariance models and a million
+// logged decisions fit in well under 512 MB of resident memory (see docs/benchmarks.md).
+func DefaultOptions(dir string) Options {
+	return Options{
+		Dir:            dir,
+		SyncWrites:     true,
+		Retention:      90 * 24 * time.Hour,
+		MemTableSize:   32 << 20,
+		NumMemtables:   3,
+		BlockCacheSize: 64 << 20,
+		IndexCacheSize: 32 << 20,
+	}
+}
+
+// Store is nextbest's Badger store. It is safe for concurrent use.
+type Store struct {
+	db   *badger.DB
+	opts Options
+	log  *slog.Logger
+}
+
+// Open opens (creating if needed) the store in opts.Dir.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("open store: no directory given")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	bo := badger.DefaultOptions(opts.Dir).
+		WithSyncWrites(opts.SyncWrites).
+		WithLogger(badgerLogger{log}).
+		WithCompression(options.Snappy).
+		WithNumCompactors(2).
+		WithNumGoroutines(2)
+	if opts.MemTableSize > 0 {
+		bo = bo.WithMemTableSize(opts.MemTableSize)
+	}
+	if opts.NumMemtables > 0 {
+		bo = bo.WithNumMemtables(opts.NumMemtables)
+	}
+	if opts.BlockCacheSize > 0 {
+		bo = bo.WithBlockCacheSize(opts.BlockCacheSize)
+	}
+	if opts.IndexCacheSize > 0 {
+		bo = bo.WithIndexCacheSize(opts.IndexCacheSize)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	return &Store{db: db, opts: opts, log: log}, nil
+}
+
+// Close flushes and closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// Stats is a plain snapshot of the store's size, published by the binary as metrics.
+type Stats struct {
+	LSMBytes      int64
+	ValueLogBytes int64
+}
+
+// Stats returns the store's current size on disk.
+func (s *Store) Stats() Stats {
+	lsm, vlog := s.db.Size()
+	return Stats{LSMBytes: lsm, ValueLogBytes: vlog}
+}
+
+// RunGC runs Badger's value-log garbage collection until it finds nothing to rewrite.
+func (s *Store) RunGC(ctx context.Context) (rewritten int, err error) {
+	for ctx.Err() == nil {
+		err := s.db.RunValueLogGC(0.5)
+		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
+			return rewritten, nil
+		}
+		if err != nil {
+			return rewritten, fmt.Errorf("value log gc: %w", err)
+		}
+		rewritten++
+	}
+	return rewritten, ctx.Err()
+}
+
+// get reads a JSON value into v.
+func (s *Store) get(key []byte, v any) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+	})
+}
+
+// update runs fn in a read-write transaction, retrying on conflicts.
+func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.db.Update(fn)
+		if errors.Is(err, badger.ErrConflict) && attempt < 10 {
+			continue
+		}
+		return err
+	}
+}
+
+func (s *Store) ttlEntry(key, value []byte) *badger.Entry {
+	e := badger.NewEntry(key, value)
+	if s.opts.Retention > 0 {
+		e = e.WithTTL(s.opts.Retention)
+	}
+	return e
+}
+
+// badgerLogger routes Badger's log lines to slog; Badger's info chatter goes to debug.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (b badgerLogger) Infof(f string, a ...any) {
+	b.l.Debug(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (b badgerLogger) Debugf(f string, a ...any) {
+	b.l.Debug(fmt.Sprintf(f, a...), "component", "badger")
+}
