@@ -36,6 +36,11 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
+# bench-http starts a server on a fresh temp store and measures /v1/decide, /v1/feedback and
+# a trivial endpoint (the machine's HTTP ceiling) in the same run; see docs/benchmarks.md.
+bench-http: build
+	$(BIN) loadtest --spawn --duration 10s
+
 fmt:
 	gofmt -s -w $$(git ls-files '*.go')
 

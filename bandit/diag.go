@@ -27,7 +27,7 @@ func (g *gaussian) absorbDiag(x Vector, step, c float64) {
 	for k, i := range x.Index {
 		v := val[k]
 		mean[i] += step * v * vari[i]
-		q := prec[i] + c*v*v*1.0000001
+		q := prec[i] + c*v*v
 		prec[i] = q
 		vari[i] = 1 / q
 	}
