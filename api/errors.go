@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -81,7 +82,10 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 func decodeError(err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	var pe *time.ParseError
 	switch {
+	case errors.As(err, &pe):
+		return engine.Invalid("invalid_type", "field \"time\": %q is not an RFC 3339 time such as 2026-11-22T10:00:00Z", pe.Value)
 	case errors.As(err, &se):
 		return engine.Invalid("invalid_json", "malformed JSON at byte %d: %v", se.Offset, se)
 	case errors.As(err, &te):

@@ -38,8 +38,11 @@ type Encoder struct {
 	fields []cfield
 	inters []cinter
 	// known[s] holds the top-level keys of source s (0 profile, 1 context) that some
-	// field reads.
-	known [2]map[string]struct{}
+	// field reads. When no field of s has a dotted name (dotted[s] false), every known
+	// key of s is a field name that get looks up, and the unknown keys of s are
+	// counted as len(map) minus get's hits, without iterating over the map.
+	known  [2]map[string]struct{}
+	dotted [2]bool
 
 	auto *autoEncoder // non-nil for NewAutoEncoder
 
@@ -124,10 +127,12 @@ func NewEncoder(s *Schema) (*Encoder, error) {
 		if c.src != SourceContext {
 			e.known[0][f.Name] = struct{}{}
 			e.known[0][top] = struct{}{}
+			e.dotted[0] = e.dotted[0] || c.path != nil
 		}
 		if c.src != SourceProfile {
 			e.known[1][f.Name] = struct{}{}
 			e.known[1][top] = struct{}{}
+			e.dotted[1] = e.dotted[1] || c.path != nil
 		}
 		byName[f.Name] = i
 		e.fields = append(e.fields, c)
@@ -170,12 +175,13 @@ func (e *Encoder) Encode(profile, context map[string]any, dst *Vector) (Report, 
 		return e.auto.encode(e, profile, context, dst, nil)
 	}
 	var rep Report
+	var hits [2]int
 	dst.Reset()
 	dst.push(0, 1)
 	e.mu.RLock()
 	for i := range e.fields {
 		f := &e.fields[i]
-		v, ok := f.lookup(profile, context)
+		v, ok := f.get(profile, context, &hits)
 		if !ok {
 			rep.Missing++
 			dst.push(f.missing, 1)
@@ -194,7 +200,13 @@ func (e *Encoder) Encode(profile, context map[string]any, dst *Vector) (Report, 
 			return rep, err
 		}
 	}
-	rep.Unknown = e.countUnknown(profile, context, nil)
+	for src, m := range [2]map[string]any{profile, context} {
+		if e.dotted[src] {
+			rep.Unknown += e.countUnknown(src, m, nil)
+		} else {
+			rep.Unknown += len(m) - hits[src]
+		}
+	}
 	return rep, nil
 }
 
@@ -210,7 +222,8 @@ func (e *Encoder) Inspect(profile, context map[string]any) (Report, error) {
 	}
 	rep, err := e.Encode(profile, context, &v)
 	var names []string
-	e.countUnknown(profile, context, &names)
+	e.countUnknown(0, profile, &names)
+	e.countUnknown(1, context, &names)
 	rep.UnknownFields = capNames(names)
 	return rep, err
 }
@@ -223,27 +236,48 @@ func capNames(names []string) []string {
 	return names
 }
 
-// countUnknown counts the top-level keys no field reads, appending their names to
-// names when it is not nil.
-func (e *Encoder) countUnknown(profile, context map[string]any, names *[]string) int {
+// countUnknown counts the keys of m, the map of source src (0 profile, 1 context),
+// that no field reads, appending their names to names when it is not nil.
+func (e *Encoder) countUnknown(src int, m map[string]any, names *[]string) int {
 	n := 0
-	for k := range profile {
-		if _, ok := e.known[0][k]; !ok {
+	for k := range m {
+		if _, ok := e.known[src][k]; !ok {
 			n++
 			if names != nil {
-				*names = append(*names, "profile."+k)
-			}
-		}
-	}
-	for k := range context {
-		if _, ok := e.known[1][k]; !ok {
-			n++
-			if names != nil {
-				*names = append(*names, "context."+k)
+				*names = append(*names, [2]string{"profile.", "context."}[src]+k)
 			}
 		}
 	}
 	return n
+}
+
+// get finds f's value; ok is false when it is absent or null. It looks f.Name up in
+// every source f reads, even when the context already has it, and adds to hits[s]
+// when source s has the key, so that Encode can count unknown keys.
+func (f *cfield) get(profile, context map[string]any, hits *[2]int) (v any, ok bool) {
+	var pv, cv any
+	if f.src != SourceProfile {
+		var found bool
+		if cv, found = context[f.Name]; found {
+			hits[1]++
+		}
+	}
+	if f.src != SourceContext {
+		var found bool
+		if pv, found = profile[f.Name]; found {
+			hits[0]++
+		}
+	}
+	if cv != nil {
+		return cv, true
+	}
+	if pv != nil {
+		return pv, true
+	}
+	if f.path == nil {
+		return nil, false
+	}
+	return f.lookup(profile, context)
 }
 
 // lookup finds f's value; ok is false when it is absent or null.

@@ -51,7 +51,7 @@ func FuzzEncode(f *testing.F) {
 					e.Observe(profile, context)
 				}
 				var v Vector
-				_, err := e.Encode(profile, context, &v)
+				rep, err := e.Encode(profile, context, &v)
 				if err != nil {
 					if !errors.Is(err, ErrType) && !errors.Is(err, ErrValue) {
 						t.Fatalf("error wraps no sentinel: %v", err)
@@ -68,8 +68,14 @@ func FuzzEncode(f *testing.F) {
 						t.Fatalf("no name for %d", ix)
 					}
 				}
-				if _, err := e.Inspect(profile, context); err != nil {
+				irep, err := e.Inspect(profile, context)
+				if err != nil {
 					t.Fatalf("Inspect fails where Encode did not: %v", err)
+				}
+				// Encode counts unknown keys without listing them; Inspect lists them.
+				if irep.Unknown != rep.Unknown || irep.Missing != rep.Missing ||
+					len(irep.UnknownFields) != min(rep.Unknown, MaxReportedUnknown) {
+					t.Fatalf("Encode report %+v, Inspect report %+v", rep, irep)
 				}
 			}
 		}

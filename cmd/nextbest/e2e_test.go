@@ -226,3 +226,12 @@ func TestEndToEndLearnsAndSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+func toJSON(t testing.TB, v any) string {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBackupRestoreCommands(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, nil)
+	s.call("PUT", "/v1/actions/offer", `{"value": 5}`, nil)
+	for i := range 30 {
+		var d decideResponse
+		s.call("POST", "/v1/decide", map[string]any{"customer_id": "c" + string(rune('a'+i%26)), "channel": "web", "context": map[string]any{"i": i}}, &d)
+		s.call("POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": "offer", "outcome": []string{"accepted", "ignored"}[i%2]}, nil)
+	}
+	posterior := func(s *testServer) string {
+		var m map[string]any
+		s.call("GET", "/v1/models/offer?top=100", nil, &m)
+		delete(m, "version")
+		return strings.TrimSpace(toJSON(t, m))
+	}
+	before := posterior(s)
+	s.stop()
+
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "nextbest.bak")
+	if err := run(ctx, []string{"backup", "--data", dir, "--out", file}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	if err := run(ctx, []string{"restore", "--in", file, "--data", restored}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	// Restoring over a non-empty directory is refused.
+	if err := run(ctx, []string{"restore", "--in", file, "--data", restored}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("restore into a non-empty directory: %v", err)
+	}
+	// A truncated backup is refused and creates nothing.
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.bak")
+	if err := os.WriteFile(bad, raw[:len(raw)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	if err := run(ctx, []string{"restore", "--in", bad, "--data", fresh}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("restore of a truncated backup: %v", err)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Fatalf("a refused restore created %s", fresh)
+	}
+
+	s2 := startServer(t, restored, nil)
+	defer s2.stop()
+	if after := posterior(s2); after != before {
+		t.Fatalf("restored model differs:\nbefore %s\nafter  %s", before, after)
+	}
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+type errorResponse struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// TestBadInput sends malformed, mistyped, oversized and dangling requests to every
+// endpoint and checks the status, the JSON error code, and that nothing was written.
+func TestBadInput(t *testing.T) {
+	s := startServer(t, t.TempDir(), func(o *Options) {
+		o.HTTP.BodyLimitKB = 64
+		o.Engine.Limits.MaxContextFields = 50
+		o.Engine.Limits.MaxActionsPerRequest = 10
+	})
+	defer s.stop()
+	if code := s.call("PUT", "/v1/actions/offer", `{"value": 10, "channels": ["web"]}`, nil); code != 200 {
+		t.Fatalf("setup: put action: %d", code)
+	}
+	var d decideResponse
+	if code := s.call("POST", "/v1/decide", `{"customer_id": "c1", "channel": "web"}`, &d); code != 200 || len(d.Actions) != 1 {
+		t.Fatalf("setup: decide: %d %+v", code, d)
+	}
+
+	big := `{"customer_id": "c1", "channel": "web", "context": {"blob": "` + strings.Repeat("x", 70<<10) + `"}}`
+	manyFields := map[string]any{}
+	for i := range 51 {
+		manyFields[fmt.Sprintf("f%d", i)] = i
+	}
+	manyActions := []string{}
+	for i := range 11 {
+		manyActions = append(manyActions, fmt.Sprintf("a%d", i))
+	}
+	longString := strings.Repeat("y", 2000)
+
+	cases := []struct {
+		name, method, path string
+		body               any
+		status             int
+		code               string
+	}{
+		// actions
+		{"action malformed JSON", "PUT", "/v1/actions/x", `{"value": 1`, 400, "invalid_json"},
+		{"action empty body", "PUT", "/v1/actions/x", ``, 400, "invalid_json"},
+		{"action wrong type", "PUT", "/v1/actions/x", `{"value": "ten"}`, 400, "invalid_type"},
+		{"action unknown field", "PUT", "/v1/actions/x", `{"value": 1, "colour": "red"}`, 400, "unknown_field"},
+		{"action missing value", "PUT", "/v1/actions/x", `{"issue": "sales"}`, 400, "invalid_field"},
+		{"action negative value", "PUT", "/v1/actions/x", `{"value": -5}`, 400, "invalid_field"},
+		{"action huge number", "PUT", "/v1/actions/x", `{"value": 1e999}`, 400, "invalid_type"},
+		{"action bad id", "PUT", "/v1/actions/bad%20id", `{"value": 1}`, 400, "invalid_id"},
+		{"action id mismatch", "PUT", "/v1/actions/x", `{"id": "y", "value": 1}`, 400, "invalid_field"},
+		{"action bad expression", "PUT", "/v1/actions/x", `{"value": 1, "eligibility": "profile.age >>> 3"}`, 422, "invalid_expression"},
+		{"action trailing data", "PUT", "/v1/actions/x", `{"value": 1} {}`, 400, "invalid_json"},
+		{"action unknown", "GET", "/v1/actions/nope", nil, 404, "unknown_action"},
+		{"delete unknown action", "DELETE", "/v1/actions/nope", nil, 404, "unknown_action"},
+		// customers
+		{"customer not an object", "PUT", "/v1/customers/c9", `{"attributes": [1, 2]}`, 400, "invalid_type"},
+		{"customer missing attributes", "PUT", "/v1/customers/c9", `{}`, 400, "invalid_field"},
+		{"customer long string", "PUT", "/v1/customers/c9", map[string]any{"attributes": map[string]any{"note": longString}}, 413, "string_too_long"},
+		{"customer unknown", "GET", "/v1/customers/nobody", nil, 404, "unknown_customer"},
+		// decide
+		{"decide malformed", "POST", "/v1/decide", `{"customer_id": `, 400, "invalid_json"},
+		{"decide no customer", "POST", "/v1/decide", `{"channel": "web"}`, 400, "invalid_field"},
+		{"decide no channel", "POST", "/v1/decide", `{"customer_id": "c1"}`, 400, "invalid_field"},
+		{"decide context wrong type", "POST", "/v1/decide", `{"customer_id": "c1", "channel": "web", "context": "hello"}`, 400, "invalid_type"},
+		{"decide limit wrong type", "POST", "/v1/decide", `{"customer_id": "c1", "channel": "web", "limit": "two"}`, 400, "invalid_type"},
+		{"decide limit too big", "POST", "/v1/decide", `{"customer_id": "c1", "channel": "web", "limit": 100000}`, 400, "invalid_field"},
+		{"decide unknown action", "POST", "/v1/decide", `{"customer_id": "c1", "channel": "web", "actions": ["nope"]}`, 404, "unknown_action"},
+		{"decide too many actions", "POST", "/v1/decide", map[string]any{"customer_id": "c1", "channel": "web", "actions": manyActions}, 413, "too_many_actions"},
+		{"decide too many fields", "POST", "/v1/decide", map[string]any{"customer_id": "c1", "channel": "web", "context": manyFields}, 413, "too_many_fields"},
+		{"decide body too large", "POST", "/v1/decide", big, 413, "body_too_large"},
+		{"decide nested too deep", "POST", "/v1/decide", `{"customer_id": "c1", "channel": "web", "context": {"a": {"b": {"c": {"d": {"e": 1}}}}}}`, 400, "too_deep"},
+		{"decide bad time", "POST", "/v1/decide", `{"customer_id": "c1", "channel": "web", "time": "yesterday"}`, 400, "invalid_type"},
+		// feedback
+		{"feedback malformed", "POST", "/v1/feedback", `{"decision_id"`, 400, "invalid_json"},
+		{"feedback unknown decision", "POST", "/v1/feedback", `{"decision_id": "0000000000000000aaaa", "action_id": "offer", "outcome": "accepted"}`, 404, "unknown_decision"},
+		{"feedback bad outcome", "POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": "offer", "outcome": "loved it"}, 400, "invalid_field"},
+		{"feedback action not offered", "POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": "other", "outcome": "accepted"}, 422, "action_not_offered"},
+		{"feedback reward wrong type", "POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": "offer", "outcome": "accepted", "reward": "lots"}, 400, "invalid_type"},
+		// models
+		{"model unknown", "GET", "/v1/models/nope", nil, 404, "unknown_action"},
+		{"model bad top", "GET", "/v1/models/offer?top=0", nil, 400, "invalid_query"},
+		{"versions unknown", "GET", "/v1/models/nope/versions", nil, 404, "unknown_action"},
+		{"rollback no version", "POST", "/v1/models/offer/rollback", `{}`, 400, "invalid_field"},
+		{"rollback missing version", "POST", "/v1/models/offer/rollback", `{"version": 77}`, 404, "unknown_version"},
+		{"rollback negative version", "POST", "/v1/models/offer/rollback", `{"version": -1}`, 400, "invalid_type"},
+		// decision log
+		{"decisions bad since", "GET", "/v1/decisions?since=last-tuesday", nil, 400, "invalid_query"},
+		{"decision unknown", "GET", "/v1/decisions/nope", nil, 404, "unknown_decision"},
+		// schema
+		{"schema garbage", "PUT", "/v1/schema", `fields: [[[`, 422, "invalid_schema"},
+		{"schema empty", "PUT", "/v1/schema", ``, 400, "invalid_json"},
+		// routing
+		{"unknown endpoint", "GET", "/v1/nothing-here", nil, 404, "not_found"},
+		{"wrong method", "PATCH", "/v1/decide", `{}`, 404, "not_found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var er errorResponse
+			got := s.call(c.method, c.path, c.body, &er)
+			if got != c.status || er.Error.Code != c.code {
+				t.Fatalf("status %d code %q (%s); want %d %q", got, er.Error.Code, er.Error.Message, c.status, c.code)
+			}
+			if er.Error.Message == "" {
+				t.Fatal("error without a message")
+			}
+		})
+	}
+
+	// Nothing half-written: one action, one decision logged, no feedback learned.
+	var acts struct {
+		Actions []json.RawMessage `json:"actions"`
+	}
+	s.call("GET", "/v1/actions", nil, &acts)
+	if len(acts.Actions) != 1 {
+		t.Errorf("%d actions after bad input, want 1", len(acts.Actions))
+	}
+	var m struct {
+		Health struct{ Responses int } `json:"health"`
+	}
+	s.call("GET", "/v1/models/offer", nil, &m)
+	if m.Health.Responses != 0 {
+		t.Errorf("model learned %d responses from bad feedback", m.Health.Responses)
+	}
+	var cust errorResponse
+	if code := s.call("GET", "/v1/customers/c9", nil, &cust); code != 404 {
+		t.Errorf("customer c9 exists after only bad writes (status %d)", code)
+	}
+}
