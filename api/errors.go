@@ -38,8 +38,14 @@ func status(err error) (int, string, string) {
 			return fe.Code, "not_found", "no such endpoint: " + fe.Message
 		case fiber.StatusMethodNotAllowed:
 			return fe.Code, "method_not_allowed", fe.Message
+		case fiber.StatusTooManyRequests:
+			return fe.Code, "rate_limited", "too many requests for this key; retry after the number of seconds in Retry-After"
 		}
 		return fe.Code, "http_error", fe.Message
+	case errors.Is(err, ErrUnauthenticated):
+		return fiber.StatusUnauthorized, or(code, "unauthenticated"), err.Error()
+	case errors.Is(err, ErrForbidden):
+		return fiber.StatusForbidden, or(code, "forbidden"), err.Error()
 	case errors.Is(err, engine.ErrInvalid):
 		return fiber.StatusBadRequest, or(code, "invalid_request"), err.Error()
 	case errors.Is(err, engine.ErrNotFound):
@@ -73,6 +79,9 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		}
 		if st == fiber.StatusServiceUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "1")
+		}
+		if st == fiber.StatusUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="nextbest"`)
 		}
 		return c.Status(st).JSON(ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
 	}

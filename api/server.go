@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/engine"
 )
 
@@ -18,8 +20,16 @@ type Options struct {
 	ReadTimeout time.Duration // also the idle keep-alive timeout
 	Logger      *slog.Logger
 	Metrics     *Metrics // optional
-	// Extra registers more routes (dashboards, admin) on the same app.
-	Extra func(app *fiber.App)
+	// Auth authenticates every request and guards every route (required).
+	Auth *Auth
+	// Keys backs the key-management endpoints.
+	Keys KeyStore
+	// Backup writes a backup of the store for GET /v1/admin/backup.
+	Backup func(ctx context.Context, w io.Writer) error
+	// RateLimits caps requests per second per key, by role; 0 or absent means no limit.
+	RateLimits map[access.Role]int
+	// Extra registers more routes (dashboards) on the same app, with the same guard.
+	Extra func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler)
 }
 
 // DefaultOptions returns the defaults.
@@ -29,15 +39,21 @@ func DefaultOptions() Options {
 
 // Server is the HTTP API over an engine.
 type Server struct {
-	app  *fiber.App
-	eng  *engine.Engine
-	log  *slog.Logger
-	met  *Metrics
-	base context.Context
+	app    *fiber.App
+	eng    *engine.Engine
+	log    *slog.Logger
+	met    *Metrics
+	base   context.Context
+	auth   *Auth
+	keys   KeyStore
+	backup func(ctx context.Context, w io.Writer) error
 }
 
 // New builds the server and its routes. It starts nothing; call Serve.
 func New(eng *engine.Engine, opts Options) *Server {
+	if opts.Auth == nil {
+		panic("api.New: Options.Auth is required")
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -50,33 +66,42 @@ func New(eng *engine.Engine, opts Options) *Server {
 		DisableStartupMessage: true,
 		AppName:               "nextbest",
 	})
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background()}
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup}
 	if s.met != nil {
 		app.Use(s.met.middleware)
 	}
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.Use(s.auth.Authenticate)
+	for _, h := range rateLimiters(opts.RateLimits) {
+		app.Use(h)
+	}
+	g := s.auth.Guard
 	if s.met != nil {
-		app.Get("/metrics", s.met.handler)
+		app.Get("/metrics", g(access.PermMetrics, s.met.handler))
 	}
 	v1 := app.Group("/v1")
-	v1.Get("/actions", s.listActions)
-	v1.Get("/actions/:id", s.getAction)
-	v1.Put("/actions/:id", s.putAction)
-	v1.Delete("/actions/:id", s.deleteAction)
-	v1.Get("/customers/:id", s.getCustomer)
-	v1.Put("/customers/:id", s.putCustomer)
-	v1.Post("/decide", s.decide)
-	v1.Post("/feedback", s.feedback)
-	v1.Get("/models/:id", s.getModel)
-	v1.Get("/models/:id/versions", s.modelVersions)
-	v1.Post("/models/:id/rollback", s.rollback)
-	v1.Get("/decisions", s.decisions)
-	v1.Get("/decisions/:id", s.getDecision)
-	v1.Get("/schema", s.getSchema)
-	v1.Put("/schema", s.putSchema)
+	v1.Post("/decide", g(access.PermDecide, s.decide))
+	v1.Post("/feedback", g(access.PermDecide, s.feedback))
+	v1.Get("/customers/:id", g(access.PermProfiles, s.getCustomer))
+	v1.Put("/customers/:id", g(access.PermProfiles, s.putCustomer))
+	v1.Get("/actions", g(access.PermInspect, s.listActions))
+	v1.Get("/actions/:id", g(access.PermInspect, s.getAction))
+	v1.Put("/actions/:id", g(access.PermConfigure, s.putAction))
+	v1.Delete("/actions/:id", g(access.PermConfigure, s.deleteAction))
+	v1.Get("/models/:id", g(access.PermInspect, s.getModel))
+	v1.Get("/models/:id/versions", g(access.PermInspect, s.modelVersions))
+	v1.Post("/models/:id/rollback", g(access.PermConfigure, s.rollback))
+	v1.Get("/decisions", g(access.PermInspect, s.decisions))
+	v1.Get("/decisions/:id", g(access.PermInspect, s.getDecision))
+	v1.Get("/schema", g(access.PermInspect, s.getSchema))
+	v1.Put("/schema", g(access.PermConfigure, s.putSchema))
+	v1.Get("/keys", g(access.PermAdmin, s.listKeys))
+	v1.Post("/keys", g(access.PermAdmin, s.createKey))
+	v1.Delete("/keys/:id", g(access.PermAdmin, s.revokeKey))
+	v1.Get("/admin/backup", g(access.PermAdmin, s.backupHandler))
 	if opts.Extra != nil {
-		opts.Extra(app)
+		opts.Extra(app, g)
 	}
 	app.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, c.Method()+" "+c.Path())

@@ -14,7 +14,8 @@ import (
 //
 // A *Model is safe for concurrent use: Predict, Propensity, Select and the
 // other readers take a read lock, updates a write lock. Do not copy a Model;
-// use Clone.
+// use Clone. Build one with New; the zero Model is only a target for
+// UnmarshalBinary.
 type Model struct {
 	mu  sync.RWMutex
 	cfg Config
@@ -110,13 +111,20 @@ func (m *Model) Propensity(x Vector) float64 {
 	return propensity(mu, v)
 }
 
-// Update learns one binary response to x at event time t. The propensity
-// the model predicted for x before the update enters the health window.
-// The posterior moves by the exact Laplace step documented on solveLogit and
-// gaussian.absorb (Chapelle & Li 2011, Algorithm 3 with a batch of one); t
-// only matters for forgetting with the Seconds unit. An event whose
-// prediction is not finite (a NaN or huge feature value) is counted in
-// Health.Rejected and otherwise ignored.
+// Update learns one binary response y to x at event time t by an exact
+// Laplace step from the current Gaussian (Chapelle & Li 2011, Algorithm 3
+// with a batch of one; Opper 1998):
+//
+//	z* = argmax_z −(z−μ)²/(2s²) + y log σ(z) + (1−y) log(1−σ(z)),  μ = xᵀm, s² = xᵀSx,
+//	m ← m + S x (z*−μ)/s²,   P ← P + p(1−p) x xᵀ,   p = σ(z*).
+//
+// The maximum of prior × likelihood lies on m + S x t, which reduces the
+// MAP to the one-dimensional problem in z, solved by safeguarded Newton
+// (Press et al., Numerical Recipes, Section 9.4). The propensity the model
+// predicted for x before the update enters the health window. t only
+// matters for forgetting with the Seconds unit. An event whose prediction is
+// not finite (a NaN or huge feature value) is counted in Health.Rejected and
+// otherwise ignored. Update does not allocate.
 func (m *Model) Update(x Vector, positive bool, t time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -143,12 +151,20 @@ func (m *Model) Update(x Vector, positive bool, t time.Time) {
 }
 
 // UpdateBatch learns a mini-batch of binary responses at event time t by
-// Chapelle & Li (2011), Algorithm 3 (see gaussian.updateBatch): one joint
-// MAP of prior × all likelihoods, then the Laplace curvature. Each event's
+// Chapelle & Li (2011), Algorithm 3:
+//
+//	w = argmin_w ½ (w−m)ᵀP(w−m) + Σ_j log(1 + exp(−y_j wᵀx_j)),  y_j ∈ {−1, +1},
+//	m ← w,   P ← P + Σ_j p_j(1−p_j) x_j x_jᵀ,   p_j = σ(wᵀx_j),
+//
+// keeping only the diagonal of the added curvature for the Diagonal form, as
+// the paper does. The minimisation is damped Newton with the exact Hessian
+// over the coordinates the batch touches. Each event's
 // health score is its propensity before the batch. For the Events unit of
 // forgetting the batch counts as len(xs) events. It returns an error
 // wrapping ErrInvalidArgument or ErrInvalidVector, and learns nothing, if
-// the lengths differ, a vector is invalid for Dim, or the solve fails.
+// the lengths differ, a vector is invalid for Dim, or the solve fails (in
+// that last case forgetting up to t has still been applied). An empty batch
+// is a no-op. Unlike Update, UpdateBatch allocates.
 func (m *Model) UpdateBatch(xs []Vector, ys []bool, t time.Time) error {
 	if len(xs) != len(ys) {
 		return fmt.Errorf("%w: %d vectors but %d responses", ErrInvalidArgument, len(xs), len(ys))

@@ -15,9 +15,50 @@ type ModelInfo struct {
 	Schema     string        `json:"schema"`
 	Seq        uint64        `json:"seq"`     // last journal event applied
 	Version    uint64        `json:"version"` // newest stored version
-	Health     bandit.Health `json:"health"`
+	Health     Health        `json:"health"`
 	TopWeights []Weight      `json:"top_weights"`
 	ValueModel *ValueSummary `json:"value_model,omitempty"`
+}
+
+// Health is a model's health in the API's terms: undefined figures (an AUC before both
+// outcomes have been seen) are null.
+type Health struct {
+	Responses   int64            `json:"responses"`
+	Positives   int64            `json:"positives"`
+	Rejected    int64            `json:"rejected"` // events refused for non-finite features
+	Evidence    float64          `json:"evidence"` // decayed event count; = responses without forgetting
+	AUC         *float64         `json:"auc"`      // over the last auc_window predict-then-learn pairs
+	AUCWindow   int              `json:"auc_window"`
+	LogLoss     *float64         `json:"log_loss"`
+	Calibration []CalibrationBin `json:"calibration"`
+}
+
+// CalibrationBin compares predicted and observed response rates over one propensity range.
+type CalibrationBin struct {
+	Lo            float64  `json:"lo"`
+	Hi            float64  `json:"hi"`
+	Count         int      `json:"count"`
+	MeanPredicted *float64 `json:"mean_predicted"`
+	ObservedRate  *float64 `json:"observed_rate"`
+}
+
+func finitePtr(f float64) *float64 {
+	if !finite(f) {
+		return nil
+	}
+	return &f
+}
+
+func healthOf(h bandit.Health) Health {
+	out := Health{Responses: h.Responses, Positives: h.Positives, Rejected: h.Rejected, Evidence: h.Evidence, AUC: finitePtr(h.AUC), AUCWindow: h.AUCWindow, LogLoss: finitePtr(h.LogLoss)}
+	for _, b := range h.Calibration {
+		cb := CalibrationBin{Lo: b.Lo, Hi: b.Hi, Count: b.Count}
+		if b.Count > 0 {
+			cb.MeanPredicted, cb.ObservedRate = finitePtr(b.MeanPredicted), finitePtr(b.ObservedRate)
+		}
+		out.Calibration = append(out.Calibration, cb)
+	}
+	return out
 }
 
 // Weight is one posterior weight with its uncertainty and the feature it belongs to.
@@ -44,7 +85,7 @@ func (e *Engine) Model(id ActionID, top int) (ModelInfo, error) {
 	}
 	m := st.model.Load()
 	cfg := m.Config()
-	info := ModelInfo{Action: id, Form: cfg.Form.String(), Dim: cfg.Dim, Schema: enc.SchemaHash(), Seq: st.seq.Load(), Version: st.version, Health: m.Health()}
+	info := ModelInfo{Action: id, Form: cfg.Form.String(), Dim: cfg.Dim, Schema: enc.SchemaHash(), Seq: st.seq.Load(), Version: st.version, Health: healthOf(m.Health())}
 	mean := make([]float64, cfg.Dim)
 	sd := make([]float64, cfg.Dim)
 	m.Weights(mean, sd)

@@ -11,7 +11,7 @@ import "math"
 //
 // The variance is the first-order Taylor (delta-method) expansion of
 // g(a, b) = a/b around the two independent means: ∇g = (1/b, −a/b²).
-// Sources: Deng, Knoblich & Lu (2018), §3; GrowthBook
+// Sources: Deng, Knoblich & Lu (2018); GrowthBook
 // docs/statistics/details.mdx, written there as
 // σ²_C·μ_T²/(μ_C⁴·n_C) + σ²_T/(μ_C²·n_T), with the same |μ_C| convention.
 // Eppo writes the same quantity as (μ_T²/μ_C²)(V_C/μ_C² + V_T/μ_T²).

@@ -14,7 +14,7 @@ func TestRelativeLiftDelta(t *testing.T) {
 	// The finite-difference step h = 1e-6·|x| leaves a relative error near
 	// 1e-9, so the tolerance is 1e-6 relative.
 	tests := []struct {
-		name                   string
+		name                 string
 		meanT, vT, meanC, vC float64
 	}{
 		{"conversion", 0.12, 0.12 * 0.88 / 4000, 0.10, 0.1 * 0.9 / 4000},

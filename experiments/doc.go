@@ -79,10 +79,14 @@
 //   - Holm, S. (1979). A simple sequentially rejective multiple test
 //     procedure. Scand J Statist 6:65–70.
 //   - Kohavi, R., Tang, D. & Xu, Y. (2020). Trustworthy Online Controlled
-//     Experiments. Cambridge University Press, ch. 17 (n ≈ 16σ²/δ²) and ch. 21
-//     (sample ratio mismatch).
+//     Experiments. Cambridge University Press: the rule n ≈ 16σ²/δ² and
+//     ch. 21 (sample ratio mismatch).
 //   - Chow, S.-C., Shao, J. & Wang, H. (2008). Sample Size Calculations in
-//     Clinical Research, 2nd ed., §3.2.1 and §4.2.
+//     Clinical Research, 2nd ed., ch. 3 and 4 (two-sample tests for
+//     equality).
+//   - Pearson, K. (1900). On the criterion that a given system of deviations
+//     from the probable ... has arisen from random sampling. Philosophical
+//     Magazine, series 5, 50:157–175.
 //   - GrowthBook gbstats (packages/stats/gbstats: frequentist/tests.py,
 //     bayesian/tests.py, utils.py) and docs/statistics/*.mdx.
 //   - cybaea.net (2016). Net Promoter Score confidence intervals 2: maths

@@ -74,11 +74,11 @@ func TestWelchIndependent(t *testing.T) {
 	// ±(hi − diff)/SE.
 	rng := rand.New(rand.NewPCG(1, 2))
 	tests := []struct {
-		name         string
-		nT, nC       int
-		muT, muC     float64
-		sdT, sdC     float64
-		level        float64
+		name     string
+		nT, nC   int
+		muT, muC float64
+		sdT, sdC float64
+		level    float64
 	}{
 		{"small unequal", 8, 15, 1.0, 0.2, 1, 3, 0.95},
 		{"moderate", 40, 35, 10, 9.5, 2, 2.5, 0.90},
@@ -140,5 +140,33 @@ func TestWelchDegenerate(t *testing.T) {
 	}
 	if got := Welch(summaryOf([]float64{3, 3}), same, 0.95); got.PValue != 0 || got.CI != (Interval{1, 1}) {
 		t.Errorf("different constants: %+v, want p 0, CI [1, 1]", got)
+	}
+}
+
+func TestTDistributionHelpers(t *testing.T) {
+	// Critical values from standard t tables (R: qt(0.975, df)), and the
+	// switch to the normal for huge ν, where the first Cornish–Fisher term
+	// (z³+z)/(4ν) bounds the difference.
+	tests := []struct{ nu, want float64 }{
+		{1, 12.70620473617471},
+		{10, 2.228138851986273},
+		{30, 2.042272456301238},
+	}
+	for _, tt := range tests {
+		if got := tCrit(0.95, tt.nu); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("tCrit(0.95, %v) = %.15g, want %.15g", tt.nu, got, tt.want)
+		}
+	}
+	for _, nu := range []float64{1e6, 1e7, 2e7, 1e12, 1e300, math.Inf(1)} {
+		bound := (z975*z975*z975 + z975) / (4 * nu) * 1.01
+		if got := tCrit(0.95, nu); math.Abs(got-z975) > bound+1e-12 {
+			t.Errorf("tCrit(0.95, %g) = %.12g, want z %.12g within %g", nu, got, z975, bound)
+		}
+		if p := tTwoSidedP(z975, nu); math.Abs(p-0.05) > 1e-6 {
+			t.Errorf("tTwoSidedP(z, %g) = %v, want 0.05", nu, p)
+		}
+	}
+	if !math.IsNaN(tCrit(0.95, 0)) || !math.IsNaN(tTwoSidedP(1, -1)) || !math.IsNaN(tTwoSidedP(math.NaN(), 5)) {
+		t.Error("invalid degrees of freedom did not give NaN")
 	}
 }

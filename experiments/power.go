@@ -8,8 +8,8 @@ import (
 )
 
 // DefaultPower is the power used when PowerPlan.Power is 0. 80% is the
-// convention of Kohavi et al. (2020, ch. 17) and GrowthBook's power
-// calculator.
+// power behind Kohavi, Tang & Xu's (2020) rule n ≈ 16σ²/δ², and GrowthBook's
+// default.
 const DefaultPower = 0.8
 
 // PowerPlan plans the size of a two-arm comparison under the two-sided z
@@ -25,7 +25,8 @@ const DefaultPower = 0.8
 //
 // where σ² = p(1−p) for Binary (p = Baseline for control, Baseline + δ for
 // treatment), and σ² = SD² in both arms otherwise. Sources: Chow, Shao &
-// Wang (2008), §3.2.1 (means) and §4.2 (proportions, unpooled); GrowthBook
+// Wang (2008), ch. 3 (means) and ch. 4 (proportions, unpooled variance),
+// two-sample parallel design, test for equality; GrowthBook
 // docs/statistics/power-technical.mdx. With k = 1, α = 0.05 and 80% power,
 // nT = 15.7·σ²/δ², which is Kohavi et al.'s (2020) rule n ≈ 16σ²/δ².
 type PowerPlan struct {

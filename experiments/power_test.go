@@ -14,7 +14,7 @@ const z80 = 0.8416212335729143
 func TestSampleSizeKohaviRule(t *testing.T) {
 	// For means with k = 1, α = 0.05 and 80% power, the formula is
 	// nT = ⌈2(z_{0.975} + z_{0.8})²σ²/δ²⌉ = ⌈15.698·σ²/δ²⌉. That is Kohavi,
-	// Tang & Xu's (2020, ch. 17) rule of thumb n ≈ 16σ²/δ².
+	// Tang & Xu's (2020) rule of thumb n ≈ 16σ²/δ².
 	c := 2 * (z975 + z80) * (z975 + z80)
 	if math.Abs(c-15.698) > 1e-3 {
 		t.Fatalf("constant %v, want 15.698", c)

@@ -232,7 +232,8 @@ type Comparison struct {
 	DF float64
 
 	// RelLift is (Treatment − Control)/|Control|; RelCI is its delta-method
-	// interval.
+	// interval. For Binary and Count, RelCI's lower end is cut at −1 (−100%),
+	// because a rate or count cannot fall below 0.
 	RelLift float64
 	RelCI   Interval
 
@@ -252,9 +253,11 @@ type Comparison struct {
 
 	// SeqCI is the always-valid confidence sequence for AbsLift, and
 	// SeqPValue the matching always-valid p-value: they may be read after
-	// every day of data. SeqSignificant is SeqCI excluding 0. The engine
-	// should keep the running minimum of SeqPValue across looks
-	// (Waudby-Smith et al. 2023, §3). See Sequence.
+	// every day of data. SeqSignificant is SeqCI excluding 0. SeqCI is
+	// intersected with the possible range of the lift: [−1, 1] for Binary,
+	// [−200, 200] for NPS. The running minimum of SeqPValue
+	// over looks is itself always valid, and is what the engine should
+	// show. See Sequence.
 	SeqCI          Interval
 	SeqPValue      float64
 	SeqSignificant bool
@@ -410,6 +413,12 @@ func CompareWith(treatment, control Summary, opts CompareOptions) Comparison {
 		if relSE == 0 {
 			r.RelCI = Interval{rel, rel}
 		}
+		if opts.Kind == Binary || opts.Kind == Count {
+			// A rate or count is ≥ 0, so the lift over a positive control
+			// is ≥ −100%. Cutting the interval at −1 only drops impossible
+			// values, so its coverage is unchanged.
+			r.RelCI.Lo = math.Max(r.RelCI.Lo, -1)
+		}
 	}
 
 	good := diff // the difference in the "better" direction
@@ -422,6 +431,16 @@ func CompareWith(treatment, control Summary, opts CompareOptions) Comparison {
 	seq := Sequence{Level: lv, Tuning: opts.Tuning}
 	hw := seq.HalfWidth(se, treatment.N+control.N)
 	r.SeqCI = Interval{diff - hw, diff + hw}
+	// A difference of rates lies in [−1, 1] and of NPS in [−200, 200].
+	// Intersecting with that range only drops impossible values, so
+	// coverage is kept. Early in an experiment the sequence is otherwise
+	// wider than the range.
+	switch opts.Kind {
+	case Binary:
+		r.SeqCI = Interval{math.Max(r.SeqCI.Lo, -1), math.Min(r.SeqCI.Hi, 1)}
+	case NPS:
+		r.SeqCI = Interval{math.Max(r.SeqCI.Lo, -200), math.Min(r.SeqCI.Hi, 200)}
+	}
 	r.SeqPValue = seq.PValue(diff, se, treatment.N+control.N)
 	r.SeqSignificant = r.SeqCI.Excludes(0)
 	return r

@@ -8,8 +8,8 @@ import (
 )
 
 // SRMThreshold is the p-value below which SRM reports a sample ratio
-// mismatch. 0.001 is the threshold used by GrowthBook, Eppo and Kohavi et al.
-// (2020, ch. 21). It is strict because the check runs on every experiment
+// mismatch. 0.001 is the threshold of GrowthBook (utils.check_srm) and Eppo
+// (docs/statistics/sample-ratio-mismatch.md). It is strict because the check runs on every experiment
 // and every refresh, and a false alarm stops a good experiment.
 const SRMThreshold = 0.001
 
@@ -31,7 +31,8 @@ type SRMResult struct {
 //	Eᵢ = N·wᵢ/Σw,   χ² = Σᵢ (Oᵢ − Eᵢ)²/Eᵢ,   p = P(χ²_{K−1} > χ²)
 //
 // K is the number of arms with positive weight. Sources: Pearson (1900);
-// Kohavi et al. (2020, ch. 21); GrowthBook utils.check_srm. Weights are
+// Kohavi, Tang & Xu (2020, ch. 21) on why SRM invalidates results;
+// GrowthBook utils.check_srm. Weights are
 // normalised by their sum. An arm with weight 0 is left out, as in
 // GrowthBook. If such an arm has customers, the design cannot produce the
 // data: χ² is +Inf and p is 0.

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -23,7 +24,20 @@ import (
 //
 // Binary means and lifts are in percent and percentage points (pp).
 func (a *Analysis) WriteText(w io.Writer) error {
-	ew := &errWriter{w: w}
+	var buf bytes.Buffer
+	a.writeText(&buf)
+	// tabwriter pads the empty trailing cells of the control rows; trim them.
+	lines := strings.SplitAfter(buf.String(), "\n")
+	for i, l := range lines {
+		if strings.HasSuffix(l, "\n") {
+			lines[i] = strings.TrimRight(l[:len(l)-1], " ") + "\n"
+		}
+	}
+	_, err := io.WriteString(w, strings.Join(lines, ""))
+	return err
+}
+
+func (a *Analysis) writeText(ew io.Writer) {
 	pct := fmt.Sprintf("%g%%", 100*a.Level)
 	fmt.Fprintf(ew, "Experiment analysis: %d arms, control %q, %s intervals, sequence tuning N* = %g\n",
 		len(a.Arms), clean(a.Control), pct, a.Tuning)
@@ -45,9 +59,9 @@ func (a *Analysis) WriteText(w io.Writer) error {
 
 	tw := tabwriter.NewWriter(ew, 0, 8, 2, ' ', 0)
 	if a.SRM != nil {
-		fmt.Fprintln(tw, "arm\tcustomers\tshare\texpected\t")
+		fmt.Fprintln(tw, "arm\tcustomers\tshare\texpected")
 	} else {
-		fmt.Fprintln(tw, "arm\tcustomers\tshare\t")
+		fmt.Fprintln(tw, "arm\tcustomers\tshare")
 	}
 	for i, name := range a.Arms {
 		share := math.NaN()
@@ -59,9 +73,9 @@ func (a *Analysis) WriteText(w io.Writer) error {
 			if total > 0 {
 				exp = a.SRM.Expected[i] / float64(total)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t\n", clean(name), a.Customers[i], fmtPct(share, 1), fmtPct(exp, 1))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", clean(name), a.Customers[i], fmtPct(share, 1), fmtPct(exp, 1))
 		} else {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t\n", clean(name), a.Customers[i], fmtPct(share, 1))
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", clean(name), a.Customers[i], fmtPct(share, 1))
 		}
 	}
 	_ = tw.Flush()
@@ -73,10 +87,10 @@ func (a *Analysis) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(ew, "\n%s (%s, %s)\n", clean(m.Metric.name()), m.Metric.Kind, dir)
 		tw := tabwriter.NewWriter(ew, 0, 8, 2, ' ', 0)
-		fmt.Fprintf(tw, "arm\tn\tmean\tlift\t%s CI\trel\t%s CI\tp\tp (Holm)\tP(better)\talways-valid %s CI\tverdict\t\n", pct, pct, pct)
+		fmt.Fprintf(tw, "arm\tn\tmean\tlift\t%s CI\trel\t%s CI\tp\tp (Holm)\tP(better)\talways-valid %s CI\tverdict\n", pct, pct, pct)
 		f := formatterFor(m.Metric.Kind)
 		if len(m.Summaries) > 0 {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t(control)\t\t\t\t\t\t\t\t\t\n", clean(a.Arms[0]), m.Summaries[0].N, f.mean(m.Summaries[0].Mean()))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t(control)\t\t\t\t\t\t\t\t\n", clean(a.Arms[0]), m.Summaries[0].N, f.mean(m.Summaries[0].Mean()))
 		}
 		for j, c := range m.Comparisons {
 			r := c.Result
@@ -91,7 +105,7 @@ func (a *Analysis) WriteText(w io.Writer) error {
 					verdict = "better"
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 				clean(c.Arm), m.Summaries[j+1].N, f.mean(r.Treatment),
 				f.lift(r.AbsLift), f.interval(r.AbsCI),
 				fmtSignedPct(r.RelLift), fmtPctInterval(r.RelCI),
@@ -101,24 +115,6 @@ func (a *Analysis) WriteText(w io.Writer) error {
 		_ = tw.Flush()
 	}
 	fmt.Fprintf(ew, "\nHolm family: %d comparisons. Fixed-horizon p-values and CIs are valid once, at the planned sample size; the always-valid CI may be read at any time.\n", a.Family)
-	return ew.err
-}
-
-// errWriter keeps the first write error so WriteText can check once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return len(p), nil
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = err
-	}
-	return n, err
 }
 
 // formatter formats values of one metric kind.

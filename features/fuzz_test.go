@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"testing"
+	"runtime"
+	"time"
 )
 
 // decodeObject decodes data as a JSON object, with json.Number values when useNumber.
@@ -97,6 +99,13 @@ func FuzzParseSchema(f *testing.F) {
 	f.Add([]byte("fields: [{name: a, type: numeric, clip: [-1, 1], log1p: true}]"))
 	f.Add([]byte(`{"fields": [{"name": "a.b", "type": "categorical", "hash_buckets": 3}], "interactions": [["a.b", "a.b"]]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		wd := time.AfterFunc(3*time.Second, func() {
+			os.WriteFile("/tmp/hang-input", data, 0o644)
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			os.WriteFile("/tmp/hang-stack", buf[:n], 0o644)
+		})
+		defer wd.Stop()
 		s, err := ParseSchema(data)
 		if err != nil {
 			if !errors.Is(err, ErrSchema) {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/api"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/store"
@@ -21,6 +23,13 @@ type Options struct {
 	Data     string `yaml:"data"`
 	LogLevel string `yaml:"log_level"` // debug, info, warn, error
 	Demo     bool   `yaml:"demo"`      // load the demo catalog on first start with an empty store
+
+	// InsecureLocal allows requests without a key (they act as admin); only on a loopback address.
+	InsecureLocal bool   `yaml:"insecure_local"`
+	TLSCert       string `yaml:"tls_cert"` // PEM certificate file; with TLSKey, serve HTTPS
+	TLSKey        string `yaml:"tls_key"`
+	// RateLimits caps requests per second per key, by role name; 0 means unlimited.
+	RateLimits map[string]int `yaml:"rate_limits"`
 
 	Store    StoreOptions   `yaml:"store"`
 	Engine   engine.Options `yaml:"engine"`
@@ -71,6 +80,12 @@ func DefaultOptions() Options {
 			IndexCacheMB: so.IndexCacheSize >> 20,
 		},
 		Engine:   engine.DefaultOptions(),
+		RateLimits: map[string]int{
+			"decide":  100000,
+			"analyst": 1000,
+			"viewer":  200,
+			"admin":   1000,
+		},
 		HTTP:     HTTPOptions{BodyLimitKB: 1024, ReadTimeout: 30 * time.Second, ShutdownMax: 30 * time.Second},
 		Schedule: Schedule{Timeouts: "@every 1m", Snapshots: "@every 1m", GC: "@every 10m"},
 	}
@@ -102,8 +117,25 @@ func (o *Options) storeOptions(log *slog.Logger) store.Options {
 	return so
 }
 
+// loopback reports whether a listen address is on the loopback interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func (o *Options) apiOptions(log *slog.Logger, m *api.Metrics) api.Options {
 	ao := api.DefaultOptions()
+	ao.RateLimits = map[access.Role]int{}
+	for role, n := range o.RateLimits {
+		ao.RateLimits[access.Role(role)] = n
+	}
 	ao.BodyLimit = o.HTTP.BodyLimitKB << 10
 	ao.ReadTimeout = o.HTTP.ReadTimeout
 	ao.Logger = log
@@ -114,6 +146,20 @@ func (o *Options) apiOptions(log *slog.Logger, m *api.Metrics) api.Options {
 func (o *Options) validate() error {
 	if o.Data == "" {
 		return fmt.Errorf("data: a directory is required")
+	}
+	if o.InsecureLocal && !loopback(o.Addr) {
+		return fmt.Errorf("insecure_local: keyless access is only allowed on a loopback address (127.0.0.1, ::1, localhost), not %q", o.Addr)
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return fmt.Errorf("tls: give both tls_cert and tls_key, or neither")
+	}
+	for role, n := range o.RateLimits {
+		if _, err := access.ParseRole(role); err != nil {
+			return fmt.Errorf("rate_limits: %w", err)
+		}
+		if n < 0 {
+			return fmt.Errorf("rate_limits.%s: must not be negative", role)
+		}
 	}
 	if o.Store.MemTableMB < 1 || o.Store.NumMemtables < 1 || o.Store.BlockCacheMB < 0 || o.Store.IndexCacheMB < 0 {
 		return fmt.Errorf("store: memtable_mb and num_memtables must be at least 1; caches must not be negative")

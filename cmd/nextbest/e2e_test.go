@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,6 +22,26 @@ type testServer struct {
 	base   string
 	cancel context.CancelFunc
 	done   chan error
+	out    *syncBuffer // what serve printed
+	key    string      // bearer key sent with every request, if set
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startServer(t testing.TB, dir string, mutate func(*Options)) *testServer {
@@ -29,6 +50,7 @@ func startServer(t testing.TB, dir string, mutate func(*Options)) *testServer {
 	o.Data = dir
 	o.Demo = false
 	o.Schedule = Schedule{} // tests drive scheduled work themselves
+	o.InsecureLocal = true  // most tests are not about keys; auth_test.go turns this off
 	if mutate != nil {
 		mutate(&o)
 	}
@@ -40,9 +62,9 @@ func startServer(t testing.TB, dir string, mutate func(*Options)) *testServer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{t: t, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	s := &testServer{t: t, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() { s.done <- serve(ctx, o, ln, log, io.Discard) }()
+	go func() { s.done <- serve(ctx, o, ln, log, s.out) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(s.base + "/readyz")
@@ -99,6 +121,9 @@ func (s *testServer) call(method, path string, body any, out any) int {
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if s.key != "" {
+		req.Header.Set("Authorization", "Bearer "+s.key)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)

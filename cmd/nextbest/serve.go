@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,9 +12,12 @@ import (
 	"os"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/gofiber/fiber/v2"
 	"github.com/robfig/cron/v3"
 
+	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/api"
+	"github.com/nextbest/nextbest/dashboards"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/store"
 )
@@ -26,6 +30,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	data := fs.String("data", "", "data directory of the embedded Badger store (default "+o.Data+")")
 	config := fs.String("config", "", "YAML config file (see docs/configuration.md)")
 	noDemo := fs.Bool("no-demo", false, "do not load the demo catalog into an empty store")
+	insecure := fs.Bool("insecure-local", false, "allow requests without an API key (they act as admin); refused unless --addr is a loopback address")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM private key file for --tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,6 +53,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *noDemo {
 		o.Demo = false
 	}
+	if *insecure {
+		o.InsecureLocal = true
+	}
+	if *tlsCert != "" || *tlsKey != "" {
+		o.TLSCert, o.TLSKey = *tlsCert, *tlsKey
+	}
 	if err := o.validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -56,6 +69,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	if o.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	return serve(ctx, o, ln, log, stdout)
 }
@@ -152,10 +173,36 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 	}
 	sched.Start()
 
-	srv := api.New(eng, o.apiOptions(log, met))
+	auth, err := setUpAuth(ctx, o, st, stdout)
+	if err != nil {
+		stopEngine()
+		<-engineDone
+		ln.Close()
+		return err
+	}
+	pages, err := dashboards.New(eng, sessions{auth}, log)
+	if err != nil {
+		stopEngine()
+		<-engineDone
+		ln.Close()
+		return err
+	}
+	ao := o.apiOptions(log, met)
+	ao.Auth, ao.Keys, ao.Backup = auth, st, st.Backup
+	ao.Extra = func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler) {
+		pages.Register(r, guard)
+	}
+	srv := api.New(eng, ao)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "nextbest %s serving on http://%s (data in %s)\n", version, ln.Addr(), o.Data)
+	scheme := "http"
+	if o.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "nextbest %s serving on %s://%s (data in %s)\n", version, scheme, ln.Addr(), o.Data)
+	if o.InsecureLocal {
+		fmt.Fprintln(stdout, "WARNING: --insecure-local: requests without an API key act as admin (loopback only)")
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "data", o.Data, "actions", len(eng.Actions()))
 
 	select {

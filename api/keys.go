@@ -1,0 +1,94 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/engine"
+)
+
+type keyBody struct {
+	Role string `json:"role"`
+	Name string `json:"name"`
+}
+
+// CreatedKey is the answer to POST /v1/keys: the only time the secret is shown.
+type CreatedKey struct {
+	access.Key
+	Secret string `json:"key"`
+}
+
+func (s *Server) createKey(c *fiber.Ctx) error {
+	var b keyBody
+	if err := decode(c.Body(), &b); err != nil {
+		return err
+	}
+	role, err := access.ParseRole(b.Role)
+	if err != nil {
+		return engine.Invalid("invalid_field", "%v", err)
+	}
+	k, plain, err := access.NewKey(role, b.Name, time.Now())
+	if err != nil {
+		return engine.Invalid("invalid_field", "%v", err)
+	}
+	if err := s.keys.PutKey(c.UserContext(), k); err != nil {
+		return err
+	}
+	s.log.Info("api key created", "key_id", k.ID, "role", k.Role, "by", PrincipalOf(c).KeyID)
+	return c.Status(fiber.StatusCreated).JSON(CreatedKey{Key: k.Public(), Secret: plain})
+}
+
+func (s *Server) listKeys(c *fiber.Ctx) error {
+	ks, err := s.keys.Keys(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]access.Key, len(ks))
+	for i, k := range ks {
+		out[i] = k.Public()
+	}
+	return c.JSON(fiber.Map{"keys": out})
+}
+
+func (s *Server) revokeKey(c *fiber.Ctx) error {
+	id := access.KeyID(param(c, "id"))
+	k, err := s.keys.Key(c.UserContext(), id)
+	if errors.Is(err, engine.ErrNotFound) {
+		return &engine.Error{Kind: engine.ErrNotFound, Code: "unknown_key", Message: "no key " + string(id)}
+	}
+	if err != nil {
+		return err
+	}
+	if k.Active() {
+		k.Revoked = time.Now().UTC()
+		if err := s.keys.PutKey(c.UserContext(), k); err != nil {
+			return err
+		}
+	}
+	s.auth.forget(id)
+	s.log.Info("api key revoked", "key_id", id, "by", PrincipalOf(c).KeyID)
+	return c.JSON(k.Public())
+}
+
+// backupHandler streams a consistent backup of the live store.
+func (s *Server) backupHandler(c *fiber.Ctx) error {
+	if s.backup == nil {
+		return fiber.NewError(fiber.StatusNotFound, "backup is not available")
+	}
+	c.Set(fiber.HeaderContentType, "application/octet-stream")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="nextbest-`+time.Now().UTC().Format("20060102T150405Z")+`.bak"`)
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithTimeout(s.base, time.Hour)
+		defer cancel()
+		if err := s.backup(ctx, w); err != nil {
+			s.log.Error("backup stream failed; the client got a truncated file, which restore refuses", "err", err)
+		}
+		_ = w.Flush()
+	})
+	return nil
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api"
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/store"
+)
+
+const settingSessionSecret = "session_secret"
+
+// setUpAuth loads (or makes) the session secret and, on first start with no keys, creates
+// an admin key and prints it once.
+func setUpAuth(ctx context.Context, o Options, st *store.Store, stdout io.Writer) (*api.Auth, error) {
+	secret, err := st.Setting(ctx, settingSessionSecret)
+	if errors.Is(err, engine.ErrNotFound) {
+		if secret, err = api.NewSessionSecret(); err != nil {
+			return nil, err
+		}
+		if err := st.PutSetting(ctx, settingSessionSecret, secret); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	keys, err := st.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		k, plain, err := access.NewKey(access.Admin, "first admin key", time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if err := st.PutKey(ctx, k); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, `
+First start: created an admin API key. It is shown this once; store it safely.
+
+    admin key: %s
+
+Use it as a bearer token, for example:
+    export NEXTBEST_KEY=%s
+    curl -H "Authorization: Bearer $NEXTBEST_KEY" http://%s/v1/actions
+Make keys for other roles with: nextbest keys create --role decide|analyst|viewer|admin
+Sign in to the dashboards at http://%s/ with any key.
+
+`, plain, plain, o.Addr, o.Addr)
+	}
+	return api.NewAuth(api.AuthOptions{Keys: st, SessionSecret: secret, InsecureLocal: o.InsecureLocal, TLS: o.TLSCert != ""})
+}
+
+// sessions adapts api.Auth to what the dashboards need.
+type sessions struct{ *api.Auth }
+
+func (s sessions) SignIn(c *fiber.Ctx, key string) (access.Role, error) {
+	p, err := s.Auth.SignIn(c, key)
+	if err != nil {
+		return "", err
+	}
+	return p.Role, nil
+}
+
+func (s sessions) Role(c *fiber.Ctx) (access.Role, bool) {
+	p := api.PrincipalOf(c)
+	if p == nil {
+		return "", false
+	}
+	return p.Role, true
+}

@@ -1,0 +1,182 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/store"
+)
+
+// The benchmark workload follows issue 3's figures: 20 actions in the catalog, a context of
+// 30 fields (12 numbers, 12 strings, 6 booleans), customers with a few profile attributes.
+// docs/benchmarks.md records the results; the target for BenchmarkDecide is 50 us/op.
+const (
+	benchActions   = 20
+	benchCustomers = 1000
+	benchContexts  = 1024 // distinct contexts the decisions cycle through
+)
+
+// benchEngine is an engine with its committer running over a real Badger store in
+// b.TempDir(), with the default options and the 20-action catalog.
+func benchEngine(b *testing.B, mutate func(*store.Options)) *engine.Engine {
+	b.Helper()
+	so := store.DefaultOptions(b.TempDir())
+	if mutate != nil {
+		mutate(&so)
+	}
+	st, err := store.Open(so)
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := engine.New(engine.DefaultOptions(), st, nil, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := eng.Open(ctx); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("engine run: %v", err)
+		}
+		st.Close()
+	})
+	rules := []string{"(profile.tenure_months ?? 0) >= 3", "(context.num_01 ?? 0) > -100", `(profile.plan ?? "") != "prepaid"`}
+	for i := range benchActions {
+		a := engine.Action{ID: engine.ActionID(fmt.Sprintf("offer-%02d", i)), Issue: "sales", Value: float64(50 + 15*i), Lever: 1, Enabled: true}
+		if i%3 == 0 {
+			a.Eligibility = rules[(i/3)%len(rules)]
+		}
+		if _, err := eng.PutAction(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range benchCustomers {
+		attrs := map[string]any{
+			"tenure_months":   float64(rng.IntN(120)),
+			"monthly_spend":   rng.Float64() * 80,
+			"plan":            []string{"prepaid", "basic", "plus", "premium"}[rng.IntN(4)],
+			"segment":         []string{"student", "family", "business", "senior"}[rng.IntN(4)],
+			"has_device_plan": rng.IntN(2) == 0,
+		}
+		if _, err := eng.PutCustomer(ctx, benchCustomer(i), attrs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return eng
+}
+
+func benchCustomer(i int) engine.CustomerID { return engine.CustomerID(fmt.Sprintf("c%05d", i)) }
+
+// benchRequests returns decide requests over random customers, each with a 30-field
+// context as the HTTP layer decodes it (numbers are float64).
+func benchRequests(seed uint64) []engine.DecideRequest {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	words := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"}
+	reqs := make([]engine.DecideRequest, benchContexts)
+	for i := range reqs {
+		ctx := make(map[string]any, 30)
+		for j := range 12 {
+			ctx[fmt.Sprintf("num_%02d", j+1)] = rng.NormFloat64() * 10
+		}
+		for j := range 12 {
+			ctx[fmt.Sprintf("str_%02d", j+1)] = words[rng.IntN(len(words))]
+		}
+		for j := range 6 {
+			ctx[fmt.Sprintf("flag_%02d", j+1)] = rng.IntN(2) == 0
+		}
+		reqs[i] = engine.DecideRequest{CustomerID: benchCustomer(rng.IntN(benchCustomers)), Channel: "web", Context: ctx}
+	}
+	return reqs
+}
+
+// BenchmarkDecide is one decision in process (no HTTP): profile read from Badger, 30-field
+// context encoded, eligibility over 20 actions, Thompson sampling, selection probability,
+// the decision record encoded and queued for the group commit (which runs concurrently).
+func BenchmarkDecide(b *testing.B) {
+	eng := benchEngine(b, nil)
+	reqs := benchRequests(4)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := eng.Decide(ctx, reqs[i%len(reqs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkDecideParallel is BenchmarkDecide from GOMAXPROCS goroutines.
+func BenchmarkDecideParallel(b *testing.B) {
+	eng := benchEngine(b, nil)
+	reqs := benchRequests(5)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			if _, err := eng.Decide(ctx, reqs[i%int64(len(reqs))]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkFeedback is durable feedback (journal fsync'd before the answer) from many
+// concurrent clients, each event answering a different decision once: the group commit
+// shares one fsync among all the events waiting. It reports events/s.
+func BenchmarkFeedback(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		sync bool
+	}{{"sync", true}, {"nosync", false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			eng := benchEngine(b, func(o *store.Options) { o.SyncWrites = bc.sync })
+			reqs := benchRequests(6)
+			ctx := context.Background()
+			// One decision per event, made before the timer starts.
+			fbs := make([]engine.FeedbackRequest, b.N)
+			for i := range fbs {
+				res, err := eng.Decide(ctx, reqs[i%len(reqs)])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Actions) == 0 {
+					b.Fatalf("decision %d returned no action: %s", i, res.Reason)
+				}
+				outcome := engine.Ignored
+				if i%5 == 0 {
+					outcome = engine.Accepted
+				}
+				fbs[i] = engine.FeedbackRequest{DecisionID: res.DecisionID, ActionID: res.Actions[0].ID, Outcome: outcome}
+			}
+			var next atomic.Int64
+			b.SetParallelism(64) // 64 x GOMAXPROCS clients, as many HTTP clients would be
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := next.Add(1) - 1
+					if _, err := eng.Feedback(ctx, fbs[i]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
