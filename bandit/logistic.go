@@ -46,8 +46,9 @@ const newtonTol = 1e-12
 // this problem when s² is large, so it is safeguarded by bisection on that
 // bracket exactly as in rtsafe (Press et al., Numerical Recipes, 3rd ed.,
 // Section 9.4). It stops when a Newton step is below newtonTol·(1+|z|) or
-// after steps iterations. s² must be positive.
-func solveLogit(mu, s2 float64, positive bool, steps int) float64 {
+// after steps iterations, and also returns the iterations used. s² must be
+// positive.
+func solveLogit(mu, s2 float64, positive bool, steps int) (zStar float64, iters int) {
 	var y float64
 	lo, hi := mu-s2, mu
 	if positive {
@@ -63,7 +64,7 @@ func solveLogit(mu, s2 float64, positive bool, steps int) float64 {
 	z := mu
 	dx := hi - lo
 	dxOld := dx
-	for range steps {
+	for it := 1; it <= steps; it++ {
 		p := sigmoid(z)
 		g := (mu-z)/s2 + y - p
 		switch {
@@ -72,12 +73,12 @@ func solveLogit(mu, s2 float64, positive bool, steps int) float64 {
 		case g < 0:
 			hi = z
 		default:
-			return z
+			return z, it
 		}
 		h := 1/s2 + p*(1-p) // −g′(z) > 0
 		zn := z + g/h
 		if math.Abs(zn-z) <= newtonTol*(1+math.Abs(z)) {
-			return zn
+			return zn, it
 		}
 		// rtsafe: bisect when Newton leaves the bracket or is not halving the
 		// step of two iterations ago.
@@ -88,5 +89,5 @@ func solveLogit(mu, s2 float64, positive bool, steps int) float64 {
 		dx = zn - z
 		z = zn
 	}
-	return z
+	return z, steps
 }

@@ -28,7 +28,7 @@ func TestSolveLogitStationary(t *testing.T) {
 		{-40, 1, true}, {40, 1e-8, false}, {5, 1e5, true}, {0.3, 30, false},
 	}
 	for _, tc := range tests {
-		z := solveLogit(tc.mu, tc.s2, tc.y, DefaultNewtonSteps)
+		z, _ := solveLogit(tc.mu, tc.s2, tc.y, DefaultNewtonSteps)
 		y := 0.0
 		if tc.y {
 			y = 1
@@ -50,6 +50,27 @@ func TestSolveLogitStationary(t *testing.T) {
 		// 1e-9 relative: the solver stops at a 1e-12 relative step.
 		if !near(z, 0.5*(lo+hi), 1e-9) {
 			t.Errorf("solveLogit(%v, %v, %v) = %.15g, bisection %.15g", tc.mu, tc.s2, tc.y, z, 0.5*(lo+hi))
+		}
+	}
+}
+
+// TestSolveLogitIterations backs DefaultNewtonSteps' documentation: over
+// prior means |μ| ≤ 40 (step 0.25) and variances 1e-8 ≤ s² ≤ 1e5 the solver
+// converges before the cap, and for the common region |μ| ≤ 4, s² ≤ 10
+// within 8 iterations.
+func TestSolveLogitIterations(t *testing.T) {
+	for _, s2 := range []float64{1e-8, 1e-4, 0.01, 0.1, 1, 3, 10, 30, 64, 100, 300, 1000, 1e4, 1e5} {
+		for mu := -40.0; mu <= 40; mu += 0.25 {
+			for _, y := range []bool{false, true} {
+				_, it := solveLogit(mu, s2, y, DefaultNewtonSteps)
+				limit := DefaultNewtonSteps - 1 // converged, not stopped by the cap
+				if math.Abs(mu) <= 4 && s2 <= 10 {
+					limit = 8
+				}
+				if it > limit {
+					t.Errorf("solveLogit(%v, %v, %v) took %d iterations, want ≤ %d", mu, s2, y, it, limit)
+				}
+			}
 		}
 	}
 }

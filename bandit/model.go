@@ -144,7 +144,7 @@ func (m *Model) Update(x Vector, positive bool, t time.Time) {
 	}
 	m.evidence++
 	if s2 > 0 {
-		z := solveLogit(mu, s2, positive, m.cfg.NewtonSteps)
+		z, _ := solveLogit(mu, s2, positive, m.cfg.NewtonSteps)
 		p := sigmoid(z)
 		m.w.absorb(x, (z-mu)/s2, p*(1-p), m.work, k0)
 	}

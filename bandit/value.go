@@ -69,7 +69,7 @@ func (m *Model) UpdateValue(x Vector, reward float64) {
 	}
 	e := reward - mu
 	den := 1 + s2
-	v.b += 0.5 * e * e
+	v.b += 0.5 * e * e / den
 	v.a += 0.5
 	v.w.absorb(x, e/den, 1, m.work, k0)
 }

@@ -291,3 +291,46 @@ func TestInsecureLocalOnlyOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestKeysCommand(t *testing.T) {
+	s, adminKey := startSecure(t, nil)
+	ctx := t.Context()
+	var out strings.Builder
+	addr := strings.TrimPrefix(s.base, "http://")
+	if err := run(ctx, []string{"keys", "create", "--role", "analyst", "--name", "notebook", "--addr", addr, "--key", adminKey}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`nbk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}`).FindString(out.String())
+	if m == "" {
+		t.Fatalf("keys create printed no key: %q", out.String())
+	}
+	if code := s.as(m).call("GET", "/v1/actions", nil, nil); code != 200 {
+		t.Fatalf("new analyst key: %d", code)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"keys", "list", "--addr", addr, "--key", adminKey}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "notebook") || strings.Contains(out.String(), m) {
+		t.Fatalf("keys list: %q", out.String())
+	}
+	if err := run(ctx, []string{"keys", "revoke", m[4:12], "--addr", addr, "--key", adminKey}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.as(m).call("GET", "/v1/actions", nil, nil); code != 401 {
+		t.Fatalf("revoked analyst key: %d", code)
+	}
+	if err := run(ctx, []string{"keys", "list", "--addr", addr, "--key", m}, io.Discard, io.Discard); err == nil {
+		t.Fatal("keys list with a revoked key succeeded")
+	}
+	s.stop()
+	// Offline, on the stopped server's store.
+	dir := s.dataDir
+	out.Reset()
+	if err := run(ctx, []string{"keys", "create", "--role", "viewer", "--data", dir}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"keys", "create", "--role", "root", "--data", dir}, io.Discard, io.Discard); err == nil {
+		t.Fatal("keys create accepted the role root")
+	}
+}

@@ -79,7 +79,7 @@ func DefaultOptions() Options {
 			BlockCacheMB: so.BlockCacheSize >> 20,
 			IndexCacheMB: so.IndexCacheSize >> 20,
 		},
-		Engine:   engine.DefaultOptions(),
+		Engine: engine.DefaultOptions(),
 		RateLimits: map[string]int{
 			"decide":  100000,
 			"analyst": 1000,

@@ -18,12 +18,13 @@ import (
 
 // testServer runs the real service (serve) on 127.0.0.1:0 over Badger in dir.
 type testServer struct {
-	t      testing.TB
-	base   string
-	cancel context.CancelFunc
-	done   chan error
-	out    *syncBuffer // what serve printed
-	key    string      // bearer key sent with every request, if set
+	t       testing.TB
+	base    string
+	cancel  context.CancelFunc
+	done    chan error
+	out     *syncBuffer // what serve printed
+	dataDir string
+	key     string // bearer key sent with every request, if set
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
@@ -62,7 +63,7 @@ func startServer(t testing.TB, dir string, mutate func(*Options)) *testServer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{t: t, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
+	s := &testServer{t: t, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}, dataDir: dir}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() { s.done <- serve(ctx, o, ln, log, s.out) }()
 	deadline := time.Now().Add(10 * time.Second)
