@@ -144,7 +144,8 @@ const (
 	// DefaultNewtonSteps caps the Newton iterations of one update. The
 	// safeguarded one-dimensional solver stops at a relative step of 1e-12,
 	// typically after 3–6 iterations; over a grid of prior means |μ| ≤ 40 and
-	// variances s² ≤ 1e5 it never needed more than 29, hence the cap of 30.
+	// variances s² ≤ 1e5 it never needs more than 29 (TestSolveLogitIterations),
+	// hence the cap of 30.
 	DefaultNewtonSteps = 30
 	// DefaultValueShape is a₀, the prior shape of the value model's noise precision.
 	DefaultValueShape = 2.0

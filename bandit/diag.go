@@ -4,7 +4,8 @@ package bandit
 // variance of the logit xᵀw under the diagonal posterior (Chapelle & Li
 // 2011, Section 4 and Algorithm 3). O(nnz(x)).
 func (g *gaussian) predictDiag(x Vector) (mu, s2 float64) {
-	mean, vari := g.mean, g.vari
+	mean := g.mean
+	vari := g.vari[:len(mean)] // equal lengths let the compiler drop vari's bounds check
 	val := x.Value[:len(x.Index)]
 	for k, i := range x.Index {
 		v := val[k]
@@ -22,7 +23,8 @@ func (g *gaussian) predictDiag(x Vector) (mu, s2 float64) {
 // Algorithm 3, for a batch of one event: the mean is the exact MAP under the
 // diagonal prior and q gains the diagonal of the likelihood's Hessian. O(nnz(x)).
 func (g *gaussian) absorbDiag(x Vector, step, c float64) {
-	mean, prec, vari := g.mean, g.prec, g.vari
+	mean := g.mean
+	prec, vari := g.prec[:len(mean)], g.vari[:len(mean)]
 	val := x.Value[:len(x.Index)]
 	for k, i := range x.Index {
 		v := val[k]

@@ -41,9 +41,11 @@
 //
 // # Forgetting, value, health
 //
-// Optional exponential forgetting toward the prior handles non-stationarity
-// (forgetting.go). An optional conjugate linear-Gaussian model learns a
-// continuous reward next to the conversion model (value.go). [Model.Health]
+// Optional exponential forgetting toward the prior ([Config.HalfLife])
+// handles non-stationarity: P ← γP + (1−γ)P₀ and Pm ← γPm + (1−γ)P₀m₀ with
+// γ = 2^(−Δ/h) (Kulhavý & Zarrop 1993). An optional conjugate
+// Normal–Inverse-Gamma linear model ([Config.Value], [Model.UpdateValue])
+// learns a continuous reward next to the conversion model. [Model.Health]
 // reports counts, a sliding-window AUC, calibration and log loss computed
 // from predictions made before each event was learnt.
 //
@@ -55,6 +57,8 @@
 //
 // # References
 //
+//   - W. R. Thompson. On the likelihood that one unknown probability exceeds
+//     another in view of the evidence of two samples. Biometrika 25(3/4), 1933.
 //   - O. Chapelle, L. Li. An Empirical Evaluation of Thompson Sampling. NIPS 24, 2011.
 //   - D. J. C. MacKay. The evidence framework applied to classification
 //     networks. Neural Computation 4(5), 1992. Also C. M. Bishop, Pattern
@@ -71,4 +75,12 @@
 //   - C. M. Bishop, PRML, Section 3.3; K. P. Murphy, Machine Learning: a
 //     Probabilistic Perspective, 2012, Section 7.6.3 (Normal–Inverse-Gamma).
 //   - W. H. Press et al., Numerical Recipes, 3rd ed., Section 9.4 (rtsafe).
+//   - J. Nocedal, S. J. Wright. Numerical Optimization, 2nd ed., Algorithm 3.1
+//     (backtracking line search).
+//   - M. West, J. Harrison. Bayesian Forecasting and Dynamic Models, 2nd ed.,
+//     1997, Chapter 6 (discount factors).
+//   - J. A. Hanley, B. J. McNeil. The meaning and use of the area under a
+//     receiver operating characteristic (ROC) curve. Radiology 143, 1982.
+//   - L. Li, W. Chu, J. Langford, X. Wang. Unbiased offline evaluation of
+//     contextual-bandit-based news article recommendation algorithms. WSDM 2011.
 package bandit

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/integrate"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 func summaryOf(xs []float64) Summary {
@@ -168,5 +169,19 @@ func TestTDistributionHelpers(t *testing.T) {
 	}
 	if !math.IsNaN(tCrit(0.95, 0)) || !math.IsNaN(tTwoSidedP(1, -1)) || !math.IsNaN(tTwoSidedP(math.NaN(), 5)) {
 		t.Error("invalid degrees of freedom did not give NaN")
+	}
+}
+
+func TestTCritAgreesWithGonum(t *testing.T) {
+	// tCrit's Newton iteration against gonum's StudentsT.Quantile (inverse
+	// incomplete beta), from ν = 1 to the normal cut-over, at levels from 50%
+	// to 99.99%.
+	for _, nu := range []float64{1, 1.3, 2, 2.5, 3, 5, 7.7, 10, 17.776, 30, 100, 999, 1e4, 1e5, 1e6} {
+		for _, l := range []float64{0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 0.9999} {
+			want := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: nu}.Quantile(1 - (1-l)/2)
+			if got := tCrit(l, nu); math.Abs(got-want) > 1e-9*want {
+				t.Errorf("tCrit(%v, %v) = %.15g, gonum %.15g", l, nu, got, want)
+			}
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // z80 is qnorm(0.8) from R, typed in so that the reference does not share
@@ -94,52 +96,53 @@ func TestPowerMonteCarlo(t *testing.T) {
 	// experiments per case leave a Monte Carlo SE of sqrt(0.8·0.2/2000) =
 	// 0.009, and the z approximation adds well under 0.01 at these sizes.
 	// The tolerance is ±0.03, about 3.4 SEs.
+	//
+	// Each arm is drawn through its sufficient statistics, which have
+	// exactly the distribution that per-customer draws would give:
+	//   - binary: successes ~ Binomial(n, p);
+	//   - normal: x̄ ~ N(μ, σ²/n) and (n−1)s²/σ² ~ χ²_{n−1}, independent
+	//     (Cochran's theorem).
+	// Summary{n, n·x̄, (n−1)s² + n·x̄²} is then what Add would have built.
 	const sims = 2000
-	tests := []struct {
-		name string
-		plan PowerPlan
-		mde  float64
-		draw func(rng *rand.Rand, treatment bool) float64
-	}{
-		{"binary 10% +2pp", PowerPlan{Kind: Binary, Baseline: 0.10}, 0.02, func(rng *rand.Rand, tr bool) float64 {
-			p := 0.10
-			if tr {
-				p = 0.12
-			}
-			if rng.Float64() < p {
-				return 1
-			}
-			return 0
-		}},
-		{"normal mean sd 10 +1", PowerPlan{Kind: Mean, SD: 10}, 1, func(rng *rand.Rand, tr bool) float64 {
-			m := 50.0
-			if tr {
-				m = 51
-			}
-			return m + 10*rng.NormFloat64()
-		}},
+	src := rand.NewPCG(7, 8)
+	rng := rand.New(src)
+	binary := func(p float64) func(n int) Summary {
+		return func(n int) Summary {
+			k := distuv.Binomial{N: float64(n), P: p, Src: src}.Rand()
+			return Summary{N: n, Sum: k, SumSq: k}
+		}
 	}
-	for i, tt := range tests {
+	normal := func(mu, sd float64) func(n int) Summary {
+		return func(n int) Summary {
+			nf := float64(n)
+			mean := mu + sd/math.Sqrt(nf)*rng.NormFloat64()
+			ss := sd * sd * distuv.ChiSquared{K: nf - 1, Src: src}.Rand()
+			return Summary{N: n, Sum: nf * mean, SumSq: ss + nf*mean*mean}
+		}
+	}
+	tests := []struct {
+		name               string
+		plan               PowerPlan
+		mde                float64
+		treatment, control func(n int) Summary
+	}{
+		{"binary 10% +2pp", PowerPlan{Kind: Binary, Baseline: 0.10}, 0.02, binary(0.12), binary(0.10)},
+		{"normal mean sd 10 +1", PowerPlan{Kind: Mean, SD: 10}, 1, normal(51, 10), normal(50, 10)},
+		{"binary vs 10% holdout", PowerPlan{Kind: Binary, Baseline: 0.05, Ratio: 10.0 / 45}, 0.01, binary(0.06), binary(0.05)},
+	}
+	for _, tt := range tests {
 		nT, nC, err := tt.plan.SampleSize(tt.mde)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rng := rand.New(rand.NewPCG(7, uint64(i)))
 		hits := 0
 		for s := 0; s < sims; s++ {
-			var a, b Summary
-			for j := 0; j < nT; j++ {
-				a.Add(tt.draw(rng, true))
-			}
-			for j := 0; j < nC; j++ {
-				b.Add(tt.draw(rng, false))
-			}
-			if Compare(a, b, tt.plan.Kind, 0.95).Significant {
+			if Compare(tt.treatment(nT), tt.control(nC), tt.plan.Kind, 0.95).Significant {
 				hits++
 			}
 		}
 		power := float64(hits) / sims
-		t.Logf("%s: n = %d per arm, simulated power %.3f", tt.name, nT, power)
+		t.Logf("%s: n = %d and %d, simulated power %.3f", tt.name, nT, nC, power)
 		if math.Abs(power-0.80) > 0.03 {
 			t.Errorf("%s: simulated power %.3f, want 0.80 ± 0.03", tt.name, power)
 		}

@@ -44,12 +44,12 @@
 //     sample standard deviation of the values passed to Observe (after steps 1-2),
 //     computed with Welford's online algorithm (B. P. Welford, "Note on a method for
 //     calculating corrected sums of squares and products", Technometrics 4(3), 1962;
-//     Knuth, TAOCP vol. 2, 3rd ed., section 4.2.2, p. 232). Until a field has been observed
-//     MinObservations times, or while its standard deviation is 0, the value passes
-//     through unchanged (identity); from then on z is used. Models trained before
-//     and after that switch see differently scaled inputs, so warm the statistics
-//     up (Observe a sample of profiles) before training, or save them with
-//     MarshalBinary and load them with UnmarshalBinary.
+//     Knuth, TAOCP vol. 2, 3rd ed., section 4.2.2, p. 232). Until a field has been
+//     observed MinObservations times, or while its standard deviation is 0, the
+//     value passes through unchanged (identity); from then on z is used. Models
+//     trained before and after that switch see differently scaled inputs, so warm
+//     the statistics up (Observe a sample of profiles) before training, or save
+//     them with MarshalBinary and load them with UnmarshalBinary.
 //
 // # Categorical values
 //
@@ -83,6 +83,22 @@
 // given feature shares its bucket with at least one other with probability
 // 1-(1-1/D)^(k-1), about (k-1)/D; for k = 100 features and bits = 16 that is 0.15%,
 // and the expected number of colliding pairs is k(k-1)/(2D), 0.08.
+//
+// # Accepted values
+//
+// Numbers may be float64, float32, any int or uint type, or json.Number; NaN and
+// ±Inf are errors. Categorical values are strings or numbers. Booleans are bool,
+// the strings true/false/yes/no in any case (as CSV exports write them), or the
+// numbers 0 and 1. The auto encoder also takes map[string]any, []any and []string.
+//
+// # Errors
+//
+// A value of the wrong type is an error wrapping ErrType, a value that cannot be
+// encoded (NaN, ±Inf, log1p of a value <= -1, overflow) one wrapping ErrValue; both
+// are *FieldError values that name the field, e.g. `field "tenure": want number,
+// got string`. Schema problems wrap ErrSchema and name the field and, when parsed,
+// the line. Keys that the schema does not use are not errors: Encode counts them
+// in Report.Unknown without allocating, and Inspect lists them.
 //
 // # Concurrency
 //

@@ -30,16 +30,20 @@ const (
 	Boolean     Kind = "boolean"
 )
 
-// Limits and sizes. They are part of the encoding, and so of Schema.Hash.
+// Sizes that shape the encoding; Schema.Hash covers them.
 const (
-	DefaultHashBuckets  = 32      // HashBuckets of a categorical field with neither Vocabulary nor HashBuckets
-	InteractionBuckets  = 64      // size of a hashed interaction block
-	MaxExactInteraction = 256     // largest size(a)*size(b) encoded exactly rather than hashed
-	MaxFields           = 4096    // fields per schema
-	MaxBuckets          = 4096    // bucket boundaries per field
-	MaxVocabulary       = 1 << 16 // vocabulary entries per field
-	MaxHashBuckets      = 1 << 20 // HashBuckets per field
-	MaxDim              = 1 << 26 // dimensions per schema
+	DefaultHashBuckets  = 32  // HashBuckets of a categorical field with neither Vocabulary nor HashBuckets
+	InteractionBuckets  = 64  // size of a hashed interaction block
+	MaxExactInteraction = 256 // largest size(a)*size(b) encoded exactly rather than hashed
+)
+
+// Limits that Validate enforces.
+const (
+	MaxFields      = 4096    // fields per schema
+	MaxBuckets     = 4096    // bucket boundaries per field
+	MaxVocabulary  = 1 << 16 // vocabulary entries per field
+	MaxHashBuckets = 1 << 20 // HashBuckets per field
+	MaxDim         = 1 << 26 // dimensions per schema
 )
 
 // Field declares one input and how it is encoded. See the package documentation for

@@ -86,7 +86,7 @@ func TestStateCorrupt(t *testing.T) {
 			bad = append(bad, good[:n])
 		}
 		bad = append(bad, append(append([]byte{}, good...), 0)) // trailing byte
-		if e.auto == nil { // the schema state ends with the last statistic's m2
+		if e.auto == nil {                                      // the schema state ends with the last statistic's m2
 			nan := append([]byte{}, good...)
 			copy(nan[len(nan)-8:], []byte{0, 0, 0, 0, 0, 0, 0xf8, 0x7f}) // NaN
 			bad = append(bad, nan)

@@ -212,6 +212,14 @@ type ltPhaseResult struct {
 	Max         float64 `json:"max_ms"`
 	FirstError  string  `json:"first_error,omitempty"`
 	Note        string  `json:"note,omitempty"`
+	// CPU use during the measured window, in percent of all CPUs: the whole machine, and
+	// this process (with --spawn: server and load generator).
+	CPUBusy float64 `json:"cpu_busy_percent"`
+	CPUSelf float64 `json:"cpu_self_percent"`
+	// CPUPerRequest is this process's CPU time per request in microseconds: with --spawn,
+	// the server's and the load generator's together. Other processes on the machine do
+	// not change it, so it tells what two idle cores would do: 2e6 / CPUPerRequest req/s.
+	CPUPerRequest float64 `json:"cpu_us_per_request"`
 }
 
 // loadtestReport is what --json writes.
@@ -222,6 +230,7 @@ type loadtestReport struct {
 	CPUs          int             `json:"cpus"`
 	CPUModel      string          `json:"cpu_model"`
 	GoVersion     string          `json:"go_version"`
+	LoadAvg       string          `json:"loadavg_at_start"`
 	Actions       int             `json:"actions"`
 	ContextFields int             `json:"context_fields"`
 	Customers     int             `json:"customers"`
@@ -253,10 +262,10 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 	defer t.close(context.WithoutCancel(ctx), setup)
 	rep := loadtestReport{
 		Started: time.Now().UTC(), Target: base, Spawned: o.Spawn, CPUs: runtime.NumCPU(), CPUModel: cpuModel(),
-		GoVersion: runtime.Version(), Actions: ltActions, ContextFields: ltContextFields, Customers: o.Customers,
+		GoVersion: runtime.Version(), LoadAvg: loadAvg(), Actions: ltActions, ContextFields: ltContextFields, Customers: o.Customers,
 	}
-	fmt.Fprintf(stdout, "nextbest loadtest against %s (spawned in-process: %t), %d CPUs (%s), GOMAXPROCS %d\n",
-		base, o.Spawn, rep.CPUs, rep.CPUModel, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(stdout, "nextbest loadtest against %s (spawned in-process: %t), %d CPUs (%s), GOMAXPROCS %d, load average %s\n",
+		base, o.Spawn, rep.CPUs, rep.CPUModel, runtime.GOMAXPROCS(0), rep.LoadAvg)
 
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x10ad7e57))
 	start := time.Now()
@@ -312,6 +321,11 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 	}
 	fmt.Fprintln(stdout)
 	printPhases(stdout, rep.Phases)
+	for _, r := range rep.Phases {
+		if other := r.CPUBusy - r.CPUSelf; o.Spawn && other > 10 {
+			fmt.Fprintf(stdout, "warning: other processes used %.0f%% of the CPUs during %s; its figures understate this machine\n", other, r.Phase)
+		}
+	}
 	if rep.DecideOfCeiling > 0 {
 		fmt.Fprintf(stdout, "decide: %.1f%% of the healthz ceiling (target >= 50%%), p99 %.2f ms (target <= 10 ms)\n", rep.DecideOfCeiling, decide.P99)
 	}
@@ -566,6 +580,8 @@ func ltRunPhase(ctx context.Context, name string, clients int, key string, seed 
 	var firstErr atomic.Pointer[string]
 	var stopped atomic.Bool
 	var last atomic.Int64 // unix ns when the last measured request finished
+	cpuStart := make(chan cpuSample, 1)
+	cpuTimer := time.AfterFunc(time.Until(measureFrom), func() { cpuStart <- readCPU() })
 	var wg sync.WaitGroup
 	for i := range clients {
 		wg.Add(1)
@@ -610,8 +626,16 @@ func ltRunPhase(ctx context.Context, name string, clients int, key string, seed 
 		}()
 	}
 	wg.Wait()
+	cpuTimer.Stop()
 	end := time.Unix(0, last.Load())
 	res := ltPhaseResult{Phase: name, Concurrency: clients}
+	var cpu0, cpu1 cpuSample
+	select {
+	case cpu0 = <-cpuStart:
+		cpu1 = readCPU()
+		res.CPUBusy, res.CPUSelf = cpu0.usage(cpu1)
+	default: // the phase ended before its measured window began
+	}
 	if last.Load() == 0 {
 		end = measureFrom
 	}
@@ -621,6 +645,9 @@ func ltRunPhase(ctx context.Context, name string, clients int, key string, seed 
 		res.Errors += errs[i]
 	}
 	res.Requests = int64(len(all)) + res.Errors
+	if res.Requests > 0 && cpu0.total > 0 {
+		res.CPUPerRequest = (cpu1.self - cpu0.self) * clockTick / float64(res.Requests)
+	}
 	res.Seconds = end.Sub(measureFrom).Seconds()
 	fillStats(&res, all)
 	if p := firstErr.Load(); p != nil {
@@ -787,9 +814,9 @@ func ltJSONString(b []byte, key string) (string, bool) {
 
 func printPhases(w io.Writer, phases []ltPhaseResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tclients\trequests\terrors\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
+	fmt.Fprintln(tw, "phase\tclients\trequests\terrors\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tcpu busy\tcpu self\tcpu us/req\t")
 	for _, r := range phases {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", r.Phase, r.Concurrency, r.Requests, r.Errors, r.RPS, r.P50, r.P90, r.P99, r.Max)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f%%\t%.0f%%\t%.0f\t\n", r.Phase, r.Concurrency, r.Requests, r.Errors, r.RPS, r.P50, r.P90, r.P99, r.Max, r.CPUBusy, r.CPUSelf, r.CPUPerRequest)
 	}
 	tw.Flush()
 }
@@ -803,6 +830,60 @@ func ltWriteJSON(path string, v any) error {
 		return fmt.Errorf("loadtest: %w", err)
 	}
 	return nil
+}
+
+// clockTick is the length of one /proc clock tick (USER_HZ, 100 on Linux) in microseconds.
+const clockTick = 1e6 / 100
+
+// cpuSample is the machine's and this process's CPU time so far, in clock ticks.
+type cpuSample struct{ total, idle, self float64 }
+
+// readCPU reads /proc/stat and /proc/self/stat; it returns zeros where they are missing.
+func readCPU() cpuSample {
+	var c cpuSample
+	if raw, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(raw), "\n")
+		f := strings.Fields(line)
+		for i := 1; i < len(f) && i <= 8; i++ { // user nice system idle iowait irq softirq steal
+			v, _ := strconv.ParseFloat(f[i], 64)
+			c.total += v
+			if i == 4 || i == 5 {
+				c.idle += v
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/self/stat"); err == nil {
+		// The command name may hold spaces; the fields after it start at ") ".
+		if _, rest, ok := strings.Cut(string(raw), ") "); ok {
+			f := strings.Fields(rest)
+			if len(f) > 12 {
+				u, _ := strconv.ParseFloat(f[11], 64) // utime, field 14
+				s, _ := strconv.ParseFloat(f[12], 64) // stime, field 15
+				c.self = u + s
+			}
+		}
+	}
+	return c
+}
+
+// usage returns the percentage of all CPUs busy between c and later, and used by this
+// process.
+func (c cpuSample) usage(later cpuSample) (busy, self float64) {
+	dt := later.total - c.total
+	if c.total == 0 || dt <= 0 {
+		return 0, 0
+	}
+	return 100 * (dt - (later.idle - c.idle)) / dt, min(100, 100*(later.self-c.self)/dt)
+}
+
+// loadAvg returns the first three fields of /proc/loadavg.
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // cpuModel returns the first "model name" of /proc/cpuinfo, or runtime.GOARCH.
