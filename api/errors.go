@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -97,6 +99,12 @@ func decodeError(err error) error {
 		return engine.Invalid("invalid_type", "field \"time\": %q is not an RFC 3339 time such as 2026-11-22T10:00:00Z", pe.Value)
 	case errors.As(err, &se):
 		return engine.Invalid("invalid_json", "malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te) && strings.HasPrefix(te.Value, "number") && te.Type != nil && (te.Type.Kind() == reflect.Float64 || te.Type.Kind() == reflect.Interface):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return engine.Invalid("invalid_number", "field %q: %s is out of range (JSON numbers must fit a 64-bit float)", field, te.Value)
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {

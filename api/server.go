@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -64,6 +66,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		IdleTimeout:           opts.ReadTimeout,
 		ErrorHandler:          errorHandler(log),
 		DisableStartupMessage: true,
+		JSONEncoder:           marshalJSON,
 		AppName:               "nextbest",
 	})
 	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup}
@@ -107,6 +110,18 @@ func New(eng *engine.Engine, opts Options) *Server {
 		return fiber.NewError(fiber.StatusNotFound, c.Method()+" "+c.Path())
 	})
 	return s
+}
+
+// marshalJSON is encoding/json without HTML escaping: API clients are programs, and
+// "a > b" reads better than "a \u003e b" in eligibility rules.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // App returns the fiber app, for tests and for mounting more routes.

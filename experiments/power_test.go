@@ -92,10 +92,11 @@ func TestPowerRoundTrip(t *testing.T) {
 }
 
 func TestPowerMonteCarlo(t *testing.T) {
-	// The computed n should give about 80% power. 2,000 simulated
-	// experiments per case leave a Monte Carlo SE of sqrt(0.8·0.2/2000) =
-	// 0.009, and the z approximation adds well under 0.01 at these sizes.
-	// The tolerance is ±0.03, about 3.4 SEs.
+	// The computed n should give about 80% power. 10,000 simulated
+	// experiments per case leave a Monte Carlo SE of sqrt(0.8·0.2/10000) =
+	// 0.004. The z approximation is itself off by up to about 0.01 with
+	// unequal arms and a rare event: a 40,000-run check of the holdout case
+	// gave 0.792. The tolerance is ±0.02.
 	//
 	// Each arm is drawn through its sufficient statistics, which have
 	// exactly the distribution that per-customer draws would give:
@@ -103,7 +104,7 @@ func TestPowerMonteCarlo(t *testing.T) {
 	//   - normal: x̄ ~ N(μ, σ²/n) and (n−1)s²/σ² ~ χ²_{n−1}, independent
 	//     (Cochran's theorem).
 	// Summary{n, n·x̄, (n−1)s² + n·x̄²} is then what Add would have built.
-	const sims = 2000
+	const sims = 10000
 	src := rand.NewPCG(7, 8)
 	rng := rand.New(src)
 	binary := func(p float64) func(n int) Summary {
@@ -143,8 +144,8 @@ func TestPowerMonteCarlo(t *testing.T) {
 		}
 		power := float64(hits) / sims
 		t.Logf("%s: n = %d and %d, simulated power %.3f", tt.name, nT, nC, power)
-		if math.Abs(power-0.80) > 0.03 {
-			t.Errorf("%s: simulated power %.3f, want 0.80 ± 0.03", tt.name, power)
+		if math.Abs(power-0.80) > 0.02 {
+			t.Errorf("%s: simulated power %.3f, want 0.80 ± 0.02", tt.name, power)
 		}
 	}
 }

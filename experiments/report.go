@@ -349,8 +349,9 @@ func Compare(treatment, control Summary, kind Kind, level float64) Comparison {
 // the sample sizes of marketing experiments they agree. Near the 5% boundary
 // on small arms they can disagree: Significant follows PValue.
 //
-// CompareWith panics if opts.Kind is not a valid Kind or opts.Level is
-// outside [0, 1).
+// CompareWith panics on programmer error: opts.Kind not a valid Kind,
+// opts.Level outside [0, 1), or opts.Tuning negative or not finite.
+// Analyze validates user input before it gets here.
 func CompareWith(treatment, control Summary, opts CompareOptions) Comparison {
 	lv := resolveLevel(opts.Level)
 	nan := math.NaN()

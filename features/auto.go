@@ -15,7 +15,7 @@ const (
 	MinAutoBits  = 1       // NewAutoEncoder raises smaller bits to this
 	MaxAutoBits  = 30      // NewAutoEncoder lowers larger bits to this
 	MaxAutoDepth = 4       // levels of nested objects flattened below a source; deeper ones are skipped
-	MaxAutoStats = 1 << 16 // numeric names with statistics; later names stay unstandardised
+	MaxAutoStats = 1 << 16 // numeric names with statistics; later names encode as 0
 	MaxAutoNames = 1 << 16 // dimensions whose feature names Observe remembers
 )
 
@@ -205,13 +205,15 @@ func (w *autoWalk) value(k string, v any, d xxhash.Digest, path string, depth in
 			w.a.remember(w.a.index(h), path)
 			return nil
 		}
+		// A number the encoder has no statistics for (never observed, or beyond
+		// MaxAutoStats fields) encodes as 0, like one not yet warmed up.
+		z := 0.0
 		if st != nil {
-			z, ok := st.standardize(x)
-			if !ok {
-				return valueError(k, "standardised value of %g overflows", x)
+			if z, ok = st.standardize(x); !ok {
+				return valueError(k, "standardised value of %g is not a number", x)
 			}
-			x = z
 		}
+		x = z
 		if x != 0 {
 			w.dst.push(w.a.index(h), x)
 		}

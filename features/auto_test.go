@@ -37,7 +37,7 @@ func TestAutoEncode(t *testing.T) {
 		t.Fatalf("Dim %d", e.Dim())
 	}
 	profile := map[string]any{
-		"age":   42.0, // no statistics yet: raw
+		"age":   42.0, // no statistics yet: encodes as 0, so no entry
 		"city":  "Paris",
 		"vip":   true,
 		"off":   false,
@@ -53,13 +53,11 @@ func TestAutoEncode(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := autoVector(bits, map[string]float64{
-		"profile.age":           42,
 		"profile.city=Paris":    1,
 		"profile.vip":           1,
 		"profile.tags=a":        1,
 		"profile.tags=b":        1,
 		"profile.geo.zip=75001": 1,
-		"profile.geo.lat":       48.5,
 		"context.channel=web":   1,
 		"context.city=Lyon":     1,
 	})
@@ -103,11 +101,12 @@ func TestAutoStandardize(t *testing.T) {
 	if !sameVector(v, want, 1e-12) {
 		t.Errorf("got %v, want %v", v, want)
 	}
-	// context.spend has its own statistics: always 1, so zero variance, raw value.
+	// context.spend has its own statistics: always 1, so zero variance: no information,
+	// no entry.
 	if _, err := e.Encode(nil, map[string]any{"spend": 3.0}, &v); err != nil {
 		t.Fatal(err)
 	}
-	if want := autoVector(16, map[string]float64{"context.spend": 3}); !sameVector(v, want, 0) {
+	if want := autoVector(16, map[string]float64{}); !sameVector(v, want, 0) {
 		t.Errorf("got %v, want %v", v, want)
 	}
 }
@@ -168,10 +167,10 @@ func TestAutoFeatureName(t *testing.T) {
 	e := NewAutoEncoder(20)
 	p := map[string]any{"city": "Paris", "age": 30.0}
 	var v Vector
-	if _, err := e.Encode(p, nil, &v); err != nil {
-		t.Fatal(err)
-	}
 	names := func() []string {
+		if _, err := e.Encode(p, nil, &v); err != nil {
+			t.Fatal(err)
+		}
 		var ns []string
 		for _, i := range v.Index {
 			ns = append(ns, e.FeatureName(int(i)))
@@ -179,11 +178,15 @@ func TestAutoFeatureName(t *testing.T) {
 		sort.Strings(ns)
 		return ns
 	}
+	// Before any Observe: the city's slot has no name yet, and age (no statistics)
+	// encodes as 0, so it has no entry.
 	before := names()
-	if before[len(before)-1] != "intercept" || !strings.HasPrefix(before[0], "hash:") {
+	if len(before) != 2 || before[1] != "intercept" || !strings.HasPrefix(before[0], "hash:") {
 		t.Errorf("before Observe: %v", before)
 	}
-	e.Observe(p, nil)
+	for i := range MinObservations {
+		e.Observe(map[string]any{"city": "Paris", "age": float64(20 + i)}, nil)
+	}
 	if got, want := names(), []string{"intercept", "profile.age", "profile.city=Paris"}; !slices.Equal(got, want) {
 		t.Errorf("after Observe: %v, want %v", got, want)
 	}

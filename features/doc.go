@@ -44,12 +44,12 @@
 //     sample standard deviation of the values passed to Observe (after steps 1-2),
 //     computed with Welford's online algorithm (B. P. Welford, "Note on a method for
 //     calculating corrected sums of squares and products", Technometrics 4(3), 1962;
-//     Knuth, TAOCP vol. 2, 3rd ed., section 4.2.2, p. 232). Until a field has been
-//     observed MinObservations times, or while its standard deviation is 0, the
-//     value passes through unchanged (identity); from then on z is used. Models
-//     trained before and after that switch see differently scaled inputs, so warm
-//     the statistics up (Observe a sample of profiles) before training, or save
-//     them with MarshalBinary and load them with UnmarshalBinary.
+//     Knuth, TAOCP vol. 2, 3rd ed., section 4.2.2, p. 232), clipped to [-MaxZ, MaxZ].
+//     Until a field has been observed MinObservations times, or while its standard
+//     deviation is 0, it encodes as 0, its expected z-score: a field the encoder
+//     knows nothing about yet carries no information, rather than a raw magnitude
+//     that would swamp a fresh model. The statistics are saved and loaded with
+//     MarshalBinary and UnmarshalBinary, so a restart keeps them.
 //
 // # Categorical values
 //

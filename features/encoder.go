@@ -492,8 +492,9 @@ func (e *Encoder) Observe(profile, context map[string]any) {
 // "profile.tenure (z)", "context.channel=web", "context.channel=<other>",
 // "hash bucket 17 of context.city", "profile.age missing", "18 <= profile.age < 30",
 // "context.channel=web & profile.vip". Fields with source any are named without a
-// prefix. For the auto encoder it is the name Observe last saw hashed to i, or
-// "hash:i". It returns "" when i is out of range.
+// prefix. For the auto encoder it is the first name Observe saw hashed to i, marked
+// " (+ colliding features)" once another name lands there too, or "hash:i" when
+// Observe has seen none. It returns "" when i is out of range.
 func (e *Encoder) FeatureName(i int) string {
 	if i < 0 || i >= e.dim {
 		return ""

@@ -220,15 +220,15 @@ func TestDim(t *testing.T) {
 func TestStandardize(t *testing.T) {
 	e := mustEncoder(t, `fields: [{name: x, type: numeric, clip: [0, 100], standardize: true}]`)
 	var v Vector
-	// Before MinObservations values the value passes through.
+	// Before MinObservations values the field encodes as 0: no entry.
 	for i := 0; i < MinObservations-1; i++ {
 		e.Observe(map[string]any{"x": float64(2 * (i % 2))}, nil)
 	}
 	if _, err := e.Encode(map[string]any{"x": 3.0}, nil, &v); err != nil {
 		t.Fatal(err)
 	}
-	if !sameVector(v, vec(0, 1, 1, 3), 0) {
-		t.Fatalf("before warm-up: %v, want raw 3", v)
+	if !sameVector(v, vec(0, 1), 0) {
+		t.Fatalf("before warm-up: %v, want the intercept only", v)
 	}
 	// Observe the 30th value: 30 values alternating 0 and 2, so mean 1 and sample
 	// variance 30/29. Values that Encode would reject are skipped, and 500 is
@@ -243,12 +243,19 @@ func TestStandardize(t *testing.T) {
 	if !sameVector(v, vec(0, 1, 1, want), 1e-12) {
 		t.Fatalf("after warm-up: %v, want z %v", v, want)
 	}
-	// The clip applies before standardising: 500 -> 100.
+	// The clip applies before standardising: 500 -> 100, whose z of about 97 is then
+	// clipped to MaxZ.
 	if _, err := e.Encode(map[string]any{"x": 500.0}, nil, &v); err != nil {
 		t.Fatal(err)
 	}
-	if want := (100 - 1) / math.Sqrt(30.0/29); !sameVector(v, vec(0, 1, 1, want), 1e-12) {
-		t.Fatalf("clipped: %v, want %v", v, want)
+	if !sameVector(v, vec(0, 1, 1, MaxZ), 0) {
+		t.Fatalf("clipped: %v, want %v", v, MaxZ)
+	}
+	if _, err := e.Encode(map[string]any{"x": 0.0}, nil, &v); err != nil {
+		t.Fatal(err)
+	}
+	if want := (0 - 1) / math.Sqrt(30.0/29); !sameVector(v, vec(0, 1, 1, want), 1e-12) {
+		t.Fatalf("negative z: %v, want %v", v, want)
 	}
 	if got := e.FeatureName(1); got != "x (z)" {
 		t.Errorf("FeatureName(1) = %q", got)
@@ -256,7 +263,7 @@ func TestStandardize(t *testing.T) {
 }
 
 func TestStandardizeConstant(t *testing.T) {
-	// With zero variance there is no scale: the value passes through.
+	// With zero variance there is no scale and no information: no entry.
 	e := mustEncoder(t, `fields: [{name: x, type: numeric, standardize: true}]`)
 	for i := 0; i < 2*MinObservations; i++ {
 		e.Observe(map[string]any{"x": 7.0}, nil)
@@ -265,8 +272,8 @@ func TestStandardizeConstant(t *testing.T) {
 	if _, err := e.Encode(map[string]any{"x": 9.0}, nil, &v); err != nil {
 		t.Fatal(err)
 	}
-	if !sameVector(v, vec(0, 1, 1, 9), 0) {
-		t.Fatalf("got %v, want raw 9", v)
+	if !sameVector(v, vec(0, 1), 0) {
+		t.Fatalf("got %v, want the intercept only", v)
 	}
 }
 

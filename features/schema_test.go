@@ -1,11 +1,14 @@
 package features
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 const yamlSchema = `
@@ -92,6 +95,31 @@ func TestParseSchemaJSONEscapes(t *testing.T) {
 	// YAML flow style starting with '{' is not JSON but is still accepted.
 	if _, err := ParseSchema([]byte(`{fields: [{name: a, type: boolean}]}`)); err != nil {
 		t.Errorf("YAML flow: %v", err)
+	}
+}
+
+func TestSchemaMarshalRoundTrip(t *testing.T) {
+	// A Schema written out with encoding/json or yaml.v3 parses back to the same schema.
+	s, err := ParseSchema([]byte(yamlSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := yaml.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{j, y} {
+		back, err := ParseSchema(b)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !reflect.DeepEqual(back, s) || back.Hash() != s.Hash() {
+			t.Errorf("round trip through\n%s\ngave %+v", b, back)
+		}
 	}
 }
 

@@ -5,8 +5,8 @@ package features
 // Value have the same length. Its layout is that of bandit.Vector, so
 // bandit.Vector(v) converts it without copying.
 type Vector struct {
-	Index []int32
-	Value []float64
+	Index []int32   `json:"index"`
+	Value []float64 `json:"value"`
 }
 
 // Reset empties v and keeps its capacity, so that encoding into it again allocates

@@ -3,9 +3,16 @@ package features
 import "math"
 
 // MinObservations is how many values Observe must have seen for a field before Encode
-// standardises it; until then the value passes through unchanged. 30 is the usual rule
-// of thumb for a sample mean and standard deviation to be usable.
+// standardises it; until then the field encodes as 0, its expected z-score, which carries
+// no information (and so cannot swamp a fresh model with raw magnitudes such as a balance
+// of 25,000). 30 is the usual rule of thumb for a sample mean and standard deviation to
+// be usable.
 const MinObservations = 30
+
+// MaxZ clips standardised values to [-MaxZ, MaxZ], so that one outlier (a balance a
+// thousand standard deviations out) cannot dominate a logit. Under a normal distribution
+// |z| > 5 has probability 5.7e-7.
+const MaxZ = 5
 
 // stat holds the running count, mean and sum of squared deviations of one field,
 // updated with Welford's method (B. P. Welford, Technometrics 4(3):419-420, 1962;
@@ -40,18 +47,22 @@ func (s stat) variance() float64 {
 	return s.m2 / float64(s.n-1)
 }
 
-// standardize returns (x-mean)/sd once n >= MinObservations and sd > 0, and x
-// unchanged before that. ok is false when the result overflows.
+// standardize returns (x-mean)/sd clipped to [-MaxZ, MaxZ] once n >= MinObservations
+// and sd > 0, and 0 (no information) before that or for a constant field. ok is false
+// when the result is not a number.
 func (s stat) standardize(x float64) (z float64, ok bool) {
 	if s.n < MinObservations {
-		return x, true
+		return 0, true
 	}
 	sd := math.Sqrt(s.variance())
 	if !(sd > 0) {
-		return x, true
+		return 0, true
 	}
 	z = (x - s.mean) / sd
-	return z, !math.IsInf(z, 0) && !math.IsNaN(z)
+	if math.IsNaN(z) {
+		return 0, false
+	}
+	return max(-MaxZ, min(MaxZ, z)), true
 }
 
 // valid reports whether s could have been produced by add.

@@ -63,7 +63,7 @@ func modelBytes(txn *badger.Txn, k engine.VersionKey) ([]byte, error) {
 
 // Versions lists an action's stored model versions, newest first, without model bytes.
 func (s *Store) Versions(ctx context.Context, id engine.ActionID) ([]engine.Snapshot, error) {
-	var out []engine.Snapshot
+	out := []engine.Snapshot{}
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: versionPrefix(tModelMeta, id), PrefetchValues: true})
 		defer it.Close()

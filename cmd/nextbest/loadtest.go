@@ -553,10 +553,18 @@ func (w *ltWorker) do(ctx context.Context, method, url string, body []byte, want
 		return err
 	}
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: status %d: %.200s", method, req.URL.Path, resp.StatusCode, w.buf.Bytes())
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: status %d: %.200s", method, req.URL.Path, resp.StatusCode, w.buf.Bytes())}
 	}
 	return nil
 }
+
+// statusError is an answer with an unexpected status.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
 
 // ---- phases ----
 
@@ -919,6 +927,7 @@ var (
 // the catalog holds other actions too (then decides name theirs as candidates).
 func setupCatalog(ctx context.Context, c *http.Client, t *ltTarget, customers int) (candidates []string, err error) {
 	admin := func() *ltWorker { return &ltWorker{client: c, key: t.admin} }
+	profiles := func() *ltWorker { return &ltWorker{client: c, key: t.decide} } // as a decision service would
 	issues := []string{"retention", "sales", "service"}
 	rules := []string{"(profile.tenure_months ?? 0) >= 3", "(context.num_01 ?? 0) > 10", `(profile.plan ?? "") != "prepaid"`, "!(context.flag_01 ?? false) || (profile.monthly_spend ?? 0) > 20"}
 	ids := make([]string, ltActions)
@@ -948,7 +957,7 @@ func setupCatalog(ctx context.Context, c *http.Client, t *ltTarget, customers in
 			"has_device_plan": r.IntN(2) == 0,
 			"region":          "r" + strconv.Itoa(r.IntN(8)),
 		}
-		return ltPutJSON(ctx, admin(), t.base+"/v1/customers/"+ltCustomerID(i), map[string]any{"attributes": attrs})
+		return ltPutJSON(ctx, profiles(), t.base+"/v1/customers/"+ltCustomerID(i), map[string]any{"attributes": attrs})
 	}); err != nil {
 		return nil, err
 	}
@@ -999,10 +1008,24 @@ func ltPutJSON(ctx context.Context, w *ltWorker, url string, body any) error {
 	return ltSendJSON(ctx, w, http.MethodPut, url, raw, http.StatusOK, nil)
 }
 
-// ltSendJSON sends one setup request and decodes the answer into out, if not nil.
+// ltSendJSON sends one setup request and decodes the answer into out, if not nil. It waits
+// and retries, for up to a minute, when the server rate-limits the key (429).
 func ltSendJSON(ctx context.Context, w *ltWorker, method, url string, body []byte, want int, out any) error {
-	if err := w.do(ctx, method, url, body, want); err != nil {
-		return fmt.Errorf("loadtest setup: %w", err)
+	for attempt := 0; ; attempt++ {
+		err := w.do(ctx, method, url, body, want)
+		var se *statusError
+		if errors.As(err, &se) && se.code == http.StatusTooManyRequests && attempt < 60 {
+			select {
+			case <-time.After(time.Second):
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("loadtest setup: %w", err)
+		}
+		break
 	}
 	if out != nil {
 		if err := json.Unmarshal(w.buf.Bytes(), out); err != nil {
@@ -1150,7 +1173,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	}
 	if err := ltParallel(ctx, 8, o.Customers, func(i int) error {
 		r := rand.New(rand.NewPCG(uint64(i), 0xc057))
-		return ltPutJSON(ctx, adminW(), srv.base+"/v1/customers/"+ltCustomerID(i), map[string]any{"attributes": memProfile(r)})
+		return ltPutJSON(ctx, &ltWorker{client: c, key: t.decide}, srv.base+"/v1/customers/"+ltCustomerID(i), map[string]any{"attributes": memProfile(r)})
 	}); err != nil {
 		return err
 	}
