@@ -77,7 +77,13 @@ func (e *Engine) Decision(ctx context.Context, id DecisionID) (*Decision, error)
 	d, err := e.store.Decision(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		if r := e.recent.get(id); r != nil {
-			return r, nil // logged, not yet committed
+			if r.Encoded != nil {
+				return r, nil // logged, not yet committed
+			}
+			// Committed since the read above: the cache keeps only a slim copy.
+			if d, err = e.store.Decision(ctx, id); !errors.Is(err, ErrNotFound) {
+				return d, err
+			}
 		}
 		return nil, errorf(ErrNotFound, "unknown_decision", "no decision %q", truncate(string(id), 64))
 	}

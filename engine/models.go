@@ -136,7 +136,7 @@ func (e *Engine) Rollback(ctx context.Context, id ActionID, version uint64) (uin
 }
 
 // Snapshot stores a new version of every model changed since its last snapshot. The
-// scheduler calls it every Options.SnapshotEvery; it returns the newest version written.
+// scheduler calls it on the schedule.snapshots cron spec; it returns the newest version written.
 func (e *Engine) Snapshot(ctx context.Context, reason string) (uint64, error) {
 	res := e.journal.submit(ctx, &request{snapshot: reason})
 	return res.version, res.err

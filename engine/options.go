@@ -24,8 +24,6 @@ type Options struct {
 	ImplicitNegatives bool `yaml:"implicit_negatives"`
 	// AutoFeatureBits sizes the automatic encoding used when no schema is set: 2^bits dims.
 	AutoFeatureBits int `yaml:"auto_feature_bits"`
-	// SnapshotEvery is the interval between model snapshots (versions).
-	SnapshotEvery time.Duration `yaml:"snapshot_every"`
 	// KeepVersions is the number of model versions kept per action.
 	KeepVersions int `yaml:"keep_versions"`
 	// Limits bound every request.
@@ -66,7 +64,6 @@ func DefaultOptions() Options {
 		DefaultChannel:    Channel{Weight: 1, Timeout: 24 * time.Hour},
 		ImplicitNegatives: true,
 		AutoFeatureBits:   12,
-		SnapshotEvery:     time.Minute,
 		KeepVersions:      100,
 		Limits: Limits{
 			MaxActionsPerRequest: 1000,
@@ -104,9 +101,6 @@ func (o *Options) Validate() error {
 	}
 	if o.AutoFeatureBits < 4 || o.AutoFeatureBits > 20 {
 		return fmt.Errorf("auto_feature_bits: must be in [4, 20], got %d", o.AutoFeatureBits)
-	}
-	if o.SnapshotEvery <= 0 {
-		return fmt.Errorf("snapshot_every: must be positive")
 	}
 	if o.KeepVersions < 1 {
 		return fmt.Errorf("keep_versions: must be at least 1")

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"gopkg.in/yaml.v3"
+)
+
+// cmdConfig prints the effective configuration (defaults overlaid with --config) as YAML:
+// a starting point for a config file, and a check of what a file changes.
+func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "YAML config file to overlay on the defaults")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *config != "" {
+		if err := loadConfig(&o, *config); err != nil {
+			return err
+		}
+	}
+	if err := o.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	fmt.Fprintln(stdout, "# nextbest configuration: every key and its effective value (docs/configuration.md)")
+	enc := yaml.NewEncoder(stdout)
+	enc.SetIndent(2)
+	if err := enc.Encode(o); err != nil {
+		return err
+	}
+	return enc.Close()
+}
