@@ -90,8 +90,30 @@ type Event struct {
 // OutcomeState is what the journal knows about one (decision, action) pair; it makes
 // feedback idempotent.
 type OutcomeState struct {
-	Seq      uint64  `json:"seq"`
+	Seq      uint64  `json:"seq"` // the event that recorded Outcome
 	Outcome  Outcome `json:"outcome"`
 	Implicit bool    `json:"implicit"` // the recorded label is a timeout negative
 	Rewarded bool    `json:"rewarded"` // a reward has been learned
+	// Also lists the other explicit outcomes logged for the pair (logged, not learned,
+	// such as a conversion after a click), so that a repeat of any of them is a duplicate.
+	Also []LoggedOutcome `json:"also,omitempty"`
+}
+
+// LoggedOutcome is an outcome with the sequence of the event that logged it.
+type LoggedOutcome struct {
+	Outcome Outcome `json:"outcome"`
+	Seq     uint64  `json:"seq"`
+}
+
+// logged returns the sequence of the event that logged outcome o for the pair, if any.
+func (s OutcomeState) logged(o Outcome) (uint64, bool) {
+	if s.Outcome == o {
+		return s.Seq, true
+	}
+	for _, a := range s.Also {
+		if a.Outcome == o {
+			return a.Seq, true
+		}
+	}
+	return 0, false
 }

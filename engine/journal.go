@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -228,7 +229,8 @@ func evOf(ew *EventWrite) *Event {
 // event turns one feedback request into a journal write, or reports a duplicate. The rules
 // (documented in the README under "Feedback semantics"):
 //   - the first response to an offered action is learned;
-//   - the same response again is a duplicate: nothing is written, and it counts once;
+//   - a response already logged for the pair (the learned one or a later one) is a
+//     duplicate: nothing is written, and it counts once;
 //   - a different explicit response later (clicked, then converted) is logged, not learned;
 //   - a positive response after an implicit timeout negative is learned (late feedback is
 //     honoured), and the pair's state becomes explicit;
@@ -259,29 +261,34 @@ func (c *committer) event(ctx context.Context, f *feedbackReq, local map[Outcome
 		Reward:     f.reward,
 		Features:   f.d.Features,
 	}
-	state := OutcomeState{Seq: seq, Outcome: f.outcome, Implicit: f.implicit}
+	state := OutcomeState{Seq: seq, Outcome: f.outcome, Implicit: f.implicit, Also: prev.Also}
 	e.mu.RLock()
 	schemaOK := f.d.Schema == e.enc.SchemaHash()
 	e.mu.RUnlock()
+	loggedSeq, logged := prev.logged(f.outcome) // only meaningful when seen
 	switch {
 	case !seen:
 		ev.Learned = schemaOK
 	case f.implicit:
 		return nil, result{duplicate: true, seq: prev.Seq} // answered before the timeout ran
-	case prev.Outcome == f.outcome && (f.reward == nil || prev.Rewarded):
-		return nil, result{duplicate: true, seq: prev.Seq}
+	case logged && (f.reward == nil || prev.Rewarded):
+		return nil, result{duplicate: true, seq: loggedSeq}
 	case prev.Implicit && positive:
 		ev.Learned = schemaOK // late positive after the timeout negative
 	default:
-		state.Outcome, state.Implicit = prev.Outcome, prev.Implicit // keep the learned label
+		// Keep the learned label; remember that this outcome is logged too.
+		state.Seq, state.Outcome, state.Implicit = prev.Seq, prev.Outcome, prev.Implicit
+		if !logged {
+			state.Also = append(slices.Clip(prev.Also), LoggedOutcome{Outcome: f.outcome, Seq: seq})
+		}
 	}
 	state.Rewarded = prev.Rewarded
 	if f.reward != nil && !prev.Rewarded && schemaOK {
 		ev.RewardLearned = true
 		state.Rewarded = true
 	}
-	if seen && !ev.Learned && !ev.RewardLearned && prev.Outcome == f.outcome {
-		return nil, result{duplicate: true, seq: prev.Seq}
+	if seen && !ev.Learned && !ev.RewardLearned && logged {
+		return nil, result{duplicate: true, seq: loggedSeq}
 	}
 	local[key] = state
 	ew := &EventWrite{Event: ev, Outcome: state}

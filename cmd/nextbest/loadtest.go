@@ -44,6 +44,7 @@ type loadtestOptions struct {
 	Phases      []string
 	JSON        string
 	CPUProfile  string
+	MemProfile  string
 	Seed        uint64
 
 	// --memory mode.
@@ -98,8 +99,9 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	phases := fs.String("phases", "healthz,decide,feedback", "phases to run, in order (feedback needs decide)")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured phases (--spawn: server and clients)")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile (after a GC) at the end of the load (--spawn, --memory --spawn)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed of the workload")
-	fs.BoolVar(&o.Memory, "memory", false, "memory test: see above")
+	fs.BoolVar(&o.Memory, "memory", false, "memory test: see above; with --spawn the server runs in-process (for --memprofile)")
 	fs.StringVar(&o.Bin, "bin", "", "--memory: nextbest binary to run (default: this executable)")
 	fs.IntVar(&o.Decisions, "decisions", 1_000_000, "--memory: decisions to log")
 	fs.IntVar(&o.MemActions, "actions", 1000, "--memory: actions, each with a full-covariance model")
@@ -124,13 +126,16 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func (o *loadtestOptions) validate() error {
 	modes := 0
-	for _, on := range []bool{o.Addr != "", o.Spawn, o.Memory} {
+	for _, on := range []bool{o.Addr != "", o.Spawn && !o.Memory, o.Memory} {
 		if on {
 			modes++
 		}
 	}
 	if modes != 1 {
-		return errors.New("give exactly one of --addr, --spawn or --memory")
+		return errors.New("give exactly one of --addr, --spawn or --memory (--memory --spawn runs the server in-process)")
+	}
+	if o.MemProfile != "" && !o.Spawn {
+		return errors.New("--memprofile needs an in-process server: --spawn, or --memory --spawn")
 	}
 	if o.Addr != "" {
 		if err := checkLoopback(o.Addr); err != nil {
@@ -242,7 +247,12 @@ type loadtestReport struct {
 func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Writer) (err error) {
 	base, admin := "http://"+o.Addr, o.Key
 	if o.Spawn {
-		srv, err := spawnInProcess(ctx, o.Config, stderr)
+		dir, err := os.MkdirTemp("", "nextbest-loadtest-")
+		if err != nil {
+			return fmt.Errorf("loadtest: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		srv, err := spawnInProcess(ctx, o.Config, dir, stderr)
 		if err != nil {
 			return err
 		}
@@ -251,7 +261,7 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 				err = serr
 			}
 		}()
-		base, admin = srv.base, srv.adminKey()
+		base, admin = srv.url(), srv.adminKey()
 	}
 	setup := newLoadClient(16)
 	defer setup.CloseIdleConnections()
@@ -307,6 +317,11 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 			return ctx.Err()
 		}
 	}
+	if o.MemProfile != "" {
+		if err := writeHeapProfile(o.MemProfile); err != nil {
+			return err
+		}
+	}
 	var ceiling, decide *ltPhaseResult
 	for i := range rep.Phases {
 		switch rep.Phases[i].Phase {
@@ -344,44 +359,49 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 
 // ---- the in-process server (--spawn) ----
 
+// ltServer is a server the load test started: in-process (--spawn) or a child process
+// (--memory).
+type ltServer interface {
+	url() string
+	adminKey() string // the admin key printed on first start, if any
+	pid() int
+	stop() error // as SIGTERM would
+	kill()       // if still running
+}
+
 type ltSpawned struct {
 	base   string
-	dir    string
 	out    *ltBuffer // serve's stdout, which shows the first admin key
 	cancel context.CancelFunc
 	done   chan error
 }
 
-// adminKey returns the admin key the server printed on its first start, if any.
+func (s *ltSpawned) url() string      { return s.base }
 func (s *ltSpawned) adminKey() string { return firstAdminKey(s.out.String()) }
+func (s *ltSpawned) pid() int         { return os.Getpid() }
+func (s *ltSpawned) kill()            { s.stop() }
 
-// spawnInProcess runs serve on 127.0.0.1:0 over a fresh temp store, with the default
+// spawnInProcess runs serve on 127.0.0.1:0 over the store in dir, with the default
 // options (or those of config) and the demo catalog off, and waits until it is ready.
-func spawnInProcess(ctx context.Context, config string, stderr io.Writer) (*ltSpawned, error) {
+func spawnInProcess(ctx context.Context, config, dir string, stderr io.Writer) (*ltSpawned, error) {
 	o := DefaultOptions()
 	if config != "" {
 		if err := loadConfig(&o, config); err != nil {
 			return nil, err
 		}
 	}
-	dir, err := os.MkdirTemp("", "nextbest-loadtest-")
-	if err != nil {
-		return nil, fmt.Errorf("loadtest: %w", err)
-	}
 	o.Data = dir
 	o.Demo = false
 	if err := o.validate(); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("loadtest: config: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("loadtest: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &ltSpawned{base: "http://" + ln.Addr().String(), dir: dir, out: new(ltBuffer), cancel: cancel, done: make(chan error, 1)}
+	s := &ltSpawned{base: "http://" + ln.Addr().String(), out: new(ltBuffer), cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- serve(sctx, o, ln, log, s.out) }()
 	if err := waitReady(ctx, s.base, s.done); err != nil {
 		s.stop()
@@ -390,16 +410,16 @@ func spawnInProcess(ctx context.Context, config string, stderr io.Writer) (*ltSp
 	return s, nil
 }
 
-// stop shuts the server down as SIGTERM would and removes its data.
+// stop shuts the server down as SIGTERM would; it may be called more than once.
 func (s *ltSpawned) stop() error {
 	s.cancel()
 	var err error
 	select {
 	case err = <-s.done:
+		s.done <- err
 	case <-time.After(2 * time.Minute):
 		err = errors.New("loadtest: the spawned server did not stop within 2 minutes")
 	}
-	os.RemoveAll(s.dir)
 	if err != nil {
 		return fmt.Errorf("loadtest: spawned server: %w", err)
 	}
@@ -843,6 +863,20 @@ func ltWriteJSON(path string, v any) error {
 // clockTick is the length of one /proc clock tick (USER_HZ, 100 on Linux) in microseconds.
 const clockTick = 1e6 / 100
 
+// writeHeapProfile writes this process's heap profile after a garbage collection.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("loadtest: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("loadtest: heap profile: %w", err)
+	}
+	return f.Close()
+}
+
 // cpuSample is the machine's and this process's CPU time so far, in clock ticks.
 type cpuSample struct{ total, idle, self float64 }
 
@@ -1099,6 +1133,7 @@ type ltMemReport struct {
 	Actions        int       `json:"actions"`
 	Dim            int       `json:"dim"`
 	Candidates     int       `json:"candidates_per_decide"`
+	InProcess      bool      `json:"in_process"` // --spawn: RSS includes the load generator
 	Decisions      int64     `json:"decisions"`
 	DecideErrors   int64     `json:"decide_errors"`
 	Feedback       int64     `json:"feedback"`
@@ -1134,10 +1169,20 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	}
 	defer os.RemoveAll(dir)
 	data := filepath.Join(dir, "data")
-	rep := ltMemReport{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), CPUModel: cpuModel(), Actions: o.MemActions, Candidates: o.Candidates}
-	fmt.Fprintf(stdout, "nextbest loadtest --memory: %s serve on %s, %d CPUs (%s)\n", bin, data, rep.CPUs, rep.CPUModel)
+	rep := ltMemReport{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), CPUModel: cpuModel(), Actions: o.MemActions, Candidates: o.Candidates, InProcess: o.Spawn}
+	launch := func(log string) (ltServer, error) {
+		if o.Spawn {
+			return spawnInProcess(ctx, o.Config, data, stderr)
+		}
+		return startProcess(ctx, bin, data, o.Config, filepath.Join(dir, log))
+	}
+	where := bin + " serve"
+	if o.Spawn {
+		where = "in-process server (RSS includes the load generator)"
+	}
+	fmt.Fprintf(stdout, "nextbest loadtest --memory: %s on %s, %d CPUs (%s)\n", where, data, rep.CPUs, rep.CPUModel)
 
-	srv, err := startProcess(ctx, bin, data, o.Config, filepath.Join(dir, "server.log"))
+	srv, err := launch("server.log")
 	if err != nil {
 		return err
 	}
@@ -1145,7 +1190,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	c := newLoadClient(max(o.Concurrency, 16))
 	defer c.CloseIdleConnections()
 	admin := srv.adminKey()
-	t, err := newLtTarget(ctx, c, srv.base, admin)
+	t, err := newLtTarget(ctx, c, srv.url(), admin)
 	if err != nil {
 		return err
 	}
@@ -1156,7 +1201,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	var schema struct {
 		Dim int `json:"dim"`
 	}
-	if err := ltSendJSON(ctx, adminW(), http.MethodPut, srv.base+"/v1/schema", []byte(memSchema), http.StatusOK, &schema); err != nil {
+	if err := ltSendJSON(ctx, adminW(), http.MethodPut, srv.url()+"/v1/schema", []byte(memSchema), http.StatusOK, &schema); err != nil {
 		return err
 	}
 	rep.Dim = schema.Dim
@@ -1165,7 +1210,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	}
 	issues := []string{"retention", "sales", "service"}
 	if err := ltParallel(ctx, 8, o.MemActions, func(i int) error {
-		return ltPutJSON(ctx, adminW(), srv.base+"/v1/actions/"+memActionID(i), map[string]any{
+		return ltPutJSON(ctx, adminW(), srv.url()+"/v1/actions/"+memActionID(i), map[string]any{
 			"issue": issues[i%3], "group": "g" + strconv.Itoa(i%20), "value": 10 + i%50, "model": map[string]any{"form": "full"},
 		})
 	}); err != nil {
@@ -1173,7 +1218,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	}
 	if err := ltParallel(ctx, 8, o.Customers, func(i int) error {
 		r := rand.New(rand.NewPCG(uint64(i), 0xc057))
-		return ltPutJSON(ctx, &ltWorker{client: c, key: t.decide}, srv.base+"/v1/customers/"+ltCustomerID(i), map[string]any{"attributes": memProfile(r)})
+		return ltPutJSON(ctx, &ltWorker{client: c, key: t.decide}, srv.url()+"/v1/customers/"+ltCustomerID(i), map[string]any{"attributes": memProfile(r)})
 	}); err != nil {
 		return err
 	}
@@ -1220,7 +1265,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 					return
 				}
 				body = memDecideBody(body[:0], w.rng, o.Customers, o.MemActions, o.Candidates)
-				if err := w.do(ctx, http.MethodPost, srv.base+"/v1/decide", body, http.StatusOK); err != nil {
+				if err := w.do(ctx, http.MethodPost, srv.url()+"/v1/decide", body, http.StatusOK); err != nil {
 					fail(&decErrs, err)
 					continue
 				}
@@ -1241,7 +1286,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 				if w.rng.Float64() < 0.05+0.2*float64(len(d)%2)*float64(a[len(a)-1]%2) {
 					outcome = "accepted"
 				}
-				if err := w.do(ctx, http.MethodPost, srv.base+"/v1/feedback", ltFeedbackBody(ltOffered{d, a}, outcome), http.StatusAccepted); err != nil {
+				if err := w.do(ctx, http.MethodPost, srv.url()+"/v1/feedback", ltFeedbackBody(ltOffered{d, a}, outcome), http.StatusAccepted); err != nil {
 					fail(&fbErrs, err)
 					continue
 				}
@@ -1265,7 +1310,12 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 		return err
 	}
 	rep.RSSMB, rep.PeakRSSMB = m.rss, m.hwm
-	metrics := scrapeMetrics(ctx, adminW(), srv.base)
+	if o.MemProfile != "" {
+		if err := writeHeapProfile(o.MemProfile); err != nil {
+			return err
+		}
+	}
+	metrics := scrapeMetrics(ctx, adminW(), srv.url())
 	rep.HeapInuseMB = metrics["go_memstats_heap_inuse_bytes"] / (1 << 20)
 	rep.LSMMB = metrics["nextbest_store_lsm_bytes"] / (1 << 20)
 	rep.VlogMB = metrics["nextbest_store_vlog_bytes"] / (1 << 20)
@@ -1279,7 +1329,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 
 	if o.Restart {
 		restart := time.Now()
-		srv2, err := startProcess(ctx, bin, data, o.Config, filepath.Join(dir, "server2.log"))
+		srv2, err := launch("server2.log")
 		if err != nil {
 			return err
 		}
@@ -1394,7 +1444,8 @@ type ltProcess struct {
 // adminKey returns the admin key the server printed on its first start, if any.
 func (p *ltProcess) adminKey() string { return firstAdminKey(p.out.String()) }
 
-func (p *ltProcess) pid() int { return p.cmd.Process.Pid }
+func (p *ltProcess) pid() int    { return p.cmd.Process.Pid }
+func (p *ltProcess) url() string { return p.base }
 
 // startProcess runs `bin serve` on 127.0.0.1:0 over data, logging to logPath, and waits
 // until it serves and is ready.
