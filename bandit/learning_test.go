@@ -185,3 +185,71 @@ func runProto(t *testing.T, seed uint64) {
 		float64(binG[0])/float64(binN[0]), float64(binG[1])/float64(binN[1]), float64(binG[2])/float64(binN[2]), float64(binG[3])/float64(binN[3]))
 	t.Logf("fresh all: TS %.3f greedy %.3f ; gap>=0.02 (%d kept): TS %.3f greedy %.3f", float64(tsAll)/nf, float64(grAll)/nf, kept, float64(ts)/float64(kept), float64(gr)/float64(kept))
 }
+
+func TestProtoShift(t *testing.T) {
+	const k, d = 10, 20
+	const n, change, win = 20000, 10000, 500
+	for _, hl := range []float64{0, envf("HL", 1000)} {
+		wr := rand.New(rand.NewPCG(1, 2))
+		wo := newWorld(wr, k, d, envf("B0", -3), envf("BSD", 0.3), envf("SIGMA", 0.2))
+		hi, lo := envf("HI", -1.5), envf("LO", -3.5)
+		wo.w[0][0] = hi
+		models := make([]*bandit.Model, k)
+		for a := range models {
+			m, _ := bandit.New(bandit.Config{Dim: d + 1, HalfLife: hl})
+			models[a] = m
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		xv := make([]float64, d+1)
+		x := bandit.Vector{Index: make([]int32, d+1), Value: xv}
+		for i := range x.Index {
+			x.Index[i] = int32(i)
+		}
+		p := make([]float64, k)
+		sc := make([]float64, k)
+		hits := make([]bool, n)
+		var bestIs0, bestIs1 int
+		rec := -1
+		var rates []float64
+		for ev := range n {
+			if ev == change {
+				wo.w[0][0], wo.w[1][0] = lo, hi
+			}
+			xv[0] = 1
+			for i := 1; i <= d; i++ {
+				xv[i] = rng.NormFloat64()
+			}
+			best, _ := wo.probs(xv, p)
+			if best == 0 {
+				bestIs0++
+			}
+			if best == 1 {
+				bestIs1++
+			}
+			a := bandit.Select(models, x, 1, nil, rng, nil, sc)
+			hits[ev] = a == best
+			models[a].Update(x, rng.Float64() < p[a], time.Time{})
+			if (ev+1)%win == 0 {
+				c := 0
+				for _, h := range hits[ev+1-win : ev+1] {
+					if h {
+						c++
+					}
+				}
+				rates = append(rates, float64(c)/win)
+			}
+			if ev >= change+win-1 && rec < 0 {
+				c := 0
+				for _, h := range hits[ev+1-win : ev+1] {
+					if h {
+						c++
+					}
+				}
+				if float64(c)/win >= 0.8 {
+					rec = ev + 1 - change
+				}
+			}
+		}
+		t.Logf("hl %v: best0 %d best1 %d recovery %d rates %.2f", hl, bestIs0, bestIs1, rec, rates)
+	}
+}
