@@ -30,6 +30,8 @@ type Options struct {
 	Backup func(ctx context.Context, w io.Writer) error
 	// RateLimits caps requests per second per key, by role; 0 or absent means no limit.
 	RateLimits map[access.Role]int
+	// Clock drives the manual clock (POST /v1/clock); nil means the system clock.
+	Clock ClockDriver
 	// Extra registers more routes (dashboards) on the same app, with the same guard.
 	Extra func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler)
 }
@@ -49,6 +51,7 @@ type Server struct {
 	auth   *Auth
 	keys   KeyStore
 	backup func(ctx context.Context, w io.Writer) error
+	clock  ClockDriver
 }
 
 // New builds the server and its routes. It starts nothing; call Serve.
@@ -69,7 +72,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		JSONEncoder:           marshalJSON,
 		AppName:               "nextbest",
 	})
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup}
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock}
 	if s.met != nil {
 		app.Use(s.met.middleware)
 	}
@@ -99,6 +102,20 @@ func New(eng *engine.Engine, opts Options) *Server {
 	v1.Get("/decisions/:id", g(access.PermInspect, s.getDecision))
 	v1.Get("/schema", g(access.PermInspect, s.getSchema))
 	v1.Put("/schema", g(access.PermConfigure, s.putSchema))
+	v1.Post("/outcomes", g(access.PermDecide, s.postOutcomes))
+	v1.Get("/experiments", g(access.PermInspect, s.listExperiments))
+	v1.Get("/experiments/:id", g(access.PermInspect, s.getExperiment))
+	v1.Put("/experiments/:id", g(access.PermConfigure, s.putExperiment))
+	v1.Get("/experiments/:id/assignments/:customer", g(access.PermInspect, s.getAssignment))
+	v1.Get("/experiments/:id/report", g(access.PermReport, s.report))
+	v1.Get("/campaigns", g(access.PermInspect, s.listCampaigns))
+	v1.Get("/campaigns/:id", g(access.PermInspect, s.getCampaign))
+	v1.Put("/campaigns/:id", g(access.PermConfigure, s.putCampaign))
+	v1.Post("/campaigns/:id/run", g(access.PermConfigure, s.runCampaign))
+	v1.Post("/outbound/run", g(access.PermConfigure, s.runOutbound))
+	v1.Get("/outbound", g(access.PermDecide, s.outboundFeed))
+	v1.Get("/clock", g(access.PermInspect, s.getClock))
+	v1.Post("/clock", g(access.PermAdmin, s.advanceClock))
 	v1.Get("/keys", g(access.PermAdmin, s.listKeys))
 	v1.Post("/keys", g(access.PermAdmin, s.createKey))
 	v1.Delete("/keys/:id", g(access.PermAdmin, s.revokeKey))

@@ -6,9 +6,10 @@ import (
 )
 
 // Select is the decision hot path: Prepare then Sample. It returns the index
-// of the chosen model (−1 if models is empty). arms and dst are scratch
-// buffers; with cap(arms) ≥ len(models) and cap(dst) ≥ len(models) it does
-// not allocate, and dst[:len(models)] then holds the sampled scores.
+// of the chosen model (−1 if models is empty or every score is NaN). arms and
+// dst are scratch buffers; with cap(arms) ≥ len(models) and cap(dst) ≥
+// len(models) it does not allocate, and dst[:len(models)] then holds the
+// sampled scores.
 func Select(models []*Model, x Vector, alpha float64, weights []float64, rng *rand.Rand, arms []Arm, dst []float64) int {
 	arms = Prepare(models, x, alpha, weights, arms)
 	return Sample(arms, rng, dst)

@@ -32,15 +32,33 @@ func Prepare(models []*Model, x Vector, alpha float64, weights []float64, dst []
 	if weights != nil {
 		weights = weights[:len(models)]
 	}
+	// Full-form models need a scratch vector; borrow one pooled buffer for
+	// the whole call rather than one per model.
+	var scratch *[]float64
+	var owner *Model
 	for a, m := range models {
 		m.mu.RLock()
-		mu, v := m.predict(x)
+		var mu, v float64
+		if m.w.form == Diagonal {
+			mu, v = m.w.predictDiag(x)
+		} else {
+			if scratch == nil || len(*scratch) < m.cfg.Dim {
+				if scratch != nil {
+					owner.scratch.Put(scratch)
+				}
+				scratch, owner = m.getScratch(), m
+			}
+			mu, v, _ = m.w.predictFull(x, *scratch)
+		}
 		m.mu.RUnlock()
 		w := 1.0
 		if weights != nil {
 			w = weights[a]
 		}
 		dst = append(dst, Arm{Mean: mu, SD: alpha * math.Sqrt(v), Weight: w})
+	}
+	if scratch != nil {
+		owner.scratch.Put(scratch)
 	}
 	return dst
 }

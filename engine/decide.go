@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/nextbest/nextbest/bandit"
+	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/features"
 )
 
@@ -26,7 +28,7 @@ type DecideRequest struct {
 	Limit      int             // how many actions to return; default 1
 	Time       time.Time       // event time; zero means the engine's clock
 	Source     string          // "inbound" (default), "outbound", "campaign"
-	// Arm and Experiment are set by the experiments layer; empty means the nba policy.
+	// Arm and Experiment are filled in by the engine from the running experiment.
 	Arm        string
 	Experiment string
 }
@@ -57,6 +59,7 @@ const (
 	ReasonBelowThresh  = "best priority below threshold"
 	ReasonHoldout      = "holdout arm: no contact"
 	ReasonContactLimit = "contact policy"
+	ReasonNoCampaign   = "legacy arm: no campaign matches"
 )
 
 // scratch holds per-decision buffers, reused through a pool.
@@ -72,9 +75,11 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-// Decide ranks the eligible actions for a customer and logs the decision. The decision is
-// queued for a group commit; Feedback on it is accepted at once, because the journal writes
-// in order.
+// Decide answers one contact: it finds the customer's arm in the running experiment (if
+// any), applies that arm's policy (the bandits for nba, the legacy campaign rules for
+// legacy, nothing for a no-contact holdout), enforces the contact policy, and logs the
+// decision. The decision is queued for a group commit; Feedback on it is accepted at once,
+// because the journal writes in order.
 func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, error) {
 	start := time.Now()
 	if err := e.validateDecide(&req); err != nil {
@@ -94,6 +99,18 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 	defer scratchPool.Put(sc)
 	rng := e.rng()
 	defer e.putRNG(rng)
+	machine := e.vms.Get().(*vm.VM)
+	defer e.vms.Put(machine)
+	env := Env{Profile: profile, Context: req.Context, Channel: req.Channel, Customer: string(req.CustomerID)}
+
+	asg, err := e.assign(ctx, now, req.CustomerID, &env, machine)
+	if err != nil {
+		return nil, err
+	}
+	policy := experiments.PolicyNBA
+	if asg != nil {
+		req.Arm, req.Experiment, policy = asg.arm, string(asg.exp.exp.ID), asg.policy
+	}
 
 	e.mu.RLock()
 	enc := e.enc
@@ -115,7 +132,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 		Channel:    req.Channel,
 		Time:       now,
 		Arm:        req.Arm,
-		Experiment: req.Experiment,
+		Experiment: ExperimentID(req.Experiment),
 		Source:     req.Source,
 		Context:    req.RawContext,
 		Schema:     enc.SchemaHash(),
@@ -124,20 +141,49 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 	}
 	res := &DecideResult{DecisionID: d.ID, CustomerID: req.CustomerID, Arm: req.Arm, Actions: []Ranked{}}
 
-	if req.Arm == ArmHoldout {
+	switch policy {
+	case experiments.PolicyNone:
 		for _, st := range states {
 			d.Candidates = append(d.Candidates, Candidate{ID: st.action.ID, Filtered: "holdout"})
 		}
 		res.NoAction, res.Reason = true, ReasonHoldout
 		return e.finish(d, res, start)
+	case experiments.PolicyLegacy:
+		e.legacyChoice(d, res, &env, machine, bandit.Vector(sc.x))
+	default:
+		e.nbaChoice(d, res, &req, &env, machine, sc, rng)
 	}
+	if len(d.Chosen) > 0 {
+		reason, err := e.checkContact(ctx, req.CustomerID, req.Channel, now, true)
+		if err != nil {
+			return nil, err
+		}
+		if reason != "" {
+			for i := range d.Candidates {
+				if slices.Contains(d.Chosen, d.Candidates[i].ID) {
+					d.Candidates[i].Filtered, d.Candidates[i].Detail = "contact_policy", reason
+				}
+			}
+			d.Chosen, res.Actions = nil, []Ranked{}
+			res.NoAction, res.Reason = true, ReasonContactLimit+": "+reason
+			return e.finish(d, res, start)
+		}
+		if e.opts.ImplicitNegatives {
+			if t := e.opts.channel(req.Channel).Timeout; t > 0 {
+				d.Deadline = now.Add(t)
+			}
+		}
+	}
+	return e.finish(d, res, start)
+}
 
-	// Filter: enabled, channel, eligibility.
-	env := Env{Profile: profile, Context: req.Context, Channel: req.Channel, Customer: string(req.CustomerID)}
-	machine := e.vms.Get().(*vm.VM)
+// nbaChoice fills d and res with the bandits' choice: filter by enabled, channel and
+// eligibility; score by Thompson sampling; arbitrate by priority; apply the threshold.
+func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, env *Env, machine *vm.VM, sc *scratch, rng *mrand.Rand) {
 	ch := e.opts.channel(req.Channel)
 	sc.models, sc.weights, sc.idx = sc.models[:0], sc.weights[:0], sc.idx[:0]
-	for _, st := range states {
+	x := bandit.Vector(sc.x)
+	for _, st := range sc.states {
 		a := &st.action
 		c := Candidate{ID: a.ID}
 		switch {
@@ -146,7 +192,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 		case !a.offeredOn(req.Channel):
 			c.Filtered = "channel"
 		default:
-			ok, err := st.elig.Eval(machine, &env)
+			ok, err := st.elig.Eval(machine, env)
 			if err != nil {
 				c.Filtered, c.Detail = "eligibility", err.Error()
 			} else if !ok {
@@ -157,11 +203,8 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 			m := st.model.Load()
 			c.Value = a.Value
 			if a.Model.Value && m.Config().Value {
-				if v, _ := m.PredictValue(bandit.Vector(sc.x)); v > 0 {
-					c.Value = v
-				} else {
-					c.Value = 0
-				}
+				v, _ := m.PredictValue(x)
+				c.Value = max(v, 0)
 			}
 			c.Weight = ch.Weight * a.Lever
 			c.ModelSeq = st.seq.Load()
@@ -171,16 +214,13 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 		}
 		d.Candidates = append(d.Candidates, c)
 	}
-	e.vms.Put(machine)
-
 	if len(sc.models) == 0 {
 		res.NoAction, res.Reason = true, ReasonNoEligible
-		return e.finish(d, res, start)
+		return
 	}
 
 	// Score: Thompson sampling in score space (one normal draw per action), then arbitrate
 	// by priority = sampled propensity x value x channel weight x lever.
-	x := bandit.Vector(sc.x)
 	sc.arms = bandit.Prepare(sc.models, x, e.opts.Alpha, nil, sc.arms[:0])
 	if cap(sc.scores) < len(sc.arms) {
 		sc.scores = make([]float64, len(sc.arms))
@@ -204,10 +244,9 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 		d.Candidates[sc.idx[i]].Rank = rank + 1
 	}
 
-	best := d.Candidates[sc.idx[order[0]]]
-	if best.Priority < e.opts.Threshold || best.Priority <= 0 && e.opts.Threshold > 0 {
-		res.NoAction, res.Reason = true, ReasonBelowThresh
-		return e.finish(d, res, start)
+	threshold := e.opts.Threshold
+	if req.Source != "inbound" {
+		threshold = e.opts.OutboundThreshold
 	}
 	limit := req.Limit
 	if limit <= 0 {
@@ -218,7 +257,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 			break
 		}
 		c := &d.Candidates[sc.idx[i]]
-		if c.Priority < e.opts.Threshold {
+		if c.Priority < threshold || c.Priority <= 0 && threshold > 0 {
 			break
 		}
 		if e.opts.SelectionDraws > 0 {
@@ -227,12 +266,50 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 		d.Chosen = append(d.Chosen, c.ID)
 		res.Actions = append(res.Actions, Ranked{ID: c.ID, Propensity: c.Propensity, Score: c.Score, Value: c.Value, Priority: c.Priority, Probability: c.Probability})
 	}
-	if e.opts.ImplicitNegatives {
-		if t := ch.Timeout; t > 0 {
-			d.Deadline = now.Add(t)
-		}
+	if len(res.Actions) == 0 {
+		res.NoAction, res.Reason = true, ReasonBelowThresh
 	}
-	return e.finish(d, res, start)
+}
+
+// legacyChoice fills d and res with the legacy campaigns' choice: the highest-priority
+// enabled campaign on the channel whose segment matches. The campaign's action is logged
+// with the bandit's propensity too (for off-policy evaluation) and selection probability 1,
+// because the legacy policy is deterministic.
+func (e *Engine) legacyChoice(d *Decision, res *DecideResult, env *Env, machine *vm.VM, x bandit.Vector) {
+	camps := e.matchingCampaigns(d.Channel, env, func(x *Expression) bool {
+		ok, err := x.Eval(machine, env)
+		return err == nil && ok
+	})
+	for rank, cs := range camps {
+		st := e.actionState(cs.c.Action)
+		c := Candidate{ID: cs.c.Action, Rank: rank + 1, Priority: cs.c.Priority, Detail: "campaign " + string(cs.c.ID)}
+		switch {
+		case st == nil:
+			c.Filtered = "unknown_action"
+		case !st.action.Enabled:
+			c.Filtered = "disabled"
+		default:
+			c.Propensity = st.model.Load().Propensity(x)
+			c.Value = st.action.Value
+			c.ModelSeq = st.seq.Load()
+		}
+		if c.Filtered == "" && len(d.Chosen) == 0 {
+			c.Probability = 1
+			d.Chosen = append(d.Chosen, c.ID)
+			res.Actions = append(res.Actions, Ranked{ID: c.ID, Propensity: c.Propensity, Value: c.Value, Priority: c.Priority, Probability: 1})
+		}
+		d.Candidates = append(d.Candidates, c)
+	}
+	if len(d.Chosen) == 0 {
+		res.NoAction, res.Reason = true, ReasonNoCampaign
+	}
+}
+
+// actionState returns the state of an action, or nil.
+func (e *Engine) actionState(id ActionID) *actionState {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.actions[id]
 }
 
 // finish logs the decision and returns the result.
@@ -242,13 +319,7 @@ func (e *Engine) finish(d *Decision, res *DecideResult, start time.Time) (*Decid
 		res.Reason = ReasonBelowThresh
 	}
 	d.NoAction, d.Reason = res.NoAction, res.Reason
-	enc, err := json.Marshal(d)
-	if err != nil {
-		return nil, fmt.Errorf("encode decision: %w", err)
-	}
-	d.Encoded = enc
-	e.recent.put(d)
-	if err := e.journal.enqueueDecision(d); err != nil {
+	if err := e.logDecision(d); err != nil {
 		return nil, err
 	}
 	if e.obs != nil {
@@ -293,6 +364,9 @@ func (e *Engine) validateDecide(r *DecideRequest) error {
 	}
 	if !ValidID(r.Channel) {
 		return Invalid("invalid_field", "channel: want a channel name such as \"web\"")
+	}
+	if err := checkTime("time", r.Time); err != nil {
+		return err
 	}
 	if len(r.Actions) > l.MaxActionsPerRequest {
 		return errorf(ErrTooLarge, "too_many_actions", "actions: %d given, at most %d", len(r.Actions), l.MaxActionsPerRequest)

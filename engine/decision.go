@@ -16,7 +16,7 @@ type Decision struct {
 	Channel    string          `json:"channel"`
 	Time       time.Time       `json:"time"`
 	Arm        string          `json:"arm"`
-	Experiment string          `json:"experiment,omitempty"`
+	Experiment ExperimentID    `json:"experiment,omitempty"`
 	Source     string          `json:"source"` // "inbound", "outbound" or "campaign"
 	Context    json.RawMessage `json:"context,omitempty"`
 	Schema     string          `json:"schema"`   // features schema hash of Features

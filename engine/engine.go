@@ -44,6 +44,12 @@ type Engine struct {
 	enc     *features.Encoder
 	schema  *features.Schema // nil: automatic encoding
 
+	progMu      sync.RWMutex // guards experiments and campaigns
+	experiments map[ExperimentID]*experimentState
+	campaigns   map[CampaignID]*campaignState
+	arms        *armCache
+	contacts    *contactBook
+
 	journal   *committer
 	recent    *recentDecisions
 	custLocks customerLocks
@@ -78,13 +84,17 @@ func New(opts Options, store Store, clock Clock, log *slog.Logger, obs Observer)
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		opts:    opts,
-		store:   store,
-		clock:   clock,
-		log:     log,
-		obs:     obs,
-		actions: map[ActionID]*actionState{},
-		recent:  newRecentDecisions(1 << 16),
+		opts:        opts,
+		store:       store,
+		clock:       clock,
+		log:         log,
+		obs:         obs,
+		actions:     map[ActionID]*actionState{},
+		recent:      newRecentDecisions(1 << 16),
+		experiments: map[ExperimentID]*experimentState{},
+		campaigns:   map[CampaignID]*campaignState{},
+		arms:        newArmCache(1 << 20),
+		contacts:    newContactBook(1 << 18),
 	}
 	e.custLocks.seed = maphash.MakeSeed()
 	var b [8]byte
@@ -127,6 +137,9 @@ func (e *Engine) Open(ctx context.Context) error {
 		e.actions[a.ID] = st
 	}
 	e.resort()
+	if err := e.loadPrograms(ctx); err != nil {
+		return fmt.Errorf("open engine: %w", err)
+	}
 
 	snaps, err := e.store.LatestSnapshots(ctx)
 	if err != nil {
@@ -187,6 +200,33 @@ func (e *Engine) Open(ctx context.Context) error {
 	e.journal.nextSeq = last + 1
 	e.log.Info("engine state loaded", "actions", len(e.actions), "snapshots", len(snaps), "replayed_events", replayed, "journal_seq", last)
 	e.ready.Store(true)
+	return nil
+}
+
+// loadPrograms loads experiments and campaigns.
+func (e *Engine) loadPrograms(ctx context.Context) error {
+	xs, err := e.store.Experiments(ctx)
+	if err != nil {
+		return err
+	}
+	for _, x := range xs {
+		pop, err := CompileExpression("population", x.Population)
+		if err != nil {
+			return fmt.Errorf("experiment %q: %w", x.ID, err)
+		}
+		e.experiments[x.ID] = &experimentState{exp: x, population: pop}
+	}
+	cs, err := e.store.Campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		seg, err := CompileExpression("segment", c.Segment)
+		if err != nil {
+			return fmt.Errorf("campaign %q: %w", c.ID, err)
+		}
+		e.campaigns[c.ID] = &campaignState{c: c, segment: seg}
+	}
 	return nil
 }
 

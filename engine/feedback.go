@@ -36,6 +36,9 @@ func (e *Engine) Feedback(ctx context.Context, req FeedbackRequest) (FeedbackRes
 	if _, ok := req.Outcome.Positive(); !ok || req.Outcome == Timeout {
 		return FeedbackResult{}, Invalid("invalid_field", "outcome: %q is not one of accepted, rejected, clicked, ignored, converted", truncate(string(req.Outcome), 32))
 	}
+	if err := checkTime("time", req.Time); err != nil {
+		return FeedbackResult{}, err
+	}
 	if req.Reward != nil && (!finite(*req.Reward) || *req.Reward > maxActionValue || *req.Reward < -maxActionValue) {
 		return FeedbackResult{}, Invalid("invalid_number", "reward: must be a finite number with magnitude at most %g", maxActionValue)
 	}

@@ -24,6 +24,9 @@ type committer struct {
 	done    chan struct{} // closed when run has returned
 	running atomic.Bool
 	nextSeq uint64 // next event sequence number; committer goroutine only (and Open)
+	// rollups caches each experiment's stored daily rollups (committer goroutine only).
+	rollups map[rollKey]*Rollup
+	loaded  map[ExperimentID]bool
 }
 
 type request struct {
@@ -31,6 +34,8 @@ type request struct {
 	feedback *feedbackReq // waits for the commit
 	snapshot string       // reason: snapshot every changed model
 	rollback *rollbackReq
+	outcomes []CustomerOutcome // waits for the commit
+	enroll   *Enrollment       // a customer assigned but not contacted; no wait
 	reply    chan result
 }
 
@@ -53,17 +58,26 @@ type result struct {
 	version   uint64
 	duplicate bool
 	learned   bool
+	outcomes  OutcomesResult
 	err       error
+	// set by event(): what the committed event means for experiments and contact policy
+	responded bool // the offer's decision got its first positive response
+	negative  bool // an explicit negative response
 }
 
 func newCommitter(e *Engine) *committer {
-	return &committer{e: e, reqs: make(chan *request, 8192), done: make(chan struct{})}
+	return &committer{e: e, reqs: make(chan *request, 8192), done: make(chan struct{}), rollups: map[rollKey]*Rollup{}, loaded: map[ExperimentID]bool{}}
 }
 
 // enqueueDecision queues a decision for the log without waiting for the commit.
 func (c *committer) enqueueDecision(d *Decision) error {
+	return c.enqueue(&request{decision: d})
+}
+
+// enqueue queues a request that nobody waits for.
+func (c *committer) enqueue(r *request) error {
 	select {
-	case c.reqs <- &request{decision: d}:
+	case c.reqs <- r:
 		return nil
 	case <-c.done:
 		return errStopped
@@ -122,17 +136,41 @@ func (c *committer) run(ctx context.Context) error {
 	}
 }
 
-// take appends queued requests to batch without blocking, up to MaxBatch.
+// maxBatchBytes bounds one group commit, so that the store can write it in a single
+// transaction (Badger refuses transactions over 15% of its memtable; see store.Options):
+// a batch is then atomic as a whole, bookkeeping included.
+const maxBatchBytes = 1 << 20
+
+// take appends queued requests to batch without blocking, up to MaxBatch requests and
+// about maxBatchBytes.
 func (c *committer) take(batch []*request) []*request {
-	for len(batch) < c.e.opts.MaxBatch {
+	size := 0
+	for _, r := range batch {
+		size += r.size()
+	}
+	for len(batch) < c.e.opts.MaxBatch && size < maxBatchBytes {
 		select {
 		case r := <-c.reqs:
 			batch = append(batch, r)
+			size += r.size()
 		default:
 			return batch
 		}
 	}
 	return batch
+}
+
+// size estimates what a request adds to a commit, in bytes.
+func (r *request) size() int {
+	switch {
+	case r.decision != nil:
+		return len(r.decision.Encoded) + 256
+	case r.feedback != nil:
+		return 512 + 12*len(r.feedback.d.Features.Index)
+	case r.outcomes != nil:
+		return 256 * len(r.outcomes)
+	}
+	return 256
 }
 
 type pendingReply struct {
@@ -151,39 +189,75 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 	replies := make([]pendingReply, 0, len(batch))
 	var later []*request
 	seq := c.nextSeq
+	tr := c.newTracker(ctx)
+	var exps []Experiment
+	seenIDs := map[string]bool{}
 	for _, r := range batch {
 		switch {
 		case r.decision != nil:
-			b.Decisions = append(b.Decisions, r.decision)
+			d := r.decision
+			b.Decisions = append(b.Decisions, d)
+			tr.decision(d)
+			if len(d.Chosen) > 0 {
+				b.Contacts = append(b.Contacts, ContactEvent{Customer: d.CustomerID, Time: d.Time, Channel: d.Channel})
+			}
 		case r.feedback != nil:
 			ew, res := c.event(ctx, r.feedback, local, seq)
 			if ew != nil {
 				b.Events = append(b.Events, *ew)
 				seq++
+				if res.responded {
+					tr.response(r.feedback.d, ew.Event.Time)
+				}
+				if res.negative {
+					b.Contacts = append(b.Contacts, ContactEvent{Customer: r.feedback.d.CustomerID, Time: ew.Event.Time, Negative: true})
+				}
 			}
 			replies = append(replies, pendingReply{r: r, res: res, ev: evOf(ew)})
+		case r.enroll != nil:
+			tr.enrollOnly(r.enroll)
+		case r.outcomes != nil:
+			if exps == nil {
+				exps = e.Experiments()
+			}
+			var res result
+			for i := range r.outcomes {
+				o := r.outcomes[i]
+				if o.ID != "" {
+					dup := seenIDs[o.ID]
+					if !dup {
+						var err error
+						if dup, err = e.store.OutcomeSeen(ctx, o.ID); err != nil {
+							res.err = fmt.Errorf("read outcome %q: %w", o.ID, err)
+							break
+						}
+					}
+					if dup {
+						res.outcomes.Duplicates++
+						continue
+					}
+					seenIDs[o.ID] = true
+				}
+				res.outcomes.Accepted++
+				if tr.outcome(&o, exps) {
+					res.outcomes.Attributed++
+				}
+				b.Outcomes = append(b.Outcomes, o)
+			}
+			replies = append(replies, pendingReply{r: r, res: res})
 		default:
 			later = append(later, r)
 		}
 	}
-	if len(b.Decisions) > 0 || len(b.Events) > 0 {
+	if err := tr.flush(&b); err != nil {
+		c.fail(&b, replies, fmt.Errorf("experiment bookkeeping: %w", err))
+		replies = nil
+	} else if len(b.Decisions) > 0 || len(b.Events) > 0 || len(b.Outcomes) > 0 || len(b.Enrollments) > 0 {
 		if err := e.store.Commit(ctx, &b); err != nil {
-			e.log.Error("group commit failed; nothing in it was acknowledged", "decisions", len(b.Decisions), "events", len(b.Events), "err", err)
-			for _, d := range b.Decisions {
-				e.recent.forget(d.ID)
-			}
-			for _, p := range replies {
-				if p.res.err == nil {
-					p.res = result{err: fmt.Errorf("commit feedback: %w", err)}
-				}
-				p.r.reply <- p.res
-			}
+			c.fail(&b, replies, err)
 			replies = nil
 		} else {
 			c.nextSeq = seq
-			for _, d := range b.Decisions {
-				e.recent.slim(d)
-			}
 			e.mu.RLock()
 			for _, ew := range b.Events {
 				if st := e.actions[ew.Event.ActionID]; st != nil {
@@ -192,13 +266,22 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 				}
 			}
 			e.mu.RUnlock()
+			for i := range b.Rollups {
+				r := b.Rollups[i]
+				c.rollups[rollKey{r.Experiment, r.Day, r.Arm}] = &r
+			}
+			for _, ce := range b.Contacts {
+				if ce.Negative {
+					e.noteNegative(ce.Customer, ce.Time)
+				}
+			}
 			if e.obs != nil {
 				e.obs.Committed(len(b.Events), len(b.Decisions), time.Since(start))
 			}
 		}
 	}
 	for _, p := range replies {
-		if e.obs != nil && p.res.err == nil {
+		if e.obs != nil && p.res.err == nil && p.r.feedback != nil {
 			if p.ev != nil {
 				e.obs.Responded(p.ev, false)
 			} else {
@@ -217,6 +300,41 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 		}
 		r.reply <- res
 	}
+}
+
+// fail answers every waiting request of a batch that could not be committed: nothing in
+// it was acknowledged.
+func (c *committer) fail(b *Batch, replies []pendingReply, err error) {
+	c.e.log.Error("group commit failed; nothing in it was acknowledged", "decisions", len(b.Decisions), "events", len(b.Events), "outcomes", len(b.Outcomes), "err", err)
+	for _, d := range b.Decisions {
+		c.e.recent.forget(d.ID)
+	}
+	for _, p := range replies {
+		if p.res.err == nil {
+			p.res = result{err: fmt.Errorf("commit: %w", err)}
+		}
+		p.r.reply <- p.res
+	}
+}
+
+// rollup returns the stored rollup for k (zero if none), loading the experiment's
+// rollups on first use.
+func (c *committer) rollup(ctx context.Context, k rollKey) (*Rollup, error) {
+	if !c.loaded[k.exp] {
+		rs, err := c.e.store.Rollups(ctx, k.exp)
+		if err != nil {
+			return nil, fmt.Errorf("load rollups of %q: %w", k.exp, err)
+		}
+		for i := range rs {
+			r := rs[i]
+			c.rollups[rollKey{r.Experiment, r.Day, r.Arm}] = &r
+		}
+		c.loaded[k.exp] = true
+	}
+	if r := c.rollups[k]; r != nil {
+		return r, nil
+	}
+	return &Rollup{Experiment: k.exp, Day: k.day, Arm: k.arm}, nil
 }
 
 func evOf(ew *EventWrite) *Event {
@@ -290,12 +408,36 @@ func (c *committer) event(ctx context.Context, f *feedbackReq, local map[Outcome
 	if seen && !ev.Learned && !ev.RewardLearned && logged {
 		return nil, result{duplicate: true, seq: loggedSeq}
 	}
+	// For experiments and the contact policy: did the pair just become positive (first
+	// explicit positive, or a late positive after a timeout), and was the decision not
+	// already responded to through another of its offers?
+	responded := false
+	if positive && (!seen || prev.Implicit) {
+		responded = true
+		for _, other := range f.d.Chosen {
+			if other == f.action {
+				continue
+			}
+			ok := OutcomeKey{Decision: f.d.ID, Action: other}
+			st, had := local[ok]
+			if !had {
+				var err error
+				if st, err = e.store.Outcome(ctx, ok); err != nil && !errors.Is(err, ErrNotFound) {
+					return nil, result{err: fmt.Errorf("read outcome state: %w", err)}
+				}
+			}
+			if p, _ := st.Outcome.Positive(); p && !st.Implicit {
+				responded = false
+			}
+		}
+	}
+	negative := !seen && !positive && !f.implicit
 	local[key] = state
 	ew := &EventWrite{Event: ev, Outcome: state}
 	if !f.d.Deadline.IsZero() {
 		ew.Resolve = &PendingKey{Deadline: f.d.Deadline, Decision: f.d.ID, Action: f.action}
 	}
-	return ew, result{seq: seq, learned: ev.Learned || ev.RewardLearned}
+	return ew, result{seq: seq, learned: ev.Learned || ev.RewardLearned, responded: responded, negative: negative}
 }
 
 // snapshot stores a new version of every model changed since its last snapshot, and the

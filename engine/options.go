@@ -10,6 +10,13 @@ import (
 type Options struct {
 	// Threshold is the priority below which the answer is "no action".
 	Threshold float64 `yaml:"threshold"`
+	// OutboundThreshold is the same for outbound decisions (the NBA outbound pass): a
+	// contact we start should clear a higher bar than an answer to one the customer started.
+	OutboundThreshold float64 `yaml:"outbound_threshold"`
+	// OutboundChannel is the channel of the NBA outbound pass when a run names none.
+	OutboundChannel string `yaml:"outbound_channel"`
+	// ContactPolicy caps contacts per customer and channel, for every arm alike.
+	ContactPolicy ContactPolicy `yaml:"contact_policy"`
 	// Alpha scales exploration: the sampled logit is N(x'm, Alpha^2 x'Sx). Chapelle & Li
 	// (2011) found 0.5 to 1 best.
 	Alpha float64 `yaml:"alpha"`
@@ -51,9 +58,11 @@ type Limits struct {
 // DefaultOptions returns the defaults documented in the README's configuration reference.
 func DefaultOptions() Options {
 	return Options{
-		Threshold:      0,
-		Alpha:          1,
-		SelectionDraws: 100,
+		Threshold:       0,
+		OutboundChannel: "email",
+		ContactPolicy:   DefaultContactPolicy(),
+		Alpha:           1,
+		SelectionDraws:  100,
 		Channels: map[string]Channel{
 			"web":         {Weight: 1, Timeout: 30 * time.Minute},
 			"app":         {Weight: 1, Timeout: 30 * time.Minute},
@@ -81,6 +90,15 @@ func DefaultOptions() Options {
 func (o *Options) Validate() error {
 	if !finite(o.Threshold) || o.Threshold < 0 {
 		return fmt.Errorf("threshold: must be a finite number >= 0, got %v", o.Threshold)
+	}
+	if !finite(o.OutboundThreshold) || o.OutboundThreshold < 0 {
+		return fmt.Errorf("outbound_threshold: must be a finite number >= 0, got %v", o.OutboundThreshold)
+	}
+	if !ValidID(o.OutboundChannel) {
+		return fmt.Errorf("outbound_channel: %q is not a valid channel name", o.OutboundChannel)
+	}
+	if err := o.ContactPolicy.validate(); err != nil {
+		return err
 	}
 	if !finite(o.Alpha) || o.Alpha < 0 {
 		return fmt.Errorf("alpha: must be a finite number >= 0, got %v", o.Alpha)

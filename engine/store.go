@@ -20,6 +20,8 @@ type Catalog interface {
 type Profiles interface {
 	Customer(ctx context.Context, id CustomerID) (Customer, error) // ErrNotFound if absent
 	PutCustomer(ctx context.Context, c Customer) error
+	// Customers calls fn for every profile, in id order.
+	Customers(ctx context.Context, fn func(Customer) error) error
 }
 
 // Batch is one group commit. The store writes it durably before Commit returns. It may
@@ -31,6 +33,11 @@ type Batch struct {
 	Snapshots []Snapshot
 	Settings  map[string][]byte
 	Prune     []VersionKey // old model versions to delete
+	// Experiment bookkeeping, written by the committer with the events that caused it.
+	Enrollments []Enrollment
+	Rollups     []Rollup
+	Contacts    []ContactEvent
+	Outcomes    []CustomerOutcome
 }
 
 // EventWrite is one journal event with the idempotency state it establishes.
@@ -106,6 +113,31 @@ type Models interface {
 	Snapshot(ctx context.Context, k VersionKey) (Snapshot, error)
 }
 
+// Programs stores experiments and legacy campaigns.
+type Programs interface {
+	Experiments(ctx context.Context) ([]Experiment, error)
+	PutExperiment(ctx context.Context, x Experiment) error
+	Campaigns(ctx context.Context) ([]Campaign, error)
+	PutCampaign(ctx context.Context, c Campaign) error
+}
+
+// Results reads what experiments have recorded.
+type Results interface {
+	// Enrollment returns a customer's enrollment, ErrNotFound if not enrolled.
+	Enrollment(ctx context.Context, x ExperimentID, c CustomerID) (Enrollment, error)
+	// Rollups returns an experiment's daily rollups, by day then arm.
+	Rollups(ctx context.Context, x ExperimentID) ([]Rollup, error)
+	// Contacts returns a customer's contact history since t, oldest first.
+	Contacts(ctx context.Context, c CustomerID, since time.Time) ([]ContactEvent, error)
+	// Outbox calls fn for each outbound decision on channel from since on, oldest first.
+	Outbox(ctx context.Context, channel string, since time.Time, fn func(*Decision) error) error
+}
+
+// OutcomeLog remembers which client outcome ids have been recorded.
+type OutcomeLog interface {
+	OutcomeSeen(ctx context.Context, id string) (bool, error)
+}
+
 // Store is everything the engine needs from storage.
 type Store interface {
 	Catalog
@@ -113,4 +145,7 @@ type Store interface {
 	Journal
 	DecisionLog
 	Models
+	Programs
+	Results
+	OutcomeLog
 }

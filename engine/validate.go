@@ -2,7 +2,29 @@ package engine
 
 import (
 	"math"
+	"time"
 )
+
+// The event times the engine accepts, in Unix seconds: 1970-01-01 to 2200-01-01. Decision
+// ids and pending-response keys order times by uint64(t.UnixNano()), which keeps time
+// order only from 1970 to 2262, and the log writes times in RFC 3339, whose years stop
+// at 9999. Outside them a decision cannot be logged, and an event that cannot be encoded
+// would fail the whole group commit it is in.
+const (
+	minEventUnix = 0
+	maxEventUnix = 7258118400
+)
+
+// checkTime refuses an event time outside 1970-2200; the zero time (now) is accepted.
+func checkTime(field string, t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	if s := t.Unix(); s < minEventUnix || s >= maxEventUnix {
+		return Invalid("invalid_field", "%s: %s is outside the accepted range, 1970 to 2200", field, t.Format(time.RFC3339))
+	}
+	return nil
+}
 
 // CheckValues checks decoded JSON values for what the engine refuses: NaN or infinite
 // numbers, strings longer than maxString, nesting deeper than depth, and more than

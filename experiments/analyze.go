@@ -62,6 +62,11 @@ type AnalyzeOptions struct {
 	// check on the customers per arm. Weights are normalised by their sum.
 	// Every arm in the table must have a weight.
 	Weights map[string]float64
+	// Progress, if set, is called after each data row with the index of
+	// its source (0 for Analyze) and the number of data rows read so far
+	// from that source. It lets a command report progress on large tables
+	// and must be cheap.
+	Progress func(source, rows int)
 }
 
 // Analysis is the result of Analyze. It is meant for reports. The engine
@@ -119,6 +124,35 @@ type ArmComparison struct {
 // one wrapping ErrInvalidTable, naming the row (the header is row 1) and
 // the column.
 func Analyze(r io.Reader, opts AnalyzeOptions) (*Analysis, error) {
+	return AnalyzeSources([]Source{{R: r}}, opts)
+}
+
+// Source is one CSV table for AnalyzeSources.
+type Source struct {
+	// Name identifies the table in error messages, typically its file
+	// name. Empty means no prefix, as in Analyze.
+	Name string
+	// R reads the table: a header row, then one row per customer.
+	R io.Reader
+	// Arm, if not empty, is the arm of every row of the table. The table
+	// then needs no arm column; if it has one, that column is ignored.
+	// This is how two logs of different policies, kept in separate files,
+	// are compared.
+	Arm string
+}
+
+// AnalyzeSources is Analyze over several tables read one after the other,
+// as if their rows were concatenated. Each table has its own header row
+// and separator (detected per table when opts.Comma is 0). Columns are
+// found by name, so the tables may order them differently and may have
+// other columns that differ; every table needs the metric columns, and
+// the arm column unless its Source.Arm is set. An arm given by Source.Arm
+// is listed even if its table has no data rows.
+//
+// Error messages start with the Source.Name of the table at fault, then
+// the row and column as in Analyze, where rows count from each table's
+// header.
+func AnalyzeSources(srcs []Source, opts AnalyzeOptions) (*Analysis, error) {
 	lv, err := checkLevel(opts.Level)
 	if err != nil {
 		return nil, err
@@ -126,111 +160,23 @@ func Analyze(r io.Reader, opts AnalyzeOptions) (*Analysis, error) {
 	if err := checkAnalyzeOptions(opts); err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	comma := opts.Comma
-	if comma == 0 {
-		comma = detectComma(br)
+	if len(srcs) == 0 {
+		return nil, fmt.Errorf("%w: no tables to read", ErrInvalidConfig)
 	}
-	cr := csv.NewReader(br)
-	cr.Comma = comma
-	cr.FieldsPerRecord = -1 // checked below, to name the row
-	cr.ReuseRecord = true
-
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, fmt.Errorf("%w: empty table, want a header row", ErrInvalidTable)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: header: %w", ErrInvalidTable, err)
-	}
-	ncol := len(header)
-	cols := make(map[string]int, ncol)
-	dup := make(map[string]bool)
-	for i, h := range header {
-		h = strings.TrimSpace(h)
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\ufeff") // byte-order mark from spreadsheet exports
-		}
-		if _, ok := cols[h]; ok {
-			dup[h] = true
-		}
-		cols[h] = i
-	}
-	column := func(name string) (int, error) {
-		i, ok := cols[name]
-		switch {
-		case !ok:
-			return 0, fmt.Errorf("%w: row 1: no column %q in the header", ErrInvalidTable, name)
-		case dup[name]:
-			return 0, fmt.Errorf("%w: row 1: column %q appears more than once in the header", ErrInvalidTable, name)
-		}
-		return i, nil
-	}
-	armCol, err := column(opts.ArmColumn)
-	if err != nil {
-		return nil, err
-	}
-	metricCols := make([]int, len(opts.Metrics))
-	for i, m := range opts.Metrics {
-		if metricCols[i], err = column(m.Column); err != nil {
+	t := tally{armIndex: make(map[string]int), sums: make([][]Summary, len(opts.Metrics))}
+	for i, src := range srcs {
+		if err := t.read(i, src, opts); err != nil {
 			return nil, err
 		}
 	}
-	decimalComma := comma == ';'
-
-	var (
-		arms      []string
-		armIndex  = make(map[string]int)
-		customers []int
-		sums      = make([][]Summary, len(opts.Metrics)) // [metric][arm]
-	)
-	for row := 2; ; row++ {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: row %d: %w", ErrInvalidTable, row, err)
-		}
-		if len(rec) != ncol {
-			return nil, fmt.Errorf("%w: row %d%s: %d fields, the header has %d", ErrInvalidTable, row, lineNote(cr, row), len(rec), ncol)
-		}
-		name := strings.TrimSpace(rec[armCol])
-		if name == "" {
-			return nil, fmt.Errorf("%w: row %d%s, column %q: empty arm", ErrInvalidTable, row, lineNote(cr, row), opts.ArmColumn)
-		}
-		a, ok := armIndex[name]
-		if !ok {
-			if len(arms) == MaxArms {
-				return nil, fmt.Errorf("%w: row %d%s, column %q: more than %d distinct arms", ErrInvalidTable, row, lineNote(cr, row), opts.ArmColumn, MaxArms)
-			}
-			a = len(arms)
-			armIndex[name] = a
-			arms = append(arms, name)
-			customers = append(customers, 0)
-			for m := range sums {
-				sums[m] = append(sums[m], Summary{})
-			}
-		}
-		customers[a]++
-		for m, spec := range opts.Metrics {
-			v, skip, err := parseCell(rec[metricCols[m]], spec.Kind, decimalComma)
-			if err != nil {
-				return nil, fmt.Errorf("%w: row %d%s, column %q: %w", ErrInvalidTable, row, lineNote(cr, row), spec.Column, err)
-			}
-			if !skip {
-				sums[m][a].Add(v)
-			}
-		}
-	}
-	if len(arms) == 0 {
+	if t.rows == 0 {
 		return nil, fmt.Errorf("%w: no data rows after the header", ErrInvalidTable)
 	}
+	arms, armIndex, customers, sums := t.arms, t.armIndex, t.customers, t.sums
 	ctl, ok := armIndex[opts.Control]
 	if !ok {
-		return nil, fmt.Errorf("%w: control arm %q does not appear in column %q", ErrInvalidTable, opts.Control, opts.ArmColumn)
+		return nil, fmt.Errorf("%w: control arm %q does not appear in column %q; the arms are %s", ErrInvalidTable, opts.Control, opts.ArmColumn, quoteList(arms, 10))
 	}
-
 	// Order: control first, then first appearance, then weight-only arms.
 	order := []int{ctl}
 	for i := range arms {
@@ -304,6 +250,137 @@ func Analyze(r io.Reader, opts AnalyzeOptions) (*Analysis, error) {
 	return an, nil
 }
 
+// tally accumulates the per-arm counts and summaries over the tables of
+// AnalyzeSources.
+type tally struct {
+	arms      []string
+	armIndex  map[string]int
+	customers []int
+	sums      [][]Summary // [metric][arm]
+	rows      int         // data rows over all tables
+}
+
+// arm returns the index of the named arm, adding it if it is new.
+func (t *tally) arm(name string) (int, bool) {
+	if a, ok := t.armIndex[name]; ok {
+		return a, true
+	}
+	if len(t.arms) == MaxArms {
+		return 0, false
+	}
+	a := len(t.arms)
+	t.armIndex[name] = a
+	t.arms = append(t.arms, name)
+	t.customers = append(t.customers, 0)
+	for m := range t.sums {
+		t.sums[m] = append(t.sums[m], Summary{})
+	}
+	return a, true
+}
+
+// read adds the rows of one table, the index-th source.
+func (t *tally) read(index int, src Source, opts AnalyzeOptions) error {
+	prefix := ""
+	if src.Name != "" {
+		prefix = src.Name + ": "
+	}
+	br := bufio.NewReaderSize(src.R, 64<<10)
+	comma := opts.Comma
+	if comma == 0 {
+		comma = detectComma(br)
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = comma
+	cr.FieldsPerRecord = -1 // checked below, to name the row
+	cr.ReuseRecord = true
+
+	header, err := cr.Read()
+	if err == io.EOF {
+		return fmt.Errorf("%w: %sempty table, want a header row", ErrInvalidTable, prefix)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %sheader: %w", ErrInvalidTable, prefix, err)
+	}
+	ncol := len(header)
+	cols := make(map[string]int, ncol)
+	dup := make(map[string]bool)
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		if i == 0 {
+			h = strings.TrimPrefix(h, "\ufeff") // byte-order mark from spreadsheet exports
+		}
+		if _, ok := cols[h]; ok {
+			dup[h] = true
+		}
+		cols[h] = i
+	}
+	column := func(name string) (int, error) {
+		i, ok := cols[name]
+		switch {
+		case !ok:
+			return 0, fmt.Errorf("%w: %srow 1: no column %q in the header", ErrInvalidTable, prefix, name)
+		case dup[name]:
+			return 0, fmt.Errorf("%w: %srow 1: column %q appears more than once in the header", ErrInvalidTable, prefix, name)
+		}
+		return i, nil
+	}
+	armCol, fixed := -1, -1
+	if src.Arm != "" {
+		a, ok := t.arm(src.Arm)
+		if !ok {
+			return fmt.Errorf("%w: %sarm %q: more than %d distinct arms", ErrInvalidTable, prefix, src.Arm, MaxArms)
+		}
+		fixed = a
+	} else if armCol, err = column(opts.ArmColumn); err != nil {
+		return err
+	}
+	metricCols := make([]int, len(opts.Metrics))
+	for i, m := range opts.Metrics {
+		if metricCols[i], err = column(m.Column); err != nil {
+			return err
+		}
+	}
+	decimalComma := comma == ';'
+
+	for row := 2; ; row++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %srow %d: %w", ErrInvalidTable, prefix, row, err)
+		}
+		if len(rec) != ncol {
+			return fmt.Errorf("%w: %srow %d%s: %d fields, the header has %d", ErrInvalidTable, prefix, row, lineNote(cr, row), len(rec), ncol)
+		}
+		a := fixed
+		if a < 0 {
+			name := strings.TrimSpace(rec[armCol])
+			if name == "" {
+				return fmt.Errorf("%w: %srow %d%s, column %q: empty arm", ErrInvalidTable, prefix, row, lineNote(cr, row), opts.ArmColumn)
+			}
+			var ok bool
+			if a, ok = t.arm(name); !ok {
+				return fmt.Errorf("%w: %srow %d%s, column %q: more than %d distinct arms", ErrInvalidTable, prefix, row, lineNote(cr, row), opts.ArmColumn, MaxArms)
+			}
+		}
+		t.customers[a]++
+		for m, spec := range opts.Metrics {
+			v, skip, err := parseCell(rec[metricCols[m]], spec.Kind, decimalComma)
+			if err != nil {
+				return fmt.Errorf("%w: %srow %d%s, column %q: %w", ErrInvalidTable, prefix, row, lineNote(cr, row), spec.Column, err)
+			}
+			if !skip {
+				t.sums[m][a].Add(v)
+			}
+		}
+		t.rows++
+		if opts.Progress != nil {
+			opts.Progress(index, row-1)
+		}
+	}
+}
+
 func checkAnalyzeOptions(o AnalyzeOptions) error {
 	switch {
 	case strings.TrimSpace(o.ArmColumn) == "":
@@ -336,6 +413,23 @@ func checkAnalyzeOptions(o AnalyzeOptions) error {
 		}
 	}
 	return nil
+}
+
+// quoteList quotes the first limit names, comma-separated, and says how many
+// more there are.
+func quoteList(names []string, limit int) string {
+	var b strings.Builder
+	for i, n := range names {
+		if i == limit {
+			fmt.Fprintf(&b, " and %d more", len(names)-limit)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(n))
+	}
+	return b.String()
 }
 
 // lineNote returns " (line N)" when the record's line in the file differs

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -12,13 +14,17 @@ import (
 )
 
 // Budgets for one transaction. Badger refuses a transaction over 15% of the memtable size
-// (ErrTxnTooBig); staying well below keeps every group commit in as few fsyncs as possible
-// without ever splitting a group.
+// (ErrTxnTooBig); the byte budget is 12% of it (3.8 MB with the default 32 MB memtable),
+// so a group commit of the engine's size (at most about 1 MB) is one transaction: atomic
+// as a whole. A larger batch is split between groups, never inside one.
 const (
-	txnByteBudget  = 1 << 20
-	txnCountBudget = 4000
+	txnCountBudget = 20000
 	entryOverhead  = 64 // Badger's per-entry header and skiplist node, roughly
 )
+
+func (s *Store) txnByteBudget() int {
+	return int(max(s.opts.MemTableSize, 8<<20) * 12 / 100)
+}
 
 type write struct {
 	key, value []byte
@@ -61,6 +67,48 @@ func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 	for _, vk := range b.Prune {
 		groups = append(groups, []write{{key: versionKey(tModelBytes, vk), del: true}, {key: versionKey(tModelMeta, vk), del: true}})
 	}
+	// Experiment bookkeeping: each record stands alone (the rollups and enrollments are the
+	// state after the whole batch), so they are grouped only to keep transactions few.
+	var book []write
+	for i := range b.Enrollments {
+		v, err := json.Marshal(b.Enrollments[i])
+		if err != nil {
+			return fmt.Errorf("encode enrollment: %w", err)
+		}
+		book = append(book, write{key: enrollmentKey(b.Enrollments[i].Experiment, b.Enrollments[i].Customer), value: v})
+	}
+	for i := range b.Rollups {
+		v, err := json.Marshal(b.Rollups[i])
+		if err != nil {
+			return fmt.Errorf("encode rollup: %w", err)
+		}
+		book = append(book, write{key: rollupKey(&b.Rollups[i]), value: v})
+	}
+	for i := range b.Contacts {
+		v, err := json.Marshal(b.Contacts[i])
+		if err != nil {
+			return fmt.Errorf("encode contact: %w", err)
+		}
+		book = append(book, write{key: contactKey(&b.Contacts[i], i), value: v, ttl: true})
+	}
+	for i := range b.Outcomes {
+		o := &b.Outcomes[i]
+		v, err := json.Marshal(o)
+		if err != nil {
+			return fmt.Errorf("encode outcome: %w", err)
+		}
+		k := binary.BigEndian.AppendUint64([]byte(tCOutcome), uint64(o.Time.UnixNano()))
+		k = binary.BigEndian.AppendUint64(k, rand.Uint64())
+		book = append(book, write{key: k, value: v, ttl: true})
+		if o.ID != "" {
+			book = append(book, write{key: []byte(tCOutcomeID + o.ID), ttl: true})
+		}
+	}
+	for len(book) > 0 {
+		n := min(len(book), 256)
+		groups = append(groups, book[:n])
+		book = book[n:]
+	}
 	return s.writeGroups(ctx, groups)
 }
 
@@ -75,7 +123,7 @@ func (s *Store) writeGroups(ctx context.Context, groups [][]write) error {
 			for _, w := range groups[n] {
 				gs += len(w.key) + len(w.value) + entryOverhead
 			}
-			if n > 0 && (size+gs > txnByteBudget || count+gc > txnCountBudget) {
+			if n > 0 && (size+gs > s.txnByteBudget() || count+gc > txnCountBudget) {
 				break
 			}
 			size, count, n = size+gs, count+gc, n+1
@@ -119,6 +167,9 @@ func decisionWrites(d *engine.Decision) ([]write, error) {
 		}
 	}
 	g := []write{{key: decisionKey(d.ID), value: b, ttl: true}}
+	if d.Source != "inbound" && len(d.Chosen) > 0 {
+		g = append(g, write{key: outboxKey(d.Channel, d.ID), ttl: true})
+	}
 	if !d.Deadline.IsZero() {
 		for _, a := range d.Chosen {
 			g = append(g, write{key: pendingKey(engine.PendingKey{Deadline: d.Deadline, Decision: d.ID, Action: a}), ttl: true})

@@ -28,6 +28,11 @@ type Options struct {
 	InsecureLocal bool   `yaml:"insecure_local"`
 	TLSCert       string `yaml:"tls_cert"` // PEM certificate file; with TLSKey, serve HTTPS
 	TLSKey        string `yaml:"tls_key"`
+	// Clock is "system" (wall time) or "manual": a replay or simulation moves it with
+	// POST /v1/clock, and scheduled work runs as the clock passes its due times.
+	Clock string `yaml:"clock"`
+	// ClockStart is where a manual clock starts (RFC 3339); empty means the wall time at start.
+	ClockStart string `yaml:"clock_start"`
 	// RateLimits caps requests per second per key, by role name; 0 means unlimited.
 	RateLimits map[string]int `yaml:"rate_limits"`
 
@@ -59,6 +64,7 @@ type HTTPOptions struct {
 // the service's scheduled work. An empty spec switches the job off.
 type Schedule struct {
 	Timeouts  string `yaml:"timeouts"`  // turn unanswered offers into implicit negatives
+	Outbound  string `yaml:"outbound"`  // the NBA outbound pass on engine.outbound_channel
 	Snapshots string `yaml:"snapshots"` // store new model versions
 	GC        string `yaml:"gc"`        // Badger value-log garbage collection
 }
@@ -87,7 +93,8 @@ func DefaultOptions() Options {
 			"admin":   1000,
 		},
 		HTTP:     HTTPOptions{BodyLimitKB: 1024, ReadTimeout: 30 * time.Second, ShutdownMax: 30 * time.Second},
-		Schedule: Schedule{Timeouts: "@every 1m", Snapshots: "@every 1m", GC: "@every 10m"},
+		Schedule: Schedule{Timeouts: "@every 1m", Snapshots: "@every 1m", GC: "@every 10m", Outbound: "0 9 * * *"},
+		Clock:    "system",
 	}
 }
 
@@ -115,6 +122,18 @@ func (o *Options) storeOptions(log *slog.Logger) store.Options {
 	so.IndexCacheSize = o.Store.IndexCacheMB << 20
 	so.Logger = log
 	return so
+}
+
+// newClock returns the clock the options ask for.
+func (o *Options) newClock() engine.Clock {
+	if o.Clock != "manual" {
+		return engine.SystemClock{}
+	}
+	start := time.Now().UTC()
+	if o.ClockStart != "" {
+		start, _ = time.Parse(time.RFC3339, o.ClockStart)
+	}
+	return engine.NewManualClock(start)
 }
 
 // loopback reports whether a listen address is on the loopback interface only.
@@ -149,6 +168,20 @@ func (o *Options) validate() error {
 	}
 	if o.InsecureLocal && !loopback(o.Addr) {
 		return fmt.Errorf("insecure_local: keyless access is only allowed on a loopback address (127.0.0.1, ::1, localhost), not %q", o.Addr)
+	}
+	switch o.Clock {
+	case "system":
+		if o.ClockStart != "" {
+			return fmt.Errorf("clock_start: only with clock: manual")
+		}
+	case "manual":
+		if o.ClockStart != "" {
+			if _, err := time.Parse(time.RFC3339, o.ClockStart); err != nil {
+				return fmt.Errorf("clock_start: %q is not an RFC 3339 time", o.ClockStart)
+			}
+		}
+	default:
+		return fmt.Errorf("clock: %q is not system or manual", o.Clock)
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return fmt.Errorf("tls: give both tls_cert and tls_key, or neither")

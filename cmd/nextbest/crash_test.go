@@ -483,7 +483,9 @@ func crashPlan(rng *rand.Rand) []*crashJob {
 			"hour":       rng.IntN(24),
 			"basket_eur": math.Round(rng.Float64()*10000) / 100,
 		}
-		body, _ := json.Marshal(map[string]any{"customer_id": fmt.Sprintf("c%d", rng.IntN(1000)), "channel": "web", "context": ctx})
+		// One customer per decision: the contact policy (suppression after repeated
+		// negatives) must not turn decisions into "no action".
+		body, _ := json.Marshal(map[string]any{"customer_id": fmt.Sprintf("c%d", len(jobs)), "channel": "web", "context": ctx})
 		j := &crashJob{decide: body, interleaved: rng.IntN(4) == 0, plan: pl}
 		// Outcomes for the single and repeated plans: 30% accepted, 10% clicked, 40%
 		// ignored, 20% rejected; a rough mix of positive and negative responses.
@@ -741,78 +743,8 @@ func verifyCrash(t *testing.T, p *childProc, hc *http.Client, jobs []*crashJob, 
 		t.FailNow()
 	}
 
-	// The models are exactly the learned events replayed in sequence order: rebuild each
-	// posterior from the log with the engine's model configuration and compare weights.
-	var schema struct {
-		Dim int `json:"dim"`
-	}
-	p.mustJSON(hc, "GET", "/v1/schema", nil, 200, &schema)
-	sort.Slice(all, func(a, b int) bool { return all[a].Seq < all[b].Seq })
-	models := map[string]servedModel{}
-	for _, a := range crashActions {
-		var info servedModel
-		p.mustJSON(hc, "GET", "/v1/models/"+a+"?top=10000", nil, 200, &info)
-		models[a] = info
-		// The configuration engine.modelConfig gives a default model spec.
-		m, err := bandit.New(bandit.Config{Dim: schema.Dim, Form: bandit.Diagonal, PriorPrecision: 1, HalfLifeUnit: bandit.Events}.WithDefaults())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var responses, positives int64
-		var lastSeq uint64
-		for _, ev := range all {
-			if string(ev.ActionID) != a {
-				continue
-			}
-			lastSeq = ev.Seq
-			if !ev.Learned {
-				continue
-			}
-			positive, ok := ev.Outcome.Positive()
-			if !ok {
-				t.Fatalf("event %d: unknown outcome %q", ev.Seq, ev.Outcome)
-			}
-			d := byID[string(ev.DecisionID)]
-			m.Update(bandit.Vector(d.Features), positive, ev.Time)
-			responses++
-			if positive {
-				positives++
-			}
-		}
-		if info.Health.Responses != responses || info.Health.Positives != positives || info.Health.Rejected != 0 {
-			t.Errorf("model %s: %d responses, %d positives, %d rejected; the log has %d learned events, %d positive", a, info.Health.Responses, info.Health.Positives, info.Health.Rejected, responses, positives)
-		}
-		if info.Seq != lastSeq {
-			t.Errorf("model %s: seq %d, the log's last event for it is %d", a, info.Seq, lastSeq)
-		}
-		mean := make([]float64, schema.Dim)
-		sd := make([]float64, schema.Dim)
-		m.Weights(mean, sd)
-		nonzero := 0
-		for _, v := range mean {
-			if v != 0 {
-				nonzero++
-			}
-		}
-		if len(info.TopWeights) != nonzero {
-			t.Errorf("model %s: %d weights away from the prior, the replayed log gives %d", a, len(info.TopWeights), nonzero)
-		}
-		// JSON carries float64 exactly (shortest round-trip form), and the replay does the
-		// same arithmetic in the same order, so only rounding-free agreement is expected;
-		// 1e-12 leaves room for nothing but the last bits.
-		const tol = 1e-12
-		bad := 0
-		for _, w := range info.TopWeights {
-			if w.Index < 0 || w.Index >= schema.Dim {
-				t.Fatalf("model %s: weight index %d outside [0, %d)", a, w.Index, schema.Dim)
-			}
-			if math.Abs(w.Mean-mean[w.Index]) > tol || math.Abs(w.SD-sd[w.Index]) > tol {
-				if bad++; bad <= 5 {
-					t.Errorf("model %s weight %d: served mean %v sd %v, replayed log gives mean %v sd %v", a, w.Index, w.Mean, w.SD, mean[w.Index], sd[w.Index])
-				}
-			}
-		}
-	}
+	// The models are exactly the learned events replayed in sequence order.
+	models := verifyModels(t, p, hc, log, crashActions)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -890,4 +822,88 @@ func verifyCrash(t *testing.T, p *childProc, hc *http.Client, jobs []*crashJob, 
 type crashResend struct {
 	j       *crashJob
 	outcome string
+}
+
+// verifyModels checks that each action's served model is exactly its learned events in the
+// log replayed in sequence order: it rebuilds each posterior from the log with the
+// engine's model configuration for a default model spec and compares the counts and every
+// weight. It returns the served models.
+func verifyModels(t *testing.T, p *childProc, hc *http.Client, log []engine.Decision, actions []string) map[string]servedModel {
+	t.Helper()
+	var schema struct {
+		Dim int `json:"dim"`
+	}
+	p.mustJSON(hc, "GET", "/v1/schema", nil, 200, &schema)
+	byID := make(map[engine.DecisionID]*engine.Decision, len(log))
+	var all []engine.Event
+	for i := range log {
+		byID[log[i].ID] = &log[i]
+		all = append(all, log[i].Outcomes...)
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a].Seq < all[b].Seq })
+	models := map[string]servedModel{}
+	for _, a := range actions {
+		var info servedModel
+		p.mustJSON(hc, "GET", "/v1/models/"+a+"?top=10000", nil, 200, &info)
+		models[a] = info
+		// engine.modelConfig for a default spec: diagonal, prior N(0, 1), no forgetting.
+		m, err := bandit.New(bandit.Config{Dim: schema.Dim, Form: bandit.Diagonal, PriorPrecision: 1, HalfLifeUnit: bandit.Events}.WithDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var responses, positives int64
+		var lastSeq uint64
+		for _, ev := range all {
+			if string(ev.ActionID) != a {
+				continue
+			}
+			lastSeq = ev.Seq
+			if !ev.Learned {
+				continue
+			}
+			positive, ok := ev.Outcome.Positive()
+			if !ok {
+				t.Fatalf("event %d: unknown outcome %q", ev.Seq, ev.Outcome)
+			}
+			m.Update(bandit.Vector(byID[ev.DecisionID].Features), positive, ev.Time)
+			responses++
+			if positive {
+				positives++
+			}
+		}
+		if info.Health.Responses != responses || info.Health.Positives != positives || info.Health.Rejected != 0 {
+			t.Errorf("model %s: %d responses, %d positives, %d rejected; the log has %d learned events, %d positive", a, info.Health.Responses, info.Health.Positives, info.Health.Rejected, responses, positives)
+		}
+		if info.Seq != lastSeq {
+			t.Errorf("model %s: seq %d, the log's last event for it is %d", a, info.Seq, lastSeq)
+		}
+		mean := make([]float64, schema.Dim)
+		sd := make([]float64, schema.Dim)
+		m.Weights(mean, sd)
+		nonzero := 0
+		for _, v := range mean {
+			if v != 0 {
+				nonzero++
+			}
+		}
+		if len(info.TopWeights) != nonzero {
+			t.Errorf("model %s: %d weights away from the prior, the replayed log gives %d", a, len(info.TopWeights), nonzero)
+		}
+		// JSON carries a float64 exactly (shortest round-trip form) and the replay does the
+		// same arithmetic in the same order, so agreement is expected to the bit; 1e-12
+		// leaves room for nothing but the last bits.
+		const tol = 1e-12
+		bad := 0
+		for _, w := range info.TopWeights {
+			if w.Index < 0 || w.Index >= schema.Dim {
+				t.Fatalf("model %s: weight index %d outside [0, %d)", a, w.Index, schema.Dim)
+			}
+			if math.Abs(w.Mean-mean[w.Index]) > tol || math.Abs(w.SD-sd[w.Index]) > tol {
+				if bad++; bad <= 5 {
+					t.Errorf("model %s weight %d: served mean %v sd %v, the replayed log gives mean %v sd %v", a, w.Index, w.Mean, w.SD, mean[w.Index], sd[w.Index])
+				}
+			}
+		}
+	}
+	return models
 }

@@ -1141,8 +1141,11 @@ type ltMemReport struct {
 	FirstError     string    `json:"first_error,omitempty"`
 	LoadSeconds    float64   `json:"load_seconds"`
 	DecidesPerSec  float64   `json:"decides_per_second"`
-	RSSMB          float64   `json:"rss_mb"`      // VmRSS at the end of the load
-	PeakRSSMB      float64   `json:"peak_rss_mb"` // VmHWM: the kernel's high-water mark
+	RSSMB          float64   `json:"rss_mb"`           // VmRSS at the end of the load
+	PeakRSSMB      float64   `json:"peak_rss_mb"`      // VmHWM: the kernel's high-water mark
+	AnonMB         float64   `json:"rss_anon_mb"`      // of VmRSS: heap, stacks
+	FileMB         float64   `json:"rss_file_mb"`      // of VmRSS: mapped files (Badger tables, logs)
+	PeakAnonMB     float64   `json:"peak_rss_anon_mb"` // highest RssAnon sampled (every 10s)
 	HeapInuseMB    float64   `json:"heap_inuse_mb,omitempty"`
 	DiskMB         float64   `json:"disk_mb"` // allocated blocks of the data directory
 	LSMMB          float64   `json:"lsm_mb"`
@@ -1228,7 +1231,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 
 	// The load: decides over random candidate subsets, feedback on every n-th.
 	start = time.Now()
-	var next, decided, decErrs, fed, fbErrs atomic.Int64
+	var next, decided, decErrs, fed, fbErrs, peakAnon atomic.Int64
 	var firstErr atomic.Pointer[string]
 	fail := func(n *atomic.Int64, err error) {
 		n.Add(1)
@@ -1246,9 +1249,10 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 				return
 			case <-progress.C:
 				m, _ := procMemory(srv.pid())
+				peakAnon.Store(max(peakAnon.Load(), int64(m.anon)))
 				n := decided.Load()
-				fmt.Fprintf(stdout, "  %8d decisions (%3.0f%%), %6.0f/s, %d feedback, RSS %4.0f MB (peak %4.0f MB), errors %d\n",
-					n, 100*float64(n)/float64(total), float64(n)/time.Since(start).Seconds(), fed.Load(), m.rss, m.hwm, decErrs.Load()+fbErrs.Load())
+				fmt.Fprintf(stdout, "  %8d decisions (%3.0f%%), %6.0f/s, %d feedback, RSS %4.0f MB (anon %4.0f, file %4.0f; peak %4.0f MB), errors %d\n",
+					n, 100*float64(n)/float64(total), float64(n)/time.Since(start).Seconds(), fed.Load(), m.rss, m.anon, m.file, m.hwm, decErrs.Load()+fbErrs.Load())
 			}
 		}
 	}()
@@ -1300,6 +1304,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 		return err
 	}
 	rep.LoadSeconds = time.Since(start).Seconds()
+	rep.PeakAnonMB = float64(peakAnon.Load())
 	rep.Decisions, rep.DecideErrors, rep.Feedback, rep.FeedbackErrors = decided.Load(), decErrs.Load(), fed.Load(), fbErrs.Load()
 	rep.DecidesPerSec = float64(rep.Decisions) / rep.LoadSeconds
 	if p := firstErr.Load(); p != nil {
@@ -1309,7 +1314,8 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	rep.RSSMB, rep.PeakRSSMB = m.rss, m.hwm
+	rep.RSSMB, rep.PeakRSSMB, rep.AnonMB, rep.FileMB = m.rss, m.hwm, m.anon, m.file
+	rep.PeakAnonMB = max(rep.PeakAnonMB, m.anon)
 	if o.MemProfile != "" {
 		if err := writeHeapProfile(o.MemProfile); err != nil {
 			return err
@@ -1340,6 +1346,9 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 			return err
 		}
 		rep.RestartRSSMB, rep.RestartPeakRSSMB = m.rss, m.hwm
+		if o.MemProfile != "" {
+			fmt.Fprintln(stdout, "(in-process: the restart's memory includes the first run's)")
+		}
 		if err := srv2.stop(); err != nil {
 			return err
 		}
@@ -1357,7 +1366,8 @@ func printMemReport(w io.Writer, r *ltMemReport) {
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error: %s\n", r.FirstError)
 	}
-	fmt.Fprintf(w, "server resident memory: %.0f MB now, %.0f MB peak (VmHWM); Go heap in use %.0f MB (target: peak <= 512 MB)\n", r.RSSMB, r.PeakRSSMB, r.HeapInuseMB)
+	fmt.Fprintf(w, "server resident memory: %.0f MB now (anonymous %.0f MB, mapped files %.0f MB), %.0f MB peak (VmHWM; target <= 512 MB); peak anonymous sampled %.0f MB; Go heap in use %.0f MB\n",
+		r.RSSMB, r.AnonMB, r.FileMB, r.PeakRSSMB, r.PeakAnonMB, r.HeapInuseMB)
 	fmt.Fprintf(w, "store: %.0f MB on disk (LSM %.0f MB, value log %.0f MB as Badger counts them); graceful stop took %.1fs\n", r.DiskMB, r.LSMMB, r.VlogMB, r.StopSeconds)
 	if r.RestartReadySeconds > 0 {
 		fmt.Fprintf(w, "restart on the same data: ready in %.1fs, RSS %.0f MB (peak %.0f MB)\n", r.RestartReadySeconds, r.RestartRSSMB, r.RestartPeakRSSMB)
@@ -1535,8 +1545,10 @@ func (p *ltProcess) kill() {
 	}
 }
 
-// ltMemInfo is a process's resident memory in MB.
-type ltMemInfo struct{ rss, hwm float64 }
+// ltMemInfo is a process's resident memory in MB: in total (VmRSS), its peak (VmHWM), and
+// the anonymous (heap, stacks) and file-backed (mapped Badger tables and logs) parts of
+// VmRSS.
+type ltMemInfo struct{ rss, hwm, anon, file float64 }
 
 // procMemory reads VmRSS and VmHWM from /proc/PID/status.
 func procMemory(pid int) (ltMemInfo, error) {
@@ -1567,6 +1579,10 @@ func parseProcStatus(raw []byte) ltMemInfo {
 			m.rss = kb / 1024
 		case "VmHWM":
 			m.hwm = kb / 1024
+		case "RssAnon":
+			m.anon = kb / 1024
+		case "RssFile":
+			m.file = kb / 1024
 		}
 	}
 	return m

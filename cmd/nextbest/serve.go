@@ -3,17 +3,16 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/gofiber/fiber/v2"
-	"github.com/robfig/cron/v3"
 
 	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/api"
@@ -102,7 +101,8 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		metrics.WriteGaugeUint64(w, "nextbest_store_lsm_bytes", uint64(s.LSMBytes))
 		metrics.WriteGaugeUint64(w, "nextbest_store_vlog_bytes", uint64(s.ValueLogBytes))
 	})
-	eng, err := engine.New(o.Engine, st, engine.SystemClock{}, log, met)
+	clock := o.newClock()
+	eng, err := engine.New(o.Engine, st, clock, log, met)
 	if err != nil {
 		ln.Close()
 		return err
@@ -127,12 +127,12 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		log.Info("loaded the demo catalog into the empty store", "actions", n)
 	}
 
-	sched := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+	sched := newScheduler(clock, eng, log)
 	jobs := []struct {
 		name, spec string
-		fn         func(context.Context) error
+		fn         func(context.Context, time.Time) error
 	}{
-		{"timeouts", o.Schedule.Timeouts, func(ctx context.Context) error {
+		{"timeouts", o.Schedule.Timeouts, func(ctx context.Context, _ time.Time) error {
 			if !o.Engine.ImplicitNegatives {
 				return nil
 			}
@@ -142,36 +142,39 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 			}
 			return err
 		}},
-		{"snapshots", o.Schedule.Snapshots, func(ctx context.Context) error {
+		{"snapshots", o.Schedule.Snapshots, func(ctx context.Context, _ time.Time) error {
 			_, err := eng.Snapshot(ctx, "periodic")
 			return err
 		}},
-		{"gc", o.Schedule.GC, func(ctx context.Context) error {
+		{"gc", o.Schedule.GC, func(ctx context.Context, _ time.Time) error {
 			n, err := st.RunGC(ctx)
 			if n > 0 {
 				log.Info("value log garbage collection rewrote files", "files", n)
 			}
 			return err
 		}},
-	}
-	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopJobs()
-	for _, j := range jobs {
-		if j.spec == "" {
-			continue
-		}
-		if _, err := sched.AddFunc(j.spec, func() {
-			if err := j.fn(jobCtx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("scheduled job failed", "job", j.name, "err", err)
+		{"outbound", o.Schedule.Outbound, func(ctx context.Context, _ time.Time) error {
+			res, err := eng.RunOutbound(ctx, "")
+			if err == nil {
+				log.Info("nba outbound run", "channel", res.Channel, "contacted", res.Contacted, "eligible", res.Eligible, "declined", res.Declined, "capped", res.Capped, "elapsed", res.Elapsed)
 			}
-		}); err != nil {
+			return err
+		}},
+	}
+	for _, j := range jobs {
+		if err := sched.add(j.name, j.spec, j.fn); err != nil {
 			stopEngine()
 			<-engineDone
 			ln.Close()
-			return fmt.Errorf("schedule.%s: %q: %w", j.name, j.spec, err)
+			return err
 		}
 	}
-	sched.Start()
+	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoop()
+	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	schedDone := make(chan struct{})
+	go func() { sched.Run(loopCtx, jobCtx); close(schedDone) }()
 
 	auth, err := setUpAuth(ctx, o, st, stdout)
 	if err != nil {
@@ -188,7 +191,7 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		return err
 	}
 	ao := o.apiOptions(log, met)
-	ao.Auth, ao.Keys, ao.Backup = auth, st, st.Backup
+	ao.Auth, ao.Keys, ao.Backup, ao.Clock = auth, st, st.Backup, sched
 	ao.Extra = func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler) {
 		pages.Register(r, guard)
 	}
@@ -219,10 +222,13 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		log.Warn("http shutdown", "err", err)
 	}
 	log.Info("shutting down: waiting for running jobs")
+	stopLoop() // no new jobs; the running one finishes
 	select {
-	case <-sched.Stop().Done():
+	case <-schedDone:
 	case <-shutCtx.Done():
+		log.Warn("a scheduled job outlived the shutdown timeout; cancelling it")
 		stopJobs()
+		<-schedDone
 	}
 	log.Info("shutting down: draining the journal and snapshotting models")
 	stopEngine()

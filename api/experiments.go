@@ -1,0 +1,350 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/experiments"
+)
+
+// ClockDriver moves a manual clock and runs the scheduled work that falls due: how a
+// replay or simulation drives nextbest faster than real time.
+type ClockDriver interface {
+	Advance(ctx context.Context, t time.Time) (ClockState, error)
+	State() ClockState
+}
+
+// ClockState describes the service's clock.
+type ClockState struct {
+	Mode string    `json:"mode"` // "system" or "manual"
+	Now  time.Time `json:"now"`
+	Ran  []string  `json:"ran,omitempty"` // jobs run by this advance, in order
+}
+
+type experimentBody struct {
+	Description string              `json:"description"`
+	Arms        []experiments.Arm   `json:"arms"`
+	Control     string              `json:"control"`
+	Salt        string              `json:"salt"`
+	Population  string              `json:"population"`
+	Start       *time.Time          `json:"start"`
+	End         *time.Time          `json:"end"`
+	Metrics     []string            `json:"metrics"`
+	State       string              `json:"state"`
+	ID          string              `json:"id"`
+	Ranges      []experiments.Range `json:"ranges"` // ignored: computed by the server
+}
+
+func (s *Server) putExperiment(c *fiber.Ctx) error {
+	var b experimentBody
+	if err := decode(c.Body(), &b); err != nil {
+		return err
+	}
+	id := param(c, "id")
+	if b.ID != "" && b.ID != id {
+		return engine.Invalid("invalid_field", "id: body says %q but the URL says %q", b.ID, id)
+	}
+	if len(b.Arms) == 0 || len(b.Arms) > experiments.MaxArms {
+		return engine.Invalid("invalid_field", "arms: give 1 to %d arms, each {name, policy, weight}", experiments.MaxArms)
+	}
+	x, err := s.eng.PutExperiment(c.UserContext(), engine.Experiment{ID: engine.ExperimentID(id), Description: b.Description, Arms: b.Arms, Control: b.Control,
+		Salt: b.Salt, Population: b.Population, Start: b.Start, End: b.End, Metrics: b.Metrics, State: b.State})
+	if err != nil {
+		return err
+	}
+	return c.JSON(x)
+}
+
+func (s *Server) listExperiments(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"experiments": s.eng.Experiments()})
+}
+
+func (s *Server) getExperiment(c *fiber.Ctx) error {
+	x, err := s.eng.Experiment(engine.ExperimentID(param(c, "id")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(x)
+}
+
+func (s *Server) getAssignment(c *fiber.Ctx) error {
+	a, err := s.eng.Assignment(c.UserContext(), engine.ExperimentID(param(c, "id")), engine.CustomerID(param(c, "customer")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(a)
+}
+
+func (s *Server) report(c *fiber.Ctx) error {
+	rep, err := s.eng.Report(c.UserContext(), engine.ExperimentID(param(c, "id")))
+	if err != nil {
+		return err
+	}
+	switch c.Query("format", "json") {
+	case "json":
+		return c.JSON(rep)
+	case "csv":
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+string(rep.Experiment.ID)+`-report.csv"`)
+		return writeReportCSV(c, rep)
+	}
+	return engine.Invalid("invalid_query", "format: %q is not json or csv", truncateQ(c.Query("format")))
+}
+
+// writeReportCSV writes the daily series: one row per day, arm, reference and metric, with
+// the cumulative values up to the end of that day.
+func writeReportCSV(c *fiber.Ctx, rep *engine.Report) error {
+	w := csv.NewWriter(c)
+	_ = w.Write([]string{"day", "metric", "arm", "reference", "arm_value", "reference_value", "arm_n", "reference_n", "abs_lift", "abs_ci_low", "abs_ci_high",
+		"rel_lift", "rel_ci_low", "rel_ci_high", "p_value", "chance_to_beat", "seq_ci_low", "seq_ci_high", "seq_p_value"})
+	f := func(x float64) string {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return ""
+		}
+		return strconv.FormatFloat(x, 'g', 10, 64)
+	}
+	for _, d := range rep.Daily {
+		for _, m := range []string{engine.MetricResponseRate, engine.MetricChurn, engine.MetricDiscount, engine.MetricNPS, engine.MetricResponders} {
+			for _, cmp := range d.Metrics[m] {
+				st := cmp.Stats
+				_ = w.Write([]string{d.Day, m, cmp.Arm, cmp.Reference, f(st.Treatment), f(st.Control), strconv.Itoa(st.NTreatment), strconv.Itoa(st.NControl),
+					f(st.AbsLift), f(st.AbsCI.Lo), f(st.AbsCI.Hi), f(st.RelLift), f(st.RelCI.Lo), f(st.RelCI.Hi), f(st.PValue), f(st.ChanceToBeat),
+					f(st.SeqCI.Lo), f(st.SeqCI.Hi), f(st.SeqPValue)})
+			}
+		}
+	}
+	w.Flush()
+	return w.Error()
+}
+
+type campaignBody struct {
+	ID          string   `json:"id"`
+	Description string   `json:"description"`
+	Segment     string   `json:"segment"`
+	Action      string   `json:"action"`
+	Channel     string   `json:"channel"`
+	Schedule    string   `json:"schedule"`
+	Priority    *float64 `json:"priority"`
+	Cap         int      `json:"cap"`
+	Enabled     *bool    `json:"enabled"`
+}
+
+func (s *Server) putCampaign(c *fiber.Ctx) error {
+	var b campaignBody
+	if err := decode(c.Body(), &b); err != nil {
+		return err
+	}
+	id := param(c, "id")
+	if b.ID != "" && b.ID != id {
+		return engine.Invalid("invalid_field", "id: body says %q but the URL says %q", b.ID, id)
+	}
+	cp := engine.Campaign{ID: engine.CampaignID(id), Description: b.Description, Segment: b.Segment, Action: engine.ActionID(b.Action), Channel: b.Channel,
+		Schedule: b.Schedule, Cap: b.Cap, Enabled: true}
+	if b.Priority != nil {
+		cp.Priority = *b.Priority
+	}
+	if b.Enabled != nil {
+		cp.Enabled = *b.Enabled
+	}
+	out, err := s.eng.PutCampaign(c.UserContext(), cp)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) listCampaigns(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"campaigns": s.eng.Campaigns()})
+}
+
+func (s *Server) getCampaign(c *fiber.Ctx) error {
+	cp, err := s.eng.Campaign(engine.CampaignID(param(c, "id")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(cp)
+}
+
+func (s *Server) runCampaign(c *fiber.Ctx) error {
+	res, err := s.eng.RunCampaign(c.UserContext(), engine.CampaignID(param(c, "id")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+type outboundRunBody struct {
+	Channel string `json:"channel"`
+}
+
+func (s *Server) runOutbound(c *fiber.Ctx) error {
+	var b outboundRunBody
+	if len(c.Body()) > 0 {
+		if err := decode(c.Body(), &b); err != nil {
+			return err
+		}
+	}
+	res, err := s.eng.RunOutbound(c.UserContext(), b.Channel)
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+// outboundFeed streams the outbound contacts on a channel as JSON lines.
+func (s *Server) outboundFeed(c *fiber.Ctx) error {
+	since, err := parseSince(c.Query("since"), s.eng.Clock().Now())
+	if err != nil {
+		return err
+	}
+	channel := c.Query("channel")
+	if !engine.ValidID(channel) {
+		return engine.Invalid("invalid_query", "channel: required, e.g. ?channel=email")
+	}
+	limit := c.QueryInt("limit", 0)
+	if limit < 0 {
+		return engine.Invalid("invalid_query", "limit: must not be negative")
+	}
+	c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithTimeout(s.base, 10*time.Minute)
+		defer cancel()
+		enc := json.NewEncoder(w)
+		n := 0
+		err := s.eng.Outbound(ctx, channel, since, func(d *engine.Decision) error {
+			if limit > 0 && n >= limit {
+				return errStop
+			}
+			n++
+			return enc.Encode(outboundItem{DecisionID: d.ID, CustomerID: d.CustomerID, Channel: d.Channel, Time: d.Time, Actions: d.Chosen, Arm: d.Arm, Source: d.Source})
+		})
+		if err != nil && err != errStop {
+			s.log.Warn("outbound feed ended early", "err", err)
+		}
+		_ = w.Flush()
+	})
+	return nil
+}
+
+// outboundItem is one contact for a sending system: whom to contact, with what, and the
+// decision id to report the response against.
+type outboundItem struct {
+	DecisionID engine.DecisionID `json:"decision_id"`
+	CustomerID engine.CustomerID `json:"customer_id"`
+	Channel    string            `json:"channel"`
+	Time       time.Time         `json:"time"`
+	Actions    []engine.ActionID `json:"actions"`
+	Arm        string            `json:"arm,omitempty"`
+	Source     string            `json:"source"`
+}
+
+type outcomeBody struct {
+	ID         string     `json:"id"`
+	CustomerID string     `json:"customer_id"`
+	Type       string     `json:"type"`
+	Value      *float64   `json:"value"`
+	Time       *time.Time `json:"time"`
+}
+
+func (b outcomeBody) outcome() engine.CustomerOutcome {
+	o := engine.CustomerOutcome{ID: b.ID, Customer: engine.CustomerID(b.CustomerID), Type: b.Type}
+	if b.Value != nil {
+		o.Value = *b.Value
+	}
+	if b.Time != nil {
+		o.Time = *b.Time
+	}
+	return o
+}
+
+// postOutcomes accepts one outcome object or an array of them; 202 once durable.
+func (s *Server) postOutcomes(c *fiber.Ctx) error {
+	body := c.Body()
+	var os []engine.CustomerOutcome
+	if t := firstNonSpace(body); t == '[' {
+		var bs []outcomeBody
+		if err := decode(body, &bs); err != nil {
+			return err
+		}
+		for _, b := range bs {
+			os = append(os, b.outcome())
+		}
+	} else {
+		var b outcomeBody
+		if err := decode(body, &b); err != nil {
+			return err
+		}
+		os = append(os, b.outcome())
+	}
+	res, err := s.eng.RecordOutcomes(c.UserContext(), os)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(res)
+}
+
+func firstNonSpace(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+type clockBody struct {
+	Time    *time.Time `json:"time"`
+	Advance string     `json:"advance"` // a duration, e.g. "24h"
+}
+
+func (s *Server) getClock(c *fiber.Ctx) error {
+	if s.clock == nil {
+		return c.JSON(ClockState{Mode: "system", Now: time.Now().UTC()})
+	}
+	return c.JSON(s.clock.State())
+}
+
+// advanceClock moves the manual clock forward (to time, or by advance) and runs every
+// scheduled job that falls due on the way, in time order, before answering.
+func (s *Server) advanceClock(c *fiber.Ctx) error {
+	if s.clock == nil || s.clock.State().Mode != "manual" {
+		return &engine.Error{Kind: engine.ErrUnprocessable, Code: "clock_not_manual", Message: "the clock follows the system time; start the server with clock: manual (docs/configuration.md) to drive it"}
+	}
+	var b clockBody
+	if err := decode(c.Body(), &b); err != nil {
+		return err
+	}
+	now := s.clock.State().Now
+	var to time.Time
+	switch {
+	case b.Time != nil && b.Advance == "":
+		to = *b.Time
+	case b.Time == nil && b.Advance != "":
+		d, err := time.ParseDuration(b.Advance)
+		if err != nil || d <= 0 {
+			return engine.Invalid("invalid_field", "advance: %q is not a positive duration such as 1h or 24h", truncateQ(b.Advance))
+		}
+		to = now.Add(d)
+	default:
+		return engine.Invalid("invalid_field", "give either time (RFC 3339) or advance (a duration)")
+	}
+	if to.Before(now) {
+		return engine.Invalid("invalid_field", "time: %s is before the clock's %s; time never goes backwards", to.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	st, err := s.clock.Advance(c.UserContext(), to)
+	if err != nil {
+		return fmt.Errorf("advance clock: %w", err)
+	}
+	return c.JSON(st)
+}

@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/nextbest/nextbest/bandit"
+	"github.com/nextbest/nextbest/experiments"
+	"github.com/nextbest/nextbest/features"
+)
+
+// RunResult reports one outbound run.
+type RunResult struct {
+	Run       string    `json:"run"` // "campaign <id>" or "nba outbound"
+	Channel   string    `json:"channel"`
+	Time      time.Time `json:"time"`
+	Customers int       `json:"customers"` // customers looked at
+	Eligible  int       `json:"eligible"`  // in the run's arm (and segment, for a campaign)
+	Contacted int       `json:"contacted"`
+	Capped    int       `json:"capped"`   // refused by the contact policy
+	Declined  int       `json:"declined"` // NBA: best priority under the outbound threshold
+	CapHit    bool      `json:"cap_hit"`  // a campaign's per-run cap stopped the run
+	Elapsed   string    `json:"elapsed"`  // wall time the run took
+	Errors    int       `json:"errors"`   // customers skipped because of an error
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// RunCampaign runs a legacy campaign now: it contacts the legacy-arm customers of the
+// running experiment who are in the campaign's segment, up to the campaign's cap, within the
+// contact policy, and logs each contact as a decision (source "campaign") that sending
+// systems read from the outbound feed. With no experiment running, it contacts every
+// customer in the segment: the legacy policy is then the only one.
+func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, error) {
+	e.progMu.RLock()
+	cs := e.campaigns[id]
+	e.progMu.RUnlock()
+	if cs == nil {
+		return RunResult{}, errorf(ErrNotFound, "unknown_campaign", "no campaign %q", truncate(string(id), 64))
+	}
+	st := e.actionState(cs.c.Action)
+	if st == nil {
+		return RunResult{}, errorf(ErrUnprocessable, "unknown_action", "campaign %q offers %q, which is not in the catalog", id, cs.c.Action)
+	}
+	now := e.clock.Now().UTC()
+	res := RunResult{Run: "campaign " + string(id), Channel: cs.c.Channel, Time: now}
+	began := time.Now()
+	var machine vm.VM
+	rng := e.rng()
+	defer e.putRNG(rng)
+	var x features.Vector
+	err := e.store.Customers(ctx, func(cust Customer) error {
+		res.Customers++
+		if cs.c.Cap > 0 && res.Contacted >= cs.c.Cap {
+			res.CapHit = true
+			return nil // keep counting customers; contact no more
+		}
+		env := Env{Profile: orEmpty(cust.Attributes), Context: map[string]any{}, Channel: cs.c.Channel, Customer: string(cust.ID)}
+		asg, err := e.assign(ctx, now, cust.ID, &env, &machine)
+		if err != nil {
+			res.Errors++
+			res.LastError = err.Error()
+			return nil
+		}
+		if asg != nil && asg.policy != experiments.PolicyLegacy {
+			return e.enroll(asg, cust.ID, now)
+		}
+		if ok, err := cs.segment.Eval(&machine, &env); err != nil || !ok {
+			return e.enroll(asg, cust.ID, now)
+		}
+		res.Eligible++
+		reason, err := e.checkContact(ctx, cust.ID, cs.c.Channel, now, true)
+		if err != nil {
+			res.Errors++
+			res.LastError = err.Error()
+			return nil
+		}
+		e.mu.RLock()
+		enc := e.enc
+		e.mu.RUnlock()
+		if _, err := enc.Encode(env.Profile, env.Context, &x); err != nil {
+			x.Reset()
+		}
+		d := &Decision{
+			ID: NewDecisionID(now, rng), CustomerID: cust.ID, Channel: cs.c.Channel, Time: now, Arm: ArmNone, Source: "campaign",
+			Schema: enc.SchemaHash(), Features: features.Vector{Index: slices.Clone(x.Index), Value: slices.Clone(x.Value)},
+		}
+		if asg != nil {
+			d.Arm, d.Experiment = asg.arm, asg.exp.exp.ID
+		}
+		c := Candidate{ID: cs.c.Action, Rank: 1, Priority: cs.c.Priority, Detail: "campaign " + string(id), Value: st.action.Value, ModelSeq: st.seq.Load()}
+		c.Propensity = st.model.Load().Propensity(bandit.Vector(x))
+		if reason != "" {
+			res.Capped++
+			c.Filtered, c.Detail = "contact_policy", reason
+			d.NoAction, d.Reason = true, ReasonContactLimit+": "+reason
+		} else {
+			res.Contacted++
+			c.Probability = 1
+			d.Chosen = []ActionID{cs.c.Action}
+			if e.opts.ImplicitNegatives {
+				if t := e.opts.channel(cs.c.Channel).Timeout; t > 0 {
+					d.Deadline = now.Add(t)
+				}
+			}
+		}
+		d.Candidates = []Candidate{c}
+		return e.logDecision(d)
+	})
+	res.Elapsed = time.Since(began).Round(time.Millisecond).String()
+	if err != nil {
+		return res, fmt.Errorf("run campaign %q: %w", id, err)
+	}
+	return res, nil
+}
+
+// ArmNone marks decisions outside any experiment.
+const ArmNone = ""
+
+// RunOutbound is the NBA outbound pass: it decides for every NBA-arm customer of the
+// running experiment (every customer, with no experiment) on channel, and contacts only
+// where the best priority clears the outbound threshold and the contact policy allows it.
+func (e *Engine) RunOutbound(ctx context.Context, channel string) (RunResult, error) {
+	if channel == "" {
+		channel = e.opts.OutboundChannel
+	}
+	if !ValidID(channel) {
+		return RunResult{}, Invalid("invalid_field", "channel: %q is not a valid channel name", truncate(channel, 32))
+	}
+	now := e.clock.Now().UTC()
+	res := RunResult{Run: "nba outbound", Channel: channel, Time: now}
+	began := time.Now()
+	var machine vm.VM
+	err := e.store.Customers(ctx, func(cust Customer) error {
+		res.Customers++
+		env := Env{Profile: orEmpty(cust.Attributes), Context: map[string]any{}, Channel: channel, Customer: string(cust.ID)}
+		asg, err := e.assign(ctx, now, cust.ID, &env, &machine)
+		if err != nil {
+			res.Errors++
+			res.LastError = err.Error()
+			return nil
+		}
+		if asg != nil && asg.policy != experiments.PolicyNBA {
+			return e.enroll(asg, cust.ID, now)
+		}
+		res.Eligible++
+		out, err := e.Decide(ctx, DecideRequest{CustomerID: cust.ID, Channel: channel, Source: "outbound", Time: now})
+		if err != nil {
+			res.Errors++
+			res.LastError = err.Error()
+			return nil
+		}
+		switch {
+		case !out.NoAction:
+			res.Contacted++
+		case len(out.Reason) >= len(ReasonContactLimit) && out.Reason[:len(ReasonContactLimit)] == ReasonContactLimit:
+			res.Capped++
+		default:
+			res.Declined++
+		}
+		return nil
+	})
+	res.Elapsed = time.Since(began).Round(time.Millisecond).String()
+	if err != nil {
+		return res, fmt.Errorf("nba outbound run: %w", err)
+	}
+	return res, nil
+}
+
+// enroll records a customer a run assigned but does not contact (the holdout, or another
+// arm's customers): intention to treat counts every assigned customer. Only new
+// assignments are recorded; the committer ignores a customer already enrolled.
+func (e *Engine) enroll(asg *assignment, cust CustomerID, now time.Time) error {
+	if asg == nil || !asg.fresh {
+		return nil
+	}
+	return e.journal.enqueue(&request{enroll: &Enrollment{Experiment: asg.exp.exp.ID, Customer: cust, Arm: asg.arm, Assigned: now}})
+}
+
+// logDecision queues a decision for the log without a response to a client.
+func (e *Engine) logDecision(d *Decision) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode decision: %w", err)
+	}
+	d.Encoded = raw
+	e.recent.put(d)
+	return e.journal.enqueueDecision(d)
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// Outbound calls fn for each outbound contact (NBA outbound and campaign runs) on channel
+// from since on, oldest first: the feed that sending systems poll.
+func (e *Engine) Outbound(ctx context.Context, channel string, since time.Time, fn func(*Decision) error) error {
+	if !ValidID(channel) {
+		return Invalid("invalid_query", "channel: required, e.g. channel=email")
+	}
+	return e.store.Outbox(ctx, channel, since, fn)
+}

@@ -1,0 +1,304 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nextbest/nextbest/experiments"
+)
+
+// Rollup is one day of one arm of an experiment: increments of every count and sum the
+// report needs. Reports add the days up, so they never scan the decision log.
+// Per-customer metrics are counted once per customer, on the day the customer first did
+// the thing; DiscountSumSq holds increments of Σ(total_i²), so the sum over days is the
+// sum of squares of each customer's total discount.
+type Rollup struct {
+	Experiment    ExperimentID        `json:"experiment"`
+	Day           string              `json:"day"` // YYYY-MM-DD, UTC
+	Arm           string              `json:"arm"`
+	Assigned      int64               `json:"assigned"`   // customers first assigned that day
+	Decisions     int64               `json:"decisions"`  // decisions made, contact or not
+	Contacts      int64               `json:"contacts"`   // decisions that offered something
+	Responses     int64               `json:"responses"`  // contacts with a positive response, plus response outcomes
+	Responders    int64               `json:"responders"` // customers who first responded that day
+	Churned       int64               `json:"churned"`    // customers whose churn was recorded that day
+	DiscountSum   float64             `json:"discount_sum"`
+	DiscountSumSq float64             `json:"discount_sum_sq"`
+	NPS           experiments.Summary `json:"nps"` // first answer per respondent, +100/0/-100
+}
+
+func (r *Rollup) add(o *Rollup) {
+	r.Assigned += o.Assigned
+	r.Decisions += o.Decisions
+	r.Contacts += o.Contacts
+	r.Responses += o.Responses
+	r.Responders += o.Responders
+	r.Churned += o.Churned
+	r.DiscountSum += o.DiscountSum
+	r.DiscountSumSq += o.DiscountSumSq
+	r.NPS = r.NPS.Merge(o.NPS)
+}
+
+// Outcome types for POST /v1/outcomes.
+const (
+	OutcomeChurn    = "churn"
+	OutcomeDiscount = "retention_discount"
+	OutcomeNPS      = "nps"
+	OutcomeResponse = "response"
+)
+
+// CustomerOutcome is a business outcome of a customer: churn, a retention discount
+// granted, an NPS survey answer, or a response recorded outside feedback.
+type CustomerOutcome struct {
+	ID       string     `json:"id,omitempty"` // optional client id: the same id twice counts once
+	Customer CustomerID `json:"customer_id"`
+	Type     string     `json:"type"`
+	Value    float64    `json:"value"`
+	Time     time.Time  `json:"time"`
+}
+
+// Validate checks an outcome.
+func (o *CustomerOutcome) Validate() error {
+	if !ValidID(string(o.Customer)) {
+		return Invalid("invalid_field", "customer_id: missing or malformed")
+	}
+	if o.ID != "" && !ValidID(o.ID) {
+		return Invalid("invalid_field", "id: %q is malformed", truncate(o.ID, 40))
+	}
+	if !finite(o.Value) {
+		return Invalid("invalid_number", "value: must be a finite number")
+	}
+	switch o.Type {
+	case OutcomeChurn, OutcomeResponse:
+		if o.Value == 0 {
+			o.Value = 1
+		}
+		if o.Value != 1 {
+			return Invalid("invalid_field", "value: a %s outcome has value 1 (or none)", o.Type)
+		}
+	case OutcomeDiscount:
+		if o.Value < 0 || o.Value > maxActionValue {
+			return Invalid("invalid_field", "value: a retention discount is an amount in [0, %g]", maxActionValue)
+		}
+	case OutcomeNPS:
+		if _, err := experiments.NPSScore(int(o.Value)); err != nil || o.Value != float64(int(o.Value)) {
+			return Invalid("invalid_field", "value: an NPS answer is a whole number from 0 to 10")
+		}
+	default:
+		return Invalid("invalid_field", "type: %q is not churn, retention_discount, nps or response", truncate(o.Type, 32))
+	}
+	return nil
+}
+
+// OutcomesResult says what became of a batch of outcomes.
+type OutcomesResult struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+	Attributed int `json:"attributed"` // counted in an experiment (the customer is enrolled)
+}
+
+// RecordOutcomes validates a batch of outcomes and records them durably: all or none.
+func (e *Engine) RecordOutcomes(ctx context.Context, os []CustomerOutcome) (OutcomesResult, error) {
+	if len(os) == 0 {
+		return OutcomesResult{}, Invalid("invalid_field", "no outcomes given")
+	}
+	if len(os) > e.opts.Limits.MaxActionsPerRequest {
+		return OutcomesResult{}, errorf(ErrTooLarge, "too_many_outcomes", "%d outcomes in one request, at most %d", len(os), e.opts.Limits.MaxActionsPerRequest)
+	}
+	now := e.clock.Now().UTC()
+	for i := range os {
+		if err := os[i].Validate(); err != nil {
+			var ee *Error
+			if errors.As(err, &ee) {
+				ee.Message = fmt.Sprintf("outcomes[%d].%s", i, ee.Message)
+			}
+			return OutcomesResult{}, err
+		}
+		if os[i].Time.IsZero() {
+			os[i].Time = now
+		}
+		os[i].Time = os[i].Time.UTC()
+	}
+	res := e.journal.submit(ctx, &request{outcomes: os})
+	if res.err != nil {
+		return OutcomesResult{}, res.err
+	}
+	return res.outcomes, nil
+}
+
+func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// tracker does the committer's experiment bookkeeping for one batch: it reads
+// enrollments and rollups, updates them, and hands the changed ones to the batch.
+type tracker struct {
+	c       *committer
+	ctx     context.Context
+	enr     map[armKey]*Enrollment // read or created in this batch
+	touched map[armKey]bool
+	rolls   map[rollKey]*Rollup // increments in this batch
+	err     error
+}
+
+type rollKey struct {
+	exp ExperimentID
+	day string
+	arm string
+}
+
+func (c *committer) newTracker(ctx context.Context) *tracker {
+	return &tracker{c: c, ctx: ctx, enr: map[armKey]*Enrollment{}, touched: map[armKey]bool{}, rolls: map[rollKey]*Rollup{}}
+}
+
+// enrollment returns a customer's enrollment, or nil if not enrolled.
+func (t *tracker) enrollment(x ExperimentID, cust CustomerID) *Enrollment {
+	k := armKey{x, cust}
+	if en, ok := t.enr[k]; ok {
+		return en
+	}
+	en, err := t.c.e.store.Enrollment(t.ctx, x, cust)
+	switch {
+	case err == nil:
+		t.enr[k] = &en
+		return &en
+	case errors.Is(err, ErrNotFound):
+		t.enr[k] = nil
+		return nil
+	default:
+		t.err = err
+		return nil
+	}
+}
+
+func (t *tracker) roll(x ExperimentID, at time.Time, arm string) *Rollup {
+	k := rollKey{x, day(at), arm}
+	r := t.rolls[k]
+	if r == nil {
+		r = &Rollup{Experiment: x, Day: k.day, Arm: arm}
+		t.rolls[k] = r
+	}
+	return r
+}
+
+// decision counts a logged decision, enrolling the customer if this is the first.
+func (t *tracker) decision(d *Decision) {
+	if d.Experiment == "" {
+		return
+	}
+	k := armKey{d.Experiment, d.CustomerID}
+	en := t.enrollment(d.Experiment, d.CustomerID)
+	if en == nil {
+		if t.err != nil {
+			return
+		}
+		en = &Enrollment{Experiment: d.Experiment, Customer: d.CustomerID, Arm: d.Arm, Assigned: d.Time}
+		t.enr[k] = en
+		t.roll(d.Experiment, d.Time, en.Arm).Assigned++
+	}
+	r := t.roll(d.Experiment, d.Time, en.Arm)
+	r.Decisions++
+	if len(d.Chosen) > 0 {
+		en.Contacts++
+		r.Contacts++
+	}
+	t.touched[k] = true
+}
+
+// enrollOnly enrolls a customer that a run assigned without contacting, unless already
+// enrolled.
+func (t *tracker) enrollOnly(en *Enrollment) {
+	if t.enrollment(en.Experiment, en.Customer) != nil || t.err != nil {
+		return
+	}
+	k := armKey{en.Experiment, en.Customer}
+	cp := *en
+	t.enr[k] = &cp
+	t.touched[k] = true
+	t.roll(en.Experiment, en.Assigned, en.Arm).Assigned++
+}
+
+// response counts a positive response to a decision's offer (once per decision).
+func (t *tracker) response(d *Decision, at time.Time) {
+	if d.Experiment == "" {
+		return
+	}
+	en := t.enrollment(d.Experiment, d.CustomerID)
+	if en == nil {
+		return
+	}
+	t.respond(en, at)
+}
+
+func (t *tracker) respond(en *Enrollment, at time.Time) {
+	r := t.roll(en.Experiment, at, en.Arm)
+	en.Responses++
+	r.Responses++
+	if !en.Responded {
+		en.Responded = true
+		r.Responders++
+	}
+	t.touched[armKey{en.Experiment, en.Customer}] = true
+}
+
+// outcome attributes a customer outcome to every experiment the customer is enrolled in
+// that was running at the outcome's time. It reports whether it counted anywhere.
+func (t *tracker) outcome(o *CustomerOutcome, exps []Experiment) bool {
+	counted := false
+	for i := range exps {
+		x := &exps[i]
+		if x.Started == nil || o.Time.Before(*x.Started) || (x.Stopped != nil && !o.Time.Before(*x.Stopped)) {
+			continue
+		}
+		en := t.enrollment(x.ID, o.Customer)
+		if en == nil || o.Time.Before(en.Assigned) {
+			continue
+		}
+		counted = true
+		r := t.roll(x.ID, o.Time, en.Arm)
+		switch o.Type {
+		case OutcomeChurn:
+			if !en.Churned {
+				en.Churned = true
+				r.Churned++
+			}
+		case OutcomeDiscount:
+			old := en.Discount
+			en.Discount += o.Value
+			r.DiscountSum += o.Value
+			r.DiscountSumSq += en.Discount*en.Discount - old*old
+		case OutcomeNPS:
+			if en.NPS == nil {
+				score, _ := experiments.NPSScore(int(o.Value))
+				en.NPS = &score
+				r.NPS.Add(score)
+			}
+		case OutcomeResponse:
+			t.respond(en, o.Time)
+		}
+		t.touched[armKey{x.ID, o.Customer}] = true
+	}
+	return counted
+}
+
+// flush adds the changed enrollments and the rollups (merged with what is stored) to b.
+func (t *tracker) flush(b *Batch) error {
+	if t.err != nil {
+		return t.err
+	}
+	for k := range t.touched {
+		if en := t.enr[k]; en != nil {
+			b.Enrollments = append(b.Enrollments, *en)
+		}
+	}
+	for k, inc := range t.rolls {
+		cur, err := t.c.rollup(t.ctx, k)
+		if err != nil {
+			return err
+		}
+		next := *cur
+		next.add(inc)
+		b.Rollups = append(b.Rollups, next)
+	}
+	return nil
+}
