@@ -348,3 +348,75 @@ func (s *Server) advanceClock(c *fiber.Ctx) error {
 	}
 	return c.JSON(st)
 }
+
+// power is the power and minimum-detectable-effect calculator:
+//
+//	GET /v1/power?kind=binary&baseline=0.05&mde=0.01   -> customers needed per arm
+//	GET /v1/power?kind=mean&sd=40&n=5000                -> smallest detectable effect
+//
+// Optional: ratio (control size / treatment size, default 1), level (0.95), power (0.8).
+func (s *Server) power(c *fiber.Ctx) error {
+	kind, err := experiments.ParseKind(c.Query("kind", "binary"))
+	if err != nil {
+		return engine.Invalid("invalid_query", "kind: %v", err)
+	}
+	num := func(name string, def float64) (float64, error) {
+		q := c.Query(name)
+		if q == "" {
+			return def, nil
+		}
+		v, err := strconv.ParseFloat(q, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, engine.Invalid("invalid_query", "%s: %q is not a number", name, truncateQ(q))
+		}
+		return v, nil
+	}
+	plan := experiments.PowerPlan{Kind: kind}
+	for _, p := range []struct {
+		name string
+		dst  *float64
+	}{{"baseline", &plan.Baseline}, {"sd", &plan.SD}, {"level", &plan.Level}, {"power", &plan.Power}, {"ratio", &plan.Ratio}} {
+		if *p.dst, err = num(p.name, 0); err != nil {
+			return err
+		}
+	}
+	mde, err := num("mde", 0)
+	if err != nil {
+		return err
+	}
+	inputs := fiber.Map{"kind": kind.String(), "level": or0(plan.Level, experiments.DefaultLevel), "power": or0(plan.Power, experiments.DefaultPower), "ratio": or0(plan.Ratio, 1)}
+	if kind == experiments.Binary {
+		inputs["baseline"] = plan.Baseline
+	} else {
+		inputs["sd"] = plan.SD
+	}
+	n, err := num("n", 0)
+	if err != nil {
+		return err
+	}
+	switch {
+	case mde > 0 && n == 0:
+		t, ctl, err := plan.SampleSize(mde)
+		if err != nil {
+			return engine.Invalid("invalid_query", "%v", err)
+		}
+		return c.JSON(fiber.Map{"inputs": inputs, "mde": mde, "treatment": t, "control": ctl, "total": t + ctl})
+	case n > 0 && mde == 0:
+		if n != math.Trunc(n) || n > 1e12 {
+			return engine.Invalid("invalid_query", "n: a whole number of treatment-arm customers")
+		}
+		m, err := plan.MDE(int(n))
+		if err != nil {
+			return engine.Invalid("invalid_query", "%v", err)
+		}
+		return c.JSON(fiber.Map{"inputs": inputs, "treatment": int(n), "mde": m})
+	}
+	return engine.Invalid("invalid_query", "give mde (to get the sample size) or n (to get the detectable effect), not both")
+}
+
+func or0(v, def float64) float64 {
+	if v == 0 {
+		return def
+	}
+	return v
+}

@@ -114,6 +114,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	v1.Post("/campaigns/:id/run", g(access.PermConfigure, s.runCampaign))
 	v1.Post("/outbound/run", g(access.PermConfigure, s.runOutbound))
 	v1.Get("/outbound", g(access.PermDecide, s.outboundFeed))
+	v1.Get("/power", g(access.PermReport, s.power))
 	v1.Get("/clock", g(access.PermInspect, s.getClock))
 	v1.Post("/clock", g(access.PermAdmin, s.advanceClock))
 	v1.Get("/keys", g(access.PermAdmin, s.listKeys))

@@ -240,7 +240,9 @@ func TestExperimentEndToEnd(t *testing.T) {
 				HolmP     *float64 `json:"holm_p"`
 			} `json:"comparisons"`
 		} `json:"metrics"`
-		SRM   *struct{ PValue float64 `json:"p_value"` } `json:"srm"`
+		SRM *struct {
+			PValue float64 `json:"p_value"`
+		} `json:"srm"`
 		Daily []json.RawMessage `json:"daily"`
 	}
 	must(s.call("GET", "/v1/experiments/nba-vs-legacy/report", nil, &rep), "report")

@@ -41,6 +41,7 @@ Usage:
   nextbest restore  --in FILE  [--data ./data]                                restore a backup into an empty store
   nextbest analyze  --data FILE --arm COL --control VAL --metric NAME:KIND    analyse an experiment table (CSV)
   nextbest config   [--config FILE]                                          print the effective configuration as YAML
+  nextbest import   outcomes FILE.csv                                         post churn, discounts, NPS answers to a running server
   nextbest keys     create|list|revoke ...                                   manage API keys (nextbest keys for help)
   nextbest loadtest [--addr ...] [--duration 10s]                            measure decide/feedback throughput and latency
   nextbest version                                                           print the version
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdConfig(ctx, args[1:], stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, args[1:], stdout, stderr)
+	case "import":
+		return cmdImport(ctx, args[1:], stdout, stderr)
 	case "loadtest":
 		return cmdLoadtest(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

@@ -253,7 +253,7 @@ func shutdownCall(hc *http.Client, p *childProc, l *shutdownLoad, termSent *atom
 		if !termSent.Load() {
 			l.badf("POST %s before SIGTERM: %v", path, err)
 		}
-		time.Sleep(5 * time.Millisecond) // the listener is closed; wait for the exit
+		time.Sleep(20 * time.Millisecond) // the listener is closed; wait for the exit
 		return false
 	}
 	raw, err := io.ReadAll(resp.Body)
@@ -295,7 +295,7 @@ func connErrKind(err error) string {
 		return "refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "reset"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "server closed idle connection"):
 		return "closed"
 	}
 	return err.Error()

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestImportOutcomes(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil)
+	defer s.stop()
+	s.call("PUT", "/v1/experiments/x", map[string]any{"arms": []map[string]any{{"name": "nba", "policy": "nba", "weight": 0.5}, {"name": "legacy", "policy": "legacy", "weight": 0.5}}, "control": "legacy", "state": "running"}, nil)
+	// Enroll two customers through inbound decisions.
+	for _, c := range []string{"a1", "a2"} {
+		s.call("POST", "/v1/decide", map[string]any{"customer_id": c, "channel": "web"}, nil)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "outcomes.csv")
+	csv := "customer_id,type,value,time,id\n" +
+		"a1,churn,,2030-01-01T00:00:00Z,a1-churn\n" +
+		"a2,nps,9,,\n" +
+		"a2,retention_discount,25.5,,\n" +
+		"zz-not-enrolled,churn,,,\n" +
+		"a1,churn,,2030-01-01T00:00:00Z,a1-churn\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(s.base, "http://")
+	var out strings.Builder
+	if err := run(t.Context(), []string{"import", "outcomes", file, "--addr", addr, "--batch", "2"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	// 5 rows: the repeated id counts once; the customer outside the experiment is not attributed.
+	if want := "imported 5 outcomes from " + file + ": 3 counted in an experiment, 1 duplicates"; !strings.Contains(out.String(), want) {
+		t.Fatalf("import printed %q, want %q", out.String(), want)
+	}
+	var rep struct {
+		Arms []struct {
+			Churned    int     `json:"churned"`
+			Discount   float64 `json:"discount_total"`
+			NPSAnswers int     `json:"nps_respondents"`
+		} `json:"arms"`
+	}
+	s.call("GET", "/v1/experiments/x/report", nil, &rep)
+	churned, disc, nps := 0, 0.0, 0
+	for _, a := range rep.Arms {
+		churned, disc, nps = churned+a.Churned, disc+a.Discount, nps+a.NPSAnswers
+	}
+	if churned != 1 || disc != 25.5 || nps != 1 {
+		t.Fatalf("report after import: churned %d discount %v nps %d; want 1, 25.5, 1", churned, disc, nps)
+	}
+
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("customer_id,type,value\na1,nps,eleven\n"), 0o600)
+	err := run(t.Context(), []string{"import", "outcomes", bad, "--addr", addr}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "line 2, column value") {
+		t.Fatalf("bad value: %v, want an error naming line 2 and the value column", err)
+	}
+	os.WriteFile(bad, []byte("customer_id,type,value\na1,nps,12\n"), 0o600)
+	err = run(t.Context(), []string{"import", "outcomes", bad, "--addr", addr}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "0 to 10") {
+		t.Fatalf("NPS 12: %v, want the server's 400 saying 0 to 10", err)
+	}
+	os.WriteFile(bad, []byte("who,what\n"), 0o600)
+	if err := run(t.Context(), []string{"import", "outcomes", bad, "--addr", addr}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "customer_id") {
+		t.Fatalf("missing column: %v", err)
+	}
+}
