@@ -100,6 +100,41 @@ func TestBadInput(t *testing.T) {
 		// schema
 		{"schema garbage", "PUT", "/v1/schema", `fields: [[[`, 422, "invalid_schema"},
 		{"schema empty", "PUT", "/v1/schema", ``, 400, "invalid_json"},
+		// experiments
+		{"experiment no arms", "PUT", "/v1/experiments/e", `{"control": "a"}`, 400, "invalid_field"},
+		{"experiment weights", "PUT", "/v1/experiments/e", `{"arms": [{"name": "a", "policy": "nba", "weight": 0.7}, {"name": "b", "policy": "legacy", "weight": 0.7}], "control": "b"}`, 400, "invalid_field"},
+		{"experiment bad policy", "PUT", "/v1/experiments/e", `{"arms": [{"name": "a", "policy": "magic", "weight": 1}], "control": "a"}`, 400, "invalid_field"},
+		{"experiment unknown control", "PUT", "/v1/experiments/e", `{"arms": [{"name": "a", "policy": "nba", "weight": 1}], "control": "z"}`, 400, "invalid_field"},
+		{"experiment bad population", "PUT", "/v1/experiments/e", `{"arms": [{"name": "a", "policy": "nba", "weight": 1}], "control": "a", "population": "profile.x ==="}`, 422, "invalid_expression"},
+		{"experiment bad metric", "PUT", "/v1/experiments/e", `{"arms": [{"name": "a", "policy": "nba", "weight": 1}], "control": "a", "metrics": ["happiness"]}`, 400, "invalid_field"},
+		{"experiment bad state", "PUT", "/v1/experiments/e", `{"arms": [{"name": "a", "policy": "nba", "weight": 1}], "control": "a", "state": "paused"}`, 400, "invalid_field"},
+		{"experiment end before start", "PUT", "/v1/experiments/e", `{"arms": [{"name": "a", "policy": "nba", "weight": 1}], "control": "a", "start": "2026-02-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}`, 400, "invalid_field"},
+		{"experiment unknown", "GET", "/v1/experiments/nope", nil, 404, "unknown_experiment"},
+		{"report unknown", "GET", "/v1/experiments/nope/report", nil, 404, "unknown_experiment"},
+		{"assignment unknown experiment", "GET", "/v1/experiments/nope/assignments/c1", nil, 404, "unknown_experiment"},
+		// campaigns
+		{"campaign unknown action", "PUT", "/v1/campaigns/k", `{"action": "nope", "channel": "email", "segment": "true"}`, 422, "unknown_action"},
+		{"campaign bad schedule", "PUT", "/v1/campaigns/k", `{"action": "offer", "channel": "email", "segment": "true", "schedule": "every tuesday"}`, 422, "invalid_schedule"},
+		{"campaign bad segment", "PUT", "/v1/campaigns/k", `{"action": "offer", "channel": "email", "segment": "(("}`, 422, "invalid_expression"},
+		{"campaign no channel", "PUT", "/v1/campaigns/k", `{"action": "offer", "segment": "true"}`, 400, "invalid_field"},
+		{"campaign negative cap", "PUT", "/v1/campaigns/k", `{"action": "offer", "channel": "email", "cap": -1}`, 400, "invalid_field"},
+		{"campaign run unknown", "POST", "/v1/campaigns/nope/run", nil, 404, "unknown_campaign"},
+		{"outbound bad channel", "POST", "/v1/outbound/run", `{"channel": "no way"}`, 400, "invalid_field"},
+		{"outbound feed no channel", "GET", "/v1/outbound", nil, 400, "invalid_query"},
+		// outcomes
+		{"outcome bad type", "POST", "/v1/outcomes", `{"customer_id": "c1", "type": "delight"}`, 400, "invalid_field"},
+		{"outcome nps out of range", "POST", "/v1/outcomes", `{"customer_id": "c1", "type": "nps", "value": 11}`, 400, "invalid_field"},
+		{"outcome nps fraction", "POST", "/v1/outcomes", `{"customer_id": "c1", "type": "nps", "value": 7.5}`, 400, "invalid_field"},
+		{"outcome negative discount", "POST", "/v1/outcomes", `{"customer_id": "c1", "type": "retention_discount", "value": -3}`, 400, "invalid_field"},
+		{"outcome no customer", "POST", "/v1/outcomes", `{"type": "churn"}`, 400, "invalid_field"},
+		{"outcome empty batch", "POST", "/v1/outcomes", `[]`, 400, "invalid_field"},
+		{"outcome batch one bad", "POST", "/v1/outcomes", `[{"customer_id": "c1", "type": "churn"}, {"customer_id": "c2", "type": "nps", "value": 99}]`, 400, "invalid_field"},
+		{"outcome churn value", "POST", "/v1/outcomes", `{"customer_id": "c1", "type": "churn", "value": 3}`, 400, "invalid_field"},
+		// power and clock
+		{"power both", "GET", "/v1/power?kind=binary&baseline=0.1&mde=0.01&n=100", nil, 400, "invalid_query"},
+		{"power bad kind", "GET", "/v1/power?kind=fancy&mde=0.1", nil, 400, "invalid_query"},
+		{"power bad baseline", "GET", "/v1/power?kind=binary&baseline=1.5&mde=0.01", nil, 400, "invalid_query"},
+		{"clock not manual", "POST", "/v1/clock", `{"advance": "1h"}`, 422, "clock_not_manual"},
 		// routing
 		{"unknown endpoint", "GET", "/v1/nothing-here", nil, 404, "not_found"},
 		{"wrong method", "PATCH", "/v1/decide", `{}`, 404, "not_found"},
@@ -135,5 +170,16 @@ func TestBadInput(t *testing.T) {
 	var cust errorResponse
 	if code := s.call("GET", "/v1/customers/c9", nil, &cust); code != 404 {
 		t.Errorf("customer c9 exists after only bad writes (status %d)", code)
+	}
+	var xs struct {
+		Experiments []json.RawMessage `json:"experiments"`
+	}
+	var cs struct {
+		Campaigns []json.RawMessage `json:"campaigns"`
+	}
+	s.call("GET", "/v1/experiments", nil, &xs)
+	s.call("GET", "/v1/campaigns", nil, &cs)
+	if len(xs.Experiments) != 0 || len(cs.Campaigns) != 0 {
+		t.Errorf("bad input created %d experiments and %d campaigns", len(xs.Experiments), len(cs.Campaigns))
 	}
 }
