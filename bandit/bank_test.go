@@ -369,12 +369,13 @@ func TestBankOnlineVsOffline(t *testing.T) {
 					d.y = append(d.y, all.y[i])
 				}
 			}
-			runBank(t, d, order.twoSided)
+			runBank(t, order.name, d, order.twoSided)
 		})
 	}
 }
 
-func runBank(t *testing.T, d bankData, twoSided bool) {
+// runBank runs the protocol on d in its order; name labels the log lines.
+func runBank(t *testing.T, name string, d bankData, twoSided bool) {
 	n := len(d.y)
 	split := int(bankTrain * float64(n))
 	yTrain, yTest := d.y[:split], d.y[split:]
@@ -387,8 +388,8 @@ func runBank(t *testing.T, d bankData, twoSided bool) {
 		online.Observe(d.profiles[i], d.contexts[i])
 		xOnline[i] = encode(t, online, d, i, &buf)
 	}
-	t.Logf("%d rows, dim %d; positive rate %.3f overall, %.3f in the first %d rows, %.3f in the last %d",
-		n, online.Dim(), positiveRate(d.y), positiveRate(yTrain), split, positiveRate(yTest), n-split)
+	t.Logf("%s: %d rows, dim %d; positive rate %.3f overall, %.3f in the first %d rows, %.3f in the last %d",
+		name, n, online.Dim(), positiveRate(d.y), positiveRate(yTrain), split, positiveRate(yTest), n-split)
 
 	// Offline encoding: statistics from the first 80% only.
 	_, offEnc := bankEncoder(t)
@@ -410,8 +411,8 @@ func runBank(t *testing.T, d bankData, twoSided bool) {
 		offScores[i] = score(xOffline[split+i])
 	}
 	aucOffline := auc(offScores, yTest)
-	t.Logf("offline L2 logistic regression (lambda %g) fitted to the first %d rows (in-sample AUC %.4f), scored on the last %d: AUC %.4f, log-loss %.4f (%v)",
-		offlineLambda, split, auc(inSample, yTrain), n-split, aucOffline, logLoss(offScores, yTest), time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: offline L2 logistic regression (lambda %g) fitted to the first %d rows (in-sample AUC %.4f), scored on the last %d: AUC %.4f, log-loss %.4f (%v)",
+		name, offlineLambda, split, auc(inSample, yTrain), n-split, aucOffline, logLoss(offScores, yTest), time.Since(start).Round(time.Millisecond))
 
 	for _, form := range []bandit.Form{bandit.Diagonal, bandit.Full} {
 		t.Run(form.String(), func(t *testing.T) {
@@ -434,11 +435,11 @@ func runBank(t *testing.T, d bankData, twoSided bool) {
 				frozenScores[i] = frozen.Propensity(xOnline[split+i])
 			}
 			aucProg, aucFrozen := auc(scores[split:], yTest), auc(frozenScores, yTest)
-			t.Logf("%s: progressive over all %d rows: AUC %.4f, log-loss %.4f; over the first %d: AUC %.4f, log-loss %.4f",
-				form, n, auc(scores, d.y), logLoss(scores, d.y), split, auc(scores[:split], yTrain), logLoss(scores[:split], yTrain))
-			t.Logf("%s: last %d rows: progressive AUC %.4f (log-loss %.4f), frozen after %d rows AUC %.4f (log-loss %.4f); "+
+			t.Logf("%s, %s: progressive over all %d rows: AUC %.4f, log-loss %.4f; over the first %d: AUC %.4f, log-loss %.4f",
+				name, form, n, auc(scores, d.y), logLoss(scores, d.y), split, auc(scores[:split], yTrain), logLoss(scores[:split], yTrain))
+			t.Logf("%s, %s: last %d rows: progressive AUC %.4f (log-loss %.4f), frozen after %d rows AUC %.4f (log-loss %.4f); "+
 				"offline AUC %.4f; frozen - offline %+.4f, progressive - offline %+.4f (%v)",
-				form, n-split, aucProg, logLoss(scores[split:], yTest), split, aucFrozen, logLoss(frozenScores, yTest),
+				name, form, n-split, aucProg, logLoss(scores[split:], yTest), split, aucFrozen, logLoss(frozenScores, yTest),
 				aucOffline, aucFrozen-aucOffline, aucProg-aucOffline, time.Since(start).Round(time.Millisecond))
 			for _, c := range []struct {
 				name string

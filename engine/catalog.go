@@ -79,6 +79,8 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 		st.seq.Store(old.seq.Load())
 		st.version, st.snapSeq = old.version, old.snapSeq
 		st.dirty.Store(old.dirty.Load())
+		st.chosen.Store(old.chosen.Load())
+		st.explored.Store(old.explored.Load())
 	} else {
 		m, err := e.freshModel(a)
 		if err != nil {

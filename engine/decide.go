@@ -243,6 +243,14 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 	for rank, i := range order {
 		d.Candidates[sc.idx[i]].Rank = rank + 1
 	}
+	// Exploration: the greedy policy would pick the highest posterior-mean priority.
+	greedy := 0
+	for i := range sc.idx {
+		c, g := &d.Candidates[sc.idx[i]], &d.Candidates[sc.idx[greedy]]
+		if c.Propensity*c.Value*c.Weight > g.Propensity*g.Value*g.Weight {
+			greedy = i
+		}
+	}
 
 	threshold := e.opts.Threshold
 	if req.Source != "inbound" {
@@ -262,6 +270,14 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 		}
 		if e.opts.SelectionDraws > 0 {
 			c.Probability = bandit.SelectionProbability(sc.arms, i, e.opts.SelectionDraws, rng)
+		}
+		if len(d.Chosen) == 0 {
+			st := sc.states[sc.idx[i]] // one candidate per state, in order
+			st.chosen.Add(1)
+			if i != greedy {
+				st.explored.Add(1)
+				c.Detail = "explore"
+			}
 		}
 		d.Chosen = append(d.Chosen, c.ID)
 		res.Actions = append(res.Actions, Ranked{ID: c.ID, Propensity: c.Propensity, Score: c.Score, Value: c.Value, Priority: c.Priority, Probability: c.Probability})

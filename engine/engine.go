@@ -67,6 +67,10 @@ type actionState struct {
 	model  atomic.Pointer[bandit.Model]
 	seq    atomic.Uint64 // last journal sequence applied to the model (written by the committer)
 	dirty  atomic.Bool   // changed since the newest stored version
+	// NBA decisions that chose this action first, and how many of those were exploration:
+	// the greedy choice (highest posterior-mean priority) was another action. Restored
+	// from the newest snapshot, so a crash loses at most one snapshot interval of counts.
+	chosen, explored atomic.Int64
 	// Written only by the committer goroutine.
 	version uint64 // newest stored version
 	snapSeq uint64 // seq included in the newest stored version
@@ -167,6 +171,8 @@ func (e *Engine) Open(ctx context.Context) error {
 			continue
 		}
 		st.model.Store(m)
+		st.chosen.Store(sn.Chosen)
+		st.explored.Store(sn.Explored)
 		st.seq.Store(sn.ModelSeq)
 		st.snapSeq = sn.Seq
 		covered[sn.Action] = sn.Seq

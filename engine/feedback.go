@@ -129,3 +129,11 @@ func (e *Engine) ExpireResponses(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// Recent returns up to n logged decisions, newest first.
+func (e *Engine) Recent(ctx context.Context, n int) ([]*Decision, error) {
+	if n < 1 || n > 10000 {
+		return nil, Invalid("invalid_query", "limit: must be in [1, 10000]")
+	}
+	return e.store.Recent(ctx, n)
+}

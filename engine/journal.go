@@ -466,7 +466,8 @@ func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error)
 		}
 		h := m.Health()
 		v := st.version + 1
-		b.Snapshots = append(b.Snapshots, Snapshot{Action: st.action.ID, Version: v, Seq: last, ModelSeq: st.seq.Load(), Time: now, Responses: h.Responses, Positives: h.Positives, Reason: reason, Schema: hash, Model: raw})
+		b.Snapshots = append(b.Snapshots, Snapshot{Action: st.action.ID, Version: v, Seq: last, ModelSeq: st.seq.Load(), Time: now, Responses: h.Responses, Positives: h.Positives, Reason: reason, Schema: hash, Model: raw,
+			AUC: finitePtr(h.AUC), LogLoss: finitePtr(h.LogLoss), Chosen: st.chosen.Load(), Explored: st.explored.Load()})
 		if keep := uint64(e.opts.KeepVersions); v > keep {
 			b.Prune = append(b.Prune, VersionKey{Action: st.action.ID, Version: v - keep})
 		}

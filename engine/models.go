@@ -9,15 +9,16 @@ import (
 
 // ModelInfo is an action's model: posterior summary and health.
 type ModelInfo struct {
-	Action     ActionID      `json:"action"`
-	Form       string        `json:"form"`
-	Dim        int           `json:"dim"`
-	Schema     string        `json:"schema"`
-	Seq        uint64        `json:"seq"`     // last journal event applied
-	Version    uint64        `json:"version"` // newest stored version
-	Health     Health        `json:"health"`
-	TopWeights []Weight      `json:"top_weights"`
-	ValueModel *ValueSummary `json:"value_model,omitempty"`
+	Action     ActionID `json:"action"`
+	Form       string   `json:"form"`
+	Dim        int      `json:"dim"`
+	Schema     string   `json:"schema"`
+	Seq        uint64   `json:"seq"`     // last journal event applied
+	Version    uint64   `json:"version"` // newest stored version
+	Health     Health   `json:"health"`
+	TopWeights []Weight `json:"top_weights"`
+	Chosen     int64    `json:"chosen"`   // NBA decisions that chose this action first
+	Explored   int64    `json:"explored"` // of those, exploration (not the greedy choice)
 }
 
 // Health is a model's health in the API's terms: undefined figures (an AUC before both
@@ -69,11 +70,6 @@ type Weight struct {
 	SD      float64 `json:"sd"`
 }
 
-// ValueSummary describes the reward model of an action that has one.
-type ValueSummary struct {
-	Intercept float64 `json:"intercept"`
-}
-
 // Model returns an action's model summary with its top weights by |mean|.
 func (e *Engine) Model(id ActionID, top int) (ModelInfo, error) {
 	e.mu.RLock()
@@ -85,7 +81,7 @@ func (e *Engine) Model(id ActionID, top int) (ModelInfo, error) {
 	}
 	m := st.model.Load()
 	cfg := m.Config()
-	info := ModelInfo{Action: id, Form: cfg.Form.String(), Dim: cfg.Dim, Schema: enc.SchemaHash(), Seq: st.seq.Load(), Version: st.version, Health: healthOf(m.Health())}
+	info := ModelInfo{Action: id, Form: cfg.Form.String(), Dim: cfg.Dim, Schema: enc.SchemaHash(), Seq: st.seq.Load(), Version: st.version, Health: healthOf(m.Health()), Chosen: st.chosen.Load(), Explored: st.explored.Load()}
 	mean := make([]float64, cfg.Dim)
 	sd := make([]float64, cfg.Dim)
 	m.Weights(mean, sd)

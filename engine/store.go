@@ -76,8 +76,12 @@ type Snapshot struct {
 	Time      time.Time `json:"time"`
 	Responses int64     `json:"responses"`
 	Positives int64     `json:"positives"`
-	Reason    string    `json:"reason"` // "periodic", "shutdown", "rollback", "reset"
-	Schema    string    `json:"schema"` // features schema hash the model was trained on
+	Reason    string    `json:"reason"`   // "periodic", "shutdown", "rollback", "reset"
+	AUC       *float64  `json:"auc"`      // windowed AUC when stored (null until defined)
+	LogLoss   *float64  `json:"log_loss"` // windowed log-loss when stored
+	Chosen    int64     `json:"chosen"`   // NBA decisions that chose this action, to date
+	Explored  int64     `json:"explored"` // of those, how many the greedy choice would not have made
+	Schema    string    `json:"schema"`   // features schema hash the model was trained on
 	Model     []byte    `json:"-"`
 }
 
@@ -99,6 +103,8 @@ type DecisionLog interface {
 	Decision(ctx context.Context, id DecisionID) (*Decision, error) // ErrNotFound if absent
 	// Decisions calls fn for each decision from since on, oldest first, with its outcomes.
 	Decisions(ctx context.Context, since time.Time, fn func(*Decision) error) error
+	// Recent returns up to n decisions, newest first, with their outcomes.
+	Recent(ctx context.Context, n int) ([]*Decision, error)
 	// Expired calls fn for every pending response whose deadline is before t.
 	Expired(ctx context.Context, before time.Time, limit int, fn func(PendingKey) error) error
 }

@@ -120,3 +120,32 @@ func (s *Store) Expired(ctx context.Context, before time.Time, limit int, fn fun
 		return nil
 	})
 }
+
+// Recent returns up to n decisions, newest first, with their outcomes. It reads n
+// records backwards from the end of the log, whatever the log's size.
+func (s *Store) Recent(ctx context.Context, n int) ([]*engine.Decision, error) {
+	var out []*engine.Decision
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tDecision), Reverse: true, PrefetchValues: true, PrefetchSize: min(n, 100)})
+		defer it.Close()
+		// A reverse iterator seeks to the last key <= the seek key: one past the table.
+		for it.Seek(append([]byte(tDecision), 0xff)); it.Valid() && len(out) < n; it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var d engine.Decision
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &d) }); err != nil {
+				return fmt.Errorf("decode decision %q: %w", it.Item().Key(), err)
+			}
+			if err := attachOutcomes(txn, &d); err != nil {
+				return err
+			}
+			out = append(out, &d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recent decisions: %w", err)
+	}
+	return out, nil
+}
