@@ -77,7 +77,8 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 	if old != nil && old.action.Model == a.Model {
 		st.model.Store(old.model.Load())
 		st.seq.Store(old.seq.Load())
-		st.version, st.snapSeq = old.version, old.snapSeq
+		st.version.Store(old.version.Load())
+		st.snapSeq = old.snapSeq
 		st.dirty.Store(old.dirty.Load())
 		st.chosen.Store(old.chosen.Load())
 		st.explored.Store(old.explored.Load())
@@ -89,7 +90,7 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 		st.model.Store(m)
 		st.dirty.Store(true)
 		if old != nil {
-			st.version = old.version
+			st.version.Store(old.version.Load())
 			st.seq.Store(old.seq.Load())
 		}
 	}

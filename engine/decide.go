@@ -97,8 +97,8 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	rng := e.rng()
-	defer e.putRNG(rng)
+	rng := e.decisionRNG(req.CustomerID, now, req.Channel, req.Source, "")
+	defer e.releaseRNG(rng)
 	machine := e.vms.Get().(*vm.VM)
 	defer e.vms.Put(machine)
 	env := Env{Profile: profile, Context: req.Context, Channel: req.Channel, Customer: string(req.CustomerID)}
@@ -127,7 +127,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 	enc.Observe(profile, req.Context)
 
 	d := &Decision{
-		ID:         NewDecisionID(now, rng),
+		ID:         e.newDecisionID(now, rng),
 		CustomerID: req.CustomerID,
 		Channel:    req.Channel,
 		Time:       now,

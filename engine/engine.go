@@ -72,8 +72,8 @@ type actionState struct {
 	// from the newest snapshot, so a crash loses at most one snapshot interval of counts.
 	chosen, explored atomic.Int64
 	// Written only by the committer goroutine.
-	version uint64 // newest stored version
-	snapSeq uint64 // seq included in the newest stored version
+	version atomic.Uint64 // newest stored version (written by the committer, read by Model)
+	snapSeq uint64        // seq included in the newest stored version
 }
 
 // New returns an engine over store. It starts no goroutines; call Open, then Run.
@@ -156,7 +156,7 @@ func (e *Engine) Open(ctx context.Context) error {
 		if st == nil {
 			continue
 		}
-		st.version = sn.Version
+		st.version.Store(sn.Version)
 		if sn.Schema != schemaHash {
 			e.log.Warn("model snapshot was trained on another feature schema; starting from the prior", "action", sn.Action, "version", sn.Version)
 			continue

@@ -103,6 +103,9 @@ func (e *Engine) Decisions(ctx context.Context, since time.Time, fn func(*Decisi
 // it recorded. Run it from a scheduler; the engine's clock says what "now" is.
 func (e *Engine) ExpireResponses(ctx context.Context) (int, error) {
 	now := e.clock.Now()
+	if err := e.Flush(ctx); err != nil { // offers logged but not yet committed are pending too
+		return 0, fmt.Errorf("expire responses: %w", err)
+	}
 	var keys []PendingKey
 	if err := e.store.Expired(ctx, now, 10000, func(p PendingKey) error {
 		keys = append(keys, p)

@@ -36,6 +36,7 @@ type request struct {
 	rollback *rollbackReq
 	outcomes []CustomerOutcome // waits for the commit
 	enroll   *Enrollment       // a customer assigned but not contacted; no wait
+	flush    bool              // nothing: answered once everything queued before it is committed
 	reply    chan result
 }
 
@@ -293,6 +294,7 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 	for _, r := range later {
 		var res result
 		switch {
+		case r.flush:
 		case r.rollback != nil:
 			res.version, res.err = c.rollback(ctx, r.rollback)
 		default:
@@ -465,7 +467,7 @@ func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error)
 			return 0, fmt.Errorf("encode model %q: %w", st.action.ID, err)
 		}
 		h := m.Health()
-		v := st.version + 1
+		v := st.version.Load() + 1
 		b.Snapshots = append(b.Snapshots, Snapshot{Action: st.action.ID, Version: v, Seq: last, ModelSeq: st.seq.Load(), Time: now, Responses: h.Responses, Positives: h.Positives, Reason: reason, Schema: hash, Model: raw,
 			AUC: finitePtr(h.AUC), LogLoss: finitePtr(h.LogLoss), Chosen: st.chosen.Load(), Explored: st.explored.Load()})
 		if keep := uint64(e.opts.KeepVersions); v > keep {
@@ -493,7 +495,7 @@ func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error)
 	}
 	var newest uint64
 	for _, bu := range bumps {
-		bu.st.version = bu.version
+		bu.st.version.Store(bu.version)
 		bu.st.snapSeq = last
 		bu.st.dirty.Store(false)
 		newest = max(newest, bu.version)
@@ -531,5 +533,5 @@ func (c *committer) rollback(ctx context.Context, r *rollbackReq) (uint64, error
 	if _, err := c.snapshot(ctx, "rollback to version "+strconv.FormatUint(r.version, 10)); err != nil {
 		return 0, err
 	}
-	return st.version, nil
+	return st.version.Load(), nil
 }

@@ -81,7 +81,7 @@ func (e *Engine) Model(id ActionID, top int) (ModelInfo, error) {
 	}
 	m := st.model.Load()
 	cfg := m.Config()
-	info := ModelInfo{Action: id, Form: cfg.Form.String(), Dim: cfg.Dim, Schema: enc.SchemaHash(), Seq: st.seq.Load(), Version: st.version, Health: healthOf(m.Health()), Chosen: st.chosen.Load(), Explored: st.explored.Load()}
+	info := ModelInfo{Action: id, Form: cfg.Form.String(), Dim: cfg.Dim, Schema: enc.SchemaHash(), Seq: st.seq.Load(), Version: st.version.Load(), Health: healthOf(m.Health()), Chosen: st.chosen.Load(), Explored: st.explored.Load()}
 	mean := make([]float64, cfg.Dim)
 	sd := make([]float64, cfg.Dim)
 	m.Weights(mean, sd)

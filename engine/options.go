@@ -37,6 +37,10 @@ type Options struct {
 	Limits Limits `yaml:"limits"`
 	// MaxBatch is the most events and decisions written in one group commit.
 	MaxBatch int `yaml:"max_batch"`
+	// Seed, when not 0, makes each decision's random draws a function of the seed and the
+	// decision's own inputs (customer, event time, channel, source), so that replays and
+	// simulations are reproducible. 0 seeds from crypto/rand.
+	Seed uint64 `yaml:"seed"`
 }
 
 // Channel is the configuration of one contact channel.

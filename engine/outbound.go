@@ -50,8 +50,6 @@ func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, err
 	res := RunResult{Run: "campaign " + string(id), Channel: cs.c.Channel, Time: now}
 	began := time.Now()
 	var machine vm.VM
-	rng := e.rng()
-	defer e.putRNG(rng)
 	var x features.Vector
 	err := e.store.Customers(ctx, func(cust Customer) error {
 		res.Customers++
@@ -85,8 +83,11 @@ func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, err
 		if _, err := enc.Encode(env.Profile, env.Context, &x); err != nil {
 			x.Reset()
 		}
+		rng := e.decisionRNG(cust.ID, now, cs.c.Channel, "campaign", string(id))
+		did := e.newDecisionID(now, rng)
+		e.releaseRNG(rng)
 		d := &Decision{
-			ID: NewDecisionID(now, rng), CustomerID: cust.ID, Channel: cs.c.Channel, Time: now, Arm: ArmNone, Source: "campaign",
+			ID: did, CustomerID: cust.ID, Channel: cs.c.Channel, Time: now, Arm: ArmNone, Source: "campaign",
 			Schema: enc.SchemaHash(), Features: features.Vector{Index: slices.Clone(x.Index), Value: slices.Clone(x.Value)},
 		}
 		if asg != nil {
@@ -111,6 +112,9 @@ func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, err
 		d.Candidates = []Candidate{c}
 		return e.logDecision(d)
 	})
+	if err == nil {
+		err = e.Flush(ctx) // the run's contacts are in the outbound feed when it returns
+	}
 	res.Elapsed = time.Since(began).Round(time.Millisecond).String()
 	if err != nil {
 		return res, fmt.Errorf("run campaign %q: %w", id, err)
@@ -164,6 +168,9 @@ func (e *Engine) RunOutbound(ctx context.Context, channel string) (RunResult, er
 		}
 		return nil
 	})
+	if err == nil {
+		err = e.Flush(ctx) // the run's contacts are in the outbound feed when it returns
+	}
 	res.Elapsed = time.Since(began).Round(time.Millisecond).String()
 	if err != nil {
 		return res, fmt.Errorf("nba outbound run: %w", err)

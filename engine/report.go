@@ -110,6 +110,9 @@ func (e *Engine) Report(ctx context.Context, id ExperimentID) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.Flush(ctx); err != nil { // count every decision logged before the call
+		return nil, err
+	}
 	rolls, err := e.store.Rollups(ctx, id)
 	if err != nil {
 		return nil, err

@@ -64,9 +64,9 @@ own header and separator; columns are matched by name, so every file needs the
 metric columns (and the arm column, unless labelled) and may differ otherwise.
 
 --metric NAME:KIND[:lower] names a column and how to read it:
-  binary  0/1, true/false, yes/no        (conversion; Newcombe CI, z test)
-  mean    any finite number              (spend; Welch CI and t test)
-  count   a non-negative whole number    (visits; Welch)
+  binary  0/1, true/false, yes/no          (conversion; Newcombe CI, z test)
+  mean    any finite number                (spend; Welch CI and t test)
+  count   a non-negative whole number      (visits; Welch)
   nps     a 0-10 rating, empty = no answer (Net Promoter Score; Welch)
 Add :lower for metrics where a decrease is good (churn, cost).
 
@@ -101,10 +101,10 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&data, "data", "CSV `file` to read, PATH or LABEL=PATH; repeat for several files")
 	fs.StringVar(&o.Arm, "arm", "", "`column` that names each row's arm (with LABEL=PATH: the name of the labels)")
 	fs.StringVar(&o.Control, "control", "", "the `arm` the others are compared with")
-	fs.Var(&metrics, "metric", "metric `NAME:KIND[:lower]`, KIND binary, mean, count or nps; repeatable")
+	fs.Var(&metrics, "metric", "a metric `NAME:KIND[:lower]`, see above; repeatable")
 	fs.Float64Var(&o.Level, "level", experiments.DefaultLevel, "two-sided confidence `level` of intervals and verdicts")
 	fs.Float64Var(&o.Tuning, "tuning", experiments.DefaultTuning, "always-valid CI: total `rows` at which it is narrowest (GrowthBook's N*)")
-	fs.StringVar(&weights, "weights", "", "designed arm weights for the sample-ratio check, e.g. `random=0.5,bts=0.5` (default: no check)")
+	fs.StringVar(&weights, "weights", "", "designed `ARM=W,...` weights for the sample-ratio check, e.g. random=0.5,bts=0.5 (default: no check)")
 	fs.StringVar(&sep, "sep", "auto", "field `separator`: auto (',' or ';' per file), or one character such as , ; | or tab")
 	fs.StringVar(&o.JSON, "json", "", "also write the result as JSON to `file`; - writes it to stdout")
 	if err := fs.Parse(args); err != nil {
