@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -17,6 +18,9 @@ type ContactPolicy struct {
 	// SuppressWindow stop every contact until the oldest of them leaves the window. 0 = off.
 	SuppressAfter  int           `yaml:"suppress_after"`
 	SuppressWindow time.Duration `yaml:"suppress_window"`
+	// SuppressChannels are the channels suppression applies to: those where we start the
+	// contact. A customer who comes to the web site or calls is still served there.
+	SuppressChannels []string `yaml:"suppress_channels"`
 }
 
 // Cap allows at most Max contacts on a channel per customer in any Window.
@@ -34,8 +38,9 @@ func DefaultContactPolicy() ContactPolicy {
 			"email": {Max: 2, Window: week},
 			"sms":   {Max: 2, Window: week},
 		},
-		SuppressAfter:  3,
-		SuppressWindow: 30 * 24 * time.Hour,
+		SuppressAfter:    3,
+		SuppressWindow:   30 * 24 * time.Hour,
+		SuppressChannels: []string{"email", "sms"},
 	}
 }
 
@@ -94,7 +99,8 @@ func newContactBook(size int) *contactBook {
 func (e *Engine) checkContact(ctx context.Context, cust CustomerID, channel string, t time.Time, record bool) (string, error) {
 	p := &e.opts.ContactPolicy
 	capc, capped := p.Caps[channel]
-	if !capped && p.SuppressAfter == 0 {
+	suppress := p.SuppressAfter > 0 && slices.Contains(p.SuppressChannels, channel)
+	if !capped && !suppress {
 		return "", nil // nothing to enforce; the journal still keeps the history
 	}
 	b := e.contacts
@@ -124,7 +130,7 @@ func (e *Engine) checkContact(ctx context.Context, cust CustomerID, channel stri
 	negatives, sent := 0, 0
 	for _, h := range hist {
 		switch {
-		case h.Negative && p.SuppressAfter > 0 && !h.Time.Before(t.Add(-p.SuppressWindow)):
+		case h.Negative && suppress && !h.Time.Before(t.Add(-p.SuppressWindow)):
 			negatives++
 		case !h.Negative && capped && h.Channel == channel && !h.Time.Before(t.Add(-capc.Window)):
 			sent++
@@ -132,7 +138,7 @@ func (e *Engine) checkContact(ctx context.Context, cust CustomerID, channel stri
 	}
 	reason := ""
 	switch {
-	case p.SuppressAfter > 0 && negatives >= p.SuppressAfter:
+	case suppress && negatives >= p.SuppressAfter:
 		reason = fmt.Sprintf("suppressed: %d negative responses in %s", negatives, p.SuppressWindow)
 	case capped && sent >= capc.Max:
 		reason = fmt.Sprintf("cap: %d %s contacts in %s", sent, channel, capc.Window)
