@@ -113,24 +113,36 @@ func (e *Engine) ExpireResponses(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, fmt.Errorf("expire responses: %w", err)
 	}
-	n := 0
+	// Queue them all, then wait: the committer writes them in order, in a few group
+	// commits rather than one each.
+	sent := make([]*request, 0, len(keys))
+	var sendErr error
 	for _, p := range keys {
 		d, err := e.decision(ctx, p.Decision)
 		if errors.Is(err, ErrNotFound) {
 			continue // the decision expired from the log; its pending key will expire too
 		}
 		if err != nil {
-			return n, err
+			sendErr = err
+			break
 		}
-		res := e.journal.submit(ctx, &request{feedback: &feedbackReq{d: d, action: p.Action, outcome: Timeout, time: p.Deadline, implicit: true}})
-		if res.err != nil {
-			return n, res.err
+		r := &request{feedback: &feedbackReq{d: d, action: p.Action, outcome: Timeout, time: p.Deadline, implicit: true}}
+		if sendErr = e.journal.send(ctx, r); sendErr != nil {
+			break
 		}
-		if !res.duplicate {
+		sent = append(sent, r)
+	}
+	n := 0
+	for _, r := range sent {
+		res := e.journal.wait(r)
+		if res.err != nil && sendErr == nil {
+			sendErr = res.err
+		}
+		if res.err == nil && !res.duplicate {
 			n++
 		}
 	}
-	return n, nil
+	return n, sendErr
 }
 
 // Recent returns up to n logged decisions, newest first.

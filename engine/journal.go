@@ -87,14 +87,28 @@ func (c *committer) enqueue(r *request) error {
 
 // submit queues a request and waits for its result.
 func (c *committer) submit(ctx context.Context, r *request) result {
+	if err := c.send(ctx, r); err != nil {
+		return result{err: err}
+	}
+	return c.wait(r)
+}
+
+// send queues a request whose result wait returns; requests are committed in the order
+// they are sent, so a caller may send many and then wait for each.
+func (c *committer) send(ctx context.Context, r *request) error {
 	r.reply = make(chan result, 1)
 	select {
 	case c.reqs <- r:
+		return nil
 	case <-c.done:
-		return result{err: errStopped}
+		return errStopped
 	case <-ctx.Done():
-		return result{err: ctx.Err()}
+		return ctx.Err()
 	}
+}
+
+// wait returns the result of a request queued with send.
+func (c *committer) wait(r *request) result {
 	select {
 	case res := <-r.reply:
 		return res
@@ -255,6 +269,10 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 		replies = nil
 	} else if len(b.Decisions) > 0 || len(b.Events) > 0 || len(b.Outcomes) > 0 || len(b.Enrollments) > 0 {
 		if err := e.store.Commit(ctx, &b); err != nil {
+			// The store may have written part of the batch before failing: never reuse
+			// its sequence numbers (a gap in the journal is harmless; a reused number
+			// would overwrite an event).
+			c.nextSeq = seq
 			c.fail(&b, replies, err)
 			replies = nil
 		} else {
