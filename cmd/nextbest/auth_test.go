@@ -150,6 +150,11 @@ func TestRolesAgainstEveryEndpoint(t *testing.T) {
 					if got == http.StatusUnauthorized || got == http.StatusForbidden {
 						t.Fatalf("status %d (%s) for an allowed role", got, body)
 					}
+				case !strings.HasPrefix(e.path, "/v1/") && e.path != "/metrics":
+					// A page: 403 with an HTML page that says so.
+					if got != http.StatusForbidden || !strings.Contains(strings.ToLower(string(body)), "<html") {
+						t.Fatalf("status %d, want a 403 page", got)
+					}
 				default:
 					if got != http.StatusForbidden || !strings.Contains(string(body), `"forbidden"`) {
 						t.Fatalf("status %d (%s), want 403 forbidden", got, body)
