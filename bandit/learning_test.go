@@ -298,10 +298,11 @@ func TestLearningStationary(t *testing.T) {
 		// Chapelle & Li's best exploration scale (their Table 2), for
 		// comparison: 0.870–0.908 / 0.895–0.928 / 0.0078–0.0095
 		{"diagonal/alpha=0.5/20k", bandit.Diagonal, 0.5, 20000, 0.83, 0.86, 0.012},
-		// The targets are met on all five seeds here, 0.906–0.923 /
-		// 0.921–0.944 / 0.0041–0.0061; the TS floor is 0.88 rather than 0.90
-		// because 0.906 leaves less than one binomial SE of margin.
-		{"full/alpha=0.5/20k", bandit.Full, 0.5, 20000, 0.88, 0.89, 0.01},
+		// The targets, asserted as written: >= 0.90 of fresh contexts
+		// and regret <= 0.01. Met on all five seeds measured, 0.906–0.923 /
+		// 0.921–0.944 / 0.0041–0.0061; the run is seeded (policy seed 1 gives
+		// 0.923 and 0.0050), so the assertion is deterministic.
+		{"full/alpha=0.5/20k", bandit.Full, 0.5, 20000, 0.90, 0.89, 0.01},
 		// Twice the events: the regret target and a greedy rate of
 		// 0.90 hold; 0.893–0.913 / 0.935–0.953 / 0.0064–0.0075.
 		{"diagonal/alpha=1/40k", bandit.Diagonal, 1, 40000, 0.86, 0.90, 0.01},
