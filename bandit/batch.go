@@ -120,15 +120,20 @@ func (g *gaussian) updateBatch(xs []Vector, ys []bool, steps int) error {
 		}
 		grad.MulVec(A, diff)
 		H.CopySym(A)
+		// Raw access: local indices within an event increase, so (a, b) with
+		// a ≤ b addresses the upper triangle gonum stores.
+		gd := grad.RawVector().Data
+		hs := H.RawSymmetric()
 		for j := range evs {
 			e := &evs[j]
 			p := sigmoid(dot(e, w))
 			r, c := p-e.y, p*(1-p)
 			for k, a := range e.idx {
-				grad.SetVec(a, grad.AtVec(a)+r*e.val[k])
+				gd[a] += r * e.val[k]
+				row := hs.Data[a*hs.Stride:]
+				cv := c * e.val[k]
 				for k2 := k; k2 < len(e.idx); k2++ {
-					b := e.idx[k2]
-					H.SetSym(a, b, H.At(a, b)+c*e.val[k]*e.val[k2])
+					row[e.idx[k2]] += cv * e.val[k2]
 				}
 			}
 		}
