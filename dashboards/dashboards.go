@@ -1,12 +1,19 @@
 package dashboards
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
-	"io"
+	"io/fs"
 	"log/slog"
+	"mime"
+	"path"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -16,6 +23,9 @@ import (
 
 //go:embed templates/*.html
 var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
 
 // Sessions is what the pages need from authentication: signing in and out, the current
 // principal's role, and CSRF tokens for forms.
@@ -32,13 +42,21 @@ type Guard func(access.Permission, fiber.Handler) fiber.Handler
 
 // Pages serves the dashboards.
 type Pages struct {
-	eng  *engine.Engine
-	sess Sessions
-	log  *slog.Logger
-	tmpl *template.Template
+	eng     *engine.Engine
+	sess    Sessions
+	log     *slog.Logger
+	tmpl    *template.Template
+	assets  map[string]asset
+	version string // of the static assets, for cache busting
+	bufs    sync.Pool
 }
 
-// New parses the embedded templates.
+type asset struct {
+	body []byte
+	typ  string
+}
+
+// New parses the embedded templates and loads the static assets.
 func New(eng *engine.Engine, sess Sessions, log *slog.Logger) (*Pages, error) {
 	t, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
@@ -47,7 +65,26 @@ func New(eng *engine.Engine, sess Sessions, log *slog.Logger) (*Pages, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Pages{eng: eng, sess: sess, log: log, tmpl: t}, nil
+	p := &Pages{eng: eng, sess: sess, log: log, tmpl: t, assets: map[string]asset{}}
+	p.bufs.New = func() any { return new(bytes.Buffer) }
+	h := sha256.New()
+	err = fs.WalkDir(staticFS, "static", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		h.Write(b)
+		p.assets[path.Base(name)] = asset{body: b, typ: mime.TypeByExtension(path.Ext(name))}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load dashboard assets: %w", err)
+	}
+	p.version = hex.EncodeToString(h.Sum(nil))[:12]
+	return p, nil
 }
 
 var funcs = template.FuncMap{
@@ -57,49 +94,144 @@ var funcs = template.FuncMap{
 		}
 		return strings.ToUpper(s[:1]) + s[1:]
 	},
+	"time":      fmtTime,
+	"timeptr":   fmtTimePtr,
+	"count":     func(n int64) string { return group(float64(n), 0) },
+	"plain":     plain,
+	"parts":     partsHTML,
+	"hasPrefix": strings.HasPrefix,
 }
 
-// Register adds the pages to r. Reading pages needs the report permission.
+// Register adds the pages to r. The uplift page needs the report permission (every
+// role that may read reports: viewer, analyst, admin); the pages that look inside models,
+// experiments and decisions need the inspect permission (analyst, admin).
 func (p *Pages) Register(r fiber.Router, guard Guard) {
+	r.Get("/assets/:name", p.asset)
 	r.Get("/login", p.loginForm)
 	r.Post("/login", p.login)
 	r.Post("/logout", p.logout)
-	r.Get("/", p.signedIn(guard(access.PermReport, p.home)))
+	r.Get("/", p.page(guard, access.PermReport, p.uplift))
+	r.Get("/experiments/:id", p.page(guard, access.PermInspect, p.experiment))
+	r.Get("/models", p.page(guard, access.PermInspect, p.models))
+	r.Get("/models/:id", p.page(guard, access.PermInspect, p.model))
+	r.Get("/decisions", p.page(guard, access.PermInspect, p.decisions))
+	r.Get("/catalog", p.page(guard, access.PermInspect, p.catalog))
 }
 
-// signedIn sends people without a session to the sign-in page instead of a JSON 401.
-func (p *Pages) signedIn(h fiber.Handler) fiber.Handler {
+// view is what a page handler produces: a template, its title, and its data.
+type view struct {
+	template string
+	title    string
+	nav      string // the active navigation entry
+	data     any
+}
+
+// page wraps a page handler: people without a session go to the sign-in page, a role
+// without the permission gets an HTML 403 page, and errors become HTML error pages.
+// The API's guard still checks the permission, so the rule has one source.
+func (p *Pages) page(guard Guard, perm access.Permission, h func(c *fiber.Ctx) (view, error)) fiber.Handler {
+	guarded := guard(perm, func(c *fiber.Ctx) error {
+		v, err := h(c)
+		if err != nil {
+			return p.renderError(c, err)
+		}
+		return p.render(c, fiber.StatusOK, v.template, page{Title: v.title, Nav: v.nav, Data: v.data})
+	})
 	return func(c *fiber.Ctx) error {
-		if _, ok := p.sess.Role(c); !ok {
+		role, ok := p.sess.Role(c)
+		if !ok {
 			return c.Redirect("/login", fiber.StatusSeeOther)
 		}
-		return h(c)
+		if !role.Allows(perm) {
+			return p.render(c, fiber.StatusForbidden, "error.html", page{Title: "Not available for your role", Data: errorView{
+				Status:  fiber.StatusForbidden,
+				Heading: "This page is for analysts",
+				Message: fmt.Sprintf("You are signed in as %s. This page shows the inside of models, experiments and decisions; it needs an analyst or admin key. The uplift page shows the results.", role),
+			}})
+		}
+		return guarded(c)
 	}
 }
 
 // page is the data every template gets.
 type page struct {
-	Title string
-	Role  access.Role
-	CSRF  string
-	Error string
-	Data  any
+	Title   string
+	Nav     string
+	Role    access.Role
+	Inspect bool // the role may see the analyst pages
+	CSRF    string
+	Error   string
+	Assets  string // version query for asset URLs
+	Data    any
+}
+
+type errorView struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// renderError maps an error to an HTML error page: the one place that does so for pages.
+func (p *Pages) renderError(c *fiber.Ctx, err error) error {
+	ev := errorView{Status: fiber.StatusInternalServerError, Heading: "Something went wrong", Message: "The page could not be shown. The operator's log has the details."}
+	var ee *engine.Error
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		ev = errorView{Status: fiber.StatusNotFound, Heading: "Not found", Message: err.Error()}
+	case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrUnprocessable):
+		ev = errorView{Status: fiber.StatusBadRequest, Heading: "Bad request", Message: err.Error()}
+	case errors.Is(err, engine.ErrUnavailable):
+		ev = errorView{Status: fiber.StatusServiceUnavailable, Heading: "Unavailable", Message: "The service is starting or shutting down; try again in a moment."}
+	case errors.As(err, &ee):
+		ev = errorView{Status: fiber.StatusBadRequest, Heading: "Bad request", Message: ee.Message}
+	default:
+		p.log.Error("dashboard page failed", "path", c.Path(), "err", err)
+	}
+	return p.render(c, ev.Status, "error.html", page{Title: ev.Heading, Data: ev})
 }
 
 func (p *Pages) render(c *fiber.Ctx, status int, name string, pg page) error {
 	if role, ok := p.sess.Role(c); ok {
 		pg.Role = role
+		pg.Inspect = role.Allows(access.PermInspect)
 		pg.CSRF = p.sess.CSRFToken(c)
+	}
+	pg.Assets = p.version
+	buf := p.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer p.bufs.Put(buf)
+	if err := p.tmpl.ExecuteTemplate(buf, name, pg); err != nil {
+		p.log.Error("render dashboard template", "template", name, "err", err)
+		status = fiber.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString("<!doctype html><title>Error</title><p>The page could not be shown. The operator's log has the details.</p>")
 	}
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "same-origin")
-	return p.tmpl.ExecuteTemplate(io.Writer(c), name, pg)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	// fiber keeps the body until the response is written: copy it out of the pooled buffer.
+	return c.Send(bytes.Clone(buf.Bytes()))
+}
+
+// asset serves an embedded static file. Assets are public: they hold no data.
+func (p *Pages) asset(c *fiber.Ctx) error {
+	a, ok := p.assets[c.Params("name")]
+	if !ok {
+		return fiber.NewError(fiber.StatusNotFound, c.Method()+" "+c.Path())
+	}
+	c.Set(fiber.HeaderContentType, a.typ)
+	c.Set(fiber.HeaderCacheControl, "public, max-age=86400")
+	c.Set("X-Content-Type-Options", "nosniff")
+	return c.Send(a.body)
 }
 
 func (p *Pages) loginForm(c *fiber.Ctx) error {
+	if _, ok := p.sess.Role(c); ok {
+		return c.Redirect("/", fiber.StatusSeeOther)
+	}
 	return p.render(c, fiber.StatusOK, "login.html", page{Title: "Sign in"})
 }
 
@@ -117,8 +249,4 @@ func (p *Pages) logout(c *fiber.Ctx) error {
 	}
 	p.sess.SignOut(c)
 	return c.Redirect("/login", fiber.StatusSeeOther)
-}
-
-func (p *Pages) home(c *fiber.Ctx) error {
-	return p.render(c, fiber.StatusOK, "home.html", page{Title: "nextbest", Data: map[string]any{"Actions": len(p.eng.Actions())}})
 }
