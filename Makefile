@@ -41,6 +41,51 @@ bench:
 bench-http: build
 	$(BIN) loadtest --spawn --duration 10s
 
+# demo: build; start a fresh simulation server (cmd/nextbest/demo.yaml: manual clock, no
+# keys on loopback, data in $(DEMO_DIR)) unless one already answers on $(DEMO_ADDR); run a
+# short simulation (about two minutes on a 2-core machine); leave the server running for
+# the dashboards. DEMO_ARGS picks the world: docs/simulation.md.
+DEMO_ADDR ?= 127.0.0.1:8090
+DEMO_DIR  ?= tmp/demo
+DEMO_ARGS ?= --customers 15000 --days 90 --seed 1
+demo: build
+	@set -e; mkdir -p $(DEMO_DIR); \
+	state=$$($(BIN) simulate --check --addr $(DEMO_ADDR) 2>/dev/null || echo other); \
+	case "$$state" in \
+	ready) \
+	  echo "make demo: a simulation server already answers on $(DEMO_ADDR); simulating against it."; \
+	  echo "           (Its clock and models carry on from earlier runs. For a fresh start: kill \$$(cat $(DEMO_DIR)/server.pid); make demo)";; \
+	none) \
+	  if [ -f $(DEMO_DIR)/server.pid ] && kill -0 "$$(cat $(DEMO_DIR)/server.pid)" 2>/dev/null; then \
+	    echo "make demo: the server started earlier (pid $$(cat $(DEMO_DIR)/server.pid)) is alive but does not answer on $(DEMO_ADDR)." >&2; \
+	    echo "           Stop it with: kill $$(cat $(DEMO_DIR)/server.pid)   then run make demo again." >&2; exit 1; \
+	  fi; \
+	  rm -rf $(DEMO_DIR); mkdir -p $(DEMO_DIR); \
+	  echo "make demo: starting a fresh simulation server on $(DEMO_ADDR) (data in $(DEMO_DIR)/store, log in $(DEMO_DIR)/server.log)"; \
+	  if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=nohup; fi; \
+	  $$detach $(BIN) serve --config cmd/nextbest/demo.yaml --addr $(DEMO_ADDR) --data $(DEMO_DIR)/store </dev/null >$(DEMO_DIR)/server.log 2>&1 & \
+	  echo $$! > $(DEMO_DIR)/server.pid; \
+	  i=0; until [ "$$($(BIN) simulate --check --addr $(DEMO_ADDR) 2>/dev/null)" = ready ]; do \
+	    if ! kill -0 "$$(cat $(DEMO_DIR)/server.pid)" 2>/dev/null || [ $$i -ge 300 ]; then \
+	      echo "make demo: the server did not start; its log ($(DEMO_DIR)/server.log) ends with:" >&2; tail -5 $(DEMO_DIR)/server.log >&2; exit 1; \
+	    fi; i=$$((i+1)); sleep 0.1; \
+	  done;; \
+	system-clock) \
+	  echo "make demo: a nextbest server on $(DEMO_ADDR) follows the system clock; the simulation needs its own server." >&2; \
+	  echo "           Stop that server, or pick another address: make demo DEMO_ADDR=127.0.0.1:8091" >&2; exit 1;; \
+	*) \
+	  echo "make demo: something that is not a nextbest simulation server answers on $(DEMO_ADDR)." >&2; \
+	  echo "           Free the port, or pick another address: make demo DEMO_ADDR=127.0.0.1:8091" >&2; exit 1;; \
+	esac; \
+	echo "make demo: simulating $(DEMO_ARGS); progress below, the report at the end (also in $(DEMO_DIR)/report.txt)"; \
+	$(BIN) simulate --addr $(DEMO_ADDR) $(DEMO_ARGS) > $(DEMO_DIR)/report.txt; \
+	echo; cat $(DEMO_DIR)/report.txt; echo; \
+	echo "The simulation server keeps running, so the dashboards show the result:"; \
+	echo "  dashboards     http://$(DEMO_ADDR)/   (no key needed on this loopback demo server)"; \
+	echo "  server log     $(DEMO_DIR)/server.log"; \
+	if [ -f $(DEMO_DIR)/server.pid ]; then echo "  stop it        kill $$(cat $(DEMO_DIR)/server.pid)"; fi; \
+	echo "  what it means  docs/simulation.md"
+
 fmt:
 	gofmt -s -w $$(git ls-files '*.go')
 

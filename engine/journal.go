@@ -277,6 +277,9 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 			replies = nil
 		} else {
 			c.nextSeq = seq
+			for _, d := range b.Decisions {
+				e.recent.slim(d) // the store has the record now; keep what feedback needs
+			}
 			e.mu.RLock()
 			for _, ew := range b.Events {
 				if st := e.actions[ew.Event.ActionID]; st != nil {

@@ -23,8 +23,12 @@ type Options struct {
 	Dir        string
 	SyncWrites bool          // fsync every commit (default true)
 	Retention  time.Duration // decision log and journal TTL; 0 keeps them forever
-	// Memory. Badger's resident memory is roughly MemTableSize x NumMemtables plus
-	// BlockCacheSize plus IndexCacheSize plus the mmapped table indexes.
+	// Memory. Badger's heap is roughly MemTableSize x NumMemtables, plus BlockCacheSize
+	// and IndexCacheSize, plus its table builders: each holds about 4 to 10 times the
+	// table it builds (a MemTableSize table when a memtable is flushed, a 2 MB table in
+	// compactions), and Badger pools up to 8 of them while writes go on. The tables
+	// themselves are mmapped: they count as resident file pages, which the kernel drops
+	// under memory pressure. docs/benchmarks.md has the measurements.
 	MemTableSize   int64
 	NumMemtables   int
 	BlockCacheSize int64
@@ -39,8 +43,8 @@ func DefaultOptions(dir string) Options {
 		Dir:            dir,
 		SyncWrites:     true,
 		Retention:      90 * 24 * time.Hour,
-		MemTableSize:   32 << 20,
-		NumMemtables:   3,
+		MemTableSize:   8 << 20, // the smallest Badger accepts with its 1 MB value threshold is ~7 MB
+		NumMemtables:   2,
 		BlockCacheSize: 64 << 20,
 		IndexCacheSize: 32 << 20,
 	}
@@ -68,6 +72,9 @@ func Open(opts Options) (*Store, error) {
 		WithCompression(options.Snappy).
 		WithNumCompactors(2).
 		WithNumGoroutines(2)
+	// Every level's tables are BaseTableSize (2 MB), not doubling per level: compaction
+	// builders, which Badger pools, stay small (see Options).
+	bo.TableSizeMultiplier = 1
 	if opts.MemTableSize > 0 {
 		bo = bo.WithMemTableSize(opts.MemTableSize)
 	}

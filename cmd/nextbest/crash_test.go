@@ -25,6 +25,7 @@ import (
 
 	"github.com/nextbest/nextbest/bandit"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/features"
 )
 
 // This file runs the real binary as a child process and kills it with SIGKILL in the
@@ -205,8 +206,16 @@ func (c *childProc) mustJSON(hc *http.Client, method, path string, body any, wan
 	}
 }
 
+// loggedDecision is the part of a decision log record the tests check.
+type loggedDecision struct {
+	ID       engine.DecisionID `json:"decision_id"`
+	Features features.Vector   `json:"features"`
+	Chosen   []engine.ActionID `json:"chosen"`
+	Outcomes []engine.Event    `json:"outcomes"`
+}
+
 // decisionLog reads the whole decision log (GET /v1/decisions, JSON lines).
-func (c *childProc) decisionLog(hc *http.Client) []engine.Decision {
+func (c *childProc) decisionLog(hc *http.Client) []loggedDecision {
 	c.t.Helper()
 	resp, err := hc.Get(c.base + "/v1/decisions")
 	if err != nil {
@@ -216,10 +225,10 @@ func (c *childProc) decisionLog(hc *http.Client) []engine.Decision {
 	if resp.StatusCode != http.StatusOK {
 		c.t.Fatalf("GET /v1/decisions: status %d", resp.StatusCode)
 	}
-	var out []engine.Decision
+	var out []loggedDecision
 	dec := json.NewDecoder(resp.Body)
 	for {
-		var d engine.Decision
+		var d loggedDecision
 		if err := dec.Decode(&d); errors.Is(err, io.EOF) {
 			return out
 		} else if err != nil {
@@ -230,12 +239,18 @@ func (c *childProc) decisionLog(hc *http.Client) []engine.Decision {
 }
 
 // replayedEvents returns the replayed_events figure of the "engine state loaded" log line.
+// The line is logged before the process serves, but its stderr reaches the buffer through
+// a pipe, so it may arrive a little after /readyz answers.
 func (c *childProc) replayedEvents() string {
-	m := regexp.MustCompile(`engine state loaded.* replayed_events=(\d+)`).FindStringSubmatch(c.stderr.String())
-	if m == nil {
-		return "?"
+	re := regexp.MustCompile(`engine state loaded.* replayed_events=(\d+)`)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(c.stderr.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			return "?"
+		}
 	}
-	return m[1]
 }
 
 func tailOf(s string, n int) string {
@@ -261,13 +276,8 @@ func writeChildConfig(t *testing.T, dir, yaml string) string {
 // at a random moment, for several seeds.
 const (
 	crashEvents      = 20000
-	crashConcurrency = 64
+	crashConcurrency = 64 // clients sending at once: many events per group commit
 )
-
-var crashSeeds = []uint64{1, 2, 3}
-
-// crashActions are the catalog: four actions of value 1 on the web channel.
-var crashActions = []string{"a0", "a1", "a2", "a3"}
 
 // fbPlan is what one job sends for its (decision, action) pair.
 type fbPlan int
@@ -344,7 +354,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Skip("builds the binary and kills it under load, several times")
 	}
 	bin := buildNextbest(t)
-	for _, seed := range crashSeeds {
+	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { crashOnce(t, bin, seed) })
 	}
 }
@@ -360,13 +370,15 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	config := writeChildConfig(t, dir, "schedule:\n  timeouts: \"\"\n  snapshots: \"@every 1s\"\n  gc: \"\"\n")
 	hc := childClient(crashConcurrency + 8)
 	p := startChild(t, bin, data, config)
-	for _, a := range crashActions {
+	actions := []string{"a0", "a1", "a2", "a3"} // four actions of value 1 on the web channel
+	for _, a := range actions {
 		p.mustJSON(hc, "PUT", "/v1/actions/"+a, map[string]any{"issue": "sales", "group": "offers", "value": 1, "channels": []string{"web"}}, 200, nil)
 	}
 
 	jobs := crashPlan(rng)
 
 	// Phase 1: the decisions of the jobs that are not interleaved.
+	t1 := time.Now()
 	crashRun(jobs, crashConcurrency, func(j *crashJob) {
 		if !j.interleaved {
 			if err := crashDecide(hc, p.base, j); err != nil {
@@ -378,6 +390,7 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 		t.FailNow()
 	}
 
+	t2 := time.Now()
 	// Phase 2: the feedback, killed with SIGKILL once a seeded share (20-80%) of the
 	// events has been acknowledged, after a seeded delay of up to 5 ms so that the kill
 	// falls at different points of a group commit.
@@ -421,13 +434,16 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	}
 
 	// Restart on the same directory.
+	t3 := time.Now()
 	p2 := startChild(t, bin, data, config)
+	t4 := time.Now()
 	defer func() {
 		if code := p2.terminate(); code != 0 {
 			t.Errorf("restarted process exited with %d after SIGTERM\n%s", code, tailOf(p2.stderr.String(), 4000))
 		}
 	}()
-	st := verifyCrash(t, p2, hc, jobs, rng)
+	st := verifyCrash(t, p2, hc, jobs, actions, rng)
+	t5 := time.Now()
 
 	var sent, ackN, dups, flying, refusedN, unsentN int
 	for _, j := range jobs {
@@ -451,8 +467,10 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	}
 	t.Logf("seed %d: %d feedback events planned over %d decisions; kill after %d acknowledgements (+%v): %d sent, %d acknowledged (%d duplicates), %d in flight at the kill, %d refused, %d not sent",
 		seed, crashEvents, len(jobs), target, jitter, sent, ackN, dups, flying, refusedN, unsentN)
-	t.Logf("seed %d: after restart (replayed_events=%s): %d decisions and %d events logged, %d of them unacknowledged; %d resent in-flight events recorded anew; %.1fs",
-		seed, p2.replayedEvents(), st.decisions, st.events, st.unackedLogged, st.resentNew, time.Since(start).Seconds())
+	t.Logf("seed %d: after restart (replayed_events=%s): %d decisions and %d events logged, %d of them unacknowledged; %d resent in-flight events recorded anew",
+		seed, p2.replayedEvents(), st.decisions, st.events, st.unackedLogged, st.resentNew)
+	t.Logf("seed %d: %.1fs: decisions %.1fs, feedback until the kill %.1fs, restart %.1fs, checks %.1fs",
+		seed, time.Since(start).Seconds(), t2.Sub(t1).Seconds(), t3.Sub(t2).Seconds(), t4.Sub(t3).Seconds(), t5.Sub(t4).Seconds())
 }
 
 // crashPlan draws jobs until their feedback requests add up to crashEvents: 70% one
@@ -650,12 +668,12 @@ type servedModel struct {
 }
 
 // verifyCrash checks the restarted process against what the clients saw.
-func verifyCrash(t *testing.T, p *childProc, hc *http.Client, jobs []*crashJob, rng *rand.Rand) crashStats {
+func verifyCrash(t *testing.T, p *childProc, hc *http.Client, jobs []*crashJob, actions []string, rng *rand.Rand) crashStats {
 	t.Helper()
 	var st crashStats
 	log := p.decisionLog(hc)
 	st.decisions = len(log)
-	byID := make(map[string]*engine.Decision, len(log))
+	byID := make(map[string]*loggedDecision, len(log))
 	for i := range log {
 		byID[string(log[i].ID)] = &log[i]
 	}
@@ -744,7 +762,7 @@ func verifyCrash(t *testing.T, p *childProc, hc *http.Client, jobs []*crashJob, 
 	}
 
 	// The models are exactly the learned events replayed in sequence order.
-	models := verifyModels(t, p, hc, log, crashActions)
+	models := verifyModels(t, p, hc, log, actions)
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -809,7 +827,7 @@ func verifyCrash(t *testing.T, p *childProc, hc *http.Client, jobs []*crashJob, 
 			pairs[k.fbPair] = true
 		}
 	}
-	for _, a := range crashActions {
+	for _, a := range actions {
 		var info servedModel
 		p.mustJSON(hc, "GET", "/v1/models/"+a+"?top=1", nil, 200, &info)
 		if want := models[a].Health.Responses + learnedNew[a]; info.Health.Responses != want {
@@ -828,13 +846,13 @@ type crashResend struct {
 // log replayed in sequence order: it rebuilds each posterior from the log with the
 // engine's model configuration for a default model spec and compares the counts and every
 // weight. It returns the served models.
-func verifyModels(t *testing.T, p *childProc, hc *http.Client, log []engine.Decision, actions []string) map[string]servedModel {
+func verifyModels(t *testing.T, p *childProc, hc *http.Client, log []loggedDecision, actions []string) map[string]servedModel {
 	t.Helper()
 	var schema struct {
 		Dim int `json:"dim"`
 	}
 	p.mustJSON(hc, "GET", "/v1/schema", nil, 200, &schema)
-	byID := make(map[engine.DecisionID]*engine.Decision, len(log))
+	byID := make(map[engine.DecisionID]*loggedDecision, len(log))
 	var all []engine.Event
 	for i := range log {
 		byID[log[i].ID] = &log[i]

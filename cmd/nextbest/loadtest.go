@@ -40,6 +40,7 @@ type loadtestOptions struct {
 	Warmup      time.Duration
 	Concurrency int // healthz and decide clients
 	FeedbackC   int // feedback clients
+	FeedbackIDs int // decisions to have in hand before the feedback phase
 	Customers   int
 	Phases      []string
 	JSON        string
@@ -95,6 +96,7 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured time before each phase")
 	fs.IntVar(&o.Concurrency, "concurrency", 32, "concurrent clients for healthz and decide (and --memory)")
 	fs.IntVar(&o.FeedbackC, "feedback-concurrency", 128, "concurrent clients for feedback")
+	fs.IntVar(&o.FeedbackIDs, "feedback-decisions", 100_000, "before the feedback phase, decide (unmeasured) until this many decisions await feedback, so that the phase can run its whole duration")
 	fs.IntVar(&o.Customers, "customers", 1000, "customer profiles to create; decides pick one at random")
 	phases := fs.String("phases", "healthz,decide,feedback", "phases to run, in order (feedback needs decide)")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
@@ -153,6 +155,9 @@ func (o *loadtestOptions) validate() error {
 	}
 	if o.Concurrency < 1 || o.Concurrency > 4096 || o.FeedbackC < 1 || o.FeedbackC > 4096 {
 		return errors.New("--concurrency and --feedback-concurrency: must be in [1, 4096]")
+	}
+	if o.FeedbackIDs < 0 || o.FeedbackIDs > ltMaxIDs {
+		return fmt.Errorf("--feedback-decisions: must be in [0, %d]", ltMaxIDs)
 	}
 	if o.Customers < 1 || o.Customers > 1_000_000 {
 		return errors.New("--customers: must be in [1, 1000000]")
@@ -310,6 +315,7 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 		case "decide":
 			res = runDecide(ctx, o, t, bodies, &pool, stdout)
 		case "feedback":
+			prepareFeedback(ctx, o, t, bodies, &pool, stdout)
 			res = runFeedback(ctx, o, t, &pool, stdout)
 		}
 		rep.Phases = append(rep.Phases, res)
@@ -695,7 +701,8 @@ func ltRunPhase(ctx context.Context, name string, clients int, key string, seed 
 }
 
 // fillStats sets the rate and latency percentiles of r from the successful requests'
-// latencies (which it sorts); errors count in the rate but not in the latencies.
+// latencies (which it sorts): req/s counts successful requests only, and so do the
+// percentiles.
 func fillStats(r *ltPhaseResult, lats []time.Duration) {
 	if r.Seconds > 0 {
 		r.RPS = float64(len(lats)) / r.Seconds
@@ -751,6 +758,12 @@ func (p *ltDecisionPool) add(batch []ltOffered) {
 	p.mu.Unlock()
 }
 
+func (p *ltDecisionPool) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ids)
+}
+
 // take returns the next unanswered decision; ok is false when none is left.
 func (p *ltDecisionPool) take() (ltOffered, bool) {
 	i := p.next.Add(1) - 1
@@ -781,6 +794,43 @@ func runDecide(ctx context.Context, o loadtestOptions, t *ltTarget, bodies [][]b
 	}, stdout)
 	fmt.Fprintf(stdout, "  %d decisions (warmup included) returned an action and await feedback\n", decided.Load())
 	return res
+}
+
+// prepareFeedback decides, unmeasured, until the pool holds o.FeedbackIDs decisions, for
+// at most five minutes.
+func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, bodies [][]byte, pool *ltDecisionPool, stdout io.Writer) {
+	need := o.FeedbackIDs - pool.len()
+	if need <= 0 {
+		return
+	}
+	fmt.Fprintf(stdout, "preparing feedback: %d more decisions (unmeasured) ...", need)
+	start := time.Now()
+	deadline := start.Add(5 * time.Minute)
+	url := t.base + "/v1/decide"
+	client := newLoadClient(o.Concurrency)
+	defer client.CloseIdleConnections()
+	var left atomic.Int64
+	left.Store(int64(need))
+	var wg sync.WaitGroup
+	for i := range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &ltWorker{client: client, key: t.decide, rng: rand.New(rand.NewPCG(o.Seed+1, uint64(i)))}
+			for ctx.Err() == nil && left.Load() > 0 && time.Now().Before(deadline) {
+				if err := w.do(ctx, http.MethodPost, url, bodies[w.rng.IntN(len(bodies))], http.StatusOK); err != nil {
+					continue
+				}
+				if d, a, err := parseDecided(w.buf.Bytes()); err == nil && a != "" {
+					w.ids = append(w.ids, ltOffered{d, a})
+					left.Add(-1)
+				}
+			}
+			pool.add(w.ids)
+		}()
+	}
+	wg.Wait()
+	fmt.Fprintf(stdout, " %d in hand after %.1fs\n", pool.len(), time.Since(start).Seconds())
 }
 
 // feedbackOutcomes are drawn uniformly: 20% positive (accepted, clicked).
@@ -1145,12 +1195,16 @@ type ltMemReport struct {
 	PeakRSSMB      float64   `json:"peak_rss_mb"`      // VmHWM: the kernel's high-water mark
 	AnonMB         float64   `json:"rss_anon_mb"`      // of VmRSS: heap, stacks
 	FileMB         float64   `json:"rss_file_mb"`      // of VmRSS: mapped files (Badger tables, logs)
-	PeakAnonMB     float64   `json:"peak_rss_anon_mb"` // highest RssAnon sampled (every 10s)
-	HeapInuseMB    float64   `json:"heap_inuse_mb,omitempty"`
-	DiskMB         float64   `json:"disk_mb"` // allocated blocks of the data directory
-	LSMMB          float64   `json:"lsm_mb"`
-	VlogMB         float64   `json:"vlog_mb"`
-	StopSeconds    float64   `json:"stop_seconds"`
+	PeakAnonMB     float64   `json:"peak_rss_anon_mb"` // highest RssAnon, sampled every second
+	// Of FileMB: clean pages, which the kernel drops under memory pressure (they are
+	// reread from the files), and dirty ones, which it must write back first.
+	FileCleanMB float64 `json:"rss_file_clean_mb"`
+	FileDirtyMB float64 `json:"rss_file_dirty_mb"`
+	HeapInuseMB float64 `json:"heap_inuse_mb,omitempty"`
+	DiskMB      float64 `json:"disk_mb"` // allocated blocks of the data directory
+	LSMMB       float64 `json:"lsm_mb"`
+	VlogMB      float64 `json:"vlog_mb"`
+	StopSeconds float64 `json:"stop_seconds"`
 	// After a restart on the same data.
 	RestartReadySeconds float64 `json:"restart_ready_seconds,omitempty"`
 	RestartRSSMB        float64 `json:"restart_rss_mb,omitempty"`
@@ -1239,10 +1293,11 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 		firstErr.CompareAndSwap(nil, &msg)
 	}
 	total := int64(o.Decisions)
-	progress := time.NewTicker(10 * time.Second)
+	progress := time.NewTicker(time.Second) // samples memory; prints every 10th
 	defer progress.Stop()
 	loadDone := make(chan struct{})
 	go func() {
+		ticks := 0
 		for {
 			select {
 			case <-loadDone:
@@ -1250,6 +1305,9 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 			case <-progress.C:
 				m, _ := procMemory(srv.pid())
 				peakAnon.Store(max(peakAnon.Load(), int64(m.anon)))
+				if ticks++; ticks%10 != 0 {
+					continue
+				}
 				n := decided.Load()
 				fmt.Fprintf(stdout, "  %8d decisions (%3.0f%%), %6.0f/s, %d feedback, RSS %4.0f MB (anon %4.0f, file %4.0f; peak %4.0f MB), errors %d\n",
 					n, 100*float64(n)/float64(total), float64(n)/time.Since(start).Seconds(), fed.Load(), m.rss, m.anon, m.file, m.hwm, decErrs.Load()+fbErrs.Load())
@@ -1316,6 +1374,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	}
 	rep.RSSMB, rep.PeakRSSMB, rep.AnonMB, rep.FileMB = m.rss, m.hwm, m.anon, m.file
 	rep.PeakAnonMB = max(rep.PeakAnonMB, m.anon)
+	rep.FileCleanMB, rep.FileDirtyMB = fileMappings(srv.pid())
 	if o.MemProfile != "" {
 		if err := writeHeapProfile(o.MemProfile); err != nil {
 			return err
@@ -1366,9 +1425,10 @@ func printMemReport(w io.Writer, r *ltMemReport) {
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "first error: %s\n", r.FirstError)
 	}
-	fmt.Fprintf(w, "server resident memory: %.0f MB now (anonymous %.0f MB, mapped files %.0f MB), %.0f MB peak (VmHWM; target <= 512 MB); peak anonymous sampled %.0f MB; Go heap in use %.0f MB\n",
-		r.RSSMB, r.AnonMB, r.FileMB, r.PeakRSSMB, r.PeakAnonMB, r.HeapInuseMB)
-	fmt.Fprintf(w, "store: %.0f MB on disk (LSM %.0f MB, value log %.0f MB as Badger counts them); graceful stop took %.1fs\n", r.DiskMB, r.LSMMB, r.VlogMB, r.StopSeconds)
+	fmt.Fprintf(w, "server resident memory: %.0f MB now, %.0f MB peak (VmHWM); target <= 512 MB\n", r.RSSMB, r.PeakRSSMB)
+	fmt.Fprintf(w, "  anonymous (heap, stacks): %.0f MB now, %.0f MB peak (sampled every second); Go heap in use %.0f MB\n", r.AnonMB, r.PeakAnonMB, r.HeapInuseMB)
+	fmt.Fprintf(w, "  mapped files (Badger tables, logs): %.0f MB now, of which %.0f MB clean (the kernel drops them under memory pressure) and %.0f MB dirty\n", r.FileMB, r.FileCleanMB, r.FileDirtyMB)
+	fmt.Fprintf(w, "store: %.0f MB on disk; graceful stop took %.1fs\n", r.DiskMB, r.StopSeconds)
 	if r.RestartReadySeconds > 0 {
 		fmt.Fprintf(w, "restart on the same data: ready in %.1fs, RSS %.0f MB (peak %.0f MB)\n", r.RestartReadySeconds, r.RestartRSSMB, r.RestartPeakRSSMB)
 	}
@@ -1586,6 +1646,40 @@ func parseProcStatus(raw []byte) ltMemInfo {
 		}
 	}
 	return m
+}
+
+// fileMappings sums the clean and dirty resident pages of pid's file-backed mappings, in
+// MB, from /proc/PID/smaps.
+func fileMappings(pid int) (clean, dirty float64) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return 0, 0
+	}
+	file := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if !strings.HasSuffix(f[0], ":") { // a mapping's header: range perms offset dev inode [path]
+			file = len(f) >= 6 && strings.HasPrefix(f[5], "/")
+			continue
+		}
+		if !file || len(f) != 3 {
+			continue
+		}
+		kb, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "Private_Clean:", "Shared_Clean:":
+			clean += kb / 1024
+		case "Private_Dirty:", "Shared_Dirty:":
+			dirty += kb / 1024
+		}
+	}
+	return clean, dirty
 }
 
 // scrapeMetrics reads the server's unlabelled metrics; it returns an empty map on error.

@@ -117,7 +117,7 @@ func TestLoadtestSpawnSmoke(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "loadtest.json")
 	var out, errOut bytes.Buffer
-	args := []string{"--spawn", "--duration", "1s", "--warmup", "200ms", "--concurrency", "4", "--feedback-concurrency", "8", "--customers", "50", "--json", path}
+	args := []string{"--spawn", "--duration", "1s", "--warmup", "200ms", "--concurrency", "4", "--feedback-concurrency", "8", "--customers", "50", "--feedback-decisions", "1000", "--json", path}
 	if err := cmdLoadtest(context.Background(), args, &out, &errOut); err != nil {
 		t.Fatalf("loadtest: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}

@@ -1,0 +1,1384 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/experiments"
+	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/sim"
+)
+
+const simulateUsage = `nextbest simulate: a synthetic telco drives a running nextbest over HTTP
+
+Usage:
+  nextbest simulate [--addr 127.0.0.1:8090] [--customers 20000] [--days 90] [--seed 1]
+
+The simulator's customers visit the web and the app, call the call centre, read emails,
+take offers or not, leave, and answer NPS surveys, through the service's API exactly as
+client systems would (decide, feedback, outcomes, the outbound feed, profiles). It sets up
+legacy campaigns and an experiment (NBA / legacy / no-contact holdout), moves the server's
+manual clock day by day, and at the end prints the service's report next to the ground
+truth that only the simulator knows. Progress goes to stderr, the report to stdout.
+
+The server must run with a manual clock, e.g.:
+  nextbest serve --config cmd/nextbest/demo.yaml
+
+The same --seed on a fresh server started with the same config prints the same report.
+docs/simulation.md explains the world, the ground truth and the determinism.
+
+Flags:
+`
+
+// simOptions are the flags of nextbest simulate.
+type simOptions struct {
+	addr       string
+	key        string
+	customers  int
+	days       int
+	seed       uint64
+	world      string
+	workers    int
+	experiment string
+	progress   int
+	wait       time.Duration
+	check      bool
+}
+
+func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o simOptions
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, simulateUsage); fs.PrintDefaults() }
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8090", "address of the running server (host:port or URL)")
+	fs.StringVar(&o.key, "key", "", "API key with the admin role (default $NEXTBEST_KEY; none needed with insecure_local)")
+	fs.IntVar(&o.customers, "customers", 20000, "customers in the world")
+	fs.IntVar(&o.days, "days", 90, "simulated days")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the world: the same seed gives the same world")
+	fs.StringVar(&o.world, "world", "", "YAML file overriding the world's parameters (default: sim/world.yaml, built in)")
+	fs.IntVar(&o.workers, "workers", 8, "concurrent HTTP requests for profiles and inbound decisions")
+	fs.StringVar(&o.experiment, "experiment", "", "experiment id (default simulation-SEED)")
+	fs.IntVar(&o.progress, "progress", 0, "print progress every N simulated days (default: about 30 lines a run)")
+	fs.DurationVar(&o.wait, "wait", 0, "wait up to this long for the server to be ready")
+	fs.BoolVar(&o.check, "check", false, "only check that a manual-clock nextbest answers at --addr: exit 0 if so; exit 3 if nothing answers")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("simulate: unexpected argument %q", fs.Arg(0))
+	}
+	if o.customers < 1 || o.days < 1 || o.workers < 1 {
+		return errors.New("simulate: --customers, --days and --workers must be at least 1")
+	}
+	if o.key == "" {
+		o.key = os.Getenv("NEXTBEST_KEY")
+	}
+	if o.experiment == "" {
+		o.experiment = "simulation-" + strconv.FormatUint(o.seed, 10)
+	}
+	if o.progress <= 0 {
+		o.progress = max(1, (o.days+29)/30)
+	}
+	c := newSimClient(o.addr, o.key, o.workers, stderr)
+	if o.wait > 0 {
+		if err := c.waitReady(ctx, o.wait); err != nil {
+			return err
+		}
+	}
+	if o.check {
+		return c.check(ctx, stdout)
+	}
+	res, err := runSimulation(ctx, o, c, stderr)
+	if err != nil {
+		return err
+	}
+	writeSimReport(stdout, res)
+	return nil
+}
+
+// simClient talks to the server like a client system: keep-alive connections, JSON
+// bodies, retries only after 429.
+type simClient struct {
+	base     string
+	key      string
+	http     *http.Client
+	stderr   io.Writer
+	requests atomic.Int64
+	limited  atomic.Bool
+}
+
+func newSimClient(addr, key string, workers int, stderr io.Writer) *simClient {
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        workers + 4,
+		MaxIdleConnsPerHost: workers + 4,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &simClient{base: baseURL(addr), key: key, http: &http.Client{Transport: tr}, stderr: stderr}
+}
+
+// simAPIError is an error answer of the server.
+type simAPIError struct {
+	status  int
+	code    string
+	message string
+	what    string
+}
+
+func (e *simAPIError) Error() string {
+	return fmt.Sprintf("%s: %d %s: %s", e.what, e.status, e.code, e.message)
+}
+
+// do sends a JSON request and decodes the JSON answer into out (if not nil).
+func (c *simClient) do(ctx context.Context, method, path string, body, out any) error {
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(raw))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		c.requests.Add(1)
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests && attempt < 100 {
+			if !c.limited.Swap(true) {
+				fmt.Fprintln(c.stderr, "note: the server rate-limits this key (429); the simulation slows down to its limit. Keyless access (insecure_local, as in cmd/nextbest/demo.yaml) is not limited.")
+			}
+			wait := time.Second
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+				wait = time.Duration(s) * time.Second
+			}
+			select {
+			case <-time.After(wait):
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if resp.StatusCode/100 != 2 {
+			var eb struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			_ = json.Unmarshal(b, &eb)
+			return &simAPIError{status: resp.StatusCode, code: eb.Error.Code, message: eb.Error.Message, what: method + " " + path}
+		}
+		if out != nil {
+			if err := json.Unmarshal(b, out); err != nil {
+				return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+			}
+		}
+		return nil
+	}
+}
+
+// simClock is GET/POST /v1/clock.
+type simClock struct {
+	Mode string    `json:"mode"`
+	Now  time.Time `json:"now"`
+	Ran  []string  `json:"ran"`
+}
+
+// errNotManual explains how to start a server the simulator can drive.
+var errNotManual = errors.New(`the server's clock follows the system time, so the simulator cannot run days in seconds.
+Start a simulation server with a manual clock, for example:
+
+    nextbest serve --config cmd/nextbest/demo.yaml
+
+(or set clock: manual in your config; docs/simulation.md), then run nextbest simulate again`)
+
+// waitReady polls /readyz until it answers 200 or the time is up.
+func (c *simClient) waitReady(ctx context.Context, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/readyz", nil)
+		resp, err := c.http.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("no nextbest server ready at %s after %s: %w", c.base, wait, err)
+			}
+			return fmt.Errorf("the server at %s is not ready after %s (GET /readyz: %d)", c.base, wait, resp.StatusCode)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// check says on stdout, in one word, what answers at the address: "ready" (a nextbest with
+// a manual clock), "none" (nothing listens), "system-clock" (a nextbest the simulator
+// cannot drive) or "other" (something else); details go to stderr. make demo reads it.
+func (c *simClient) check(ctx context.Context, stdout io.Writer) error {
+	say := func(word, detail string) error {
+		fmt.Fprintln(stdout, word)
+		if detail != "" {
+			fmt.Fprintln(c.stderr, detail)
+		}
+		return nil
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/readyz", nil)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return say("none", "nothing answers at "+c.base)
+		}
+		return say("other", fmt.Sprintf("%s: %v", c.base, err))
+	}
+	resp.Body.Close()
+	var ck simClock
+	if err := c.do(ctx, "GET", "/v1/clock", nil, &ck); err != nil || (ck.Mode != "manual" && ck.Mode != "system") {
+		return say("other", fmt.Sprintf("something answers at %s, but not a nextbest server this simulator can use (GET /v1/clock: %v)", c.base, err))
+	}
+	if ck.Mode != "manual" {
+		return say("system-clock", fmt.Sprintf("a nextbest server answers at %s, but %v", c.base, errNotManual))
+	}
+	return say("ready", "")
+}
+
+// parallel runs fn(i) for i in [0, n) on k goroutines and returns the first error.
+func simParallel(ctx context.Context, k, n int, fn func(i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(k, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// simRun is one simulation: the world, the server, and what was counted.
+type simRun struct {
+	o                simOptions
+	c                *simClient
+	p                *sim.Params
+	w                *sim.World
+	log              io.Writer
+	expID            string
+	t0               time.Time
+	notes            []string
+	began            time.Time
+	holdoutContacted int
+
+	// counted as the simulation goes (shown in the progress lines)
+	decides, offers, feedbacks, outcomes, puts atomic.Int64
+	phase                                      [simPhases]time.Duration // wall time per phase
+	jobTime                                    map[string]time.Duration // clock time by the heaviest job it ran
+	armSeen                                    sync.Map                 // customer -> arm, as the service said
+	armConflicts                               atomic.Int64
+}
+
+// Phases of the simulation whose wall time is measured.
+const (
+	phaseProfiles = iota
+	phaseDecide
+	phaseFeedback
+	phaseOutcomes
+	phaseClock
+	phaseFeed
+	phaseWorld
+	simPhases
+)
+
+var simPhaseNames = [simPhases]string{"profile PUTs", "inbound decisions", "feedback", "outcomes", "clock (service jobs)", "outbound feed", "world"}
+
+// timed adds the wall time since t to phase i.
+func (r *simRun) timed(i int, t time.Time) { r.phase[i] += time.Since(t) }
+
+// clockJobs adds the time an advance took to the heaviest kind of job it ran (outbound
+// pass, campaign run, response timeouts, snapshots, GC), for the timing line.
+func (r *simRun) clockJobs(ran []string, d time.Duration) {
+	kind := "none"
+	for _, k := range []string{"outbound", "campaign", "timeouts", "snapshots", "gc"} {
+		for _, j := range ran {
+			if strings.HasPrefix(j, k+" ") {
+				kind = k
+				break
+			}
+		}
+		if kind != "none" {
+			break
+		}
+	}
+	if r.jobTime == nil {
+		r.jobTime = map[string]time.Duration{}
+	}
+	r.jobTime[kind] += d
+}
+
+// simResult is what the report prints.
+type simResult struct {
+	o        simOptions
+	expID    string
+	exp      engine.Experiment
+	report   *engine.Report
+	truth    sim.Truth
+	start    time.Time
+	end      time.Time
+	notes    []string
+	checks   []string
+	elapsed  time.Duration
+	requests int64
+}
+
+func runSimulation(ctx context.Context, o simOptions, c *simClient, log io.Writer) (*simResult, error) {
+	p := sim.DefaultParams()
+	if o.world != "" {
+		var err error
+		if p, err = sim.LoadParams(o.world); err != nil {
+			return nil, err
+		}
+	}
+	r := &simRun{o: o, c: c, p: p, log: log, began: time.Now()}
+	defer c.http.CloseIdleConnections()
+	if err := r.setup(ctx); err != nil {
+		return nil, err
+	}
+	for d := 0; d < o.days; d++ {
+		if err := r.day(ctx, d); err != nil {
+			return nil, fmt.Errorf("day %d: %w", d, err)
+		}
+		if (d+1)%o.progress == 0 || d == o.days-1 {
+			if err := r.progressLine(ctx, d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r.finish(ctx)
+}
+
+// setup checks the server and installs the scenario: the schema, the catalog's rule for
+// gone customers, the legacy campaigns, the profiles and the experiment; then it moves the
+// clock to the first midnight.
+func (r *simRun) setup(ctx context.Context) error {
+	c, p := r.c, r.p
+	var ck simClock
+	if err := c.do(ctx, "GET", "/v1/clock", nil, &ck); err != nil {
+		var ae *simAPIError
+		if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
+			return fmt.Errorf("%w\nThe simulator needs an admin key: --key or $NEXTBEST_KEY (or a server with insecure_local: true)", err)
+		}
+		return fmt.Errorf("no nextbest server at %s? %w", c.base, err)
+	}
+	if ck.Mode != "manual" {
+		return errNotManual
+	}
+	fmt.Fprintf(r.log, "simulate: server %s, clock %s (manual)\n", c.base, ck.Now.Format(time.RFC3339))
+
+	// The catalog: the demo catalog's actions, with the rule that gone customers get nothing.
+	var acts struct {
+		Actions []map[string]any `json:"actions"`
+	}
+	if err := c.do(ctx, "GET", "/v1/actions", nil, &acts); err != nil {
+		return err
+	}
+	byID := map[string]map[string]any{}
+	for _, a := range acts.Actions {
+		id, _ := a["id"].(string)
+		byID[id] = a
+	}
+	active := p.Scenario.Active
+	var demo struct {
+		Actions []demoAction `yaml:"actions"`
+	}
+	if err := yaml.Unmarshal(demoCatalog, &demo); err != nil {
+		return fmt.Errorf("parse the demo catalog: %w", err)
+	}
+	original := map[string]string{}
+	for _, a := range demo.Actions {
+		original[a.ID] = a.Eligibility
+	}
+	for _, id := range p.Actions() {
+		a, ok := byID[id]
+		if !ok {
+			return fmt.Errorf("the server's catalog has no action %q: the simulation uses the demo catalog (docs/demo.md); start the server on an empty store with the demo catalog (demo: true, as in cmd/nextbest/demo.yaml)", id)
+		}
+		if enabled, _ := a["enabled"].(bool); !enabled {
+			r.note("action %s is disabled on the server; neither policy can offer it", id)
+		}
+		// Eligibility: the active-customer rule, the scenario's own rule for the action if
+		// any, and the demo catalog's rule.
+		want := active
+		for _, clause := range []string{p.Scenario.Eligibility[id], original[id]} {
+			if strings.TrimSpace(clause) != "" {
+				want += " && (" + clause + ")"
+			}
+		}
+		if elig, _ := a["eligibility"].(string); elig == want {
+			continue
+		}
+		body := map[string]any{"issue": a["issue"], "group": a["group"], "description": a["description"], "channels": a["channels"], "value": a["value"],
+			"eligibility": want, "lever": a["lever"], "enabled": a["enabled"], "model": a["model"]}
+		if err := c.do(ctx, "PUT", "/v1/actions/"+url.PathEscape(id), body, nil); err != nil {
+			return fmt.Errorf("set the eligibility of action %s: %w", id, err)
+		}
+	}
+
+	// The features schema.
+	var cur struct {
+		Mode   string          `json:"mode"`
+		Schema json.RawMessage `json:"schema"`
+	}
+	if err := c.do(ctx, "GET", "/v1/schema", nil, &cur); err != nil {
+		return err
+	}
+	want, err := json.Marshal(p.Scenario.Schema)
+	if err != nil {
+		return err
+	}
+	if !sameSchema(cur.Schema, want) {
+		if cur.Mode == "schema" {
+			r.note("the server had another features schema; the simulation replaced it, which restarts every model from its prior")
+		}
+		if err := c.do(ctx, "PUT", "/v1/schema", json.RawMessage(want), nil); err != nil {
+			return fmt.Errorf("put the features schema: %w", err)
+		}
+	}
+
+	// Experiments: stop an earlier simulation's; refuse to disturb anyone else's.
+	var xs struct {
+		Experiments []engine.Experiment `json:"experiments"`
+	}
+	if err := c.do(ctx, "GET", "/v1/experiments", nil, &xs); err != nil {
+		return err
+	}
+	taken := map[string]bool{}
+	earlier := 0 // customers of earlier simulations on this server
+	for _, x := range xs.Experiments {
+		taken[string(x.ID)] = true
+		ours := strings.HasPrefix(string(x.ID), "simulation-")
+		if ours {
+			if m := simCustomersRe.FindStringSubmatch(x.Description); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				earlier = max(earlier, n)
+			}
+		}
+		if x.State != engine.Running {
+			continue
+		}
+		if !ours {
+			return fmt.Errorf("experiment %q is running on this server; a simulation runs its own. Stop it first (PUT /v1/experiments/%s with \"state\": \"stopped\") or use a fresh server", x.ID, x.ID)
+		}
+		body := map[string]any{"description": x.Description, "arms": x.Arms, "control": x.Control, "salt": x.Salt, "population": x.Population, "metrics": x.Metrics, "state": engine.Stopped}
+		if err := c.do(ctx, "PUT", "/v1/experiments/"+url.PathEscape(string(x.ID)), body, nil); err != nil {
+			return fmt.Errorf("stop the earlier simulation's experiment %s: %w", x.ID, err)
+		}
+	}
+	if earlier > 0 {
+		r.note("this server ran an earlier simulation: its models have learnt already, so this run is not comparable with a run on a fresh server, and the same seed will not give the same report. For a clean run, stop the server and start a fresh one (make demo does when none is running)")
+	}
+	r.expID = r.o.experiment
+	for n := 2; taken[r.expID]; n++ {
+		r.expID = fmt.Sprintf("%s-%d", r.o.experiment, n)
+	}
+
+	// The legacy campaigns.
+	var cs struct {
+		Campaigns []engine.Campaign `json:"campaigns"`
+	}
+	if err := c.do(ctx, "GET", "/v1/campaigns", nil, &cs); err != nil {
+		return err
+	}
+	mine := map[string]bool{}
+	for _, cp := range p.Scenario.Campaigns {
+		body := map[string]any{}
+		for k, v := range cp {
+			body[k] = v
+		}
+		id, _ := body["id"].(string)
+		mine[id] = true
+		seg, _ := body["segment"].(string)
+		body["segment"] = active + " && (" + seg + ")"
+		body["enabled"] = true
+		if err := c.do(ctx, "PUT", "/v1/campaigns/"+url.PathEscape(id), body, nil); err != nil {
+			return fmt.Errorf("put legacy campaign %s: %w", id, err)
+		}
+	}
+	for _, cp := range cs.Campaigns {
+		if cp.Enabled && !mine[string(cp.ID)] && cp.ID != "simulation-enrolment" {
+			r.note("campaign %s on the server is not the simulation's and runs for the legacy arm too", cp.ID)
+		}
+	}
+
+	// Day 0 starts at the next midnight (UTC) of the server's clock.
+	r.t0 = ck.Now.UTC().Truncate(24 * time.Hour)
+	if r.t0.Before(ck.Now) {
+		r.t0 = r.t0.Add(24 * time.Hour)
+	}
+	if r.w, err = sim.New(p, r.o.customers, r.o.days, r.o.seed, r.t0); err != nil {
+		return err
+	}
+
+	// The CRM load: every profile, and the customers of a bigger earlier world closed.
+	fmt.Fprintf(r.log, "simulate: loading %d customer profiles\n", r.o.customers)
+	ups := r.w.Profiles()
+	for i := range ups {
+		ups[i].Attributes["status"] = "active"
+	}
+	for i := r.o.customers; i < earlier; i++ {
+		ups = append(ups, sim.ProfileUpdate{Customer: fmt.Sprintf("c%06d", i), Attributes: map[string]any{"status": "closed"}})
+	}
+	if err := r.putProfiles(ctx, ups); err != nil {
+		return err
+	}
+
+	// The experiment, enrolling from day 0 on.
+	arms := p.Scenario.Experiment.Arms
+	exp := map[string]any{
+		"description": fmt.Sprintf("nextbest simulate: %d customers, %d days, seed %d", r.o.customers, r.o.days, r.o.seed),
+		"arms":        arms, "control": p.Scenario.Experiment.Control, "salt": r.expID, "population": active,
+		"start": r.t0, "state": engine.Running,
+	}
+	if err := c.do(ctx, "PUT", "/v1/experiments/"+url.PathEscape(r.expID), exp, nil); err != nil {
+		return fmt.Errorf("create the experiment: %w", err)
+	}
+	if r.t0.After(ck.Now) {
+		if err := c.do(ctx, "POST", "/v1/clock", map[string]any{"time": r.t0}, nil); err != nil {
+			return err
+		}
+	}
+	// Go-live: enrol every customer now, so that intention to treat counts everyone from
+	// day 0 whatever the day's first scheduled run. A campaign whose segment is false,
+	// run once, assigns every customer it looks at and contacts nobody.
+	enrol := map[string]any{"description": "nextbest simulate: enrols every customer in the experiment at go-live; contacts nobody",
+		"segment": "false", "action": p.Actions()[0], "channel": "email", "priority": 0, "enabled": false}
+	if err := c.do(ctx, "PUT", "/v1/campaigns/simulation-enrolment", enrol, nil); err != nil {
+		return fmt.Errorf("put the enrolment run: %w", err)
+	}
+	var run struct {
+		Customers int `json:"customers"`
+		Contacted int `json:"contacted"`
+		Errors    int `json:"errors"`
+	}
+	if err := c.do(ctx, "POST", "/v1/campaigns/simulation-enrolment/run", nil, &run); err != nil {
+		return fmt.Errorf("enrol the customers: %w", err)
+	}
+	if run.Contacted != 0 || run.Errors != 0 {
+		return fmt.Errorf("the enrolment run contacted %d customers and failed on %d; it should do neither", run.Contacted, run.Errors)
+	}
+	fmt.Fprintf(r.log, "simulate: experiment %s, %d customers, %d days from %s, seed %d\n", r.expID, r.o.customers, r.o.days, r.t0.Format(time.DateOnly), r.o.seed)
+	return nil
+}
+
+// simCustomersRe reads the world size from an earlier simulation's experiment description.
+var simCustomersRe = regexp.MustCompile(`(\d+) customers`)
+
+// sameSchema compares two schemas as features.Schema values.
+func sameSchema(a, b []byte) bool {
+	var x, y features.Schema
+	if len(bytes.TrimSpace(a)) == 0 || string(bytes.TrimSpace(a)) == "null" {
+		return false
+	}
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func (r *simRun) note(format string, a ...any) {
+	s := fmt.Sprintf(format, a...)
+	r.notes = append(r.notes, s)
+	fmt.Fprintln(r.log, "note: "+s)
+}
+
+// putProfiles merges profile updates per customer (later ones win) and PUTs them
+// concurrently: profile writes do not depend on each other's order.
+func (r *simRun) putProfiles(ctx context.Context, ups []sim.ProfileUpdate) error {
+	var order []string
+	merged := map[string]map[string]any{}
+	for _, u := range ups {
+		m, ok := merged[u.Customer]
+		if !ok {
+			m = map[string]any{}
+			merged[u.Customer] = m
+			order = append(order, u.Customer)
+		}
+		for k, v := range u.Attributes {
+			m[k] = v
+		}
+	}
+	r.puts.Add(int64(len(order)))
+	defer r.timed(phaseProfiles, time.Now())
+	return simParallel(ctx, r.o.workers, len(order), func(i int) error {
+		id := order[i]
+		return r.c.do(ctx, "PUT", "/v1/customers/"+url.PathEscape(id), map[string]any{"attributes": merged[id]}, nil)
+	})
+}
+
+// simDecideBody is POST /v1/decide.
+type simDecideBody struct {
+	CustomerID string         `json:"customer_id"`
+	Channel    string         `json:"channel"`
+	Context    map[string]any `json:"context"`
+	Time       time.Time      `json:"time"`
+}
+
+// simFeedbackBody is POST /v1/feedback.
+type simFeedbackBody struct {
+	DecisionID string    `json:"decision_id"`
+	ActionID   string    `json:"action_id"`
+	Outcome    string    `json:"outcome"`
+	Time       time.Time `json:"time"`
+}
+
+// simDecision is the part of a decide answer the simulator reads.
+type simDecision struct {
+	DecisionID string `json:"decision_id"`
+	Arm        string `json:"arm"`
+	Actions    []struct {
+		ID string `json:"id"`
+	} `json:"actions"`
+	NoAction bool `json:"no_action"`
+}
+
+// day runs one simulated day, hour by hour.
+func (r *simRun) day(ctx context.Context, d int) error {
+	t := time.Now()
+	ups, err := r.w.StartDay(d)
+	r.timed(phaseWorld, t)
+	if err != nil {
+		return err
+	}
+	if err := r.putProfiles(ctx, ups); err != nil {
+		return err
+	}
+	// Hour by hour while customers are awake; the night in one step (the service's jobs
+	// still run at their times: the clock runs every job due on the way).
+	midnight := r.t0.AddDate(0, 0, d)
+	in := &r.p.Interactions
+	bounds := []int{0}
+	for h := max(in.FirstHour, 1); h <= min(in.LastHour, 23); h++ {
+		bounds = append(bounds, h)
+	}
+	bounds = append(bounds, 24)
+	for i := 1; i < len(bounds); i++ {
+		from := midnight.Add(time.Duration(bounds[i-1]) * time.Hour)
+		to := midnight.Add(time.Duration(bounds[i]) * time.Hour)
+		if err := r.hour(ctx, from, to); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hour runs [from, to), an hour or the night: the customers' interactions are decided concurrently (customers
+// are independent; one customer's interactions go in order); then responses, in time
+// order, one at a time, because the order of learning matters; then outcomes and profile
+// changes; then the clock moves to the end of the hour, running the service's scheduled
+// jobs, and the contacts they made are read from the outbound feed.
+func (r *simRun) hour(ctx context.Context, from, to time.Time) error {
+	t := time.Now()
+	ins, outs, ups := r.w.Hour(from, to)
+	r.timed(phaseWorld, t)
+
+	// Inbound: one worker per customer at a time.
+	var groups [][]int
+	at := map[string]int{}
+	for i := range ins {
+		g, ok := at[ins[i].Customer]
+		if !ok {
+			g = len(groups)
+			at[ins[i].Customer] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	reactions := make([]sim.Reaction, len(ins))
+	t = time.Now()
+	err := simParallel(ctx, r.o.workers, len(groups), func(g int) error {
+		for _, i := range groups[g] {
+			in := &ins[i]
+			if !r.w.Active(in) {
+				continue // left earlier in this hour
+			}
+			var dec simDecision
+			body := simDecideBody{CustomerID: in.Customer, Channel: in.Channel, Context: in.Context, Time: in.Time}
+			if err := r.c.do(ctx, "POST", "/v1/decide", body, &dec); err != nil {
+				return err
+			}
+			r.decides.Add(1)
+			r.sawArm(in.Customer, dec.Arm)
+			off := sim.Offer{DecisionID: dec.DecisionID, Customer: in.Customer, Arm: dec.Arm, Channel: in.Channel, Time: in.Time}
+			if !dec.NoAction {
+				for _, a := range dec.Actions {
+					off.Actions = append(off.Actions, a.ID)
+				}
+				r.offers.Add(1)
+			}
+			reactions[i] = r.w.Respond(in, off)
+		}
+		return nil
+	})
+	r.timed(phaseDecide, t)
+	if err != nil {
+		return err
+	}
+	var fbs []sim.Feedback
+	for _, re := range reactions {
+		if re.Feedback != nil {
+			fbs = append(fbs, *re.Feedback)
+		}
+		outs = append(outs, re.Outcomes...)
+		if re.Update != nil {
+			ups = append(ups, *re.Update)
+		}
+	}
+	due, dueOuts, dueUps := r.w.Due(to)
+	fbs = append(fbs, due...)
+	outs = append(outs, dueOuts...)
+	ups = append(ups, dueUps...)
+
+	// Responses, in time order within each action: each action has its own model, and a
+	// model's state depends on the order of its own events only, so the actions' streams
+	// may go concurrently (the counts the report adds up do not depend on order).
+	t = time.Now()
+	slices.SortStableFunc(fbs, func(a, b sim.Feedback) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.DecisionID, b.DecisionID))
+	})
+	var streams [][]sim.Feedback
+	stream := map[string]int{}
+	for _, fb := range fbs {
+		i, ok := stream[fb.Action]
+		if !ok {
+			i = len(streams)
+			stream[fb.Action] = i
+			streams = append(streams, nil)
+		}
+		streams[i] = append(streams[i], fb)
+	}
+	err = simParallel(ctx, r.o.workers, len(streams), func(i int) error {
+		for _, fb := range streams[i] {
+			body := simFeedbackBody{DecisionID: fb.DecisionID, ActionID: fb.Action, Outcome: fb.Outcome, Time: fb.Time}
+			if err := r.c.do(ctx, "POST", "/v1/feedback", body, nil); err != nil {
+				return err
+			}
+			r.feedbacks.Add(1)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.timed(phaseFeedback, t)
+	t = time.Now()
+
+	// Business outcomes, in batches.
+	slices.SortStableFunc(outs, func(a, b sim.Outcome) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID))
+	})
+	for i := range outs {
+		outs[i].ID = r.expID + ":" + outs[i].ID // ids are unique per run: a second run on the same server is not a duplicate
+	}
+	for len(outs) > 0 {
+		n := min(len(outs), 1000)
+		if err := r.c.do(ctx, "POST", "/v1/outcomes", outs[:n], nil); err != nil {
+			return err
+		}
+		r.outcomes.Add(int64(n))
+		outs = outs[n:]
+	}
+	r.timed(phaseOutcomes, t)
+	if err := r.putProfiles(ctx, ups); err != nil {
+		return err
+	}
+
+	// The clock: the service's jobs run; read what they sent.
+	var ck simClock
+	t = time.Now()
+	if err := r.c.do(ctx, "POST", "/v1/clock", map[string]any{"time": to}, &ck); err != nil {
+		return err
+	}
+	r.timed(phaseClock, t)
+	r.clockJobs(ck.Ran, time.Since(t))
+	for _, job := range ck.Ran {
+		if strings.HasPrefix(job, "outbound ") || strings.HasPrefix(job, "campaign ") {
+			return r.readFeed(ctx, from, to)
+		}
+	}
+	return nil
+}
+
+// simFeedItem is one contact of the outbound feed.
+type simFeedItem struct {
+	DecisionID string    `json:"decision_id"`
+	CustomerID string    `json:"customer_id"`
+	Channel    string    `json:"channel"`
+	Time       time.Time `json:"time"`
+	Actions    []string  `json:"actions"`
+	Arm        string    `json:"arm"`
+	Source     string    `json:"source"`
+}
+
+// readFeed reads the contacts made in (from, to] from the outbound feed, as a sending
+// system polls it, and delivers them to the customers.
+func (r *simRun) readFeed(ctx context.Context, from, to time.Time) error {
+	defer r.timed(phaseFeed, time.Now())
+	var items []simFeedItem
+	for _, ch := range []string{"email", "sms"} {
+		q := url.Values{"channel": {ch}, "since": {from.Add(time.Nanosecond).Format(time.RFC3339Nano)}}
+		req, err := http.NewRequestWithContext(ctx, "GET", r.c.base+"/v1/outbound?"+q.Encode(), nil)
+		if err != nil {
+			return err
+		}
+		if r.c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+r.c.key)
+		}
+		r.c.requests.Add(1)
+		resp, err := r.c.http.Do(req)
+		if err != nil {
+			return fmt.Errorf("outbound feed: %w", err)
+		}
+		if resp.StatusCode != 200 {
+			resp.Body.Close()
+			return fmt.Errorf("outbound feed: status %d", resp.StatusCode)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var it simFeedItem
+			if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
+				resp.Body.Close()
+				return fmt.Errorf("outbound feed: %w", err)
+			}
+			if it.Time.After(to) {
+				continue
+			}
+			items = append(items, it)
+		}
+		err = sc.Err()
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("outbound feed: %w", err)
+		}
+	}
+	slices.SortStableFunc(items, func(a, b simFeedItem) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.CustomerID, b.CustomerID), cmp.Compare(a.DecisionID, b.DecisionID))
+	})
+	for _, it := range items {
+		r.sawArm(it.CustomerID, it.Arm)
+		if it.Arm == "holdout" {
+			r.holdoutContacted++
+		}
+		r.w.Contacted(sim.Offer{DecisionID: it.DecisionID, Customer: it.CustomerID, Arm: it.Arm, Actions: it.Actions, Channel: it.Channel, Time: it.Time})
+	}
+	return nil
+}
+
+// sawArm records the arm the service gave a customer, and counts a customer who changed arm.
+func (r *simRun) sawArm(cust, arm string) {
+	if prev, loaded := r.armSeen.LoadOrStore(cust, arm); loaded && prev.(string) != arm {
+		r.armConflicts.Add(1)
+	}
+}
+
+// progressLine prints the service's running totals.
+func (r *simRun) progressLine(ctx context.Context, d int) error {
+	rep, err := r.report(ctx)
+	if err != nil {
+		return err
+	}
+	var dec, con, resp, churn int64
+	rate := map[string]string{}
+	for _, a := range rep.Arms {
+		dec += a.Decisions
+		con += a.Contacts
+		resp += a.Responses
+		churn += a.Churned
+		if a.Contacts > 0 {
+			rate[a.Name] = fmt.Sprintf("%.1f%%", 100*float64(a.Responses)/float64(a.Contacts))
+		}
+	}
+	fmt.Fprintf(r.log, "day %3d/%d %s  decisions %9s  contacts %8s  responses %7s  churned %6s  response rate nba %s legacy %s  %s\n",
+		d+1, r.o.days, r.t0.AddDate(0, 0, d).Format(time.DateOnly), thousands(dec), thousands(con), thousands(resp), thousands(churn),
+		cmp.Or(rate["nba"], "-"), cmp.Or(rate["legacy"], "-"), time.Since(r.began).Round(time.Second))
+	return nil
+}
+
+func (r *simRun) report(ctx context.Context) (*engine.Report, error) {
+	var rep engine.Report
+	if err := r.c.do(ctx, "GET", "/v1/experiments/"+url.PathEscape(r.expID)+"/report", nil, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+// finish reads the service's report and computes the ground truth, with the arms the
+// service's assignment hash gives (checked against every arm the service reported).
+func (r *simRun) finish(ctx context.Context) (*simResult, error) {
+	rep, err := r.report(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var exp engine.Experiment
+	if err := r.c.do(ctx, "GET", "/v1/experiments/"+url.PathEscape(r.expID), nil, &exp); err != nil {
+		return nil, err
+	}
+	armOf := func(cust string) string {
+		a, _ := experiments.Assign(exp.Ranges, experiments.Bucket(exp.Salt, cust))
+		return a
+	}
+	res := &simResult{o: r.o, expID: r.expID, exp: exp, report: rep, truth: r.w.Truth(armOf), start: r.t0, end: r.w.End(),
+		notes: r.notes, elapsed: time.Since(r.began), requests: r.c.requests.Load()}
+	mismatch := 0
+	r.armSeen.Range(func(k, v any) bool {
+		if armOf(k.(string)) != v.(string) {
+			mismatch++
+		}
+		return true
+	})
+	res.checks = r.checks(rep, res.truth, mismatch)
+	var parts []string
+	for i, d := range r.phase {
+		parts = append(parts, fmt.Sprintf("%s %s", simPhaseNames[i], d.Round(100*time.Millisecond)))
+	}
+	fmt.Fprintf(r.log, "simulate: done in %s, %s HTTP requests (%s decisions, %s offers answered, %s responses, %s outcomes, %s profile writes); wall time: %s\n",
+		res.elapsed.Round(time.Second), thousands(res.requests), thousands(r.decides.Load()), thousands(r.offers.Load()), thousands(r.feedbacks.Load()),
+		thousands(r.outcomes.Load()), thousands(r.puts.Load()), strings.Join(parts, ", "))
+	parts = parts[:0]
+	for _, k := range []string{"outbound", "campaign", "timeouts", "snapshots", "gc", "none"} {
+		parts = append(parts, fmt.Sprintf("%s %s", k, r.jobTime[k].Round(100*time.Millisecond)))
+	}
+	fmt.Fprintf(r.log, "simulate: clock advances by their heaviest job: %s\n", strings.Join(parts, ", "))
+	return res, nil
+}
+
+// checks compares the service's counts with what the simulator sent and saw.
+func (r *simRun) checks(rep *engine.Report, tr sim.Truth, armMismatch int) []string {
+	var bad []string
+	if armMismatch > 0 || r.armConflicts.Load() > 0 {
+		bad = append(bad, fmt.Sprintf("%d customers were in another arm than the assignment hash says, %d changed arm", armMismatch, r.armConflicts.Load()))
+	}
+	if r.holdoutContacted > 0 {
+		bad = append(bad, fmt.Sprintf("%d outbound contacts went to holdout customers", r.holdoutContacted))
+	}
+	for _, a := range rep.Arms {
+		t, ok := tr.Arm(a.Name)
+		if !ok {
+			if a.Assigned > 0 {
+				bad = append(bad, fmt.Sprintf("arm %s: the service assigned %d customers the simulator does not know", a.Name, a.Assigned))
+			}
+			continue
+		}
+		for _, x := range []struct {
+			what          string
+			service, sent float64
+		}{
+			{"assigned customers", float64(a.Assigned), float64(t.Customers)},
+			{"contacts", float64(a.Contacts), float64(t.Contacts)},
+			{"responses", float64(a.Responses), float64(t.Responses)},
+			{"churned", float64(a.Churned), float64(t.Churned)},
+			{"discount", a.Discount, t.Discount},
+			{"NPS respondents", float64(a.NPSAnswers), float64(t.NPSResponses)},
+		} {
+			if math.Abs(x.service-x.sent) > 0.005 {
+				bad = append(bad, fmt.Sprintf("arm %s: the service counts %s %s, the simulator %s", a.Name, x.what, fmtNum(x.service), fmtNum(x.sent)))
+			}
+		}
+	}
+	return bad
+}
+
+func fmtNum(x float64) string {
+	if x == math.Trunc(x) {
+		return thousands(int64(x))
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64)
+}
+
+// thousands formats n with comma separators.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, ch := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// simMetric describes one of the four uplift metrics for the report.
+type simMetric struct {
+	name    string // the service's metric name
+	title   string
+	label   string // "the response rate", "churn"
+	up      string // verb when the arm is higher: "raised"
+	down    string // verb when lower: "cut"
+	points  bool   // NPS: absolute points; else relative
+	lowerOK bool   // lower is better
+	format  func(float64) string
+	truth   func(sim.ArmTruth) float64
+}
+
+var simMetrics = []simMetric{
+	{name: engine.MetricResponseRate, title: "Response rate: offers taken per contact (higher is better)", label: "the response rate", up: "raised", down: "lowered",
+		format: func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }, truth: func(a sim.ArmTruth) float64 { return a.ResponseRate }},
+	{name: engine.MetricChurn, title: "Churn: share of assigned customers who left (lower is better)", label: "churn", up: "raised", down: "cut", lowerOK: true,
+		format: func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }, truth: func(a sim.ArmTruth) float64 { return a.Churn }},
+	{name: engine.MetricDiscount, title: "Retention discounts: money granted per assigned customer (lower is better)", label: "retention discount cost", up: "raised", down: "cut", lowerOK: true,
+		format: func(x float64) string { return fmt.Sprintf("EUR %.2f", x) }, truth: func(a sim.ArmTruth) float64 { return a.DiscountPer }},
+	{name: engine.MetricNPS, title: "NPS: Net Promoter Score of survey respondents (higher is better)", label: "NPS", up: "raised", down: "lowered", points: true,
+		format: func(x float64) string { return fmt.Sprintf("%+.1f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NPS }},
+}
+
+// writeSimReport prints the result for a reader who has not read the code.
+func writeSimReport(w io.Writer, res *simResult) {
+	rep, tr := res.report, res.truth
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("nextbest simulate: %s customers, %d days (%s to %s), seed %d\n", thousands(int64(res.o.customers)), res.o.days,
+		res.start.Format(time.DateOnly), res.end.Add(-time.Second).Format(time.DateOnly), res.o.seed)
+	var armDesc []string
+	for _, a := range res.exp.Arms {
+		d := fmt.Sprintf("%s %.0f%%", a.Name, 100*a.Weight)
+		switch {
+		case a.Name == res.exp.Control:
+			d += " (legacy campaigns, the control)"
+		case a.Policy == experiments.PolicyNBA:
+			d += " (next-best-action)"
+		case a.Policy == experiments.PolicyNone:
+			d += " (no contact at all)"
+		}
+		armDesc = append(armDesc, d)
+	}
+	p("Experiment %s: %s.\n\n", res.expID, strings.Join(armDesc, ", "))
+
+	arms := make([]string, len(rep.Arms))
+	for i, a := range rep.Arms {
+		arms[i] = a.Name
+	}
+	row := func(label string, cells []string) {
+		p("  %-34s", label)
+		for _, c := range cells {
+			p("%14s", c)
+		}
+		p("\n")
+	}
+	p("What the service counted\n")
+	row("", arms)
+	counts := []struct {
+		label string
+		f     func(engine.ArmTotals) string
+	}{
+		{"customers assigned", func(a engine.ArmTotals) string { return thousands(a.Assigned) }},
+		{"decisions (inbound and outbound)", func(a engine.ArmTotals) string { return thousands(a.Decisions) }},
+		{"contacts (offers made)", func(a engine.ArmTotals) string { return thousands(a.Contacts) }},
+		{"responses (offers taken)", func(a engine.ArmTotals) string { return thousands(a.Responses) }},
+		{"customers who left", func(a engine.ArmTotals) string { return thousands(a.Churned) }},
+		{"retention discounts granted (EUR)", func(a engine.ArmTotals) string { return thousands(int64(math.Round(a.Discount))) }},
+		{"NPS respondents", func(a engine.ArmTotals) string { return thousands(int64(a.NPSAnswers)) }},
+	}
+	for _, c := range counts {
+		cells := make([]string, len(rep.Arms))
+		for i, a := range rep.Arms {
+			cells[i] = c.f(a)
+		}
+		row(c.label, cells)
+	}
+	if len(res.checks) == 0 {
+		p("The service's counts match what the simulator sent and saw, arm by arm; no holdout customer was contacted.\n")
+	} else {
+		p("WARNING: the service's counts differ from what the simulator sent:\n")
+		for _, c := range res.checks {
+			p("  - %s\n", c)
+		}
+	}
+
+	p("\nThe four uplift metrics\n")
+	p("For each: the service's own estimate per arm beside the truth that only the simulator\n")
+	p("knows (docs/simulation.md), then the comparisons, with 95%% intervals and p-values\n")
+	p("corrected for the four metrics (Holm). \"True\" is the simulator's ground truth.\n")
+	claims := map[string]simClaimRow{}
+	none := map[string]bool{}
+	for _, a := range res.exp.Arms {
+		none[a.Name] = a.Policy == experiments.PolicyNone
+	}
+	for i, m := range simMetrics {
+		mr, ok := simMetricResult(rep, m.name)
+		if !ok {
+			continue
+		}
+		p("\n%d. %s\n", i+1, m.title)
+		row("", arms)
+		svc := make([]string, len(arms))
+		tru := make([]string, len(arms))
+		for j, a := range arms {
+			svc[j], tru[j] = "-", "-"
+			for _, ma := range mr.Arms {
+				if ma.Arm == a && ma.Value != nil && ma.N > 0 {
+					svc[j] = m.format(*ma.Value)
+				}
+			}
+			if t, ok := tr.Arm(a); ok && (m.name != engine.MetricResponseRate || t.Contacts > 0) && (m.name != engine.MetricNPS || t.NPSResponses > 0) {
+				tru[j] = m.format(m.truth(t))
+			}
+		}
+		row("service's estimate", svc)
+		row("true value", tru)
+		for _, c := range mr.Comparisons {
+			if c.Stats.NTreatment == 0 || c.Stats.NControl == 0 || math.IsNaN(c.Stats.AbsLift) || none[c.Arm] {
+				continue // no data, or a holdout as the treatment (the other way round is shown)
+			}
+			ta, okA := tr.Arm(c.Arm)
+			tb, okB := tr.Arm(c.Reference)
+			hasTruth := okA && okB
+			p("  %s vs %s: %s\n", simArmName(c.Arm), simArmName(c.Reference), simVerdict(m, c, m.truth(ta), m.truth(tb), hasTruth))
+			if c.Arm == "nba" && c.Reference == res.exp.Control && hasTruth {
+				lift := m.truth(ta) - m.truth(tb)
+				if !m.points {
+					lift /= m.truth(tb)
+				}
+				claims[m.name] = simClaimRow{cmp: c, truth: lift, hasTruth: !math.IsNaN(lift) && !math.IsInf(lift, 0)}
+			}
+		}
+	}
+	writeSimClaims(w, claims)
+	if len(res.notes) > 0 {
+		p("\nNotes\n")
+		for _, n := range res.notes {
+			p("  - %s\n", n)
+		}
+	}
+	p("\nThe experiment stays on the server: GET /v1/experiments/%s/report, and the dashboards.\n", res.expID)
+}
+
+func simMetricResult(rep *engine.Report, name string) (engine.MetricResult, bool) {
+	for _, m := range rep.Metrics {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return engine.MetricResult{}, false
+}
+
+// simVerdict says in plain words what a comparison shows, and what the truth is. tA and
+// tR are the true values of the arm and the reference, if known. Rates and money are
+// compared in relative terms, NPS in points; a relative lift against a reference of 0
+// (the holdout gets no discounts) is given in absolute terms.
+func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool) string {
+	st := c.Stats
+	pv := st.PValue
+	if c.HolmP != nil {
+		pv = *c.HolmP
+	}
+	finite := func(xs ...float64) bool {
+		for _, x := range xs {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	lift, lo, hi := st.RelLift, st.RelCI.Lo, st.RelCI.Hi
+	size := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*math.Abs(x)) }
+	signed := func(x float64) string { return fmt.Sprintf("%+.0f%%", 100*x) }
+	relative := !m.points && finite(lift, lo, hi)
+	trueLift := (tA - tR) / tR
+	if !relative {
+		lift, lo, hi = st.AbsLift, st.AbsCI.Lo, st.AbsCI.Hi
+		trueLift = tA - tR
+		switch {
+		case m.points:
+			size = func(x float64) string { return fmt.Sprintf("%.1f points", math.Abs(x)) }
+			signed = func(x float64) string { return fmt.Sprintf("%+.1f points", x) }
+		case m.name == engine.MetricDiscount:
+			size = func(x float64) string { return fmt.Sprintf("EUR %.2f a customer", math.Abs(x)) }
+			signed = func(x float64) string { return fmt.Sprintf("%+.2f EUR a customer", x) }
+		default:
+			size = func(x float64) string { return fmt.Sprintf("%.2f percentage points", 100*math.Abs(x)) }
+			signed = func(x float64) string { return fmt.Sprintf("%+.2f percentage points", 100*x) }
+		}
+	}
+	if !finite(lift, lo, hi) {
+		return "no comparison possible (no data)."
+	}
+	hasTruth = hasTruth && finite(trueLift) && (!relative || tR != 0)
+	arm, ref := simArmName(c.Arm), simArmName(c.Reference)
+	better := (lift < 0) == m.lowerOK
+	var s string
+	switch {
+	case pv < 0.05 && lift != 0:
+		verb := m.up
+		a, b := lo, hi
+		if lift < 0 {
+			verb, a, b = m.down, -hi, -lo
+		}
+		s = fmt.Sprintf("%s %s %s by %s (95%% CI %s to %s), chance %s is better %.0f%%", arm, verb, m.label, size(lift), size(a), size(b), arm, 100*st.ChanceToBeat)
+		if !better {
+			s = fmt.Sprintf("%s did better: %s", ref, s)
+		}
+	default:
+		s = fmt.Sprintf("not conclusive: %s (95%% CI %s to %s), chance %s is better %.0f%%", signed(lift), signed(lo), signed(hi), arm, 100*st.ChanceToBeat)
+		switch {
+		case c.MoreDays == nil || *c.MoreDays <= 0:
+		case *c.MoreDays > 365:
+			s += "; more than a year more at this pace would be needed to detect a difference this size"
+		default:
+			s += fmt.Sprintf("; about %.0f more days at this pace would detect a difference this size", *c.MoreDays)
+		}
+	}
+	if hasTruth {
+		s += ". True: " + signed(trueLift)
+		if trueLift >= lo && trueLift <= hi {
+			s += " (inside the interval)"
+		} else {
+			s += " (outside the interval)"
+		}
+	}
+	return s + "."
+}
+
+func simArmName(a string) string {
+	switch a {
+	case "nba":
+		return "NBA"
+	case "legacy":
+		return "legacy"
+	}
+	return a
+}
+
+type simClaimRow struct {
+	cmp      engine.Comparison
+	truth    float64
+	hasTruth bool
+}
+
+// writeSimClaims prints the claims that motivate NBA beside what the simulation shows.
+func writeSimClaims(w io.Writer, rows map[string]simClaimRow) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("\nThe claims that motivate NBA, beside this simulation (NBA against legacy)\n")
+	p("  %-22s %-20s %-30s %-16s %s\n", "metric", "claimed", "the service measured", "true", "the truth against the claim")
+	type claim struct {
+		metric, label, claimed string
+		lo, hi                 float64 // claimed range, in the shown units
+		show                   func(x float64) string
+		conv                   func(lift float64) float64 // relative or absolute lift -> shown units
+	}
+	times := func(x float64) string { return fmt.Sprintf("%.2f times", x) }
+	lower := func(x float64) string {
+		if x < 0 {
+			return fmt.Sprintf("%.0f%% higher", -100*x)
+		}
+		return fmt.Sprintf("%.0f%% lower", 100*x)
+	}
+	pts := func(x float64) string { return fmt.Sprintf("%+.1f points", x) }
+	claims := []claim{
+		{engine.MetricResponseRate, "response rate", "3 to 6 times", 3, 6, times, func(l float64) float64 { return 1 + l }},
+		{engine.MetricChurn, "churn", "10% to 50% lower", 0.10, 0.50, lower, func(l float64) float64 { return -l }},
+		{engine.MetricDiscount, "retention discounts", "20% to 35% lower", 0.20, 0.35, lower, func(l float64) float64 { return -l }},
+		{engine.MetricNPS, "NPS", "+10 to +40 points", 10, 40, pts, func(l float64) float64 { return l }},
+	}
+	for _, c := range claims {
+		r, ok := rows[c.metric]
+		if !ok {
+			p("  %-22s %-20s %s\n", c.label, c.claimed, "no data")
+			continue
+		}
+		st := r.cmp.Stats
+		lift := st.RelLift
+		if c.metric == engine.MetricNPS {
+			lift = st.AbsLift
+		}
+		pv := st.PValue
+		if r.cmp.HolmP != nil {
+			pv = *r.cmp.HolmP
+		}
+		measured := c.show(c.conv(lift))
+		if pv >= 0.05 {
+			measured += ", not conclusive"
+		}
+		truth, verdict := "-", "-"
+		if r.hasTruth {
+			v := c.conv(r.truth)
+			truth = c.show(v)
+			none := 0.0
+			if c.metric == engine.MetricResponseRate {
+				none = 1
+			}
+			switch {
+			case v >= c.lo:
+				verdict = "meets the claim"
+			case v > none:
+				verdict = "better, but below the claim"
+			default:
+				verdict = "the opposite: legacy does better"
+			}
+		}
+		p("  %-22s %-20s %-30s %-16s %s\n", c.label, c.claimed, measured, truth, verdict)
+	}
+	p("  (Claimed: the ranges NBA vendors and case studies quote. This world was not tuned\n")
+	p("  to make either policy win; docs/simulation.md says how its values were chosen.)\n")
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// simServer starts the real service in-process with cmd/nextbest/demo.yaml, the
+// configuration `make demo` uses, on a fresh store.
+func simServer(t *testing.T) *testServer {
+	t.Helper()
+	return startServer(t, t.TempDir(), func(o *Options) {
+		dir := o.Data
+		if err := loadConfig(o, "demo.yaml"); err != nil {
+			t.Fatal(err)
+		}
+		o.Data, o.Demo, o.InsecureLocal, o.LogLevel = dir, true, true, "warn"
+	})
+}
+
+// simulateOnce runs a small world against a fresh server and returns the printed report
+// and the result.
+func simulateOnce(t *testing.T, customers, days int, seed uint64) (string, *simResult) {
+	t.Helper()
+	s := simServer(t)
+	defer s.stop()
+	o := simOptions{addr: s.base, customers: customers, days: days, seed: seed, workers: 8, experiment: "simulation-" + strconv.FormatUint(seed, 10), progress: days}
+	var log bytes.Buffer
+	res, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", o.workers, &log), &log)
+	if err != nil {
+		t.Fatalf("simulate: %v\n%s", err, log.String())
+	}
+	var out bytes.Buffer
+	writeSimReport(&out, res)
+	return out.String(), res
+}
+
+// TestSimulateDeterministic is the CI smoke test of nextbest simulate: a small world (600
+// customers, 21 days: three weekly NBA passes and a monthly campaign) runs twice, each time against a fresh server, and must print the
+// same report; the service's counts must match what the simulator sent, every arm must be
+// assigned, NBA must have contacted customers and the holdout nobody.
+func TestSimulateDeterministic(t *testing.T) {
+	customers, days := 600, 21
+	if testing.Short() {
+		days = 7
+	}
+	first, res := simulateOnce(t, customers, days, 7)
+	second, _ := simulateOnce(t, customers, days, 7)
+	if first != second {
+		t.Fatalf("the same seed gave two reports:\n--- first\n%s\n--- second\n%s", first, second)
+	}
+	if len(res.checks) > 0 {
+		t.Fatalf("the service's counts differ from the simulator's: %v\n%s", res.checks, first)
+	}
+	total := int64(0)
+	for _, a := range res.report.Arms {
+		total += a.Assigned
+		switch {
+		case a.Assigned == 0:
+			t.Errorf("arm %s: nobody assigned", a.Name)
+		case a.Name == "holdout" && a.Contacts != 0:
+			t.Errorf("holdout: %d contacts, want none", a.Contacts)
+		case a.Name == "nba" && (a.Contacts == 0 || a.Responses == 0):
+			t.Errorf("nba: %d contacts, %d responses; want some of each", a.Contacts, a.Responses)
+		case a.Name == "legacy" && a.Contacts == 0:
+			t.Errorf("legacy: no contacts")
+		}
+	}
+	if total != int64(customers) {
+		t.Errorf("%d customers assigned, want all %d", total, customers)
+	}
+	for _, want := range []string{"Response rate", "Churn", "Retention discounts", "NPS", "The claims that motivate NBA", "True:"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("report lacks %q:\n%s", want, first)
+		}
+	}
+	// A different seed is a different world.
+	other, _ := simulateOnce(t, customers, days, 8)
+	if other == first {
+		t.Error("seeds 7 and 8 gave the same report")
+	}
+	if testing.Verbose() {
+		t.Log("\n" + first)
+	}
+}
+
+// TestSimulateAgainOnOneServer: a second, smaller run on the same server gets its own
+// experiment, closes the first run's extra customers, and its counts still match.
+func TestSimulateAgainOnOneServer(t *testing.T) {
+	s := simServer(t)
+	defer s.stop()
+	var log bytes.Buffer
+	for i, n := range []int{200, 120} {
+		o := simOptions{addr: s.base, customers: n, days: 5, seed: 3, workers: 4, experiment: "simulation-3", progress: 5}
+		res, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", o.workers, &log), &log)
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", i+1, err, log.String())
+		}
+		if len(res.checks) > 0 {
+			t.Fatalf("run %d: the service's counts differ: %v", i+1, res.checks)
+		}
+		total := int64(0)
+		for _, a := range res.report.Arms {
+			total += a.Assigned
+		}
+		if total != int64(n) {
+			t.Errorf("run %d: %d customers assigned, want %d", i+1, total, n)
+		}
+		if want := []string{"simulation-3", "simulation-3-2"}[i]; res.expID != want {
+			t.Errorf("run %d: experiment %s, want %s", i+1, res.expID, want)
+		}
+		if i == 1 && !strings.Contains(strings.Join(res.notes, " "), "earlier simulation") {
+			t.Errorf("run 2 does not say the server ran an earlier simulation: %v", res.notes)
+		}
+	}
+}
+
+// TestSimulateRefusesSystemClock: a server on the wall clock cannot be driven; the error
+// says how to start one that can.
+func TestSimulateRefusesSystemClock(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil)
+	defer s.stop()
+	o := simOptions{addr: s.base, customers: 10, days: 1, seed: 1, workers: 2, experiment: "simulation-1", progress: 1}
+	var log bytes.Buffer
+	_, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", 2, &log), &log)
+	if err == nil || !strings.Contains(err.Error(), "nextbest serve --config cmd/nextbest/demo.yaml") {
+		t.Fatalf("err = %v, want the manual-clock advice", err)
+	}
+	var out bytes.Buffer
+	if err := newSimClient(s.base, "", 1, &log).check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "system-clock" {
+		t.Fatalf("check: %q, %v; want system-clock", out.String(), err)
+	}
+}
+
+// TestSimulateCheck: --check tells make demo whether to start a server.
+func TestSimulateCheck(t *testing.T) {
+	var out, log bytes.Buffer
+	if err := newSimClient("127.0.0.1:1", "", 1, &log).check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "none" {
+		t.Fatalf("nothing listening: %q, %v; want none", out.String(), err)
+	}
+	s := simServer(t)
+	defer s.stop()
+	out.Reset()
+	if err := newSimClient(s.base, "", 1, &log).check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "ready" {
+		t.Fatalf("manual-clock server: %q, %v; want ready", out.String(), err)
+	}
+}
+
+// TestSimulateLarge runs a bigger world when NEXTBEST_SIM_CUSTOMERS and NEXTBEST_SIM_DAYS
+// are set (for profiling: go test -run TestSimulateLarge -cpuprofile cpu.out).
+func TestSimulateLarge(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("NEXTBEST_SIM_CUSTOMERS"))
+	days, _ := strconv.Atoi(os.Getenv("NEXTBEST_SIM_DAYS"))
+	if n == 0 || days == 0 {
+		t.Skip("set NEXTBEST_SIM_CUSTOMERS and NEXTBEST_SIM_DAYS")
+	}
+	began := time.Now()
+	report, res := simulateOnce(t, n, days, 1)
+	t.Logf("%d customers, %d days: %s, %d requests\n%s", n, days, time.Since(began), res.requests, report)
+}
