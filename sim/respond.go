@@ -206,15 +206,17 @@ func (w *World) Respond(in *Interaction, o Offer) Reaction {
 			}
 		}
 	}
-	if in.leaving && !saved {
+	left := in.leaving && !saved
+	if left {
 		o, u := w.leave(c, in.Time.Add(5*time.Minute))
 		re.Outcomes = append(re.Outcomes, o)
 		for k, v := range u.Attributes {
 			attrs[k] = v
 		}
 	}
-	if in.Channel == "call_center" && !st.churned && uSurvey < w.p.NPS.AfterCallAnswer {
-		re.Outcomes = append(re.Outcomes, w.answer(c, in.Time.Add(15*time.Minute), z))
+	survey := in.Time.Add(15 * time.Minute)
+	if in.Channel == "call_center" && !left && (!st.churned || survey.Before(st.churnedAt)) && uSurvey < w.p.NPS.AfterCallAnswer {
+		re.Outcomes = append(re.Outcomes, w.answer(c, survey, z))
 	}
 	if len(attrs) > 0 {
 		re.Update = &ProfileUpdate{Customer: c.id, Attributes: attrs}
@@ -285,7 +287,7 @@ func (w *World) Due(until time.Time) ([]Feedback, []Outcome, []ProfileUpdate) {
 	for _, pr := range w.pending[:n] {
 		c := w.cust[pr.idx]
 		st := &c.real
-		if st.churned {
+		if st.churned && !pr.t.Before(st.churnedAt) {
 			continue // left before answering
 		}
 		d := int(pr.t.Sub(w.start) / (24 * time.Hour))

@@ -11,6 +11,7 @@ type ArmTruth struct {
 	Responses    int     // offers taken
 	Churned      int     // customers who left
 	Discount     float64 // retention discount money granted
+	Discounted   int     // customers granted a retention discount
 	NPSResponses int     // customers who answered a survey
 
 	// Ground truth: expected values from the true probabilities.
@@ -78,6 +79,9 @@ func (w *World) Truth(arm func(customer string) string) Truth {
 		a.Contacts += c.contacts
 		a.Responses += c.responses
 		a.Discount += c.discount
+		if c.discount > 0 {
+			a.Discounted++
+		}
 		a.ExpResponses += c.expResp
 		a.ExpDiscount += c.expDisc
 		if c.real.churned {

@@ -390,5 +390,9 @@ func (w *World) answer(c *customer, t time.Time, z float64) Outcome {
 	return Outcome{ID: c.id + "-nps-" + strconv.FormatInt(t.Unix(), 10), Customer: c.id, Type: "nps", Value: float64(npsAnswer(c.real.sat, sd, z)), Time: t}
 }
 
-// Active reports whether the customer of an interaction is still a customer.
-func (w *World) Active(in *Interaction) bool { return !w.cust[in.idx].real.churned }
+// Active reports whether the customer of an interaction is still a customer at its time
+// (a departure later in the same hour does not cancel an earlier visit).
+func (w *World) Active(in *Interaction) bool {
+	st := &w.cust[in.idx].real
+	return !st.churned || in.Time.Before(st.churnedAt)
+}

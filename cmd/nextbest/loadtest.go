@@ -41,6 +41,7 @@ type loadtestOptions struct {
 	Concurrency int // healthz and decide clients
 	FeedbackC   int // feedback clients
 	FeedbackIDs int // decisions to have in hand before the feedback phase
+	Newest      bool // feedback answers the newest decisions first
 	Customers   int
 	Phases      []string
 	JSON        string
@@ -97,6 +98,7 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&o.Concurrency, "concurrency", 32, "concurrent clients for healthz and decide (and --memory)")
 	fs.IntVar(&o.FeedbackC, "feedback-concurrency", 128, "concurrent clients for feedback")
 	fs.IntVar(&o.FeedbackIDs, "feedback-decisions", 100_000, "before the feedback phase, decide (unmeasured) until this many decisions await feedback, so that the phase can run its whole duration")
+	order := fs.String("feedback-order", "oldest", "which decisions feedback answers first: oldest (most are older than the server's in-memory cache of 65,536, so each is read from the store, as feedback minutes later is) or newest (cache hits)")
 	fs.IntVar(&o.Customers, "customers", 1000, "customer profiles to create; decides pick one at random")
 	phases := fs.String("phases", "healthz,decide,feedback", "phases to run, in order (feedback needs decide)")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
@@ -117,6 +119,13 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("loadtest: unexpected argument %q", fs.Arg(0))
 	}
 	o.Phases = strings.Split(*phases, ",")
+	switch *order {
+	case "oldest":
+	case "newest":
+		o.Newest = true
+	default:
+		return fmt.Errorf("loadtest: --feedback-order: %q is not oldest or newest", *order)
+	}
 	if err := o.validate(); err != nil {
 		return fmt.Errorf("loadtest: %w", err)
 	}
@@ -342,6 +351,9 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 	}
 	fmt.Fprintln(stdout)
 	printPhases(stdout, rep.Phases)
+	if !o.Spawn {
+		fmt.Fprintln(stdout, "(cpu self and cpu us/req are the load generator's alone; the server is another process)")
+	}
 	for _, r := range rep.Phases {
 		if other := r.CPUBusy - r.CPUSelf; o.Spawn && other > 10 {
 			fmt.Fprintf(stdout, "warning: other processes used %.0f%% of the CPUs during %s; its figures understate this machine\n", other, r.Phase)
@@ -764,11 +776,15 @@ func (p *ltDecisionPool) len() int {
 	return len(p.ids)
 }
 
-// take returns the next unanswered decision; ok is false when none is left.
-func (p *ltDecisionPool) take() (ltOffered, bool) {
+// take returns the next unanswered decision, oldest or newest first; ok is false when
+// none is left. Only call it once every add has returned.
+func (p *ltDecisionPool) take(newest bool) (ltOffered, bool) {
 	i := p.next.Add(1) - 1
 	if i >= int64(len(p.ids)) {
 		return ltOffered{}, false
+	}
+	if newest {
+		i = int64(len(p.ids)) - 1 - i
 	}
 	return p.ids[i], true
 }
@@ -839,7 +855,7 @@ var feedbackOutcomes = []string{"accepted", "clicked", "ignored", "ignored", "ig
 func runFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, pool *ltDecisionPool, stdout io.Writer) ltPhaseResult {
 	url := t.base + "/v1/feedback"
 	res := ltRunPhase(ctx, "feedback", o.FeedbackC, t.decide, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
-		d, ok := pool.take()
+		d, ok := pool.take(o.Newest)
 		if !ok {
 			return true, nil
 		}

@@ -1073,6 +1073,7 @@ func thousands(n int64) string {
 // simMetric describes one of the four uplift metrics for the report.
 type simMetric struct {
 	name    string // the service's metric name
+	short   string // "response rate"
 	title   string
 	label   string // "the response rate", "churn"
 	up      string // verb when the arm is higher: "raised"
@@ -1084,13 +1085,13 @@ type simMetric struct {
 }
 
 var simMetrics = []simMetric{
-	{name: engine.MetricResponseRate, title: "Response rate: offers taken per contact (higher is better)", label: "the response rate", up: "raised", down: "lowered",
+	{name: engine.MetricResponseRate, short: "response rate", title: "Response rate: offers taken per contact (higher is better)", label: "the response rate", up: "raised", down: "lowered",
 		format: func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }, truth: func(a sim.ArmTruth) float64 { return a.ResponseRate }},
-	{name: engine.MetricChurn, title: "Churn: share of assigned customers who left (lower is better)", label: "churn", up: "raised", down: "cut", lowerOK: true,
+	{name: engine.MetricChurn, short: "churn", title: "Churn: share of assigned customers who left (lower is better)", label: "churn", up: "raised", down: "cut", lowerOK: true,
 		format: func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }, truth: func(a sim.ArmTruth) float64 { return a.Churn }},
-	{name: engine.MetricDiscount, title: "Retention discounts: money granted per assigned customer (lower is better)", label: "retention discount cost", up: "raised", down: "cut", lowerOK: true,
+	{name: engine.MetricDiscount, short: "retention discounts", title: "Retention discounts: money granted per assigned customer (lower is better)", label: "retention discount cost", up: "raised", down: "cut", lowerOK: true,
 		format: func(x float64) string { return fmt.Sprintf("EUR %.2f", x) }, truth: func(a sim.ArmTruth) float64 { return a.DiscountPer }},
-	{name: engine.MetricNPS, title: "NPS: Net Promoter Score of survey respondents (higher is better)", label: "NPS", up: "raised", down: "lowered", points: true,
+	{name: engine.MetricNPS, short: "NPS", title: "NPS: Net Promoter Score of survey respondents (higher is better)", label: "NPS", up: "raised", down: "lowered", points: true,
 		format: func(x float64) string { return fmt.Sprintf("%+.1f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NPS }},
 }
 
@@ -1147,6 +1148,13 @@ func writeSimReport(w io.Writer, res *simResult) {
 		}
 		row(c.label, cells)
 	}
+	cells := make([]string, len(rep.Arms))
+	for i, a := range rep.Arms {
+		t, _ := tr.Arm(a.Name)
+		cells[i] = thousands(int64(t.Discounted))
+	}
+	row("customers given a discount (*)", cells)
+	p("  (*) the simulator's count: the service records money, not people\n")
 	if len(res.checks) == 0 {
 		p("The service's counts match what the simulator sent and saw, arm by arm; no holdout customer was contacted.\n")
 	} else {
@@ -1156,11 +1164,13 @@ func writeSimReport(w io.Writer, res *simResult) {
 		}
 	}
 
+	claims := simNBARows(res)
+	writeSimSummary(w, claims)
+
 	p("\nThe four uplift metrics\n")
 	p("For each: the service's own estimate per arm beside the truth that only the simulator\n")
 	p("knows (docs/simulation.md), then the comparisons, with 95%% intervals and p-values\n")
 	p("corrected for the four metrics (Holm). \"True\" is the simulator's ground truth.\n")
-	claims := map[string]simClaimRow{}
 	none := map[string]bool{}
 	for _, a := range res.exp.Arms {
 		none[a.Name] = a.Policy == experiments.PolicyNone
@@ -1195,13 +1205,6 @@ func writeSimReport(w io.Writer, res *simResult) {
 			tb, okB := tr.Arm(c.Reference)
 			hasTruth := okA && okB
 			p("  %s vs %s: %s\n", simArmName(c.Arm), simArmName(c.Reference), simVerdict(m, c, m.truth(ta), m.truth(tb), hasTruth))
-			if c.Arm == "nba" && c.Reference == res.exp.Control && hasTruth {
-				lift := m.truth(ta) - m.truth(tb)
-				if !m.points {
-					lift /= m.truth(tb)
-				}
-				claims[m.name] = simClaimRow{cmp: c, truth: lift, hasTruth: !math.IsNaN(lift) && !math.IsInf(lift, 0)}
-			}
 		}
 	}
 	writeSimClaims(w, claims)
@@ -1212,6 +1215,78 @@ func writeSimReport(w io.Writer, res *simResult) {
 		}
 	}
 	p("\nThe experiment stays on the server: GET /v1/experiments/%s/report, and the dashboards.\n", res.expID)
+}
+
+// simNBARows collects, per metric, the service's NBA-against-control comparison and the
+// true lift (relative, or in points for NPS).
+func simNBARows(res *simResult) map[string]simClaimRow {
+	rows := map[string]simClaimRow{}
+	for _, m := range simMetrics {
+		mr, ok := simMetricResult(res.report, m.name)
+		if !ok {
+			continue
+		}
+		for _, c := range mr.Comparisons {
+			if c.Arm != "nba" || c.Reference != res.exp.Control || c.Stats.NTreatment == 0 || c.Stats.NControl == 0 {
+				continue
+			}
+			row := simClaimRow{cmp: c}
+			ta, okA := res.truth.Arm(c.Arm)
+			tb, okB := res.truth.Arm(c.Reference)
+			if okA && okB {
+				row.truth = m.truth(ta) - m.truth(tb)
+				if !m.points {
+					row.truth /= m.truth(tb)
+				}
+				row.hasTruth = !math.IsNaN(row.truth) && !math.IsInf(row.truth, 0)
+			}
+			rows[m.name] = row
+		}
+	}
+	return rows
+}
+
+// writeSimSummary prints the four NBA-against-legacy results in one line each.
+func writeSimSummary(w io.Writer, rows map[string]simClaimRow) {
+	fmt.Fprintf(w, "\nIn short: NBA against the legacy campaigns (the service's estimate; the truth in brackets)\n")
+	for _, m := range simMetrics {
+		r, ok := rows[m.name]
+		if !ok {
+			continue
+		}
+		st := r.cmp.Stats
+		pv := st.PValue
+		if r.cmp.HolmP != nil {
+			pv = *r.cmp.HolmP
+		}
+		lift := st.RelLift
+		if m.points {
+			lift = st.AbsLift
+		}
+		verdict := "not conclusive"
+		if pv < 0.05 && lift != 0 {
+			verdict = "NBA better"
+			if (lift < 0) != m.lowerOK {
+				verdict = "legacy better"
+			}
+		}
+		say := func(x float64) string {
+			switch {
+			case m.points:
+				return fmt.Sprintf("%+.1f points", x)
+			case m.name == engine.MetricResponseRate || m.name == engine.MetricDiscount:
+				return fmt.Sprintf("%.2f times legacy", 1+x)
+			case x < 0:
+				return fmt.Sprintf("%.0f%% lower", -100*x)
+			}
+			return fmt.Sprintf("%.0f%% higher", 100*x)
+		}
+		line := fmt.Sprintf("  %-22s %-16s %s", m.short, verdict+":", say(lift))
+		if r.hasTruth {
+			line += " (true: " + say(r.truth) + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 func simMetricResult(rep *engine.Report, name string) (engine.MetricResult, bool) {
@@ -1243,7 +1318,8 @@ func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool)
 	}
 	lift, lo, hi := st.RelLift, st.RelCI.Lo, st.RelCI.Hi
 	size := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*math.Abs(x)) }
-	signed := func(x float64) string { return fmt.Sprintf("%+.0f%%", 100*x) }
+	bound, signedBound := size, func(x float64) string { return fmt.Sprintf("%+.0f%%", 100*x) }
+	signed := signedBound
 	relative := !m.points && finite(lift, lo, hi)
 	trueLift := (tA - tR) / tR
 	if !relative {
@@ -1252,12 +1328,18 @@ func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool)
 		switch {
 		case m.points:
 			size = func(x float64) string { return fmt.Sprintf("%.1f points", math.Abs(x)) }
+			bound = func(x float64) string { return fmt.Sprintf("%.1f", math.Abs(x)) }
+			signedBound = func(x float64) string { return fmt.Sprintf("%+.1f", x) }
 			signed = func(x float64) string { return fmt.Sprintf("%+.1f points", x) }
 		case m.name == engine.MetricDiscount:
 			size = func(x float64) string { return fmt.Sprintf("EUR %.2f a customer", math.Abs(x)) }
+			bound = func(x float64) string { return fmt.Sprintf("%.2f", math.Abs(x)) }
+			signedBound = func(x float64) string { return fmt.Sprintf("%+.2f", x) }
 			signed = func(x float64) string { return fmt.Sprintf("%+.2f EUR a customer", x) }
 		default:
 			size = func(x float64) string { return fmt.Sprintf("%.2f percentage points", 100*math.Abs(x)) }
+			bound = func(x float64) string { return fmt.Sprintf("%.2f", 100*math.Abs(x)) }
+			signedBound = func(x float64) string { return fmt.Sprintf("%+.2f", 100*x) }
 			signed = func(x float64) string { return fmt.Sprintf("%+.2f percentage points", 100*x) }
 		}
 	}
@@ -1275,12 +1357,16 @@ func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool)
 		if lift < 0 {
 			verb, a, b = m.down, -hi, -lo
 		}
-		s = fmt.Sprintf("%s %s %s by %s (95%% CI %s to %s), chance %s is better %.0f%%", arm, verb, m.label, size(lift), size(a), size(b), arm, 100*st.ChanceToBeat)
+		s = fmt.Sprintf("%s %s %s by %s (95%% CI %s to %s), chance %s is better %.0f%%", arm, verb, m.label, size(lift), bound(a), bound(b), arm, 100*st.ChanceToBeat)
 		if !better {
 			s = fmt.Sprintf("%s did better: %s", ref, s)
 		}
 	default:
-		s = fmt.Sprintf("not conclusive: %s (95%% CI %s to %s), chance %s is better %.0f%%", signed(lift), signed(lo), signed(hi), arm, 100*st.ChanceToBeat)
+		s = "not conclusive: "
+		if st.PValue < 0.05 {
+			s = fmt.Sprintf("not conclusive once corrected for testing four metrics (Holm p = %.2f): ", pv)
+		}
+		s += fmt.Sprintf("%s (95%% CI %s to %s), chance %s is better %.0f%%", signed(lift), signedBound(lo), signedBound(hi), arm, 100*st.ChanceToBeat)
 		switch {
 		case c.MoreDays == nil || *c.MoreDays <= 0:
 		case *c.MoreDays > 365:
