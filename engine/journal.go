@@ -154,7 +154,7 @@ func (c *committer) run(ctx context.Context) error {
 // maxBatchBytes bounds one group commit, so that the store can write it in a single
 // transaction (Badger refuses transactions over 15% of its memtable; see store.Options):
 // a batch is then atomic as a whole, bookkeeping included.
-const maxBatchBytes = 1 << 20
+const maxBatchBytes = 512 << 10 // half of the store's budget at its default 8 MB memtable
 
 // take appends queued requests to batch without blocking, up to MaxBatch requests and
 // about maxBatchBytes.

@@ -14,8 +14,8 @@ import (
 )
 
 // Budgets for one transaction. Badger refuses a transaction over 15% of the memtable size
-// (ErrTxnTooBig); the byte budget is 12% of it (3.8 MB with the default 32 MB memtable),
-// so a group commit of the engine's size (at most about 1 MB) is one transaction: atomic
+// (ErrTxnTooBig); the byte budget is 12% of it (about 1 MB with the default 8 MB memtable),
+// so a group commit of the engine's size (at most about 512 KB plus bookkeeping) is one transaction: atomic
 // as a whole. A larger batch is split between groups, never inside one.
 const (
 	txnCountBudget = 20000

@@ -38,9 +38,9 @@ type loadtestOptions struct {
 	Config      string // YAML config for the spawned server
 	Duration    time.Duration
 	Warmup      time.Duration
-	Concurrency int // healthz and decide clients
-	FeedbackC   int // feedback clients
-	FeedbackIDs int // decisions to have in hand before the feedback phase
+	Concurrency int  // healthz and decide clients
+	FeedbackC   int  // feedback clients
+	FeedbackIDs int  // decisions to have in hand before the feedback phase
 	Newest      bool // feedback answers the newest decisions first
 	Customers   int
 	Phases      []string
@@ -254,6 +254,8 @@ type loadtestReport struct {
 	ContextFields int             `json:"context_fields"`
 	Customers     int             `json:"customers"`
 	Phases        []ltPhaseResult `json:"phases"`
+	// FeedbackOrder says which decisions feedback answered first: "oldest" or "newest".
+	FeedbackOrder string `json:"feedback_order"`
 	// DecideOfCeiling is decide req/s as a percentage of healthz req/s.
 	DecideOfCeiling float64 `json:"decide_percent_of_ceiling,omitempty"`
 }
@@ -286,7 +288,7 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 	defer t.close(context.WithoutCancel(ctx), setup)
 	rep := loadtestReport{
 		Started: time.Now().UTC(), Target: base, Spawned: o.Spawn, CPUs: runtime.NumCPU(), CPUModel: cpuModel(),
-		GoVersion: runtime.Version(), LoadAvg: loadAvg(), Actions: ltActions, ContextFields: ltContextFields, Customers: o.Customers,
+		GoVersion: runtime.Version(), LoadAvg: loadAvg(), FeedbackOrder: map[bool]string{false: "oldest", true: "newest"}[o.Newest], Actions: ltActions, ContextFields: ltContextFields, Customers: o.Customers,
 	}
 	fmt.Fprintf(stdout, "nextbest loadtest against %s (spawned in-process: %t), %d CPUs (%s), GOMAXPROCS %d, load average %s\n",
 		base, o.Spawn, rep.CPUs, rep.CPUModel, runtime.GOMAXPROCS(0), rep.LoadAvg)
@@ -364,7 +366,7 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 	}
 	for _, r := range rep.Phases {
 		if r.Phase == "feedback" {
-			fmt.Fprintf(stdout, "feedback: %.0f durable events/s (target >= 10,000)\n", r.RPS)
+			fmt.Fprintf(stdout, "feedback: %.0f durable events/s (target >= 10,000), %s decisions first\n", r.RPS, rep.FeedbackOrder)
 		}
 	}
 	if o.JSON != "" {
@@ -770,6 +772,13 @@ func (p *ltDecisionPool) add(batch []ltOffered) {
 	p.mu.Unlock()
 }
 
+// sort puts the decisions in time order (decision ids sort by time).
+func (p *ltDecisionPool) sort() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	slices.SortFunc(p.ids, func(a, b ltOffered) int { return strings.Compare(a.decision, b.decision) })
+}
+
 func (p *ltDecisionPool) len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -854,6 +863,7 @@ var feedbackOutcomes = []string{"accepted", "clicked", "ignored", "ignored", "ig
 
 func runFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, pool *ltDecisionPool, stdout io.Writer) ltPhaseResult {
 	url := t.base + "/v1/feedback"
+	pool.sort()
 	res := ltRunPhase(ctx, "feedback", o.FeedbackC, t.decide, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
 		d, ok := pool.take(o.Newest)
 		if !ok {
