@@ -36,15 +36,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	addr := fs.String("addr", "127.0.0.1:8080", "address of the running server")
 	key := fs.String("key", "", "API key (default $NEXTBEST_KEY)")
 	batch := fs.Int("batch", 500, "outcomes per request (at most engine.limits.max_actions_per_request)")
-	var pos []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		fmt.Fprint(stderr, importUsage)

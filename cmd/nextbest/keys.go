@@ -47,16 +47,9 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	data := fs.String("data", "", "work on this stopped server's store instead of over HTTP")
 	role := fs.String("role", "", "role of the new key: decide, analyst, viewer or admin")
 	name := fs.String("name", "", "a name for the new key, e.g. the service that uses it")
-	// Accept flags before and after positional arguments (keys revoke ID --addr ...).
-	var pos []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	var kc keyClient
 	if *data != "" {
@@ -208,4 +201,20 @@ func (h httpKeys) revoke(ctx context.Context, id access.KeyID) (access.Key, erro
 	var out access.Key
 	err := h.do(ctx, "DELETE", "/v1/keys/"+string(id), nil, &out)
 	return out, err
+}
+
+// parseInterleaved parses flags that may come before and after positional arguments
+// (keys revoke ID --addr ...), which the flag package alone stops at, and returns the
+// positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
 }
