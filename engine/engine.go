@@ -322,6 +322,3 @@ func (e *Engine) putRNG(r *mrand.Rand) { e.rngs.Put(r) }
 
 // errStopped is returned when work is submitted after Run has returned.
 var errStopped = errorf(ErrUnavailable, "shutting_down", "the engine is shutting down")
-
-// IsStopped reports whether err means the engine has stopped.
-func IsStopped(err error) bool { return errors.Is(err, ErrUnavailable) }

@@ -86,10 +86,8 @@ func (s *Store) Restore(_ context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.Load(bytesReader(payload), 256); err != nil {
+	if err := s.db.Load(bytes.NewReader(payload), 256); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	return nil
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
