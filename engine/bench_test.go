@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/store"
@@ -218,4 +221,39 @@ func BenchmarkFeedback(b *testing.B) {
 			reportCPU(b, cpu0)
 		})
 	}
+}
+
+// BenchmarkDecisionMarshal encodes a decision record of the benchmark's shape (20
+// candidates, 40 features) with encoding/json and with goccy/go-json, which the engine
+// uses for the log, and checks that both write the same bytes.
+func BenchmarkDecisionMarshal(b *testing.B) {
+	d := &engine.Decision{ID: "0123456789abcdef", CustomerID: "c00001", Channel: "web", Time: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), Arm: "nba", Source: "inbound", Context: []byte(`{"num_01":1.5,"str_01":"alpha"}`), Schema: "auto:0123456789ab"}
+	for i := range 40 {
+		d.Features.Index = append(d.Features.Index, int32(i*7))
+		d.Features.Value = append(d.Features.Value, float64(i)*0.37)
+	}
+	for i := range benchActions {
+		d.Candidates = append(d.Candidates, engine.Candidate{ID: engine.ActionID(fmt.Sprintf("offer-%02d", i)), Rank: i + 1, Propensity: 0.1234567, Score: 0.2345678, Value: 65, Weight: 1, Priority: 12.345678, Probability: 0.01, ModelSeq: 12345})
+	}
+	d.Chosen = []engine.ActionID{"offer-00"}
+	std, err := json.Marshal(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fast, err := gojson.Marshal(d)
+	if err != nil || string(fast) != string(std) {
+		b.Fatalf("go-json wrote %d bytes unlike encoding/json's %d (err %v)", len(fast), len(std), err)
+	}
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = json.Marshal(d)
+		}
+	})
+	b.Run("go-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = gojson.Marshal(d)
+		}
+	})
 }

@@ -268,9 +268,7 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 		if c.Priority < threshold || c.Priority <= 0 && threshold > 0 {
 			break
 		}
-		if e.opts.SelectionDraws > 0 {
-			c.Probability = bandit.SelectionProbability(sc.arms, i, e.opts.SelectionDraws, rng)
-		}
+		c.Probability = e.selectionProbability(sc.arms, i, rng)
 		if len(d.Chosen) == 0 {
 			st := sc.states[sc.idx[i]] // one candidate per state, in order
 			st.chosen.Add(1)
@@ -285,6 +283,20 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 	if len(res.Actions) == 0 {
 		res.NoAction, res.Reason = true, ReasonBelowThresh
 	}
+}
+
+// selectionProbability is P(arm i ranked first | context) by the configured method; the
+// Monte Carlo estimate stands in where the quadrature does not apply.
+func (e *Engine) selectionProbability(arms []bandit.Arm, i int, rng *mrand.Rand) float64 {
+	switch e.opts.Selection {
+	case SelectionOff:
+		return 0
+	case SelectionQuadrature:
+		if bandit.Quadrable(arms, i) {
+			return bandit.SelectionProbabilityQuad(arms, i, e.opts.SelectionTolerance)
+		}
+	}
+	return bandit.SelectionProbability(arms, i, e.opts.SelectionDraws, rng)
 }
 
 // legacyChoice fills d and res with the legacy campaigns' choice: the highest-priority

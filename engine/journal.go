@@ -128,6 +128,8 @@ func (c *committer) run(ctx context.Context) error {
 	defer close(c.done)
 	defer c.running.Store(false)
 	batch := make([]*request, 0, c.e.opts.MaxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,6 +148,7 @@ func (c *committer) run(ctx context.Context) error {
 		case r := <-c.reqs:
 			batch = append(batch[:0], r)
 			batch = c.take(batch)
+			batch = c.linger(ctx, batch, linger)
 			c.process(ctx, batch)
 		}
 	}
@@ -173,6 +176,47 @@ func (c *committer) take(batch []*request) []*request {
 		}
 	}
 	return batch
+}
+
+// linger waits up to Options.CommitLinger for more requests while batch holds only
+// requests nobody waits for (decisions), so that their fsync is shared. A request someone
+// waits for, a full batch, or shutdown ends the wait. timer is stopped and drained.
+func (c *committer) linger(ctx context.Context, batch []*request, timer *time.Timer) []*request {
+	d := c.e.opts.CommitLinger
+	if d <= 0 || !unwaited(batch) {
+		return batch
+	}
+	size := 0
+	for _, r := range batch {
+		size += r.size()
+	}
+	timer.Reset(d)
+	defer timer.Stop() // since Go 1.23 a stopped timer's channel holds no stale value
+	for len(batch) < c.e.opts.MaxBatch && size < maxBatchBytes {
+		select {
+		case r := <-c.reqs:
+			batch = append(batch, r)
+			size += r.size()
+			if r.reply != nil {
+				return c.take(batch)
+			}
+		case <-timer.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// unwaited reports whether nobody waits for any request of batch.
+func unwaited(batch []*request) bool {
+	for _, r := range batch {
+		if r.reply != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // size estimates what a request adds to a commit, in bytes.

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"time"
+
+	"github.com/nextbest/nextbest/bandit"
 )
 
 // Options configures the engine. DefaultOptions gives sensible values; cmd fills them from
@@ -21,8 +23,15 @@ type Options struct {
 	// (2011) found 0.5 to 1 best, and 0.5 best on display ads; docs/benchmarks.md has our
 	// own comparison (0.5 beats 1 on the synthetic worlds of bandit/learning_test.go).
 	Alpha float64 `yaml:"alpha"`
-	// SelectionDraws is the number of Monte Carlo draws for each decision's selection
-	// probabilities, logged for off-policy evaluation. 0 turns the estimate off.
+	// Selection is how each returned action's selection probability P(ranked first |
+	// context), logged for off-policy evaluation, is computed: "quadrature" (the default;
+	// exact to SelectionTolerance, bandit.SelectionProbabilityQuad), "monte_carlo"
+	// (SelectionDraws rounds of the sampling rule) or "off".
+	Selection string `yaml:"selection"`
+	// SelectionTolerance is the quadrature's absolute error budget.
+	SelectionTolerance float64 `yaml:"selection_tolerance"`
+	// SelectionDraws is the number of Monte Carlo draws when Selection is "monte_carlo",
+	// and where the quadrature does not apply (an action of zero value; a NaN score).
 	SelectionDraws int `yaml:"selection_draws"`
 	// Channels holds per-channel arbitration weight and response timeout.
 	Channels map[string]Channel `yaml:"channels"`
@@ -38,11 +47,24 @@ type Options struct {
 	Limits Limits `yaml:"limits"`
 	// MaxBatch is the most events and decisions written in one group commit.
 	MaxBatch int `yaml:"max_batch"`
+	// CommitLinger is how long the committer waits for more work when what it holds is
+	// only decisions, which nobody waits for: one fsync'd commit then carries many of them
+	// instead of one each. Anything a caller waits for (feedback, a write to acknowledge)
+	// ends the wait at once. A decision is written to the log within about this time of
+	// its answer; 0 commits at once.
+	CommitLinger time.Duration `yaml:"commit_linger"`
 	// Seed, when not 0, makes each decision's random draws a function of the seed and the
 	// decision's own inputs (customer, event time, channel, source), so that replays and
 	// simulations are reproducible. 0 seeds from crypto/rand.
 	Seed uint64 `yaml:"seed"`
 }
+
+// Selection probability methods (Options.Selection).
+const (
+	SelectionQuadrature = "quadrature"
+	SelectionMonteCarlo = "monte_carlo"
+	SelectionOff        = "off"
+)
 
 // Channel is the configuration of one contact channel.
 type Channel struct {
@@ -63,11 +85,13 @@ type Limits struct {
 // DefaultOptions returns the defaults documented in the README's configuration reference.
 func DefaultOptions() Options {
 	return Options{
-		Threshold:       0,
-		OutboundChannel: "email",
-		ContactPolicy:   DefaultContactPolicy(),
-		Alpha:           0.5,
-		SelectionDraws:  100,
+		Threshold:          0,
+		OutboundChannel:    "email",
+		ContactPolicy:      DefaultContactPolicy(),
+		Alpha:              0.5,
+		Selection:          SelectionQuadrature,
+		SelectionTolerance: bandit.SelectionTolerance,
+		SelectionDraws:     100,
 		Channels: map[string]Channel{
 			"web":         {Weight: 1, Timeout: 30 * time.Minute},
 			"app":         {Weight: 1, Timeout: 30 * time.Minute},
@@ -87,7 +111,8 @@ func DefaultOptions() Options {
 			MaxLimit:             100,
 			MaxCatalog:           10000,
 		},
-		MaxBatch: 1024,
+		MaxBatch:     1024,
+		CommitLinger: 5 * time.Millisecond,
 	}
 }
 
@@ -108,8 +133,16 @@ func (o *Options) Validate() error {
 	if !finite(o.Alpha) || o.Alpha < 0 {
 		return fmt.Errorf("alpha: must be a finite number >= 0, got %v", o.Alpha)
 	}
-	if o.SelectionDraws < 0 || o.SelectionDraws > 100000 {
-		return fmt.Errorf("selection_draws: must be in [0, 100000], got %d", o.SelectionDraws)
+	switch o.Selection {
+	case SelectionQuadrature, SelectionMonteCarlo, SelectionOff:
+	default:
+		return fmt.Errorf("selection: %q is not one of quadrature, monte_carlo, off", o.Selection)
+	}
+	if !(o.SelectionTolerance >= 1e-9 && o.SelectionTolerance <= 0.1) {
+		return fmt.Errorf("selection_tolerance: must be in [1e-9, 0.1], got %v", o.SelectionTolerance)
+	}
+	if o.SelectionDraws < 1 && o.Selection != SelectionOff || o.SelectionDraws > 100000 {
+		return fmt.Errorf("selection_draws: must be in [1, 100000], got %d", o.SelectionDraws)
 	}
 	for name, c := range o.Channels {
 		if !ValidID(name) {
@@ -130,6 +163,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxBatch < 1 {
 		return fmt.Errorf("max_batch: must be at least 1")
+	}
+	if o.CommitLinger < 0 || o.CommitLinger > time.Second {
+		return fmt.Errorf("commit_linger: must be in [0, 1s], got %v", o.CommitLinger)
 	}
 	l := o.Limits
 	if l.MaxActionsPerRequest < 1 || l.MaxContextFields < 1 || l.MaxAttributes < 1 || l.MaxStringLength < 1 || l.MaxLimit < 1 || l.MaxCatalog < 1 {

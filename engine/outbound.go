@@ -2,12 +2,12 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/nextbest/nextbest/bandit"
 	"github.com/nextbest/nextbest/experiments"
@@ -190,7 +190,9 @@ func (e *Engine) enroll(asg *assignment, cust CustomerID, now time.Time) error {
 
 // logDecision queues a decision for the log without a response to a client.
 func (e *Engine) logDecision(d *Decision) error {
-	raw, err := json.Marshal(d)
+	// goccy/go-json writes the same bytes as encoding/json in about half the time
+	// (BenchmarkDecisionMarshal); this record is made on every decision.
+	raw, err := gojson.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode decision: %w", err)
 	}
