@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/nextbest/nextbest/engine"
 )
@@ -24,7 +25,12 @@ func (s *Store) Decision(_ context.Context, id engine.DecisionID) (*engine.Decis
 		if err != nil {
 			return err
 		}
-		if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &d) }); err != nil {
+		// A copy the decision owns: the decoder may keep slices of its input.
+		raw, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if err := gojson.Unmarshal(raw, &d); err != nil {
 			return err
 		}
 		return attachOutcomes(txn, &d)

@@ -29,8 +29,12 @@ type Options struct {
 	// compactions), and Badger pools up to 8 of them while writes go on. The tables
 	// themselves are mmapped: they count as resident file pages, which the kernel drops
 	// under memory pressure. docs/benchmarks.md has the measurements.
-	MemTableSize   int64
-	NumMemtables   int
+	MemTableSize int64
+	NumMemtables int
+	// ValueThreshold is the size above which a value goes to Badger's value log, with only
+	// a pointer in the LSM tree (WiscKey: Lu et al., FAST 2016). Decision records (a few
+	// KB each) then are written once rather than rewritten by every compaction.
+	ValueThreshold int64
 	BlockCacheSize int64
 	IndexCacheSize int64
 	Logger         *slog.Logger
@@ -45,6 +49,7 @@ func DefaultOptions(dir string) Options {
 		Retention:      90 * 24 * time.Hour,
 		MemTableSize:   8 << 20, // the smallest Badger accepts with its 1 MB value threshold is ~7 MB
 		NumMemtables:   2,
+		ValueThreshold: 1 << 10,
 		BlockCacheSize: 64 << 20,
 		IndexCacheSize: 32 << 20,
 	}
@@ -77,6 +82,9 @@ func Open(opts Options) (*Store, error) {
 	bo.TableSizeMultiplier = 1
 	if opts.MemTableSize > 0 {
 		bo = bo.WithMemTableSize(opts.MemTableSize)
+	}
+	if opts.ValueThreshold > 0 {
+		bo = bo.WithValueThreshold(opts.ValueThreshold)
 	}
 	if opts.NumMemtables > 0 {
 		bo = bo.WithNumMemtables(opts.NumMemtables)
