@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/nextbest/nextbest/engine"
 )
@@ -147,7 +147,13 @@ func (s *Store) get(key []byte, v any) error {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+		// A copy v may keep slices of: go-json (twice encoding/json's speed on the records
+		// this store writes) may alias its input.
+		b, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		return gojson.Unmarshal(b, v)
 	})
 }
 
