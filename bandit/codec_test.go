@@ -29,10 +29,14 @@ func codecModels(t testing.TB) map[string]*Model {
 		{"full", Config{Dim: 4, Form: Full, Window: 20}, 9},
 		{"diag-value-forget", Config{Dim: 4, Value: true, HalfLife: 3600, HalfLifeUnit: Seconds, Window: 5}, 11},
 		{"full-value-forget", Config{Dim: 3, Form: Full, Value: true, HalfLife: 500, Window: 8}, 13},
+		{"full-stream", Config{Dim: 3, Form: Full, HalfLife: 200, HalfLifeUnit: StreamEvents, Window: 6}, 10},
 	} {
 		m := mustNew(t, tc.cfg)
 		xs, ys := events(uint64(len(tc.name)), tc.n, tc.cfg.Dim, 0.8)
 		for j := range xs {
+			if tc.cfg.HalfLifeUnit == StreamEvents {
+				m.Forget(j%3, time.Time{}) // 9 stream events: pending 2^(−9/200) ≈ 0.969 is applied once
+			}
 			m.Update(xs[j], ys[j], t0.Add(time.Duration(j)*time.Minute))
 			m.UpdateValue(xs[j], float64(j%4))
 		}
@@ -201,6 +205,7 @@ func FuzzUnmarshalModel(f *testing.F) {
 		m.Predict(x)
 		m.Update(x, true, time.Time{})
 		m.UpdateValue(x, 1)
+		m.Forget(3, time.Unix(2e9, 0))
 		m.Health()
 	})
 }

@@ -79,33 +79,42 @@ const (
 	Events Unit = 1
 	// Seconds measures the half-life in seconds of event time.
 	Seconds Unit = 2
+	// StreamEvents measures the half-life in events of the caller's stream,
+	// counted by Model.Forget; Update and UpdateBatch do not move the clock.
+	StreamEvents Unit = 3
 )
 
-// String returns "events", "seconds", or "Unit(n)" for an unknown value.
+// String returns "events", "seconds", "stream-events", or "Unit(n)" for an
+// unknown value.
 func (u Unit) String() string {
 	switch u {
 	case Events:
 		return "events"
 	case Seconds:
 		return "seconds"
+	case StreamEvents:
+		return "stream-events"
 	}
 	return fmt.Sprintf("Unit(%d)", uint8(u))
 }
 
-// ParseUnit parses "events" or "seconds" (case-insensitive).
+// ParseUnit parses "events", "seconds" or "stream-events" (case-insensitive;
+// also "stream_events" and "stream").
 func ParseUnit(s string) (Unit, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "events", "event":
 		return Events, nil
 	case "seconds", "second", "s":
 		return Seconds, nil
+	case "stream-events", "stream_events", "stream":
+		return StreamEvents, nil
 	}
-	return 0, fmt.Errorf("%w: half-life unit %q (want events or seconds)", ErrInvalidConfig, s)
+	return 0, fmt.Errorf("%w: half-life unit %q (want events, seconds or stream-events)", ErrInvalidConfig, s)
 }
 
 // MarshalText implements encoding.TextMarshaler.
 func (u Unit) MarshalText() ([]byte, error) {
-	if u != Events && u != Seconds {
+	if u != Events && u != Seconds && u != StreamEvents {
 		return nil, fmt.Errorf("%w: unit %d", ErrInvalidConfig, uint8(u))
 	}
 	return []byte(u.String()), nil
@@ -170,7 +179,9 @@ type Config struct {
 	// HalfLife is the forgetting half-life h in HalfLifeUnit; 0 turns
 	// forgetting off (the default).
 	HalfLife float64
-	// HalfLifeUnit is Events (default) or Seconds.
+	// HalfLifeUnit is Events (default: the model's own learnt events),
+	// Seconds (event time) or StreamEvents (the events the caller counts
+	// with Model.Forget, typically every event of the decision stream).
 	HalfLifeUnit Unit
 	// Value also keeps a Normal–Inverse-Gamma linear model of a continuous reward.
 	Value bool
@@ -239,8 +250,8 @@ func (c Config) Validate() error {
 	if !(c.HalfLife >= 0) || math.IsInf(c.HalfLife, 1) {
 		return bad("half-life %v is not a finite number >= 0", c.HalfLife)
 	}
-	if c.HalfLifeUnit != Events && c.HalfLifeUnit != Seconds {
-		return bad("half-life unit %d (want events or seconds)", uint8(c.HalfLifeUnit))
+	if c.HalfLifeUnit != Events && c.HalfLifeUnit != Seconds && c.HalfLifeUnit != StreamEvents {
+		return bad("half-life unit %d (want events, seconds or stream-events)", uint8(c.HalfLifeUnit))
 	}
 	if !(c.ValueShape > 0) || math.IsInf(c.ValueShape, 1) {
 		return bad("value shape %v is not a positive finite number", c.ValueShape)

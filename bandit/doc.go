@@ -43,11 +43,15 @@
 //
 // Optional exponential forgetting toward the prior ([Config.HalfLife])
 // handles non-stationarity: P ← γP + (1−γ)P₀ and Pm ← γPm + (1−γ)P₀m₀ with
-// γ = 2^(−Δ/h) (Kulhavý & Zarrop 1993). An optional conjugate
-// Normal–Inverse-Gamma linear model ([Config.Value], [Model.UpdateValue])
-// learns a continuous reward next to the conversion model. [Model.Health]
-// reports counts, a sliding-window AUC, calibration and log loss computed
-// from predictions made before each event was learnt.
+// γ = 2^(−Δ/h) (Kulhavý & Zarrop 1993), Δ counted in the model's own
+// events, in seconds, or in events of the caller's stream
+// ([Config.HalfLifeUnit]). [Model.Forget] advances a model's clock without
+// learning, so every action can decay on the stream's clock whether chosen
+// or not, as in discounted Thompson sampling (Raj & Kalyani 2017). An
+// optional conjugate Normal–Inverse-Gamma linear model ([Config.Value],
+// [Model.UpdateValue]) learns a continuous reward next to the conversion
+// model. [Model.Health] reports counts, a sliding-window AUC, calibration and
+// log loss computed from predictions made before each event was learnt.
 //
 // # Concurrency
 //

@@ -13,7 +13,8 @@ import (
 // update of L, all in place on g.l (O(dim²), no allocation). gonum's
 // mat.Cholesky.SymRankOne implements the same update but takes a mat.Vector
 // and a pooled work slice on every call; BenchmarkRankOne compares the two.
-// The batch and forgetting paths, which refactorise, use gonum.
+// The batch path builds P with gonum for its Newton solve; forgetting
+// (forgetFull) works in place by rank-one updates.
 
 // predictFull returns μ = xᵀm and s² = xᵀSx = ‖L⁻¹x‖². work (length ≥ dim)
 // receives y = L⁻¹x from k0, the first index of x, on; entries below k0 are
@@ -129,25 +130,6 @@ func (g *gaussian) cholesky() *mat.Cholesky {
 	var ch mat.Cholesky
 	ch.SetFromU(mat.NewTriDense(g.dim, mat.Upper, cloneFloats(g.l)))
 	return &ch
-}
-
-// setCholesky replaces L by the factor held in ch.
-func (g *gaussian) setCholesky(ch *mat.Cholesky) {
-	var u mat.TriDense
-	ch.UTo(&u)
-	raw := u.RawTriangular()
-	d := g.dim
-	for k := range d {
-		row := raw.Data[k*raw.Stride : k*raw.Stride+d]
-		for i := range d {
-			if i < k {
-				g.l[k*d+i] = 0
-			} else {
-				g.l[k*d+i] = row[i]
-			}
-		}
-		g.rdiag[k] = 1 / g.l[k*d+k]
-	}
 }
 
 // precisionDense returns P = LLᵀ as a gonum symmetric matrix.

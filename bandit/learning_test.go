@@ -1,9 +1,11 @@
 package bandit_test
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -372,19 +374,23 @@ type shiftResult struct {
 	rates    []float64 // best-pick rate per window of shiftWindow events after the change
 }
 
-// runShift runs the policy of runStationary (α = 1) on the non-stationary
-// world. The best-pick rate over a window is the fraction of its events in
-// which the Thompson draw chose the true best action for that event's
-// context. Recovery is the first t − shiftAt, t ≥ shiftAt + shiftWindow, at
-// which the window of events (t − shiftWindow, t] reaches recoveredRate: it
-// includes up to one window of lag. Event times are one second apart so
-// that the Seconds unit is a global clock.
-func runShift(t *testing.T, cfg bandit.Config, seed uint64) shiftResult {
+// runShift runs the policy of runStationary with exploration scale alpha on
+// the non-stationary world. With the StreamEvents unit it also calls
+// Forget(1) on all ten models before every decision: the stream clock of
+// discounted Thompson sampling (Raj & Kalyani 2017), every action decaying
+// whether chosen or not. The best-pick rate over a window is the fraction
+// of its events in which the Thompson draw chose the true best action for
+// that event's context. Recovery is the first t − shiftAt,
+// t ≥ shiftAt + shiftWindow, at which the window of events
+// (t − shiftWindow, t] reaches recoveredRate: it includes up to one window
+// of lag.
+func runShift(t *testing.T, cfg bandit.Config, alpha float64, seed uint64) shiftResult {
 	t.Helper()
 	wr := rand.New(rand.NewPCG(2, 2))
 	wo := newGaussianWorld(wr, shiftPack, shiftPackSD, shiftSlopeSD)
 	wo.w[0][0] = shiftLeader
 	models := newModels(t, cfg)
+	stream := cfg.HalfLife > 0 && cfg.HalfLifeUnit == bandit.StreamEvents
 	rng := rand.New(rand.NewPCG(seed, 4))
 	ctx := newContexts(rng)
 	p := make([]float64, worldActions)
@@ -401,7 +407,6 @@ func runShift(t *testing.T, cfg bandit.Config, seed uint64) shiftResult {
 		}
 		return float64(n) / shiftWindow
 	}
-	t0 := time.Unix(0, 0)
 	for ev := range shiftEvents {
 		if ev == shiftAt {
 			r.preRate = rate(ev)
@@ -412,9 +417,14 @@ func runShift(t *testing.T, cfg bandit.Config, seed uint64) shiftResult {
 		if ev < shiftAt && best == 0 || ev >= shiftAt && best == 1 {
 			r.leader[min(ev/shiftAt, 1)]++
 		}
-		a := bandit.Select(models, x, 1, nil, rng, arms, scores)
+		if stream {
+			for _, m := range models {
+				m.Forget(1, time.Time{})
+			}
+		}
+		a := bandit.Select(models, x, alpha, nil, rng, arms, scores)
 		hit[ev] = a == best
-		models[a].Update(x, rng.Float64() < p[a], t0.Add(time.Duration(ev)*time.Second))
+		models[a].Update(x, rng.Float64() < p[a], time.Time{})
 		end := ev + 1
 		if end >= shiftAt+shiftWindow {
 			if r.recovery < 0 && rate(end) >= recoveredRate {
@@ -429,69 +439,161 @@ func runShift(t *testing.T, cfg bandit.Config, seed uint64) shiftResult {
 	return r
 }
 
+// recoveryBound is the issue's "within 3,000 events" after the change.
+const recoveryBound = 3000
+
+// shiftSweep, when n > 0, runs every row of TestLearningNonStationary,
+// the sweep rows too, over policy seeds 1..n and logs each row's range;
+// docs/benchmarks-learning.md quotes -shiftsweep=5. The default runs the
+// asserted row on seeds 1–5 and the other core rows on seed 1.
+var shiftSweep = flag.Int("shiftsweep", 0, "run all rows of TestLearningNonStationary over policy seeds 1..n")
+
 // TestLearningNonStationary is issue 2's "a world whose best action changes
 // at event 10,000: with forgetting on, the policy recovers (≥ 80% best picks
 // over a sliding window) within 3,000 events".
 //
-// The half-life is in Events, which count each model's OWN updates: the
-// leader is chosen in about 90% of events, so its half-life in stream events
-// is about h/0.9. After the change its estimate must fall from ≈ 50% to
-// below the pack's exploratory draws, which takes roughly log₂(0.5/0.1) ≈ 2–3
-// half-lives of its own events, and then the new leader must be found among
-// nine; a shorter half-life recovers faster but caps each model's evidence
-// at h/ln 2 events, and the pre-change best-pick rate falls (0.80 at h =
-// 150). h = 500 is the assert row: pre-change rate about 0.9, recovery about
-// 4,000 events, so the issue's 3,000 is NOT met. Measured in this world
-// over policy seeds 1–5 (recovery in events; pre-change rate): h = 150:
-// 2,991–4,262, 0.80–0.84; h = 250: 2,751–3,696, 0.83–0.90; h = 500:
-// 3,685–4,935, 0.89–0.93; h = 1,000: 5,403–6,996, 0.92–0.95; h = 2,000:
-// 8,186 to never, 0.91–0.95; off: never, 0.92–0.94. Without forgetting the
-// old leader's 9,000-odd events hold it up for far longer. Only the h = 500
-// row is asserted; the others are logged.
+// Asserted: the engine's default exploration scale α = 0.5 (Chapelle & Li's
+// best, engine.Options.Alpha) with a half-life of 200 of each model's own
+// events (the Events unit) recovers within 3,000 events on each of policy
+// seeds 1–5, with ≥ 90% best picks before the change. Measured over seeds
+// 1–20: recovery 1,393–2,226 events, pre-change 0.95–0.99. As a control,
+// without forgetting the same policy does not recover within 3,000 events
+// (nor within the 10,000 left: last window 0.37–0.50 over seeds 1–5), so
+// the bound fails a forgetting that does nothing.
 //
-// The Seconds row uses a global clock (one second per event) with h = 1,000
-// events: a loser chosen once in a hundred events then keeps only about 14
-// events' worth of evidence, its posterior stays wide, and Thompson sampling
-// keeps exploring it; it is logged to show that choice's cost.
+// Logged only (docs/benchmarks-learning.md has every row over seeds 1–5):
+//
+//   - α = 1 with own-events forgetting, the previous assert row: recovery
+//     2,751–3,696 at h = 250 and 3,685–4,935 at h = 500. At half-lives of
+//     150–250 the wider exploration of α = 1 costs 10–15 points of best
+//     picks against α = 0.5 (pre-change 0.80–0.90 against 0.94–0.99), so a
+//     half-life short enough to demote the old leader in time leaves the
+//     steady state near 80%.
+//   - The stream clock (StreamEvents, Forget(1) on every model every event).
+//     It does worse at every half-life tried: the losers, each chosen in
+//     1–5% of events, then keep only 0.01–0.05·h/ln 2 events of evidence
+//     on 21 weights and decay toward the prior N(0, I), whose predictive
+//     logit has standard deviation √21 ≈ 4.6 about p = 0.5, so Thompson
+//     sampling keeps drawing them. With α = 0.5: h = 500 gives 0.60–0.67
+//     best picks before the change and never recovers; h = 2,000 gives
+//     0.85–0.89 but recovers only after 7,140–8,594 events, since at that
+//     half-life the old leader's evidence takes thousands of events to decay
+//     whichever clock counts them.
 func TestLearningNonStationary(t *testing.T) {
+	own := func(h float64) bandit.Config { return bandit.Config{HalfLife: h} }
+	stream := func(h float64) bandit.Config { return bandit.Config{HalfLife: h, HalfLifeUnit: bandit.StreamEvents} }
 	tests := []struct {
-		name   string
-		cfg    bandit.Config
-		assert bool
+		name  string
+		cfg   bandit.Config
+		alpha float64
+		// assert: 1 asserts recovery within recoveryBound and preRate ≥ 0.90
+		// on seeds 1–5; −1 asserts no recovery within recoveryBound (the
+		// control); 0 only logs.
+		assert int
+		sweep  bool // only with -shiftsweep
 	}{
-		{"forgetting off", bandit.Config{}, false},
-		{"half-life 250 events", bandit.Config{HalfLife: 250}, false},
-		{"half-life 500 events", bandit.Config{HalfLife: 500}, true},
-		{"half-life 1000 events", bandit.Config{HalfLife: 1000}, false},
-		{"half-life 1000 s, one event per second", bandit.Config{HalfLife: 1000, HalfLifeUnit: bandit.Seconds}, false},
+		{"off/alpha=0.5", bandit.Config{}, 0.5, -1, false},
+		{"events/h=200/alpha=0.5", own(200), 0.5, 1, false},
+		{"events/h=500/alpha=0.5", own(500), 0.5, 0, false},
+		{"events/h=250/alpha=1", own(250), 1, 0, false},
+		{"stream/h=500/alpha=0.5", stream(500), 0.5, 0, false},
+		{"stream/h=2000/alpha=0.5", stream(2000), 0.5, 0, false},
+		{"stream/h=2000/alpha=1", stream(2000), 1, 0, false},
+
+		{"off/alpha=1", bandit.Config{}, 1, 0, true},
+		{"events/h=100/alpha=0.5", own(100), 0.5, 0, true},
+		{"events/h=150/alpha=0.5", own(150), 0.5, 0, true},
+		{"events/h=250/alpha=0.5", own(250), 0.5, 0, true},
+		{"events/h=300/alpha=0.5", own(300), 0.5, 0, true},
+		{"events/h=1000/alpha=0.5", own(1000), 0.5, 0, true},
+		{"events/h=150/alpha=1", own(150), 1, 0, true},
+		{"events/h=500/alpha=1", own(500), 1, 0, true},
+		{"events/h=1000/alpha=1", own(1000), 1, 0, true},
+		{"stream/h=250/alpha=0.5", stream(250), 0.5, 0, true},
+		{"stream/h=1000/alpha=0.5", stream(1000), 0.5, 0, true},
+		{"stream/h=4000/alpha=0.5", stream(4000), 0.5, 0, true},
+		{"stream/h=8000/alpha=0.5", stream(8000), 0.5, 0, true},
+		{"stream/h=500/alpha=1", stream(500), 1, 0, true},
+		{"stream/h=1000/alpha=1", stream(1000), 1, 0, true},
+		{"stream/h=4000/alpha=1", stream(4000), 1, 0, true},
 	}
 	for _, tc := range tests {
+		seeds := 1
+		switch {
+		case tc.sweep && *shiftSweep == 0:
+			continue
+		case *shiftSweep > 0:
+			seeds = *shiftSweep
+		}
+		if tc.assert == 1 {
+			seeds = max(seeds, 5)
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			start := time.Now()
-			r := runShift(t, tc.cfg, 1)
-			rec := "not within 10,000 events"
-			if r.recovery >= 0 {
-				rec = fmt.Sprintf("%d events", r.recovery)
-			}
-			t.Logf("%s: best picks over the %d events before the change %.2f; recovered to %.0f%% after %s; "+
-				"last window %.2f; per window after the change %.2f; leader is the best in %d/%d events before, %d/%d after; %v",
-				tc.name, shiftWindow, r.preRate, 100*recoveredRate, rec, r.endRate, r.rates,
-				r.leader[0], shiftAt, r.leader[1], shiftEvents-shiftAt, time.Since(start).Round(time.Millisecond))
-			if !tc.assert {
-				return
-			}
-			// Measured over policy seeds 1–5: pre-change 0.89–0.93, recovery
-			// 3,685–4,935 events, hence the bound of 6,000. Without
-			// forgetting no seed recovers within the 10,000 events left
-			// (last window 0.37–0.50), so the bound still catches a
-			// forgetting that does nothing.
-			if r.preRate < 0.85 {
-				t.Errorf("best picks before the change %.2f, want >= 0.85", r.preRate)
-			}
-			if r.recovery < 0 || r.recovery > 6000 {
-				t.Errorf("recovery after %d events, want within 6000", r.recovery)
+			results := make([]shiftResult, seeds)
+			t.Cleanup(func() { logShiftRange(t, tc.name, results) }) // after the seeds' subtests
+			for seed := 1; seed <= seeds; seed++ {
+				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+					t.Parallel()
+					start := time.Now()
+					r := runShift(t, tc.cfg, tc.alpha, uint64(seed))
+					results[seed-1] = r
+					t.Logf("%s seed %d: best picks over the %d events before the change %.2f; recovered to %.0f%% after %s; "+
+						"last window %.2f; per window after the change %.2f; leader is the best in %d/%d events before, %d/%d after; %v",
+						tc.name, seed, shiftWindow, r.preRate, 100*recoveredRate, recoveryText(r.recovery), r.endRate, r.rates,
+						r.leader[0], shiftAt, r.leader[1], shiftEvents-shiftAt, time.Since(start).Round(time.Millisecond))
+					recovered := r.recovery >= 0 && r.recovery <= recoveryBound
+					switch tc.assert {
+					case 1:
+						if r.preRate < 0.90 {
+							t.Errorf("best picks before the change %.2f, want >= 0.90", r.preRate)
+						}
+						if !recovered {
+							t.Errorf("recovery after %s, want >= %.0f%% best picks within %d events",
+								recoveryText(r.recovery), 100*recoveredRate, recoveryBound)
+						}
+					case -1:
+						if recovered {
+							t.Errorf("recovered after %s without forgetting: the world no longer tests forgetting", recoveryText(r.recovery))
+						}
+					}
+				})
 			}
 		})
 	}
+}
+
+func recoveryText(recovery int) string {
+	if recovery < 0 {
+		return "not within 10,000 events"
+	}
+	return fmt.Sprintf("%d events", recovery)
+}
+
+// logShiftRange logs the range over seeds of one row's recovery, pre-change
+// rate and last-window rate; a recovery of "never" is shown as -1.
+func logShiftRange(t *testing.T, name string, rs []shiftResult) {
+	if len(rs) < 2 {
+		return
+	}
+	rec, never := []int{}, 0
+	pre, end := [2]float64{1, 0}, [2]float64{1, 0}
+	for _, r := range rs {
+		if r.recovery < 0 {
+			never++
+		} else {
+			rec = append(rec, r.recovery)
+		}
+		pre = [2]float64{min(pre[0], r.preRate), max(pre[1], r.preRate)}
+		end = [2]float64{min(end[0], r.endRate), max(end[1], r.endRate)}
+	}
+	recText := "never"
+	if len(rec) > 0 {
+		recText = fmt.Sprintf("%d-%d events", slices.Min(rec), slices.Max(rec))
+		if never > 0 {
+			recText += fmt.Sprintf(", never on %d", never)
+		}
+	}
+	t.Logf("%s over seeds 1-%d: recovery %s; pre-change %.2f-%.2f; last window %.2f-%.2f",
+		name, len(rs), recText, pre[0], pre[1], end[0], end[1])
 }

@@ -122,9 +122,10 @@ func (m *Model) Propensity(x Vector) float64 {
 // MAP to the one-dimensional problem in z, solved by safeguarded Newton
 // (Press et al., Numerical Recipes, Section 9.4). The propensity the model
 // predicted for x before the update enters the health window. t only
-// matters for forgetting with the Seconds unit. An event whose prediction is
-// not finite (a NaN or huge feature value) is counted in Health.Rejected and
-// otherwise ignored. Update does not allocate.
+// matters for forgetting with the Seconds unit; with the StreamEvents unit
+// Update does not move the forgetting clock (Forget does). An event whose
+// prediction is not finite (a NaN or huge feature value) is counted in
+// Health.Rejected and otherwise ignored. Update does not allocate.
 func (m *Model) Update(x Vector, positive bool, t time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -134,7 +135,7 @@ func (m *Model) Update(x Vector, positive bool, t time.Time) {
 		return
 	}
 	score := propensity(mu, s2)
-	if m.advance(1, t) {
+	if m.advance(1, t, true) {
 		mu, s2, k0 = m.w.predict(x, m.work)
 	}
 	m.win.observe(score, positive)
@@ -160,7 +161,8 @@ func (m *Model) Update(x Vector, positive bool, t time.Time) {
 // the paper does. The minimisation is damped Newton with the exact Hessian
 // over the coordinates the batch touches. Each event's
 // health score is its propensity before the batch. For the Events unit of
-// forgetting the batch counts as len(xs) events. It returns an error
+// forgetting the batch counts as len(xs) events; for StreamEvents it does
+// not move the clock. It returns an error
 // wrapping ErrInvalidArgument or ErrInvalidVector, and learns nothing, if
 // the lengths differ, a vector is invalid for Dim, or the solve fails (in
 // that last case forgetting up to t has still been applied). An empty batch
@@ -187,7 +189,7 @@ func (m *Model) UpdateBatch(xs []Vector, ys []bool, t time.Time) error {
 		}
 		scores[j] = propensity(mu, s2)
 	}
-	m.advance(len(xs), t)
+	m.advance(len(xs), t, true)
 	if err := m.w.updateBatch(xs, ys, m.cfg.NewtonSteps); err != nil {
 		return fmt.Errorf("update batch: %w", err)
 	}

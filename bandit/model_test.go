@@ -30,6 +30,7 @@ func TestConfigValidate(t *testing.T) {
 		{"half-life negative", func(c *Config) { c.HalfLife = -1 }, true},
 		{"half-life NaN", func(c *Config) { c.HalfLife = math.NaN() }, true},
 		{"half-life seconds", func(c *Config) { c.HalfLife = 60; c.HalfLifeUnit = Seconds }, false},
+		{"half-life stream events", func(c *Config) { c.HalfLife = 500; c.HalfLifeUnit = StreamEvents }, false},
 		{"unit unknown", func(c *Config) { c.HalfLifeUnit = 7 }, true},
 		{"window zero", func(c *Config) { c.Window = 0 }, true},
 		{"window too big", func(c *Config) { c.Window = MaxWindow + 1 }, true},
@@ -81,9 +82,18 @@ func TestParseFormUnit(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want Unit
-	}{{"events", Events}, {"seconds", Seconds}, {"Seconds", Seconds}} {
-		if got, err := ParseUnit(tc.in); got != tc.want || err != nil {
+	}{
+		{"events", Events}, {"seconds", Seconds}, {"Seconds", Seconds},
+		{"stream-events", StreamEvents}, {"stream_events", StreamEvents}, {"Stream", StreamEvents},
+	} {
+		got, err := ParseUnit(tc.in)
+		if got != tc.want || err != nil {
 			t.Errorf("ParseUnit(%q) = %v, %v", tc.in, got, err)
+			continue
+		}
+		b, err := got.MarshalText()
+		if back, _ := ParseUnit(string(b)); err != nil || back != got {
+			t.Errorf("MarshalText/ParseUnit round trip of %v gave %q, %v", got, b, err)
 		}
 	}
 	if _, err := ParseUnit("hours"); err == nil {

@@ -42,7 +42,7 @@ func (m *Model) WarmStart(src *Model, scale float64) error {
 		return fmt.Errorf("%w: warm start of dim %d from dim %d", ErrDimMismatch, m.cfg.Dim, scfg.Dim)
 	}
 	if pending != 1 {
-		w.forget(pending, scfg.PriorMean, scfg.PriorPrecision)
+		w.forget(pending, scfg.PriorMean, scfg.PriorPrecision, make([]float64, scfg.Dim))
 	}
 	w = w.convert(m.cfg.Form)
 	w.scalePrecision(scale)
