@@ -8,6 +8,9 @@ import (
 // SelectionProbabilityQuad.
 const SelectionTolerance = 1e-3
 
+// logit is σ⁻¹(p) = log(p/(1−p)).
+func logit(p float64) float64 { return math.Log(p / (1 - p)) }
+
 // SelectionProbabilityQuad integrates over t ∈ [−quadRange, quadRange]
 // (the mass outside, 2Φ(−7) ≈ 2.6e−12, is dropped) in quadPanels panels,
 // each refined by adaptive Simpson at most maxQuadDepth times.
@@ -52,15 +55,47 @@ func SelectionProbabilityQuad(arms []Arm, chosen int, tol float64) float64 {
 		tol = SelectionTolerance
 	}
 	q := selIntegrand{arms: arms, i: chosen}
+	q.bounds()
 	ci := arms[chosen]
 	if ci.SD == 0 {
 		return q.others(ci.Weight * sigmoid(ci.Mean))
 	}
-	h := 2 * quadRange / quadPanels
-	p := 0.0
-	a, fa := -quadRange, q.at(-quadRange)
+	// Narrow [−7, 7] to where the integrand is neither 0 nor φ(t): below lo the chosen
+	// arm's priority is under another arm's floor (lo[j]); above hi it is over every
+	// other arm's ceiling (hi[j]), where the integral is Φ(−hi) in closed form.
+	lo, hi, tail := -quadRange, quadRange, 0.0
+	if len(arms) <= quadBounded {
+		maxLo, maxHi := 0.0, 0.0
+		for j := range arms {
+			if j != chosen && arms[j].Weight > 0 {
+				maxLo, maxHi = max(maxLo, q.lo[j]), max(maxHi, q.hi[j])
+			}
+		}
+		if maxLo >= ci.Weight {
+			return 0
+		}
+		if maxLo > 0 {
+			lo = min(max(lo, (logit(maxLo/ci.Weight)-ci.Mean)/ci.SD), quadRange)
+		}
+		if maxHi < ci.Weight {
+			top := math.Inf(-1) // where the chosen arm's priority passes every ceiling
+			if maxHi > 0 {
+				top = (logit(maxHi/ci.Weight) - ci.Mean) / ci.SD
+			}
+			if top < hi {
+				hi = max(top, lo)
+				tail = 0.5 * math.Erfc(hi/math.Sqrt2) // Φ(−hi)
+			}
+		}
+		if hi-lo < 1e-12 {
+			return math.Min(1, tail)
+		}
+	}
+	h := (hi - lo) / quadPanels
+	p := tail
+	a, fa := lo, q.at(lo)
 	for k := 1; k <= quadPanels; k++ {
-		b := -quadRange + float64(k)*h
+		b := lo + float64(k)*h
 		m := (a + b) / 2
 		fm, fb := q.at(m), q.at(b)
 		p += q.simpson(a, b, fa, fm, fb, h*(fa+4*fm+fb)/6, tol/quadPanels, maxQuadDepth)
@@ -92,6 +127,29 @@ func quadrable(arms []Arm, chosen int) bool {
 type selIntegrand struct {
 	arms []Arm
 	i    int
+	// lo[j] and hi[j] bound arm j's sampled priority to within ±quadCut standard
+	// deviations of its logit, for the first len(lo) arms: outside them G_j is 0 or 1 to
+	// within Φ(−quadCut) ≈ 1e−16, and no logarithm or Φ is needed.
+	lo, hi [quadBounded]float64
+}
+
+// quadBounded is how many arms get precomputed bounds (on the stack: no allocation);
+// further arms are evaluated in full.
+const (
+	quadBounded = 64
+	quadCut     = 8.3
+)
+
+// bounds fills lo and hi.
+func (q *selIntegrand) bounds() {
+	for j := range min(len(q.arms), quadBounded) {
+		a := &q.arms[j]
+		if a.Weight <= 0 {
+			continue
+		}
+		q.lo[j] = a.Weight * sigmoid(a.Mean-quadCut*a.SD)
+		q.hi[j] = a.Weight * sigmoid(a.Mean+quadCut*a.SD)
+	}
 }
 
 // at is the integrand at t: the standard normal density times the
@@ -122,6 +180,14 @@ func (q *selIntegrand) others(c float64) float64 {
 		}
 		if c <= 0 {
 			return 0
+		}
+		if j < quadBounded {
+			if c >= q.hi[j] {
+				continue
+			}
+			if c <= q.lo[j] {
+				return 0
+			}
 		}
 		r := c / a.Weight
 		thr := math.Log(r / (1 - r)) // logit(c / w_j)
