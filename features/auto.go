@@ -26,6 +26,10 @@ type autoEncoder struct {
 	buckets uint64 // dimensions after the intercept: 2^bits - 1
 	stats   map[uint64]*stat
 	names   map[int32]string
+	// hashes holds, for each named dimension, the 64-bit hash of its name (the hash the
+	// walk computes anyway: the digest is written exactly the name's text), so that
+	// Observe recognises a name it has already remembered without building the string.
+	hashes map[int32]uint64
 }
 
 // NewAutoEncoder returns an encoder that needs no schema and hashes every field of the
@@ -42,6 +46,7 @@ func NewAutoEncoder(bits int) *Encoder {
 			buckets: 1<<bits - 1,
 			stats:   map[uint64]*stat{},
 			names:   map[int32]string{},
+			hashes:  map[int32]uint64{},
 		},
 	}
 }
@@ -104,15 +109,31 @@ func (a *autoEncoder) name(e *Encoder, i int32) string {
 	return "hash:" + strconv.Itoa(int(i))
 }
 
-// remember records that feature name hashes to dimension i.
-func (a *autoEncoder) remember(i int32, name string) {
+// remember records that the feature n, whose name hashes to h, maps to dimension i. The
+// name is built only when it is stored.
+func (a *autoEncoder) remember(i int32, h uint64, n name) {
 	old, ok := a.names[i]
 	switch {
 	case !ok && len(a.names) < MaxAutoNames:
-		a.names[i] = name
-	case ok && old != name && !strings.HasSuffix(old, collidedSuffix):
+		a.names[i] = n.String()
+		a.hashes[i] = h
+	case ok && a.hashes[i] != h && !strings.HasSuffix(old, collidedSuffix):
 		a.names[i] = old + collidedSuffix
 	}
+}
+
+// name is a feature name in parts: parent.key, then =value when str is set.
+type name struct {
+	parent, key, value string
+	str                bool
+}
+
+func (n name) String() string {
+	s := n.parent + "." + n.key
+	if n.str {
+		s += "=" + n.value
+	}
+	return s
 }
 
 const collidedSuffix = " (+ colliding features)"
@@ -128,39 +149,40 @@ func (w *autoWalk) source(src string, m map[string]any) error {
 	return err
 }
 
-// object walks the entries of m, whose dotted name has been written to d (and is
-// path when the walk is named). Errors name the key relative to m.
+// object walks the entries of m, whose dotted name has been written to d and is path
+// (kept when the walk is named). Errors name the key relative to m.
 func (w *autoWalk) object(m map[string]any, d xxhash.Digest, path string, depth int) error {
 	for k, v := range m {
 		kd := d
 		kd.WriteString(".")
 		kd.WriteString(k)
-		var kp string
-		if w.named() {
-			kp = path + "." + k
-		}
-		if err := w.value(k, v, kd, kp, depth); err != nil {
+		if err := w.value(k, v, kd, path, depth); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// value encodes the value v of key k.
-func (w *autoWalk) value(k string, v any, d xxhash.Digest, path string, depth int) error {
+// value encodes the value v of key k, whose parent's dotted name is parent.
+func (w *autoWalk) value(k string, v any, d xxhash.Digest, parent string, depth int) error {
+	n := name{parent: parent, key: k}
 	switch t := v.(type) {
 	case nil:
 		w.rep.Missing++
 	case string:
-		w.str(t, d, path)
+		w.str(t, d, n)
 	case bool:
 		if t {
-			w.emit(d.Sum64(), 1, path)
+			w.emit(d.Sum64(), 1, n)
 		}
 	case map[string]any:
 		if depth >= MaxAutoDepth {
-			w.skip(path)
+			w.skip(n)
 			return nil
+		}
+		var path string
+		if w.named() {
+			path = n.String()
 		}
 		if err := w.object(t, d, path, depth+1); err != nil {
 			if fe, ok := err.(*FieldError); ok {
@@ -172,17 +194,17 @@ func (w *autoWalk) value(k string, v any, d xxhash.Digest, path string, depth in
 		skipped := false
 		for _, item := range t {
 			if s, ok := item.(string); ok {
-				w.str(s, d, path)
+				w.str(s, d, n)
 			} else {
 				skipped = true
 			}
 		}
 		if skipped {
-			w.skip(path)
+			w.skip(n)
 		}
 	case []string:
 		for _, s := range t {
-			w.str(s, d, path)
+			w.str(s, d, n)
 		}
 	default:
 		x, ok, err := number(k, v)
@@ -202,7 +224,7 @@ func (w *autoWalk) value(k string, v any, d xxhash.Digest, path string, depth in
 			if st != nil {
 				st.add(x)
 			}
-			w.a.remember(w.a.index(h), path)
+			w.a.remember(w.a.index(h), h, n)
 			return nil
 		}
 		// A number the encoder has no statistics for (never observed, or beyond
@@ -222,28 +244,26 @@ func (w *autoWalk) value(k string, v any, d xxhash.Digest, path string, depth in
 }
 
 // str encodes the string s of the key whose name is in d.
-func (w *autoWalk) str(s string, d xxhash.Digest, path string) {
+func (w *autoWalk) str(s string, d xxhash.Digest, n name) {
 	d.WriteString("=")
 	d.WriteString(s)
-	if w.named() {
-		path += "=" + s
-	}
-	w.emit(d.Sum64(), 1, path)
+	n.value, n.str = s, true
+	w.emit(d.Sum64(), 1, n)
 }
 
 // emit adds a hashed indicator-like feature.
-func (w *autoWalk) emit(h uint64, x float64, path string) {
+func (w *autoWalk) emit(h uint64, x float64, n name) {
 	if w.observe {
-		w.a.remember(w.a.index(h), path)
+		w.a.remember(w.a.index(h), h, n)
 		return
 	}
 	w.dst.push(w.a.index(h), x)
 }
 
 // skip counts a value the auto encoder cannot encode.
-func (w *autoWalk) skip(path string) {
+func (w *autoWalk) skip(n name) {
 	w.rep.Unknown++
 	if w.unknown != nil {
-		*w.unknown = append(*w.unknown, path)
+		*w.unknown = append(*w.unknown, n.String())
 	}
 }

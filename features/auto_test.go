@@ -195,6 +195,27 @@ func TestAutoFeatureName(t *testing.T) {
 	}
 }
 
+func TestAutoNestedNames(t *testing.T) {
+	e := NewAutoEncoder(20)
+	ctx := map[string]any{"plan": map[string]any{"tier": "pro", "gb": 20.0, "roaming": true}, "tags": []any{"a"}}
+	for range MinObservations {
+		e.Observe(nil, ctx)
+	}
+	var v Vector
+	if _, err := e.Encode(nil, ctx, &v); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, i := range v.Index {
+		got = append(got, e.FeatureName(int(i)))
+	}
+	sort.Strings(got)
+	// gb is 20 in every observation, so it standardises to 0 and has no entry.
+	if want := []string{"context.plan.roaming", "context.plan.tier=pro", "context.tags=a", "intercept"}; !slices.Equal(got, want) {
+		t.Errorf("names %v, want %v", got, want)
+	}
+}
+
 func TestAutoCollisionName(t *testing.T) {
 	e := NewAutoEncoder(1) // one bucket after the intercept: everything collides
 	e.Observe(map[string]any{"a": "x", "b": "y"}, nil)

@@ -32,3 +32,23 @@ func BenchmarkEncode(b *testing.B) {
 	b.Run("fields=30", func(b *testing.B) { run(b, benchEncoder(b)) })
 	b.Run("auto/fields=30", func(b *testing.B) { run(b, NewAutoEncoder(18)) })
 }
+
+// BenchmarkObserve measures Observe on the same 30 fields through an auto encoder whose
+// names are already remembered: the steady state of a running service.
+func BenchmarkObserve(b *testing.B) {
+	const inputs = 64
+	var profiles, contexts [inputs]map[string]any
+	for i := range inputs {
+		profiles[i], contexts[i] = benchInput(i)
+	}
+	e := NewAutoEncoder(18)
+	for i := range inputs {
+		e.Observe(profiles[i], contexts[i])
+	}
+	b.Run("auto/fields=30", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			e.Observe(profiles[i%inputs], contexts[i%inputs])
+		}
+	})
+}

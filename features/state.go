@@ -1,6 +1,8 @@
 package features
 
 import (
+	"github.com/cespare/xxhash/v2"
+
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -153,7 +155,11 @@ func (e *Encoder) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	e.mu.Lock()
-	a.stats, a.names = stats, names
+	hashes := make(map[int32]uint64, len(names))
+	for d, name := range names {
+		hashes[d] = xxhash.Sum64String(name) // the walk hashes exactly the name's text
+	}
+	a.stats, a.names, a.hashes = stats, names, hashes
 	e.mu.Unlock()
 	return nil
 }

@@ -27,6 +27,19 @@ func TestStateRoundTrip(t *testing.T) {
 		if !bytes.Equal(state, again) {
 			t.Error("state changed in a round trip")
 		}
+		// Observing the same inputs again after a restore recognises the remembered
+		// names (the auto encoder compares name hashes, rebuilt on restore): no dimension
+		// may turn into a collision on one side only.
+		for i := 0; i < 50; i++ {
+			p, c := benchInput(i)
+			src.Observe(p, c)
+			dst.Observe(p, c)
+		}
+		for ix := range src.Dim() {
+			if src.FeatureName(ix) != dst.FeatureName(ix) {
+				t.Fatalf("after observing again, FeatureName(%d): %q vs %q", ix, src.FeatureName(ix), dst.FeatureName(ix))
+			}
+		}
 		for i := 0; i < 20; i++ {
 			p, c := benchInput(1000 + i)
 			var a, b Vector
