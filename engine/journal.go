@@ -149,7 +149,9 @@ func (c *committer) run(ctx context.Context) error {
 			batch = append(batch[:0], r)
 			batch = c.take(batch)
 			batch = c.linger(ctx, batch, linger)
-			c.process(ctx, batch)
+			// A batch taken from the queue is committed even when shutdown begins
+			// meanwhile: decisions in it have no one waiting who would learn of a loss.
+			c.process(context.WithoutCancel(ctx), batch)
 		}
 	}
 }

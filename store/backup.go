@@ -86,6 +86,7 @@ func (s *Store) Restore(_ context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	defer s.customers.clear() // also after a partial load
 	if err := s.db.Load(bytes.NewReader(payload), 256); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

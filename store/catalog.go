@@ -74,13 +74,17 @@ func (s *Store) PutSetting(_ context.Context, name string, value []byte) error {
 
 // Customer returns a customer profile, ErrNotFound if absent.
 func (s *Store) Customer(_ context.Context, id engine.CustomerID) (engine.Customer, error) {
-	var c engine.Customer
+	c, ok, gen := s.customers.get(id)
+	if ok {
+		return c, nil
+	}
 	if err := s.get(customerKey(id), &c); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return c, err
 		}
 		return c, fmt.Errorf("get customer %q: %w", id, err)
 	}
+	s.customers.fill(c, gen)
 	return c, nil
 }
 
@@ -93,6 +97,7 @@ func (s *Store) PutCustomer(_ context.Context, c engine.Customer) error {
 	if err := s.update(func(txn *badger.Txn) error { return txn.Set(customerKey(c.ID), b) }); err != nil {
 		return fmt.Errorf("put customer %q: %w", c.ID, err)
 	}
+	s.customers.wrote(c)
 	return nil
 }
 

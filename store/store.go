@@ -35,6 +35,9 @@ type Options struct {
 	// a pointer in the LSM tree (WiscKey: Lu et al., FAST 2016). Decision records (a few
 	// KB each) then are written once rather than rewritten by every compaction.
 	ValueThreshold int64
+	// CustomerCache is how many decoded customer profiles the store keeps in memory
+	// (about 1 KB each for a profile of a few dozen attributes); 0 turns the cache off.
+	CustomerCache  int
 	BlockCacheSize int64
 	IndexCacheSize int64
 	Logger         *slog.Logger
@@ -50,6 +53,7 @@ func DefaultOptions(dir string) Options {
 		MemTableSize:   8 << 20, // the smallest Badger accepts with its 1 MB value threshold is ~7 MB
 		NumMemtables:   2,
 		ValueThreshold: 1 << 10,
+		CustomerCache:  20000,
 		BlockCacheSize: 64 << 20,
 		IndexCacheSize: 32 << 20,
 	}
@@ -57,9 +61,10 @@ func DefaultOptions(dir string) Options {
 
 // Store is nextbest's Badger store. It is safe for concurrent use.
 type Store struct {
-	db   *badger.DB
-	opts Options
-	log  *slog.Logger
+	db        *badger.DB
+	opts      Options
+	log       *slog.Logger
+	customers *customerCache
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -99,7 +104,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
-	return &Store{db: db, opts: opts, log: log}, nil
+	return &Store{db: db, opts: opts, log: log, customers: newCustomerCache(opts.CustomerCache)}, nil
 }
 
 // Close flushes and closes the database.

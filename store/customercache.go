@@ -1,0 +1,87 @@
+package store
+
+import (
+	"maps"
+	"sync"
+
+	"github.com/nextbest/nextbest/engine"
+)
+
+// customerCache keeps decoded customer profiles, so that a decision does not read and
+// decode its customer's profile from Badger every time. The store is the only writer of
+// profiles: PutCustomer replaces the cached entry after its commit, Restore clears the
+// cache. A read that raced with a write (gen moved on while it read Badger) is not
+// cached, so the cache never holds a profile older than the store's.
+type customerCache struct {
+	mu  sync.Mutex
+	max int
+	gen uint64
+	m   map[engine.CustomerID]engine.Customer
+}
+
+func newCustomerCache(max int) *customerCache {
+	return &customerCache{max: max, m: make(map[engine.CustomerID]engine.Customer)}
+}
+
+// get returns a copy of the cached profile (its own top-level attribute map, which the
+// caller may change) and the generation to pass to put after a miss.
+func (c *customerCache) get(id engine.CustomerID) (engine.Customer, bool, uint64) {
+	if c == nil || c.max <= 0 {
+		return engine.Customer{}, false, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cu, ok := c.m[id]
+	if ok {
+		cu.Attributes = maps.Clone(cu.Attributes)
+	}
+	return cu, ok, c.gen
+}
+
+// fill caches a profile read from Badger at generation gen, unless a write came since.
+func (c *customerCache) fill(cu engine.Customer, gen uint64) {
+	if c == nil || c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen == c.gen {
+		c.set(cu)
+	}
+}
+
+// wrote records a committed write of cu.
+func (c *customerCache) wrote(cu engine.Customer) {
+	if c == nil || c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.set(cu)
+}
+
+// set stores a private copy of cu; callers hold mu. A full cache drops an arbitrary
+// entry (Go's map order): about as good as LRU for customers who return at random, and
+// free of bookkeeping.
+func (c *customerCache) set(cu engine.Customer) {
+	if _, ok := c.m[cu.ID]; !ok && len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	cu.Attributes = maps.Clone(cu.Attributes)
+	c.m[cu.ID] = cu
+}
+
+// clear empties the cache (after a restore).
+func (c *customerCache) clear() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
+}
