@@ -223,11 +223,11 @@ func BenchmarkFeedback(b *testing.B) {
 	}
 }
 
-// BenchmarkDecisionMarshal encodes a decision record of the benchmark's shape (20
-// candidates, 40 features) with encoding/json and with goccy/go-json, which the engine
-// uses for the log, and checks that both write the same bytes.
-func BenchmarkDecisionMarshal(b *testing.B) {
-	d := &engine.Decision{ID: "0123456789abcdef", CustomerID: "c00001", Channel: "web", Time: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), Arm: "nba", Source: "inbound", Context: []byte(`{"num_01":1.5,"str_01":"alpha"}`), Schema: "auto:0123456789ab"}
+// BenchmarkDecisionRecord writes and reads a decision record of the benchmark's shape (20
+// candidates, 40 features): the binary record the log stores (engine.EncodeDecision), and
+// for comparison the JSON the log stored before, with encoding/json and goccy/go-json.
+func BenchmarkDecisionRecord(b *testing.B) {
+	d := &engine.Decision{ID: "0123456789abcdef", CustomerID: "c00001", Channel: "web", Time: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), Arm: "nba", Source: "inbound", Context: []byte(`{"num_01":1.5,"str_01":"alpha"}`), Schema: "auto:0123456789ab", Candidates: []engine.Candidate{}}
 	for i := range 40 {
 		d.Features.Index = append(d.Features.Index, int32(i*7))
 		d.Features.Value = append(d.Features.Value, float64(i)*0.37)
@@ -244,16 +244,39 @@ func BenchmarkDecisionMarshal(b *testing.B) {
 	if err != nil || string(fast) != string(std) {
 		b.Fatalf("go-json wrote %d bytes unlike encoding/json's %d (err %v)", len(fast), len(std), err)
 	}
-	b.Run("encoding-json", func(b *testing.B) {
+	bin := engine.EncodeDecision(nil, d)
+	b.Logf("record sizes: JSON %d bytes, binary %d bytes", len(std), len(bin))
+	b.Run("encode/json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_, _ = json.Marshal(d)
 		}
 	})
-	b.Run("go-json", func(b *testing.B) {
+	b.Run("encode/go-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_, _ = gojson.Marshal(d)
+		}
+	})
+	b.Run("encode/binary", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 4096)
+		for b.Loop() {
+			buf = engine.EncodeDecision(buf[:0], d)
+		}
+	})
+	b.Run("decode/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var x engine.Decision
+			_ = engine.DecodeDecision(std, &x)
+		}
+	})
+	b.Run("decode/binary", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var x engine.Decision
+			_ = engine.DecodeDecision(bin, &x)
 		}
 	})
 }

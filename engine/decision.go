@@ -27,7 +27,7 @@ type Decision struct {
 	Reason     string          `json:"reason,omitempty"`
 	Deadline   time.Time       `json:"deadline"`           // response timeout of the channel
 	Outcomes   []Event         `json:"outcomes,omitempty"` // filled in when the log is read
-	// Encoded is the record's JSON, made once by the deciding goroutine for the store.
+	// Encoded is the stored record (EncodeDecision), made once by the deciding goroutine.
 	Encoded []byte `json:"-"`
 }
 

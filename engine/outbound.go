@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
-	gojson "github.com/goccy/go-json"
 
 	"github.com/nextbest/nextbest/bandit"
 	"github.com/nextbest/nextbest/experiments"
@@ -190,13 +189,7 @@ func (e *Engine) enroll(asg *assignment, cust CustomerID, now time.Time) error {
 
 // logDecision queues a decision for the log without a response to a client.
 func (e *Engine) logDecision(d *Decision) error {
-	// goccy/go-json writes the same bytes as encoding/json in about half the time
-	// (BenchmarkDecisionMarshal); this record is made on every decision.
-	raw, err := gojson.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("encode decision: %w", err)
-	}
-	d.Encoded = raw
+	d.Encoded = EncodeDecision(make([]byte, 0, 256+160*len(d.Candidates)+12*len(d.Features.Index)+len(d.Context)), d)
 	e.recent.put(d)
 	return e.journal.enqueueDecision(d)
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	gojson "github.com/goccy/go-json"
 
 	"github.com/nextbest/nextbest/engine"
 )
@@ -25,12 +24,11 @@ func (s *Store) Decision(_ context.Context, id engine.DecisionID) (*engine.Decis
 		if err != nil {
 			return err
 		}
-		// A copy the decision owns: the decoder may keep slices of its input.
 		raw, err := item.ValueCopy(nil)
 		if err != nil {
 			return err
 		}
-		if err := gojson.Unmarshal(raw, &d); err != nil {
+		if err := engine.DecodeDecision(raw, &d); err != nil {
 			return err
 		}
 		return attachOutcomes(txn, &d)
@@ -58,7 +56,7 @@ func (s *Store) Decisions(ctx context.Context, since time.Time, fn func(*engine.
 				return err
 			}
 			var d engine.Decision
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &d) }); err != nil {
+			if err := it.Item().Value(func(b []byte) error { return engine.DecodeDecision(b, &d) }); err != nil {
 				return fmt.Errorf("decode decision %q: %w", it.Item().Key(), err)
 			}
 			if err := attachOutcomes(txn, &d); err != nil {
@@ -140,7 +138,7 @@ func (s *Store) Recent(ctx context.Context, n int) ([]*engine.Decision, error) {
 				return err
 			}
 			var d engine.Decision
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &d) }); err != nil {
+			if err := it.Item().Value(func(b []byte) error { return engine.DecodeDecision(b, &d) }); err != nil {
 				return fmt.Errorf("decode decision %q: %w", it.Item().Key(), err)
 			}
 			if err := attachOutcomes(txn, &d); err != nil {

@@ -158,14 +158,7 @@ func (s *Store) writeGroups(ctx context.Context, groups [][]write) error {
 func decisionWrites(d *engine.Decision) ([]write, error) {
 	b := d.Encoded
 	if b == nil {
-		outcomes := d.Outcomes
-		d.Outcomes = nil // outcomes live in the journal, not in the record
-		var err error
-		b, err = gojson.Marshal(d)
-		d.Outcomes = outcomes
-		if err != nil {
-			return nil, fmt.Errorf("encode decision %q: %w", d.ID, err)
-		}
+		b = engine.EncodeDecision(nil, d) // without outcomes: they live in the journal
 	}
 	g := []write{{key: decisionKey(d.ID), value: b, ttl: true}}
 	if d.Source != "inbound" && len(d.Chosen) > 0 {

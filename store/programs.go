@@ -157,7 +157,7 @@ func (s *Store) Outbox(ctx context.Context, channel string, since time.Time, fn 
 				return err
 			}
 			var d engine.Decision
-			if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &d) }); err != nil {
+			if err := item.Value(func(b []byte) error { return engine.DecodeDecision(b, &d) }); err != nil {
 				return fmt.Errorf("decode decision %q: %w", id, err)
 			}
 			if err := attachOutcomes(txn, &d); err != nil {
