@@ -26,9 +26,10 @@ type Options struct {
 	// Memory. Badger's heap is roughly MemTableSize x NumMemtables, plus BlockCacheSize
 	// and IndexCacheSize, plus its table builders: each holds about 4 to 10 times the
 	// table it builds (a MemTableSize table when a memtable is flushed, a 2 MB table in
-	// compactions), and Badger pools up to 8 of them while writes go on. The tables
-	// themselves are mmapped: they count as resident file pages, which the kernel drops
-	// under memory pressure. docs/benchmarks.md has the measurements.
+	// compactions), and Badger pools up to 8 of them while writes go on. The tables and
+	// the value log themselves are mmapped and written through the mapping: they count as
+	// resident file pages, which the kernel drops under memory pressure, and no Badger
+	// option bounds them. docs/configuration.md ("Memory") adds it all up.
 	MemTableSize int64
 	NumMemtables int
 	// ValueThreshold is the size above which a value goes to Badger's value log, with only
@@ -43,14 +44,15 @@ type Options struct {
 	Logger         *slog.Logger
 }
 
-// DefaultOptions returns options sized so that 1,000 full-covariance models and a million
-// logged decisions fit in well under 512 MB of resident memory (see docs/benchmarks.md).
+// DefaultOptions returns options sized so that, with 1,000 full-covariance models and a
+// million logged decisions, the heap fits the binary's default Go memory limit of 384 MB
+// and the process runs in 512 MB (docs/configuration.md, "Memory").
 func DefaultOptions(dir string) Options {
 	return Options{
 		Dir:            dir,
 		SyncWrites:     true,
 		Retention:      90 * 24 * time.Hour,
-		MemTableSize:   8 << 20, // the smallest Badger accepts with its 1 MB value threshold is ~7 MB
+		MemTableSize:   8 << 20,
 		NumMemtables:   2,
 		ValueThreshold: 1 << 10,
 		CustomerCache:  20000,

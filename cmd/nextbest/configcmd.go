@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"gopkg.in/yaml.v3"
 )
@@ -28,6 +29,9 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("config: %w", err)
 	}
 	fmt.Fprintln(stdout, "# nextbest configuration: every key and its effective value (docs/configuration.md)")
+	if _, source := memoryLimit(o.MemoryLimitMB, os.Getenv("GOMEMLIMIT")); source == limitFromEnv {
+		fmt.Fprintf(stdout, "# GOMEMLIMIT=%s is set: serve uses it instead of memory_limit_mb\n", os.Getenv("GOMEMLIMIT"))
+	}
 	enc := yaml.NewEncoder(stdout)
 	enc.SetIndent(2)
 	if err := enc.Encode(o); err != nil {

@@ -83,10 +83,11 @@ func TestParseDecided(t *testing.T) {
 }
 
 func TestParseProcStatus(t *testing.T) {
-	raw := []byte("Name:\tnextbest\nVmPeak:\t 2000000 kB\nVmHWM:\t  409600 kB\nVmRSS:\t  204800 kB\nThreads:\t12\n")
+	raw := []byte("Name:\tnextbest\nVmPeak:\t 2000000 kB\nVmHWM:\t  409600 kB\nVmRSS:\t  204800 kB\nRssAnon:\t  153600 kB\nRssFile:\t   51200 kB\nRssShmem:\t       0 kB\nThreads:\t12\n")
 	m := parseProcStatus(raw)
-	if m.rss != 200 || m.hwm != 400 { // 204800 kB = 200 MB, 409600 kB = 400 MB
-		t.Errorf("parseProcStatus = %+v, want rss 200 MB, hwm 400 MB", m)
+	// 204800 kB = 200 MB, 409600 kB = 400 MB, 153600 kB = 150 MB, 51200 kB = 50 MB.
+	if want := (ltMemInfo{rss: 200, hwm: 400, anon: 150, file: 50}); m != want {
+		t.Errorf("parseProcStatus = %+v, want %+v", m, want)
 	}
 }
 

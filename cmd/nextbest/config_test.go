@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+)
+
+// writeConfig writes a YAML config file into a temp dir and returns its path.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "nextbest.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestConfigMemoryLimit checks memory_limit_mb from the YAML file through validation.
+func TestConfigMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       int64
+		err        string // a substring of the load or validation error; empty: valid
+	}{
+		{"default", "log_level: info\n", 384, ""},
+		{"set", "memory_limit_mb: 512\n", 512, ""},
+		{"zero is no limit", "memory_limit_mb: 0\n", 0, ""},
+		{"negative", "memory_limit_mb: -1\n", 0, "memory_limit_mb: must not be negative"},
+		// The defaults' memtables and caches take 8 x 2 + 64 + 32 = 112 MB (store.DefaultOptions).
+		{"at Badger's share", "memory_limit_mb: 112\n", 0, "Badger's memtables and caches alone take 112"},
+		{"just above Badger's share", "memory_limit_mb: 113\n", 113, ""},
+		{"above smaller caches", "memory_limit_mb: 100\nstore:\n  block_cache_mb: 16\n  index_cache_mb: 8\n", 100, ""},
+		{"not a number", "memory_limit_mb: lots\n", 0, "cannot unmarshal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := DefaultOptions()
+			err := loadConfig(&o, writeConfig(t, tc.yaml))
+			if err == nil {
+				err = o.validate()
+			}
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.MemoryLimitMB != tc.want {
+				t.Errorf("memory_limit_mb = %d, want %d", o.MemoryLimitMB, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfigServeRefusesNegativeMemoryLimit checks that serve stops at the validation error
+// before it opens anything.
+func TestConfigServeRefusesNegativeMemoryLimit(t *testing.T) {
+	path := writeConfig(t, "memory_limit_mb: -64\n")
+	var out, errOut bytes.Buffer
+	err := cmdServe(context.Background(), []string{"--config", path, "--addr", "127.0.0.1:0", "--data", t.TempDir()}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "memory_limit_mb: must not be negative") {
+		t.Fatalf("serve with memory_limit_mb: -64: error %v, want the validation error", err)
+	}
+}
+
+// TestConfigCommandShowsMemoryLimit checks that `nextbest config` prints the option, and
+// says when GOMEMLIMIT overrides it.
+func TestConfigCommandShowsMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, env string
+		want, notWant   []string
+	}{
+		{"default", "", "", []string{"\nmemory_limit_mb: 384\n"}, []string{"GOMEMLIMIT"}},
+		{"from the file", "memory_limit_mb: 0\n", "", []string{"\nmemory_limit_mb: 0\n"}, []string{"GOMEMLIMIT"}},
+		{"GOMEMLIMIT set", "", "1GiB", []string{"# GOMEMLIMIT=1GiB is set: serve uses it instead of memory_limit_mb", "\nmemory_limit_mb: 384\n"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOMEMLIMIT", tc.env)
+			var args []string
+			if tc.yaml != "" {
+				args = []string{"--config", writeConfig(t, tc.yaml)}
+			}
+			var out, errOut bytes.Buffer
+			if err := cmdConfig(context.Background(), args, &out, &errOut); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("nextbest config does not print %q; it printed:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out.String(), w) {
+					t.Errorf("nextbest config prints %q; it printed:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryLimitDecision(t *testing.T) {
+	for _, tc := range []struct {
+		mb         int64
+		gomemlimit string
+		wantBytes  int64
+		wantSource string
+	}{
+		{384, "", 384 << 20, limitFromConfig},
+		{1, "", 1 << 20, limitFromConfig},
+		{0, "", 0, limitNone},
+		{384, "1GiB", 0, limitFromEnv}, // the environment wins; the runtime already applied it
+		{0, "1GiB", 0, limitFromEnv},
+		{384, "off", 0, limitFromEnv}, // GOMEMLIMIT=off: no limit, and it still wins
+	} {
+		b, src := memoryLimit(tc.mb, tc.gomemlimit)
+		if b != tc.wantBytes || src != tc.wantSource {
+			t.Errorf("memoryLimit(%d, %q) = %d, %q; want %d, %q", tc.mb, tc.gomemlimit, b, src, tc.wantBytes, tc.wantSource)
+		}
+	}
+}
+
+// TestMemoryLimitApplied checks what applyMemoryLimit leaves in the runtime and logs. The
+// runtime reads GOMEMLIMIT only at start, so each case sets the limit the runtime would
+// have started with (from GOMEMLIMIT, or none) before setting the variable.
+func TestMemoryLimitApplied(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	for _, tc := range []struct {
+		name       string
+		mb         int64
+		gomemlimit string
+		before     int64 // the runtime's limit at start, in bytes
+		want       int64 // after applyMemoryLimit
+		log        string
+	}{
+		{"config", 384, "", math.MaxInt64, 384 << 20, `"go memory limit" limit_mb=384 source=memory_limit_mb`},
+		{"GOMEMLIMIT wins", 384, "777MiB", 777 << 20, 777 << 20, `"go memory limit" limit_mb=777 source=GOMEMLIMIT`},
+		{"GOMEMLIMIT=off wins", 384, "off", math.MaxInt64, math.MaxInt64, `"go memory limit: none" source=GOMEMLIMIT`},
+		{"zero is none", 0, "", math.MaxInt64, math.MaxInt64, `"go memory limit: none" source=none`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetMemoryLimit(tc.before)
+			t.Setenv("GOMEMLIMIT", tc.gomemlimit)
+			var buf bytes.Buffer
+			applyMemoryLimit(tc.mb, slog.New(slog.NewTextHandler(&buf, nil)))
+			if got := debug.SetMemoryLimit(-1); got != tc.want {
+				t.Errorf("memory limit after applyMemoryLimit(%d) with GOMEMLIMIT=%q: %d, want %d", tc.mb, tc.gomemlimit, got, tc.want)
+			}
+			if !strings.Contains(buf.String(), tc.log) {
+				t.Errorf("log %q does not contain %q", buf.String(), tc.log)
+			}
+		})
+	}
+}
