@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // loadtestOptions are the flags of `nextbest loadtest`.
@@ -551,8 +553,24 @@ func newLoadClient(concurrency int) *http.Client {
 	return &http.Client{Transport: tr, Timeout: ltTimeout}
 }
 
+// newFastClient returns the measured phases' client: fasthttp, which costs the load
+// generator about a third of net/http's CPU per request, so that more of the shared
+// machine is left to the server (docs/benchmarks.md compares the two).
+func newFastClient(concurrency int) *fasthttp.Client {
+	return &fasthttp.Client{
+		MaxConnsPerHost:               concurrency,
+		ReadTimeout:                   ltTimeout,
+		WriteTimeout:                  ltTimeout,
+		MaxIdleConnDuration:           90 * time.Second,
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
+	}
+}
+
 // ltWorker is one client's reusable request state.
 type ltWorker struct {
+	fast   *fasthttp.Client // if set, do uses it instead of client
 	client *http.Client
 	key    string // API key sent as a bearer token; empty: none
 	rng    *rand.Rand
@@ -564,6 +582,9 @@ type ltWorker struct {
 // do sends one request and reads the whole response into w.buf. A status other than want
 // is an error.
 func (w *ltWorker) do(ctx context.Context, method, url string, body []byte, want int) error {
+	if w.fast != nil {
+		return w.doFast(ctx, method, url, body, want)
+	}
 	var rd io.Reader
 	if body != nil {
 		w.rd.Reset(body)
@@ -595,6 +616,34 @@ func (w *ltWorker) do(ctx context.Context, method, url string, body []byte, want
 	return nil
 }
 
+// doFast is do with fasthttp.
+func (w *ltWorker) doFast(ctx context.Context, method, url string, body []byte, want int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI(url)
+	if body != nil {
+		req.Header.SetContentType("application/json")
+		req.SetBodyRaw(body)
+	}
+	if w.key != "" {
+		req.Header.Set("Authorization", "Bearer "+w.key)
+	}
+	if err := w.fast.DoTimeout(req, resp, ltTimeout); err != nil {
+		return err
+	}
+	w.buf.Reset()
+	w.buf.Write(resp.Body())
+	if code := resp.StatusCode(); code != want {
+		return &statusError{code: code, msg: fmt.Sprintf("%s %s: status %d: %.200s", method, req.URI().Path(), code, w.buf.Bytes())}
+	}
+	return nil
+}
+
 // statusError is an answer with an unexpected status.
 type statusError struct {
 	code int
@@ -615,7 +664,7 @@ type ltPhaseFunc func(ctx context.Context, w *ltWorker) (stop bool, err error)
 // finish, if not nil, is called with each worker when it is done.
 func ltRunPhase(ctx context.Context, name string, clients int, key string, seed uint64, warmup, duration time.Duration, fn ltPhaseFunc, finish func(*ltWorker), stdout io.Writer) ltPhaseResult {
 	fmt.Fprintf(stdout, "phase %-8s %4d clients: warmup %v, measuring %v ...", name, clients, warmup, duration)
-	client := newLoadClient(clients)
+	client := newFastClient(clients)
 	defer client.CloseIdleConnections()
 	start := time.Now()
 	measureFrom := start.Add(warmup)
@@ -632,7 +681,7 @@ func ltRunPhase(ctx context.Context, name string, clients int, key string, seed 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &ltWorker{client: client, key: key, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
+			w := &ltWorker{fast: client, key: key, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
 			lat := make([]time.Duration, 0, 4096)
 			for ctx.Err() == nil && !stopped.Load() {
 				t0 := time.Now()
@@ -829,7 +878,7 @@ func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, bodies
 	start := time.Now()
 	deadline := start.Add(5 * time.Minute)
 	url := t.base + "/v1/decide"
-	client := newLoadClient(o.Concurrency)
+	client := newFastClient(o.Concurrency)
 	defer client.CloseIdleConnections()
 	var left atomic.Int64
 	left.Store(int64(need))
@@ -838,7 +887,7 @@ func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, bodies
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &ltWorker{client: client, key: t.decide, rng: rand.New(rand.NewPCG(o.Seed+1, uint64(i)))}
+			w := &ltWorker{fast: client, key: t.decide, rng: rand.New(rand.NewPCG(o.Seed+1, uint64(i)))}
 			for ctx.Err() == nil && left.Load() > 0 && time.Now().Before(deadline) {
 				if err := w.do(ctx, http.MethodPost, url, bodies[w.rng.IntN(len(bodies))], http.StatusOK); err != nil {
 					continue
