@@ -76,10 +76,14 @@ func (s *Store) PutSetting(_ context.Context, name string, value []byte) error {
 func (s *Store) Customer(_ context.Context, id engine.CustomerID) (engine.Customer, error) {
 	c, ok, gen := s.customers.get(id)
 	if ok {
+		if c.ID == "" {
+			return c, ErrNotFound
+		}
 		return c, nil
 	}
 	if err := s.get(customerKey(id), &c); err != nil {
 		if errors.Is(err, ErrNotFound) {
+			s.customers.fillAbsent(id, gen)
 			return c, err
 		}
 		return c, fmt.Errorf("get customer %q: %w", id, err)

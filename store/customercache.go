@@ -16,7 +16,7 @@ type customerCache struct {
 	mu  sync.Mutex
 	max int
 	gen uint64
-	m   map[engine.CustomerID]engine.Customer
+	m   map[engine.CustomerID]engine.Customer // a zero Customer (empty ID): known absent
 }
 
 func newCustomerCache(max int) *customerCache {
@@ -24,7 +24,10 @@ func newCustomerCache(max int) *customerCache {
 }
 
 // get returns a copy of the cached profile (its own top-level attribute map, which the
-// caller may change) and the generation to pass to put after a miss.
+// caller may change), whether the cache knows the customer, and the generation to pass to
+// fill after a miss. A known-absent customer comes back with an empty ID: decisions for
+// customers without a profile (anonymous visitors) are common and would otherwise each
+// search every level of the store.
 func (c *customerCache) get(id engine.CustomerID) (engine.Customer, bool, uint64) {
 	if c == nil || c.max <= 0 {
 		return engine.Customer{}, false, 0
@@ -36,6 +39,18 @@ func (c *customerCache) get(id engine.CustomerID) (engine.Customer, bool, uint64
 		cu.Attributes = maps.Clone(cu.Attributes)
 	}
 	return cu, ok, c.gen
+}
+
+// fillAbsent records that the store has no profile for id, read at generation gen.
+func (c *customerCache) fillAbsent(id engine.CustomerID, gen uint64) {
+	if c == nil || c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen == c.gen {
+		c.put(id, engine.Customer{})
+	}
 }
 
 // fill caches a profile read from Badger at generation gen, unless a write came since.
@@ -61,18 +76,23 @@ func (c *customerCache) wrote(cu engine.Customer) {
 	c.set(cu)
 }
 
-// set stores a private copy of cu; callers hold mu. A full cache drops an arbitrary
-// entry (Go's map order): about as good as LRU for customers who return at random, and
-// free of bookkeeping.
+// set stores a private copy of cu; callers hold mu.
 func (c *customerCache) set(cu engine.Customer) {
-	if _, ok := c.m[cu.ID]; !ok && len(c.m) >= c.max {
+	cu.Attributes = maps.Clone(cu.Attributes)
+	c.put(cu.ID, cu)
+}
+
+// put stores an entry; callers hold mu. A full cache drops an arbitrary entry (Go's map
+// order): about as good as LRU for customers who return at random, and free of
+// bookkeeping.
+func (c *customerCache) put(id engine.CustomerID, cu engine.Customer) {
+	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
 		for k := range c.m {
 			delete(c.m, k)
 			break
 		}
 	}
-	cu.Attributes = maps.Clone(cu.Attributes)
-	c.m[cu.ID] = cu
+	c.m[id] = cu
 }
 
 // clear empties the cache (after a restore).
