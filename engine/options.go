@@ -25,10 +25,10 @@ type Options struct {
 	Alpha float64 `yaml:"alpha"`
 	// Selection is how each returned action's selection probability P(ranked first |
 	// context), logged for off-policy evaluation, is computed: "quadrature" (the default;
-	// exact to SelectionTolerance, bandit.SelectionProbabilityQuad), "monte_carlo"
+	// within SelectionTolerance, bandit.SelectionProbabilityQuad), "monte_carlo"
 	// (SelectionDraws rounds of the sampling rule) or "off".
 	Selection string `yaml:"selection"`
-	// SelectionTolerance is the quadrature's absolute error budget.
+	// SelectionTolerance is the quadrature's absolute error target.
 	SelectionTolerance float64 `yaml:"selection_tolerance"`
 	// SelectionDraws is the number of Monte Carlo draws when Selection is "monte_carlo",
 	// and where the quadrature does not apply (an action of zero value; a NaN score).
