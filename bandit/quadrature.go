@@ -21,6 +21,7 @@ func logit(p float64) float64 { return math.Log(p / (1 - p)) }
 // (with no safety factor the measured error reached 7 times tol).
 const (
 	quadSafety   = 10.0
+	quadSat      = 1e-4 // a sigmoid within this of 0 or 1 counts as saturated
 	quadRange    = 7.0
 	quadPanels   = 6
 	maxQuadDepth = 12
@@ -98,8 +99,32 @@ func SelectionProbabilityQuad(arms []Arm, chosen int, tol float64) float64 {
 			return math.Min(1, tail)
 		}
 	}
-	h := (hi - lo) / quadPanels
+	// Where the chosen arm's sigmoid has saturated, its priority c(t) is within a factor
+	// sat of 0 (left) or of its weight (right), so Π G_j(c) is bracketed by its values at
+	// the ends of that range (it increases with c) and the part is φ's mass times the
+	// bracket's middle, with half the bracket's width times that mass as its largest
+	// error. A wide posterior (an untrained model) saturates within a short stretch of
+	// t; the quadrature then covers only the stretch between. A part is cut off only if
+	// its bracket fits within tol/quadSafety/4.
 	p := tail
+	budget := tol / quadSafety / 4
+	if tr := (logit(1-quadSat) - ci.Mean) / ci.SD; tr > lo && tr < hi {
+		g0, g1 := q.others(ci.Weight*(1-quadSat)), q.others(ci.Weight)
+		mass := normCDF(hi) - normCDF(tr)
+		if (g1-g0)*mass/2 <= budget {
+			p += (g0 + g1) / 2 * mass
+			hi = tr
+		}
+	}
+	if tl := (logit(quadSat) - ci.Mean) / ci.SD; tl > lo && tl < hi {
+		g0, g1 := q.others(0), q.others(ci.Weight*quadSat)
+		mass := normCDF(tl) - normCDF(lo)
+		if (g1-g0)*mass/2 <= budget {
+			p += (g0 + g1) / 2 * mass
+			lo = tl
+		}
+	}
+	h := (hi - lo) / quadPanels
 	a, fa := lo, q.at(lo)
 	for k := 1; k <= quadPanels; k++ {
 		b := lo + float64(k)*h

@@ -15,7 +15,14 @@ type Arm struct {
 	SD float64
 	// Weight multiplies the sampled propensity (value × lever × channel weight).
 	Weight float64
+	// Var is xᵀSx, the posterior variance of the logit before the exploration scale.
+	Var float64
 }
+
+// Propensity is the arm's posterior predictive probability of a positive, as
+// Model.Propensity computes it (MacKay's approximation σ(μ/√(1 + πv/8)); MacKay 1992,
+// Bishop PRML eq. 4.155), from the mean and variance Prepare found.
+func (a Arm) Propensity() float64 { return propensity(a.Mean, a.Var) }
 
 // Prepare fills dst[:0] with one Arm per model for context x and returns it:
 //
@@ -55,7 +62,7 @@ func Prepare(models []*Model, x Vector, alpha float64, weights []float64, dst []
 		if weights != nil {
 			w = weights[a]
 		}
-		dst = append(dst, Arm{Mean: mu, SD: alpha * math.Sqrt(v), Weight: w})
+		dst = append(dst, Arm{Mean: mu, SD: alpha * math.Sqrt(v), Weight: w, Var: v})
 	}
 	if scratch != nil {
 		owner.scratch.Put(scratch)

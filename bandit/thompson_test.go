@@ -47,6 +47,9 @@ func TestPrepareMatchesPosterior(t *testing.T) {
 			if !near(arms[a].Mean, wantMean, 1e-9) || !near(arms[a].SD, wantSD, 1e-9) || arms[a].Weight != weights[a] {
 				t.Errorf("%v arm %d = %+v, want mean %v sd %v weight %v", form, a, arms[a], wantMean, wantSD, weights[a])
 			}
+			if want := m.Propensity(x); !near(arms[a].Propensity(), want, 1e-12) {
+				t.Errorf("%v arm %d: Propensity %v, the model's %v", form, a, arms[a].Propensity(), want)
+			}
 		}
 	}
 }

@@ -229,7 +229,7 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 	bandit.Sample(sc.arms, rng, sc.scores)
 	for i, ci := range sc.idx {
 		c := &d.Candidates[ci]
-		c.Propensity = sc.models[i].Propensity(x)
+		c.Propensity = sc.arms[i].Propensity() // the posterior Prepare read, not a second read
 		c.Score = sc.scores[i]
 		sc.arms[i].Weight = sc.weights[i]
 		c.Priority = c.Score * sc.weights[i]

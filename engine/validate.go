@@ -34,37 +34,40 @@ func CheckValues(path string, m map[string]any, maxString, depth int) error {
 		if len(k) > maxString {
 			return errorf(ErrTooLarge, "string_too_long", "%s: a key is longer than %d bytes", path, maxString)
 		}
-		if err := checkValue(path+"."+k, v, maxString, depth-1); err != nil {
+		if err := checkValue(path, "."+k, v, maxString, depth-1); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkValue(path string, v any, maxString, depth int) error {
+// checkValue checks the value v at parent+key. The name is joined only for an error or a
+// nested value, so that checking a flat context of valid values allocates nothing.
+func checkValue(parent, key string, v any, maxString, depth int) error {
+	path := func() string { return truncate(parent+key, 200) }
 	switch t := v.(type) {
 	case float64:
 		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return Invalid("invalid_number", "%s: NaN and infinite numbers are not accepted", truncate(path, 200))
+			return Invalid("invalid_number", "%s: NaN and infinite numbers are not accepted", path())
 		}
 	case string:
 		if len(t) > maxString {
-			return errorf(ErrTooLarge, "string_too_long", "%s: string of %d bytes, at most %d", truncate(path, 200), len(t), maxString)
+			return errorf(ErrTooLarge, "string_too_long", "%s: string of %d bytes, at most %d", path(), len(t), maxString)
 		}
 	case map[string]any:
 		if depth <= 0 {
-			return Invalid("too_deep", "%s: objects nested too deeply", truncate(path, 200))
+			return Invalid("too_deep", "%s: objects nested too deeply", path())
 		}
-		return CheckValues(path, t, maxString, depth)
+		return CheckValues(parent+key, t, maxString, depth)
 	case []any:
 		if depth <= 0 {
-			return Invalid("too_deep", "%s: arrays nested too deeply", truncate(path, 200))
+			return Invalid("too_deep", "%s: arrays nested too deeply", path())
 		}
 		if len(t) > maxString {
-			return errorf(ErrTooLarge, "too_many_fields", "%s: array of %d elements, at most %d", truncate(path, 200), len(t), maxString)
+			return errorf(ErrTooLarge, "too_many_fields", "%s: array of %d elements, at most %d", path(), len(t), maxString)
 		}
 		for _, e := range t {
-			if err := checkValue(path+"[]", e, maxString, depth-1); err != nil {
+			if err := checkValue(parent, key+"[]", e, maxString, depth-1); err != nil {
 				return err
 			}
 		}
