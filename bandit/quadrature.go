@@ -255,7 +255,7 @@ func (q *selIntegrand) simpson(a, b, fa, fm, fb, whole, tol float64, depth int) 
 
 // normCDF is the standard normal distribution function Φ(x), interpolated linearly
 // in a table of Φ at steps of 1/256 over [−8.5, 8.5] (computed once from math.Erfc).
-// Linear interpolation errs by at most h²/8 · max|Φ”| = h²/8 · φ(1) = 4.62e−7 with
+// Linear interpolation errs by at most h²/8 · max |d²Φ/dx²| = h²/8 · φ(1) = 4.62e−7 with
 // h = 1/256 (the standard bound for piecewise-linear interpolation, e.g. Süli & Mayers,
 // "An Introduction to Numerical Analysis", 2003, Theorem 11.1); outside the table Φ is
 // within 1e−17 of 0 or 1. It costs a multiply and a load, a fifth of math.Erfc, and
