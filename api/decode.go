@@ -32,7 +32,8 @@ func decode(body []byte, v any) error {
 }
 
 // object decodes a JSON object of free-form values (a context or attributes). null and an
-// absent value give an empty map.
+// absent value give an empty map. raw is a json.RawMessage that decode (encoding/json)
+// filled, so it is valid JSON.
 func object(field string, raw json.RawMessage) (map[string]any, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -42,16 +43,14 @@ func object(field string, raw json.RawMessage) (map[string]any, error) {
 		return nil, engine.Invalid("invalid_type", "field %q: want a JSON object", field)
 	}
 	// goccy/go-json decodes free-form objects about twice as fast as encoding/json, into the
-	// same values (float64, string, bool, nil, []any, map[string]any), but it is more
-	// lenient about what surrounds them: it runs only on what encoding/json's validator
-	// accepts (raw usually comes from encoding/json already). On an error, encoding/json
-	// decodes again so that the error names the problem the same way as everywhere else.
-	// FuzzObject checks the two against each other.
+	// same values (float64, string, bool, nil, []any, map[string]any); it is more lenient
+	// about malformed input, which encoding/json has already refused by the time raw gets
+	// here. On an error, encoding/json decodes again so that the error names the problem
+	// the same way as everywhere else. FuzzObject checks the two against each other on
+	// valid JSON.
 	var m map[string]any
-	if json.Valid(raw) {
-		if err := gojson.Unmarshal(raw, &m); err == nil && m != nil {
-			return m, nil
-		}
+	if err := gojson.Unmarshal(raw, &m); err == nil && m != nil {
+		return m, nil
 	}
 	m = nil
 	if err := json.Unmarshal(raw, &m); err != nil {

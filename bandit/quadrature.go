@@ -49,9 +49,9 @@ const (
 // √(π(1−π)/n); tol is a target the tests check on random arms, not a proven bound.
 // It costs one Φ and one log per other arm and integrand evaluation (at least 25
 // evaluations; more where the integrand bends sharply). It returns NaN if chosen is
-// out of range or !Quadrable: when the chosen arm's weight is not positive or an arm
-// has a NaN or infinite parameter, Sample's tie and NaN rules matter, and callers use
-// the Monte Carlo SelectionProbability instead. It does not allocate.
+// out of range, if the chosen arm's weight is not positive, or if an arm has a NaN or
+// infinite parameter: there Sample's tie and NaN rules matter, and callers use the
+// Monte Carlo SelectionProbability instead. It does not allocate.
 func SelectionProbabilityQuad(arms []Arm, chosen int, tol float64) float64 {
 	if chosen < 0 || chosen >= len(arms) {
 		return math.NaN()
@@ -136,13 +136,9 @@ func SelectionProbabilityQuad(arms []Arm, chosen int, tol float64) float64 {
 	return math.Min(1, math.Max(0, p))
 }
 
-// Quadrable reports whether SelectionProbabilityQuad integrates rather than
-// returning NaN for this chosen arm: its weight is positive and every
-// arm's parameters are finite with SD ≥ 0.
-func Quadrable(arms []Arm, chosen int) bool {
-	return chosen >= 0 && chosen < len(arms) && quadrable(arms, chosen)
-}
-
+// quadrable reports whether SelectionProbabilityQuad integrates rather than
+// returning NaN for this chosen arm: its weight is positive and every arm's
+// parameters are finite with SD ≥ 0.
 func quadrable(arms []Arm, chosen int) bool {
 	if !(arms[chosen].Weight > 0) {
 		return false

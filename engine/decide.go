@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	mrand "math/rand/v2"
 	"slices"
 	"sort"
@@ -292,8 +293,8 @@ func (e *Engine) selectionProbability(arms []bandit.Arm, i int, rng *mrand.Rand)
 	case SelectionOff:
 		return 0
 	case SelectionQuadrature:
-		if bandit.Quadrable(arms, i) {
-			return bandit.SelectionProbabilityQuad(arms, i, e.opts.SelectionTolerance)
+		if p := bandit.SelectionProbabilityQuad(arms, i, e.opts.SelectionTolerance); !math.IsNaN(p) {
+			return p
 		}
 	}
 	return bandit.SelectionProbability(arms, i, e.opts.SelectionDraws, rng)

@@ -75,8 +75,9 @@ func EncodeDecision(b []byte, d *Decision) []byte {
 	return appendTime(b, d.Deadline)
 }
 
-// DecodeDecision decodes a stored decision record, binary or (older) JSON, into d. It
-// never panics on bad input; the error wraps errRecord.
+// DecodeDecision decodes a stored decision record, binary or (older) JSON, into d. d
+// keeps nothing of b, so b may be a buffer the caller reuses. It never panics on bad
+// input; the error wraps errRecord.
 func DecodeDecision(b []byte, d *Decision) error {
 	if len(b) == 0 {
 		return fmt.Errorf("%w: empty", errRecord)

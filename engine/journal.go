@@ -182,7 +182,7 @@ func (c *committer) take(batch []*request) []*request {
 
 // linger waits up to Options.CommitLinger for more requests while batch holds only
 // requests nobody waits for (decisions), so that their fsync is shared. A request someone
-// waits for, a full batch, or shutdown ends the wait. timer is stopped and drained.
+// waits for, a full batch, or shutdown ends the wait. timer is stopped on return.
 func (c *committer) linger(ctx context.Context, batch []*request, timer *time.Timer) []*request {
 	d := c.e.opts.CommitLinger
 	if d <= 0 || !unwaited(batch) {

@@ -24,11 +24,8 @@ func (s *Store) Decision(_ context.Context, id engine.DecisionID) (*engine.Decis
 		if err != nil {
 			return err
 		}
-		raw, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		if err := engine.DecodeDecision(raw, &d); err != nil {
+		// DecodeDecision copies what it keeps out of Badger's buffer.
+		if err := item.Value(func(b []byte) error { return engine.DecodeDecision(b, &d) }); err != nil {
 			return err
 		}
 		return attachOutcomes(txn, &d)

@@ -558,7 +558,7 @@ func (p *ltProcess) kill() {
 // VmRSS.
 type ltMemInfo struct{ rss, hwm, anon, file float64 }
 
-// procMemory reads VmRSS and VmHWM from /proc/PID/status.
+// procMemory reads VmRSS, VmHWM, RssAnon and RssFile from /proc/PID/status.
 func procMemory(pid int) (ltMemInfo, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -1,26 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
+	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 const soakUsage = `Usage:
@@ -68,36 +62,34 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer os.RemoveAll(dir)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	data := filepath.Join(dir, "data")
+	// The real binary with its defaults (keys on, memory_limit_mb), as loadtest --memory
+	// runs it; its log goes to a file named in any start-up error.
+	srv, err := startProcess(ctx, exe, data, "", filepath.Join(dir, "server.log"))
 	if err != nil {
-		return err
+		return fmt.Errorf("soak: %w", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", addr, "--data", filepath.Join(dir, "data"), "--no-demo", "--insecure-local")
-	var serverLog bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &serverLog
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("soak: start server: %w", err)
+	defer srv.kill()
+	setup := newLoadClient(4)
+	defer setup.CloseIdleConnections()
+	t, err := newLtTarget(ctx, setup, srv.url(), srv.adminKey())
+	if err != nil {
+		return fmt.Errorf("soak: %w", err)
 	}
-	defer func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }()
-	base := "http://" + addr
 	// fasthttp, as loadtest's measured phases: the load generator shares the machine.
 	client := newFastClient(*workers * 2)
 	defer client.CloseIdleConnections()
-	if err := soakReady(ctx, client, base); err != nil {
-		return fmt.Errorf("soak: %w\n%s", err, serverLog.String())
-	}
 	// The workload: 20 actions; decide with a 30-field context, then feedback on it.
+	admin := &ltWorker{client: setup, key: t.admin}
 	for i := range 20 {
-		body := fmt.Sprintf(`{"value": %d, "lever": 1}`, 10+i)
-		if err := post(client, "PUT", base+fmt.Sprintf("/v1/actions/a%02d", i), body, nil); err != nil {
-			return err
+		if err := ltPutJSON(ctx, admin, fmt.Sprintf("%s/v1/actions/a%02d", srv.url(), i), map[string]any{"value": 10 + i, "lever": 1}); err != nil {
+			return fmt.Errorf("soak: %w", err)
 		}
 	}
 	// pair sends one decide and, if it offered an action, feedback on it; it returns the
 	// latency of each (feedback 0 when none was sent).
 	pair := func(rng *rand.Rand) (decide, feedback time.Duration, err error) {
+		w := &ltWorker{fast: client, key: t.decide}
 		ctxFields := make([]string, 0, 30)
 		for f := range 30 {
 			switch f % 3 {
@@ -109,28 +101,22 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				ctxFields = append(ctxFields, fmt.Sprintf(`"b%d": %t`, f, rng.IntN(2) == 0))
 			}
 		}
-		start := time.Now()
-		var d struct {
-			DecisionID string `json:"decision_id"`
-			Actions    []struct {
-				ID string `json:"id"`
-			} `json:"actions"`
-		}
 		body := fmt.Sprintf(`{"customer_id": "c%d", "channel": "web", "context": {%s}}`, rng.IntN(100000), strings.Join(ctxFields, ", "))
-		if err := post(client, "POST", base+"/v1/decide", body, &d); err != nil {
+		start := time.Now()
+		if err := w.do(ctx, http.MethodPost, srv.url()+"/v1/decide", []byte(body), http.StatusOK); err != nil {
 			return 0, 0, err
 		}
 		decide = time.Since(start)
-		if len(d.Actions) == 0 {
-			return decide, 0, nil
+		d, a, err := parseDecided(w.buf.Bytes())
+		if err != nil || a == "" {
+			return decide, 0, err
 		}
 		outcome := "ignored"
 		if rng.IntN(10) == 0 {
 			outcome = "accepted"
 		}
-		fb := fmt.Sprintf(`{"decision_id": %q, "action_id": %q, "outcome": %q}`, d.DecisionID, d.Actions[0].ID, outcome)
 		start = time.Now()
-		err = post(client, "POST", base+"/v1/feedback", fb, nil)
+		err = w.do(ctx, http.MethodPost, srv.url()+"/v1/feedback", ltFeedbackBody(ltOffered{d, a}, outcome), http.StatusAccepted)
 		return decide, time.Since(start), err
 	}
 
@@ -187,7 +173,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		next = next.Add(interval)
 		select {
 		case <-ticker.C:
-			if m, err := procMemory(cmd.Process.Pid); err == nil {
+			if m, err := procMemory(srv.pid()); err == nil {
 				memSeries = append(memSeries, m)
 			}
 		default:
@@ -223,6 +209,9 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for range *workers {
 		sem <- struct{}{}
 	}
+	if err := srv.stop(); err != nil { // SIGTERM after the load, as an operator would
+		return fmt.Errorf("soak: %w", err)
+	}
 	fmt.Fprintf(stdout, "%-9s %8s %22s %22s %7s %22s\n", "", "", "decide", "feedback", "", "memory MB")
 	fmt.Fprintf(stdout, "%-9s %8s %11s %10s %11s %10s %7s %8s %6s %6s\n", "window", "pairs/s", "p50", "p99", "p50", "p99", "errors", "RSS", "anon", "file")
 	failed := []string{}
@@ -252,9 +241,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(anon) >= 3 && anon[1] > 0 && anon[len(anon)-1] > anon[1]*(1+*rssGrowth) {
 		failed = append(failed, fmt.Sprintf("anonymous memory grew from %.0f MB to %.0f MB", anon[1], anon[len(anon)-1]))
 	}
-	if size, err := dirSize(filepath.Join(dir, "data")); err == nil {
-		fmt.Fprintf(stdout, "store on disk at the end: %.0f MB (file-backed memory is Badger's mapped files: page cache)\n", float64(size)/(1<<20))
-	}
+	fmt.Fprintf(stdout, "store on disk at the end: %.0f MB (file-backed memory is Badger's mapped files: page cache)\n", diskUsage(data)/(1<<20))
 	if n := skipped.Load(); n > 0 {
 		fmt.Fprintf(stdout, "%d pairs not sent because %d were already in flight (the server fell behind the rate)\n", n, *workers)
 	}
@@ -273,58 +260,4 @@ func quantiles(lat []time.Duration) (p50, p99 time.Duration) {
 	slices.Sort(lat)
 	q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
 	return q(0.5), q(0.99)
-}
-
-// dirSize sums the disk space of the regular files under dir: allocated blocks where the
-// system says (Badger's value-log files are sparse, 2 GB apparent from the start), else
-// the apparent size.
-func dirSize(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				if st, ok := info.Sys().(*syscall.Stat_t); ok {
-					n += st.Blocks * 512
-				} else {
-					n += info.Size()
-				}
-			}
-		}
-		return nil
-	})
-	return n, err
-}
-
-func soakReady(ctx context.Context, c *fasthttp.Client, base string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if code, _, err := c.GetTimeout(nil, base+"/readyz", time.Second); err == nil && code == fasthttp.StatusOK {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("server not ready after 30s")
-}
-
-func post(c *fasthttp.Client, method, url, body string, out any) error {
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(method)
-	req.SetRequestURI(url)
-	req.Header.SetContentType("application/json")
-	req.SetBodyString(body)
-	if err := c.DoTimeout(req, resp, 10*time.Second); err != nil {
-		return err
-	}
-	if code := resp.StatusCode(); code/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, url, code, resp.Body())
-	}
-	if out != nil {
-		return json.Unmarshal(resp.Body(), out)
-	}
-	return nil
 }
