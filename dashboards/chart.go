@@ -358,11 +358,13 @@ func thinTicks(ts []Tick, f frame) []Tick {
 	return out
 }
 
-func lineSegments(ps []Point) [][]Point {
-	var out [][]Point
-	var cur []Point
+// segments splits ps into runs of consecutive points that ok accepts (finite
+// coordinates), so that a gap in the data is a gap in the drawing.
+func segments[P any](ps []P, ok func(P) bool) [][]P {
+	var out [][]P
+	var cur []P
 	for _, p := range ps {
-		if !finite(p.Y) || !finite(p.X) {
+		if !ok(p) {
 			if len(cur) > 0 {
 				out = append(out, cur)
 				cur = nil
@@ -377,23 +379,12 @@ func lineSegments(ps []Point) [][]Point {
 	return out
 }
 
+func lineSegments(ps []Point) [][]Point {
+	return segments(ps, func(p Point) bool { return finite(p.X) && finite(p.Y) })
+}
+
 func bandSegments(ps []BandPoint) [][]BandPoint {
-	var out [][]BandPoint
-	var cur []BandPoint
-	for _, p := range ps {
-		if !finite(p.Lo) || !finite(p.Hi) || !finite(p.X) {
-			if len(cur) > 0 {
-				out = append(out, cur)
-				cur = nil
-			}
-			continue
-		}
-		cur = append(cur, p)
-	}
-	if len(cur) > 0 {
-		out = append(out, cur)
-	}
-	return out
+	return segments(ps, func(p BandPoint) bool { return finite(p.X) && finite(p.Lo) && finite(p.Hi) })
 }
 
 // chartID makes an id for aria references from a title.

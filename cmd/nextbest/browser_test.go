@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -818,25 +816,9 @@ func (w *telcoWorld) learnArms(t *testing.T) {
 // outbound answers the day's e-mails (NBA's outbound pass and the legacy campaigns).
 func (w *telcoWorld) outbound(t *testing.T, since, until time.Time) time.Time {
 	t.Helper()
-	req, _ := http.NewRequest("GET", w.s.base+"/v1/outbound?channel=email&since="+url.QueryEscape(since.Format(time.RFC3339Nano)), nil)
-	req.Header.Set("Authorization", "Bearer "+w.s.key)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var items []feedItem
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var it feedItem
-		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
-			t.Fatal(err)
-		}
-		items = append(items, it)
-	}
-	resp.Body.Close()
+	items := w.s.feed(t, "email", since)
 	next := since
-	var answer []feedItem
+	var answer []simFeedItem
 	for _, it := range items {
 		if it.Time.After(next) || it.Time.Equal(next) {
 			next = it.Time.Add(time.Nanosecond)
@@ -849,7 +831,7 @@ func (w *telcoWorld) outbound(t *testing.T, since, until time.Time) time.Time {
 			answer = append(answer, it)
 		}
 	}
-	err = inParallel(len(answer), 6, func(i int) error {
+	err := inParallel(len(answer), 6, func(i int) error {
 		it := answer[i]
 		w.accepted(w.byID[it.CustomerID], it.Actions[0])
 		at := it.Time.Add(3 * time.Hour)

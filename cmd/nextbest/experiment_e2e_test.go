@@ -22,19 +22,18 @@ func pseudo(s string) float64 {
 	return float64(h.Sum64()%1_000_000) / 1_000_000
 }
 
-type feedItem struct {
-	DecisionID string    `json:"decision_id"`
-	CustomerID string    `json:"customer_id"`
-	Channel    string    `json:"channel"`
-	Time       time.Time `json:"time"`
-	Actions    []string  `json:"actions"`
-	Arm        string    `json:"arm"`
-	Source     string    `json:"source"`
-}
-
-func (s *testServer) feed(t *testing.T, channel string, since time.Time) []feedItem {
+// feed reads the outbound feed of channel from since on, as the simulator's sending
+// system does (simFeedItem), with the server's key if it has one.
+func (s *testServer) feed(t *testing.T, channel string, since time.Time) []simFeedItem {
 	t.Helper()
-	resp, err := http.Get(s.base + "/v1/outbound?channel=" + channel + "&since=" + url.QueryEscape(since.Format(time.RFC3339Nano)))
+	req, err := http.NewRequest("GET", s.base+"/v1/outbound?channel="+channel+"&since="+url.QueryEscape(since.Format(time.RFC3339Nano)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.key != "" {
+		req.Header.Set("Authorization", "Bearer "+s.key)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +41,11 @@ func (s *testServer) feed(t *testing.T, channel string, since time.Time) []feedI
 	if resp.StatusCode != 200 {
 		t.Fatalf("outbound feed: %d", resp.StatusCode)
 	}
-	var out []feedItem
+	var out []simFeedItem
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var it feedItem
+		var it simFeedItem
 		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
 			t.Fatal(err)
 		}
