@@ -38,8 +38,20 @@ type Auth struct {
 	ttl      time.Duration
 	now      func() time.Time
 
-	mu    sync.RWMutex
-	cache map[access.KeyID]access.Key
+	// cache maps an access.KeyID to its *cachedKey. Reads take no lock; mu orders the
+	// writes: a key read from the store is cached only if no revocation (forget, which
+	// bumps gen) happened meanwhile, else a request racing a revocation could cache the
+	// key as it was before and keep it valid.
+	cache sync.Map
+	mu    sync.Mutex
+	gen   uint64 // forget calls, under mu
+}
+
+// cachedKey is a verified key and its principal, which every request that presents the
+// key shares.
+type cachedKey struct {
+	key       access.Key
+	principal *Principal
 }
 
 // AuthOptions configures Auth.
@@ -59,7 +71,7 @@ func NewAuth(o AuthOptions) (*Auth, error) {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	return &Auth{keys: o.Keys, secret: o.SessionSecret, insecure: o.InsecureLocal, secure: o.TLS, ttl: o.SessionTTL, now: time.Now, cache: map[access.KeyID]access.Key{}}, nil
+	return &Auth{keys: o.Keys, secret: o.SessionSecret, insecure: o.InsecureLocal, secure: o.TLS, ttl: o.SessionTTL, now: time.Now}, nil
 }
 
 // NewSessionSecret returns 32 random bytes.
@@ -71,7 +83,8 @@ func NewSessionSecret() ([]byte, error) {
 	return b, nil
 }
 
-// Principal is who made a request.
+// Principal is who made a request. Requests with the same key share one: read it, never
+// modify it.
 type Principal struct {
 	KeyID   access.KeyID
 	Role    access.Role
@@ -126,41 +139,55 @@ func (a *Auth) fromHeader(c *fiber.Ctx) (*Principal, bool) {
 	} else if plain = c.Get("X-API-Key"); plain == "" {
 		return nil, false
 	}
-	// The header's bytes belong to fiber and are reused after the request: copy before
-	// any part of it (the key id) can end up as a cache key.
-	k, ok := a.verify(c.UserContext(), strings.Clone(strings.TrimSpace(plain)))
+	// plain is in fiber's request memory, which verify does not keep.
+	ck, ok := a.verify(c.UserContext(), strings.TrimSpace(plain))
 	if !ok {
 		return nil, true
 	}
-	return &Principal{KeyID: k.ID, Role: k.Role}, true
+	return ck.principal, true
 }
 
-func (a *Auth) verify(ctx context.Context, plain string) (access.Key, bool) {
+// verify checks a key string. plain may be in request memory: it is neither kept nor
+// returned.
+func (a *Auth) verify(ctx context.Context, plain string) (*cachedKey, bool) {
 	id, err := access.ParseID(plain)
 	if err != nil {
-		return access.Key{}, false
+		return nil, false
 	}
-	a.mu.RLock()
-	k, ok := a.cache[id]
-	a.mu.RUnlock()
-	if !ok {
-		if k, err = a.keys.Key(ctx, id); err != nil {
-			return access.Key{}, false
-		}
-		a.mu.Lock()
-		a.cache[k.ID] = k // k.ID is the store's copy, never request memory
-		a.mu.Unlock()
+	ck, ok := a.cached(ctx, id)
+	if !ok || !ck.key.Active() || !ck.key.Verify(plain) {
+		return nil, false
 	}
-	if !k.Active() || !k.Verify(plain) {
-		return access.Key{}, false
+	return ck, true
+}
+
+// cached returns a key from the cache, or else from the store, which it caches. id may
+// be in request memory: the cache keeps the store's copy.
+func (a *Auth) cached(ctx context.Context, id access.KeyID) (*cachedKey, bool) {
+	if ck, ok := a.cache.Load(id); ok {
+		return ck.(*cachedKey), true
 	}
-	return k, true
+	a.mu.Lock()
+	gen := a.gen
+	a.mu.Unlock()
+	k, err := a.keys.Key(ctx, access.KeyID(strings.Clone(string(id))))
+	if err != nil {
+		return nil, false
+	}
+	ck := &cachedKey{key: k, principal: &Principal{KeyID: k.ID, Role: k.Role}}
+	a.mu.Lock()
+	if a.gen == gen {
+		a.cache.Store(k.ID, ck)
+	}
+	a.mu.Unlock()
+	return ck, true
 }
 
 // forget drops a key from the cache, after a revocation.
 func (a *Auth) forget(id access.KeyID) {
 	a.mu.Lock()
-	delete(a.cache, id)
+	a.gen++
+	a.cache.Delete(id)
 	a.mu.Unlock()
 }
 
@@ -191,10 +218,11 @@ func PrincipalOf(c *fiber.Ctx) *Principal {
 
 // SignIn checks a key and, if valid, sets the session cookie. It returns the principal.
 func (a *Auth) SignIn(c *fiber.Ctx, plain string) (*Principal, error) {
-	k, ok := a.verify(c.UserContext(), strings.Clone(strings.TrimSpace(plain)))
+	ck, ok := a.verify(c.UserContext(), strings.TrimSpace(plain))
 	if !ok {
 		return nil, errBadKey
 	}
+	k := ck.key
 	exp := a.now().Add(a.ttl)
 	msg := make([]byte, 0, 16)
 	msg = append(msg, k.ID...)
@@ -225,23 +253,11 @@ func (a *Auth) fromCookie(c *fiber.Ctx) *Principal {
 	if exp := time.Unix(int64(binary.BigEndian.Uint64(msg[8:])), 0); a.now().After(exp) {
 		return nil
 	}
-	id := access.KeyID(msg[:8])
-	a.mu.RLock()
-	k, ok := a.cache[id]
-	a.mu.RUnlock()
-	if !ok {
-		var err error
-		if k, err = a.keys.Key(c.UserContext(), id); err != nil {
-			return nil
-		}
-		a.mu.Lock()
-		a.cache[id] = k
-		a.mu.Unlock()
-	}
-	if !k.Active() {
+	ck, ok := a.cached(c.UserContext(), access.KeyID(msg[:8]))
+	if !ok || !ck.key.Active() {
 		return nil
 	}
-	return &Principal{KeyID: id, Role: k.Role, Session: true}
+	return &Principal{KeyID: ck.key.ID, Role: ck.key.Role, Session: true}
 }
 
 // CSRFToken returns the token that a session's forms must carry (field "csrf"). It is

@@ -25,58 +25,64 @@ import (
 // pair with no outcome yet whatever inputs ran before.
 const fuzzDecision = "$DECISION"
 
-// fuzzServer is an API server for fuzzing, with one action ("offer") on the web channel.
-type fuzzServer struct {
+// testServer is an API server for fuzzing, tests and benchmarks, with one action
+// ("offer") on the web channel; it keeps the store, for making keys. insecure allows
+// keyless access (--insecure-local); configure, if not nil, changes the options.
+type testServer struct {
 	srv *Server
 	eng *engine.Engine
+	st  *store.Store
 }
 
-func newFuzzServer(f *testing.F) *fuzzServer {
-	f.Helper()
-	so := store.DefaultOptions(f.TempDir())
+func newTestServer(tb testing.TB, insecure bool, configure func(*Options)) *testServer {
+	tb.Helper()
+	so := store.DefaultOptions(tb.TempDir())
 	so.SyncWrites = false // durability is not under test; speed is
 	so.MemTableSize, so.BlockCacheSize, so.IndexCacheSize = 8<<20, 8<<20, 4<<20
 	st, err := store.Open(so)
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	eng, err := engine.New(engine.DefaultOptions(), st, nil, nil, nil)
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := eng.Open(ctx); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
-	f.Cleanup(func() {
+	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			f.Error(err)
+			tb.Error(err)
 		}
 		if err := st.Close(); err != nil {
-			f.Error(err)
+			tb.Error(err)
 		}
 	})
 	if _, err := eng.PutAction(ctx, engine.Action{ID: "offer", Value: 1, Enabled: true, Channels: []string{"web"}}); err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	secret, err := NewSessionSecret()
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
-	auth, err := NewAuth(AuthOptions{Keys: st, SessionSecret: secret, InsecureLocal: true})
+	auth, err := NewAuth(AuthOptions{Keys: st, SessionSecret: secret, InsecureLocal: insecure})
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	opts := DefaultOptions()
 	opts.Auth, opts.Keys = auth, st
-	return &fuzzServer{srv: New(eng, opts), eng: eng}
+	if configure != nil {
+		configure(&opts)
+	}
+	return &testServer{srv: New(eng, opts), eng: eng, st: st}
 }
 
 // decision makes a new decision offering "offer" and returns its id.
-func (s *fuzzServer) decision(t *testing.T) string {
+func (s *testServer) decision(t *testing.T) string {
 	t.Helper()
 	res, err := s.eng.Decide(context.Background(), engine.DecideRequest{CustomerID: "c1", Channel: "web"})
 	if err != nil || len(res.Actions) != 1 {
@@ -87,7 +93,7 @@ func (s *fuzzServer) decision(t *testing.T) string {
 
 // do sends one request through the fiber app and checks the contract: no 5xx, a JSON
 // body, and an error code on every error.
-func (s *fuzzServer) do(t *testing.T, method, path string, body []byte) {
+func (s *testServer) do(t *testing.T, method, path string, body []byte) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -158,7 +164,7 @@ func FuzzDecodeDecide(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	s := newFuzzServer(f)
+	s := newTestServer(f, true, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var b decideBody
 		m := decodeObject(t, "decide", body, &b, func() json.RawMessage { return b.Context })
@@ -184,7 +190,7 @@ func FuzzDecodeFeedback(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	s := newFuzzServer(f)
+	s := newTestServer(f, true, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var b feedbackBody
 		checkAPIError(t, "feedback", body, decode(body, &b))
@@ -210,7 +216,7 @@ func FuzzDecodeAction(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	s := newFuzzServer(f)
+	s := newTestServer(f, true, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var b actionBody
 		err := decode(body, &b)
@@ -239,7 +245,7 @@ func FuzzDecodeCustomer(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	s := newFuzzServer(f)
+	s := newTestServer(f, true, nil)
 	var n atomic.Int64
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var b customerBody

@@ -106,40 +106,10 @@ func (s *Server) getCustomer(c *fiber.Ctx) error {
 	return c.JSON(cust)
 }
 
-type decideBody struct {
-	CustomerID string          `json:"customer_id"`
-	Channel    string          `json:"channel"`
-	Context    json.RawMessage `json:"context"`
-	Actions    []string        `json:"actions"`
-	Limit      int             `json:"limit"`
-	Time       *time.Time      `json:"time"`
-	Source     string          `json:"source"`
-}
-
 func (s *Server) decide(c *fiber.Ctx) error {
-	var b decideBody
-	if err := decode(c.Body(), &b); err != nil {
-		return err
-	}
-	ctxMap, err := object("context", b.Context)
+	req, err := decideRequest(c.Body())
 	if err != nil {
 		return err
-	}
-	req := engine.DecideRequest{
-		CustomerID: engine.CustomerID(b.CustomerID),
-		Channel:    b.Channel,
-		Context:    ctxMap,
-		Limit:      b.Limit,
-		Source:     b.Source,
-	}
-	if len(ctxMap) > 0 {
-		req.RawContext = b.Context
-	}
-	if b.Time != nil {
-		req.Time = *b.Time
-	}
-	for _, id := range b.Actions {
-		req.Actions = append(req.Actions, engine.ActionID(id))
 	}
 	res, err := s.eng.Decide(c.UserContext(), req)
 	if err != nil {
@@ -148,22 +118,10 @@ func (s *Server) decide(c *fiber.Ctx) error {
 	return c.JSON(res)
 }
 
-type feedbackBody struct {
-	DecisionID string     `json:"decision_id"`
-	ActionID   string     `json:"action_id"`
-	Outcome    string     `json:"outcome"`
-	Reward     *float64   `json:"reward"`
-	Time       *time.Time `json:"time"`
-}
-
 func (s *Server) feedback(c *fiber.Ctx) error {
-	var b feedbackBody
-	if err := decode(c.Body(), &b); err != nil {
+	req, err := feedbackRequest(c.Body())
+	if err != nil {
 		return err
-	}
-	req := engine.FeedbackRequest{DecisionID: engine.DecisionID(b.DecisionID), ActionID: engine.ActionID(b.ActionID), Outcome: engine.Outcome(b.Outcome), Reward: b.Reward}
-	if b.Time != nil {
-		req.Time = *b.Time
 	}
 	res, err := s.eng.Feedback(c.UserContext(), req)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +21,41 @@ type Metrics struct {
 	set      *metrics.Set
 	counters sync.Map // name -> *metrics.Counter
 	hists    sync.Map // name -> *metrics.Histogram
-	commit   *metrics.Histogram
-	extra    []func(w io.Writer)
+	// series holds the series counted on every request, by their labels (decisionSeries,
+	// noActionSeries, feedbackSeries, requestSeries): finding one so costs no allocation,
+	// where building its name would cost several.
+	series sync.Map
+	commit *metrics.Histogram
+	extra  []func(w io.Writer)
+}
+
+// The labels of the series counted on every request; the strings are copied before a
+// key is kept.
+type (
+	decisionSeries struct {
+		action  engine.ActionID
+		channel string
+	}
+	noActionSeries struct{ reason, arm string }
+	feedbackSeries struct {
+		outcome   engine.Outcome
+		duplicate bool
+	}
+	requestSeries struct {
+		route, method string
+		class         int // status / 100
+	}
+)
+
+// series returns the counter or histogram of the series with labels k, made with
+// newSeries (which returns the key to keep and the series) on first use.
+func series[K comparable, V any](m *Metrics, k K, newSeries func(K) (K, V)) V {
+	if v, ok := m.series.Load(k); ok {
+		return v.(V)
+	}
+	k, v := newSeries(k)
+	got, _ := m.series.LoadOrStore(k, v)
+	return got.(V)
 }
 
 // NewMetrics returns an empty metrics set.
@@ -56,17 +90,26 @@ func (m *Metrics) histogram(name string) *metrics.Histogram {
 func (m *Metrics) Decided(d *engine.Decision, elapsed time.Duration) {
 	m.histogram(`nextbest_decide_engine_seconds`).Update(elapsed.Seconds())
 	if d.NoAction {
-		m.counter(fmt.Sprintf(`nextbest_no_action_total{reason=%q,arm=%q}`, d.Reason, d.Arm)).Inc()
+		series(m, noActionSeries{d.Reason, d.Arm}, func(k noActionSeries) (noActionSeries, *metrics.Counter) {
+			k = noActionSeries{strings.Clone(k.reason), strings.Clone(k.arm)}
+			return k, m.set.GetOrCreateCounter(fmt.Sprintf(`nextbest_no_action_total{reason=%q,arm=%q}`, k.reason, k.arm))
+		}).Inc()
 		return
 	}
 	for _, a := range d.Chosen {
-		m.counter(`nextbest_decisions_total{action=` + strconv.Quote(string(a)) + `,channel=` + strconv.Quote(d.Channel) + `}`).Inc()
+		series(m, decisionSeries{a, d.Channel}, func(k decisionSeries) (decisionSeries, *metrics.Counter) {
+			k = decisionSeries{engine.ActionID(strings.Clone(string(k.action))), strings.Clone(k.channel)}
+			return k, m.set.GetOrCreateCounter(`nextbest_decisions_total{action=` + strconv.Quote(string(k.action)) + `,channel=` + strconv.Quote(k.channel) + `}`)
+		}).Inc()
 	}
 }
 
 // Responded counts a feedback event by outcome.
 func (m *Metrics) Responded(e *engine.Event, duplicate bool) {
-	m.counter(fmt.Sprintf(`nextbest_feedback_total{outcome=%q,duplicate="%t"}`, e.Outcome, duplicate)).Inc()
+	series(m, feedbackSeries{e.Outcome, duplicate}, func(k feedbackSeries) (feedbackSeries, *metrics.Counter) {
+		k.outcome = engine.Outcome(strings.Clone(string(k.outcome)))
+		return k, m.set.GetOrCreateCounter(fmt.Sprintf(`nextbest_feedback_total{outcome=%q,duplicate="%t"}`, k.outcome, k.duplicate))
+	}).Inc()
 }
 
 // Committed records a group commit: its size and the time from taking the batch to the
@@ -90,7 +133,11 @@ func (m *Metrics) middleware(c *fiber.Ctx) error {
 	if route == "/" || route == "" {
 		route = "other"
 	}
-	m.histogram(`nextbest_http_request_duration_seconds{route=` + strconv.Quote(route) + `,method=` + strconv.Quote(c.Method()) + `,code="` + strconv.Itoa(st/100) + `xx"}`).UpdateDuration(start)
+	// The method is in fiber's request memory; the route's path is the app's.
+	series(m, requestSeries{route, c.Method(), st / 100}, func(k requestSeries) (requestSeries, *metrics.Histogram) {
+		k.route, k.method = strings.Clone(k.route), strings.Clone(k.method)
+		return k, m.set.GetOrCreateHistogram(`nextbest_http_request_duration_seconds{route=` + strconv.Quote(k.route) + `,method=` + strconv.Quote(k.method) + `,code="` + strconv.Itoa(k.class) + `xx"}`)
+	}).UpdateDuration(start)
 	return err
 }
 

@@ -233,3 +233,66 @@ func BenchmarkForget(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSelectionQuadCatalog times SelectionProbabilityQuad at the engine's setting
+// (K = 20 actions, the default tolerance SelectionTolerance) on three catalogs:
+//
+//   - untrained/identical: every model at the prior and every action of equal value, so
+//     the 20 arms are identical: Mean 0 (the prior mean), SD 2.5, Weight 1. SD is an
+//     untrained model's α‖x‖ with α = 0.5 and prior precision 1 for an assumed
+//     ‖x‖² = 25 (a few dozen active features of size about 1); any wide SD behaves
+//     alike.
+//   - untrained/values: the catalog of the load test (cmd/nextbest loadtest.go) and of
+//     engine.BenchmarkDecide: the same posteriors with the actions' values 50 + 15i as
+//     weights, so no two arms are identical and grouping does not apply.
+//   - trained: 20 distinct posteriors from a seeded source: means uniform in logit
+//     [−3, −1] (conversion rates of 5% to 27%), SDs in [0.05, 0.5], weights in [1, 10].
+//
+// The chosen arm of each call is drawn as the engine draws it, by Sample, in a seeded
+// sequence of 256 chosen arms that the loop cycles through, so the time is the mean over
+// the arms in proportion to their selection probability.
+func BenchmarkSelectionQuadCatalog(b *testing.B) {
+	const k = 20
+	rng := rand.New(rand.NewPCG(21, 22))
+	identical, values, trained := make([]Arm, k), make([]Arm, k), make([]Arm, k)
+	for i := range k {
+		identical[i] = Arm{Mean: 0, SD: 2.5, Weight: 1, Var: 25}
+		values[i] = Arm{Mean: 0, SD: 2.5, Weight: float64(50 + 15*i), Var: 25}
+		sd := 0.05 + 0.45*rng.Float64()
+		trained[i] = Arm{Mean: -3 + 2*rng.Float64(), SD: sd, Weight: 1 + 9*rng.Float64(), Var: sd * sd / 0.25}
+	}
+	for _, bc := range []struct {
+		name string
+		arms []Arm
+	}{{"untrained/identical", identical}, {"untrained/values", values}, {"trained", trained}} {
+		b.Run(bc.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(23, 24))
+			chosen := make([]int, 256)
+			scores := make([]float64, k)
+			for n := range chosen {
+				chosen[n] = Sample(bc.arms, rng, scores)
+			}
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				SelectionProbabilityQuad(bc.arms, chosen[n%len(chosen)], SelectionTolerance)
+				n++
+			}
+		})
+	}
+}
+
+// BenchmarkSelectionQuadAlikeIntegral is the untrained/identical catalog of
+// BenchmarkSelectionQuadCatalog integrated (one group of 19 arms) rather than answered
+// by SelectionProbabilityQuad's exact 1/K: the cost of a catalog of alike arms whose
+// chosen arm differs from them, or of a mix of a few groups.
+func BenchmarkSelectionQuadAlikeIntegral(b *testing.B) {
+	arms := make([]Arm, 20)
+	for i := range arms {
+		arms[i] = Arm{Mean: 0, SD: 2.5, Weight: 1, Var: 25}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		selectionQuad(arms, 7, SelectionTolerance, true)
+	}
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -71,6 +71,7 @@ type scratch struct {
 	arms    []bandit.Arm
 	scores  []float64
 	idx     []int
+	order   []int
 	states  []*actionState
 }
 
@@ -122,10 +123,9 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 	}
 	sc.states = states
 
-	if _, err := enc.Encode(profile, req.Context, &sc.x); err != nil {
+	if _, err := enc.EncodeObserve(profile, req.Context, &sc.x); err != nil {
 		return nil, errorf(ErrInvalid, "invalid_field", "%v", err)
 	}
-	enc.Observe(profile, req.Context)
 
 	d := &Decision{
 		ID:         e.newDecisionID(now, rng),
@@ -236,11 +236,12 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 		c.Priority = c.Score * sc.weights[i]
 		sc.scores[i] = c.Priority
 	}
-	order := make([]int, len(sc.idx))
-	for i := range order {
-		order[i] = i
+	order := sc.order[:0]
+	for i := range sc.idx {
+		order = append(order, i)
 	}
-	sort.SliceStable(order, func(a, b int) bool { return sc.scores[order[a]] > sc.scores[order[b]] })
+	sc.order = order
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(sc.scores[b], sc.scores[a]) })
 	for rank, i := range order {
 		d.Candidates[sc.idx[i]].Rank = rank + 1
 	}

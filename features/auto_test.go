@@ -238,3 +238,34 @@ func TestAutoHashAndBits(t *testing.T) {
 		t.Errorf("bits 99: Dim %d", d)
 	}
 }
+
+// TestAutoLongNames checks names too long for the walk's stack buffer, which it hashes
+// by streaming their parts: the encoding must still be the documented one.
+func TestAutoLongNames(t *testing.T) {
+	e := NewAutoEncoder(20)
+	long := strings.Repeat("k", 300)
+	profile := map[string]any{
+		long: "v",
+		"n":  map[string]any{long: []any{long}},
+		"s":  long,
+		"o":  map[string]any{long: map[string]any{"a": "b"}}, // a long object name
+	}
+	var v Vector
+	if _, err := e.EncodeObserve(profile, nil, &v); err != nil {
+		t.Fatal(err)
+	}
+	want := autoVector(20, map[string]float64{
+		"profile." + long + "=v":         1,
+		"profile.n." + long + "=" + long: 1,
+		"profile.s=" + long:              1,
+		"profile.o." + long + ".a=b":     1,
+	})
+	if !sameVector(v, want, 0) {
+		t.Errorf("got  %v\nwant %v", v, want)
+	}
+	for _, i := range want.Index[1:] {
+		if got := e.FeatureName(int(i)); !strings.HasPrefix(got, "profile.") || len(got) < 300 {
+			t.Errorf("FeatureName(%d) = %q", i, got)
+		}
+	}
+}

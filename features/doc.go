@@ -5,7 +5,7 @@
 // The package is pure: it parses bytes and does arithmetic, with no clock, logging,
 // I/O or globals. The engine owns one Encoder per schema and calls Encode on every
 // decision and Observe whenever it wants the online standardisation statistics to
-// learn from a profile.
+// learn from a profile; EncodeObserve does both in one walk of the input.
 //
 // # Two encoders
 //
@@ -102,6 +102,8 @@
 //
 // # Concurrency
 //
-// Encode, FeatureName, Dim and SchemaHash may be called from many goroutines at once;
-// Observe and UnmarshalBinary take a write lock.
+// Every method may be called from many goroutines at once. Encode, FeatureName and
+// MarshalBinary take a read lock; Observe, EncodeObserve and UnmarshalBinary take a
+// write lock, EncodeObserve of a schema encoder only to fold in the values it has
+// encoded.
 package features

@@ -68,8 +68,8 @@ func (e *Encoder) MarshalBinary() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(dims)))
 	for _, d := range dims {
 		b = binary.AppendUvarint(b, uint64(d))
-		b = binary.AppendUvarint(b, uint64(len(a.names[d])))
-		b = append(b, a.names[d]...)
+		b = binary.AppendUvarint(b, uint64(len(a.names[d].text)))
+		b = append(b, a.names[d].text...)
 	}
 	return b, nil
 }
@@ -140,7 +140,7 @@ func (e *Encoder) UnmarshalBinary(data []byte) error {
 	if m > MaxAutoNames {
 		return fmt.Errorf("%w: %d names, more than %d", ErrState, m, MaxAutoNames)
 	}
-	names := make(map[int32]string, m)
+	names := make(map[int32]autoName, m)
 	prevDim := uint64(0)
 	for i := 0; i < m && r.err == nil; i++ {
 		d := r.uvarint()
@@ -149,17 +149,14 @@ func (e *Encoder) UnmarshalBinary(data []byte) error {
 			r.err = fmt.Errorf("%w: name for dimension %d out of range or order", ErrState, d)
 		}
 		prevDim = d
-		names[int32(d)] = name
+		names[int32(d)] = autoName{text: name, hash: xxhash.Sum64String(name)} // the walk hashes exactly the name's text
 	}
 	if err := r.done(); err != nil {
 		return err
 	}
+	dims := a.indexNames(names)
 	e.mu.Lock()
-	hashes := make(map[int32]uint64, len(names))
-	for d, name := range names {
-		hashes[d] = xxhash.Sum64String(name) // the walk hashes exactly the name's text
-	}
-	a.stats, a.names, a.hashes = stats, names, hashes
+	a.stats, a.names, a.dims = stats, names, dims
 	e.mu.Unlock()
 	return nil
 }

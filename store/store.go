@@ -83,7 +83,11 @@ func Open(opts Options) (*Store, error) {
 		WithLogger(badgerLogger{log}).
 		WithCompression(options.Snappy).
 		WithNumCompactors(2).
-		WithNumGoroutines(2)
+		WithNumGoroutines(2).
+		// Every write transaction is blind (Set and Delete, no reads: see update and
+		// writeGroups), so no commit can conflict; tracking conflict keys would cost a hash
+		// and a map entry per key on the commit path for nothing.
+		WithDetectConflicts(false)
 	// Every level's tables are BaseTableSize (2 MB), not doubling per level: compaction
 	// builders, which Badger pools, stay small (see Options).
 	bo.TableSizeMultiplier = 1
@@ -164,15 +168,10 @@ func (s *Store) get(key []byte, v any) error {
 	})
 }
 
-// update runs fn in a read-write transaction, retrying on conflicts.
+// update runs fn in a read-write transaction. fn must only write (Set, Delete): the store
+// runs without conflict detection (see Open).
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
-	for attempt := 0; ; attempt++ {
-		err := s.db.Update(fn)
-		if errors.Is(err, badger.ErrConflict) && attempt < 10 {
-			continue
-		}
-		return err
-	}
+	return s.db.Update(fn)
 }
 
 func (s *Store) ttlEntry(key, value []byte) *badger.Entry {
