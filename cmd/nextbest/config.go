@@ -39,6 +39,11 @@ type Options struct {
 	// runtime/debug.SetMemoryLimit; a GOMEMLIMIT environment variable wins over it, and 0
 	// means no limit. It keeps the heap near what is live instead of twice that.
 	MemoryLimitMB int64 `yaml:"memory_limit_mb"`
+	// GoMaxProcs is how many goroutines run Go code at once (runtime.GOMAXPROCS); 0 means
+	// procsPerCPU times the runtime's default (the CPUs the process may use), and a
+	// GOMAXPROCS environment variable wins over it. See applyProcs for why more than the
+	// CPUs.
+	GoMaxProcs int `yaml:"gomaxprocs"`
 
 	Store    StoreOptions   `yaml:"store"`
 	Engine   engine.Options `yaml:"engine"`
@@ -226,6 +231,9 @@ func (o *Options) validate() error {
 	}
 	if o.Store.CustomerCache < 0 {
 		return fmt.Errorf("store.customer_cache: must not be negative (0 turns the cache off)")
+	}
+	if o.GoMaxProcs < 0 || o.GoMaxProcs > 1024 {
+		return fmt.Errorf("gomaxprocs: must be in [0, 1024] (0: %d per CPU)", procsPerCPU)
 	}
 	if o.MemoryLimitMB < 0 {
 		return fmt.Errorf("memory_limit_mb: must not be negative (0 means no limit)")

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -159,5 +160,50 @@ func TestMemoryLimitApplied(t *testing.T) {
 				t.Errorf("log %q does not contain %q", buf.String(), tc.log)
 			}
 		})
+	}
+}
+
+func TestProcsDecision(t *testing.T) {
+	for _, tc := range []struct {
+		option     int
+		env        string
+		def        int
+		want       int
+		wantSource string
+	}{
+		{0, "", 2, 2 * procsPerCPU, "default"},
+		{0, "", 1, procsPerCPU, "default"},
+		{6, "", 2, 6, "gomaxprocs"},
+		{6, "3", 2, 0, "GOMAXPROCS"}, // the environment wins; the runtime already applied it
+		{0, "3", 2, 0, "GOMAXPROCS"},
+	} {
+		n, src := procs(tc.option, tc.env, tc.def)
+		if n != tc.want || src != tc.wantSource {
+			t.Errorf("procs(%d, %q, %d) = %d, %q; want %d, %q", tc.option, tc.env, tc.def, n, src, tc.want, tc.wantSource)
+		}
+	}
+}
+
+// TestProcsApplied checks what applyProcs leaves in the runtime and logs.
+func TestProcsApplied(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	t.Setenv("GOMAXPROCS", "")
+	var buf bytes.Buffer
+	applyProcs(5, slog.New(slog.NewTextHandler(&buf, nil)))
+	if got := runtime.GOMAXPROCS(0); got != 5 {
+		t.Errorf("GOMAXPROCS after applyProcs(5) = %d, want 5", got)
+	}
+	if !strings.Contains(buf.String(), "procs=5") || !strings.Contains(buf.String(), "source=gomaxprocs") {
+		t.Errorf("log %q does not give procs=5 source=gomaxprocs", buf.String())
+	}
+	for _, bad := range []string{"gomaxprocs: -1\n", "gomaxprocs: 5000\n"} {
+		o := DefaultOptions()
+		if err := loadConfig(&o, writeConfig(t, bad)); err != nil {
+			t.Fatalf("%q: %v", bad, err)
+		}
+		if err := o.validate(); err == nil || !strings.Contains(err.Error(), "gomaxprocs: must be in [0, 1024]") {
+			t.Errorf("%q: validate error %v, want the gomaxprocs range", bad, err)
+		}
 	}
 }

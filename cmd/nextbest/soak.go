@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +47,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	probe := fs.Duration("probe", 20*time.Second, "length of the maximum-rate probe (the maximum is its second half's rate)")
 	workers := fs.Int("concurrency", 32, "clients in the probe (and the most in flight during the soak)")
 	bin := fs.String("bin", "", "nextbest binary (default: this executable)")
+	config := fs.String("config", "", "YAML config for the server (default: none, the defaults)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,7 +69,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	data := filepath.Join(dir, "data")
 	// The real binary with its defaults (keys on, memory_limit_mb), as loadtest --memory
 	// runs it; its log goes to a file named in any start-up error.
-	srv, err := startProcess(ctx, exe, data, "", filepath.Join(dir, "server.log"))
+	srv, err := startProcess(ctx, exe, data, *config, filepath.Join(dir, "server.log"))
 	if err != nil {
 		return fmt.Errorf("soak: %w", err)
 	}
@@ -165,6 +168,10 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	interval := time.Duration(float64(time.Second) / rate)
 	var skipped atomic.Int64
 	var memSeries []ltMemInfo
+	// The server's own histogram of decide latency, scraped from /metrics at the start and
+	// after each window: what the service measured, without the load generator's share
+	// of the two cores and the loopback.
+	scrapes := []map[string]float64{scrapeDecideHistogram(ctx, admin, srv.url())}
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	next := start
@@ -178,6 +185,9 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case <-ticker.C:
 			if m, err := procMemory(srv.pid()); err == nil {
 				memSeries = append(memSeries, m)
+			}
+			if len(memSeries)%10 == 0 && len(scrapes) < len(windows) {
+				scrapes = append(scrapes, scrapeDecideHistogram(ctx, admin, srv.url()))
 			}
 		default:
 		}
@@ -212,11 +222,14 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for range *workers {
 		sem <- struct{}{}
 	}
+	for len(scrapes) < len(windows)+1 { // the last window ended with the loop
+		scrapes = append(scrapes, scrapeDecideHistogram(ctx, admin, srv.url()))
+	}
 	if err := srv.stop(); err != nil { // SIGTERM after the load, as an operator would
 		return fmt.Errorf("soak: %w", err)
 	}
-	fmt.Fprintf(stdout, "%-9s %8s %22s %22s %7s %22s\n", "", "", "decide", "feedback", "", "memory MB")
-	fmt.Fprintf(stdout, "%-9s %8s %11s %10s %11s %10s %7s %8s %6s %6s\n", "window", "pairs/s", "p50", "p99", "p50", "p99", "errors", "RSS", "anon", "file")
+	fmt.Fprintf(stdout, "%-9s %8s %22s %11s %22s %7s %22s\n", "", "", "decide", "decide", "feedback", "", "memory MB")
+	fmt.Fprintf(stdout, "%-9s %8s %11s %10s %11s %11s %10s %7s %8s %6s %6s\n", "window", "pairs/s", "p50", "p99", "server p99", "p50", "p99", "errors", "RSS", "anon", "file")
 	failed := []string{}
 	var anon []float64
 	for w := range windows {
@@ -230,7 +243,13 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		anon = append(anon, m.anon)
 		r := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
-		fmt.Fprintf(stdout, "%3d-%3ds %8.0f %11s %10s %11s %10s %7d %8.0f %6.0f %6.0f\n", w*10, w*10+10, float64(windows[w].n)/10, r(dp50), r(dp99), r(fp50), r(fp99), windows[w].err, m.rss, m.anon, m.file)
+		server := "-"
+		if w+1 < len(scrapes) {
+			if q, ok := histogramQuantile(scrapes[w], scrapes[w+1], 0.99); ok {
+				server = "<" + r(q)
+			}
+		}
+		fmt.Fprintf(stdout, "%3d-%3ds %8.0f %11s %10s %11s %11s %10s %7d %8.0f %6.0f %6.0f\n", w*10, w*10+10, float64(windows[w].n)/10, r(dp50), r(dp99), server, r(fp50), r(fp99), windows[w].err, m.rss, m.anon, m.file)
 		if dp99 > *p99Target {
 			failed = append(failed, fmt.Sprintf("window %d: decide p99 %s over %s", w, r(dp99), *p99Target))
 		}
@@ -263,4 +282,64 @@ func quantiles(lat []time.Duration) (p50, p99 time.Duration) {
 	slices.Sort(lat)
 	q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
 	return q(0.5), q(0.99)
+}
+
+// decideSeries is the server's latency histogram of successful decides (api.Metrics).
+const decideSeries = `nextbest_http_request_duration_seconds_bucket{route="/v1/decide",method="POST",code="2xx",vmrange="`
+
+// scrapeDecideHistogram reads the server's decide latency buckets from /metrics: count by
+// vmrange ("lo...hi" in seconds). It returns nil if the scrape fails, and the window's
+// server column then shows "-".
+func scrapeDecideHistogram(ctx context.Context, w *ltWorker, base string) map[string]float64 {
+	if err := w.do(ctx, http.MethodGet, base+"/metrics", nil, http.StatusOK); err != nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(w.buf.String(), "\n") {
+		rest, ok := strings.CutPrefix(line, decideSeries)
+		if !ok {
+			continue
+		}
+		rng, count, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseFloat(strings.TrimSpace(count), 64); err == nil {
+			out[rng] = n
+		}
+	}
+	return out
+}
+
+// histogramQuantile returns the upper bound of the vmrange bucket that holds quantile q of
+// the observations made between scrapes a and b (VictoriaMetrics' buckets are about 12%
+// wide, so it overstates the quantile by at most that). ok is false without observations.
+func histogramQuantile(a, b map[string]float64, q float64) (time.Duration, bool) {
+	if a == nil || b == nil {
+		return 0, false
+	}
+	type bucket struct{ hi, n float64 }
+	var bs []bucket
+	total := 0.0
+	for rng, n := range b {
+		_, hiText, ok := strings.Cut(rng, "...")
+		hi, err := strconv.ParseFloat(hiText, 64)
+		if !ok || err != nil || n-a[rng] <= 0 {
+			continue
+		}
+		bs = append(bs, bucket{hi, n - a[rng]})
+		total += n - a[rng]
+	}
+	if total == 0 {
+		return 0, false
+	}
+	slices.SortFunc(bs, func(x, y bucket) int { return cmp.Compare(x.hi, y.hi) })
+	seen := 0.0
+	for _, x := range bs {
+		seen += x.n
+		if seen >= q*total {
+			return time.Duration(x.hi * float64(time.Second)), true
+		}
+	}
+	return time.Duration(bs[len(bs)-1].hi * float64(time.Second)), true
 }
