@@ -88,6 +88,11 @@ func DecodeDecision(b []byte, d *Decision) error {
 		if err := gojson.Unmarshal(bytes.Clone(b), d); err != nil {
 			return fmt.Errorf("%w: %v", errRecord, err)
 		}
+		// A feature vector is index and value pairs; the binary form cannot hold a record
+		// whose lists differ in length, and no engine ever wrote one.
+		if len(d.Features.Index) != len(d.Features.Value) {
+			return fmt.Errorf("%w: features: %d indexes but %d values", errRecord, len(d.Features.Index), len(d.Features.Value))
+		}
 		return nil
 	}
 	if b[0] != decisionRecordV1 {

@@ -72,8 +72,9 @@ func procs(option int, env string, def int) (n int, source string) {
 // a system call), so that thread keeps its P; with GOMAXPROCS equal to the CPUs, two such
 // faults on a 2-CPU machine stop every goroutine, decisions included, until the journal
 // commit ends. Spare Ps let the others run meanwhile. Measured with `nextbest soak`
-// (docs/benchmarks.md, issue 4): decide p99 at the client fell from 10-23 ms to 4-6 ms
-// at the same rate, while the server's own histogram said under 0.6 ms in both cases.
+// (docs/benchmarks.md, issue 4): at 80% load decide's p99 at the client fell from 16-35
+// ms per window with 2 Ps to 7-11 ms with 8, while the server's own histogram of the
+// handler stayed in the low milliseconds: the stalls were outside the handlers.
 func applyProcs(option int, log *slog.Logger) {
 	n, source := procs(option, os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0))
 	if n > 0 {
