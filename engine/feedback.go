@@ -60,12 +60,12 @@ func (e *Engine) Feedback(ctx context.Context, req FeedbackRequest) (FeedbackRes
 	return FeedbackResult{Seq: res.seq, Duplicate: res.duplicate, Learned: res.learned}, nil
 }
 
-// decision finds a decision in the recent cache or the log.
+// decision finds a decision, without its outcomes, in the recent cache or the log.
 func (e *Engine) decision(ctx context.Context, id DecisionID) (*Decision, error) {
 	if d := e.recent.get(id); d != nil {
 		return d, nil
 	}
-	d, err := e.store.Decision(ctx, id)
+	d, err := e.store.DecisionRecord(ctx, id) // feedback does not read the outcomes
 	if errors.Is(err, ErrNotFound) {
 		return nil, errorf(ErrNotFound, "unknown_decision", "no decision %q (unknown, or older than the log's retention)", truncate(string(id), 64))
 	}

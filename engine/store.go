@@ -101,6 +101,8 @@ type Journal interface {
 // DecisionLog reads the decision log.
 type DecisionLog interface {
 	Decision(ctx context.Context, id DecisionID) (*Decision, error) // ErrNotFound if absent
+	// DecisionRecord is Decision without the outcomes (Decision.Outcomes is empty).
+	DecisionRecord(ctx context.Context, id DecisionID) (*Decision, error)
 	// Decisions calls fn for each decision from since on, oldest first, with its outcomes.
 	Decisions(ctx context.Context, since time.Time, fn func(*Decision) error) error
 	// Recent returns up to n decisions, newest first, with their outcomes.

@@ -15,6 +15,16 @@ import (
 
 // Decision returns one logged decision with its outcomes, ErrNotFound if absent (or expired).
 func (s *Store) Decision(_ context.Context, id engine.DecisionID) (*engine.Decision, error) {
+	return s.decision(id, true)
+}
+
+// DecisionRecord returns one logged decision without its outcomes: what feedback needs,
+// without the iterator over the decision's events that attaching them costs.
+func (s *Store) DecisionRecord(_ context.Context, id engine.DecisionID) (*engine.Decision, error) {
+	return s.decision(id, false)
+}
+
+func (s *Store) decision(id engine.DecisionID, outcomes bool) (*engine.Decision, error) {
 	var d engine.Decision
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(decisionKey(id))
@@ -27,6 +37,9 @@ func (s *Store) Decision(_ context.Context, id engine.DecisionID) (*engine.Decis
 		// DecodeDecision copies what it keeps out of Badger's buffer.
 		if err := item.Value(func(b []byte) error { return engine.DecodeDecision(b, &d) }); err != nil {
 			return err
+		}
+		if !outcomes {
+			return nil
 		}
 		return attachOutcomes(txn, &d)
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -97,6 +98,18 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	d, err := dst.Decision(context.Background(), "0000000000000001aa")
 	if err != nil || len(d.Outcomes) != 1 || d.Outcomes[0].Outcome != engine.Accepted {
 		t.Fatalf("restored decision %+v, err %v", d, err)
+	}
+	// DecisionRecord is the same record without the outcomes.
+	r, err := dst.DecisionRecord(context.Background(), "0000000000000001aa")
+	if err != nil || len(r.Outcomes) != 0 {
+		t.Fatalf("DecisionRecord %+v, err %v; want the record without outcomes", r, err)
+	}
+	d.Outcomes = nil
+	if !reflect.DeepEqual(d, r) {
+		t.Errorf("DecisionRecord %+v differs from Decision without outcomes %+v", r, d)
+	}
+	if _, err := dst.DecisionRecord(context.Background(), "0000000000000002bb"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("DecisionRecord of an absent decision: %v, want ErrNotFound", err)
 	}
 }
 
