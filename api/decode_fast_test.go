@@ -13,18 +13,7 @@ import (
 func FuzzDecideFast(f *testing.F) {
 	f.Add(typicalDecideBody())
 	f.Fuzz(func(t *testing.T, body []byte) {
-		fast, ok := decideFast(body)
-		want, wantErr := decideStrict(body)
-		if ok && wantErr != nil {
-			t.Fatalf("%q: the fast path accepts %+v, the strict path refuses: %v", body, fast, wantErr)
-		}
-		if ok && !reflect.DeepEqual(fast, want) {
-			t.Fatalf("%q: the fast path gives\n%#v\nthe strict path\n%#v", body, fast, want)
-		}
-		got, err := decideRequest(body)
-		if fmt.Sprint(err) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: decideRequest gives %#v, %v; the strict path %#v, %v", body, got, err, want, wantErr)
-		}
+		checkFastPath(t, body, decideFast, decideStrict, decideRequest)
 	})
 }
 
@@ -32,19 +21,26 @@ func FuzzDecideFast(f *testing.F) {
 func FuzzFeedbackFast(f *testing.F) {
 	f.Add([]byte(typicalFeedbackBody))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		fast, ok := feedbackFast(body)
-		want, wantErr := feedbackStrict(body)
-		if ok && wantErr != nil {
-			t.Fatalf("%q: the fast path accepts %+v, the strict path refuses: %v", body, fast, wantErr)
-		}
-		if ok && !reflect.DeepEqual(fast, want) {
-			t.Fatalf("%q: the fast path gives\n%#v\nthe strict path\n%#v", body, fast, want)
-		}
-		got, err := feedbackRequest(body)
-		if fmt.Sprint(err) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: feedbackRequest gives %#v, %v; the strict path %#v, %v", body, got, err, want, wantErr)
-		}
+		checkFastPath(t, body, feedbackFast, feedbackStrict, feedbackRequest)
 	})
+}
+
+// checkFastPath checks one body: what fast takes, strict gives too, and decode (the
+// handler's decoder: fast, else strict) gives what strict gives, error included.
+func checkFastPath[R any](t *testing.T, body []byte, fast func([]byte) (R, bool), strict, decode func([]byte) (R, error)) {
+	t.Helper()
+	got, ok := fast(body)
+	want, wantErr := strict(body)
+	if ok && wantErr != nil {
+		t.Fatalf("%q: the fast path accepts %+v, the strict path refuses: %v", body, got, wantErr)
+	}
+	if ok && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: the fast path gives\n%#v\nthe strict path\n%#v", body, got, want)
+	}
+	dec, err := decode(body)
+	if fmt.Sprint(err) != fmt.Sprint(wantErr) || !reflect.DeepEqual(dec, want) {
+		t.Fatalf("%q: the handler's decoder gives %#v, %v; the strict path %#v, %v", body, dec, err, want, wantErr)
+	}
 }
 
 // TestDecodeFastTakes checks which bodies the fast paths take: the fuzz targets only
