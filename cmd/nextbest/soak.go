@@ -167,13 +167,33 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
 	var skipped atomic.Int64
+	// A sampler beside the pacing loop, so that reading the server's memory and scraping
+	// its metrics never delays a pair: memory every second, and the server's own
+	// histogram of decide latency (what the service measured, without the load
+	// generator's share of the cores and the loopback) from /metrics at the start and
+	// after each window.
 	var memSeries []ltMemInfo
-	// The server's own histogram of decide latency, scraped from /metrics at the start and
-	// after each window: what the service measured, without the load generator's share
-	// of the two cores and the loopback.
 	scrapes := []map[string]float64{scrapeDecideHistogram(ctx, admin, srv.url())}
-	ticker := time.NewTicker(time.Second)
-	defer ticker.Stop()
+	sampleCtx, stopSampler := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for k := 1; ; k++ {
+			select {
+			case <-sampleCtx.Done():
+				return
+			case <-tick.C:
+			}
+			if m, err := procMemory(srv.pid()); err == nil {
+				memSeries = append(memSeries, m)
+			}
+			if k%10 == 0 && len(scrapes) < len(windows) {
+				scrapes = append(scrapes, scrapeDecideHistogram(sampleCtx, admin, srv.url()))
+			}
+		}
+	}()
 	next := start
 	rng := rand.New(rand.NewPCG(99, 1))
 	for i := 0; time.Since(start) < *duration; i++ {
@@ -181,16 +201,6 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			time.Sleep(d)
 		}
 		next = next.Add(interval)
-		select {
-		case <-ticker.C:
-			if m, err := procMemory(srv.pid()); err == nil {
-				memSeries = append(memSeries, m)
-			}
-			if len(memSeries)%10 == 0 && len(scrapes) < len(windows) {
-				scrapes = append(scrapes, scrapeDecideHistogram(ctx, admin, srv.url()))
-			}
-		default:
-		}
 		select {
 		case sem <- struct{}{}:
 		default:
@@ -222,7 +232,9 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for range *workers {
 		sem <- struct{}{}
 	}
-	for len(scrapes) < len(windows)+1 { // the last window ended with the loop
+	stopSampler()
+	<-sampled
+	if len(scrapes) == len(windows) { // the last window ends once its pairs have
 		scrapes = append(scrapes, scrapeDecideHistogram(ctx, admin, srv.url()))
 	}
 	if err := srv.stop(); err != nil { // SIGTERM after the load, as an operator would
