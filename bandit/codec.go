@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/nextbest/nextbest/internal/binrec"
 )
 
 // codecVersion is the first byte of every encoding. Bump it when the layout
@@ -140,59 +142,13 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-// decoder reads little-endian fields and remembers the first error.
-type decoder struct {
-	data []byte
-	err  error
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
-	}
-}
-
-// take returns the next n bytes, or nil after recording an error.
-func (d *decoder) take(n int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || n > len(d.data) {
-		d.fail("truncated: need %d bytes, have %d", n, len(d.data))
-		return nil
-	}
-	b := d.data[:n]
-	d.data = d.data[n:]
-	return b
-}
-
-func (d *decoder) u8() byte {
-	if b := d.take(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (d *decoder) u32() uint32 {
-	if b := d.take(4); b != nil {
-		return binary.LittleEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (d *decoder) u64() uint64 {
-	if b := d.take(8); b != nil {
-		return binary.LittleEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
+// decoder reads a model's little-endian fields (binrec.Reader); the first error sticks.
+type decoder struct{ binrec.Reader }
 
 // floats decodes n floats after checking that the bytes are there, so a
 // corrupt length cannot make it allocate more than the input justifies.
 func (d *decoder) floats(n int) []float64 {
-	b := d.take(8 * n)
+	b := d.Bytes(8*n, "floats")
 	if b == nil {
 		return nil
 	}
@@ -204,33 +160,33 @@ func (d *decoder) floats(n int) []float64 {
 }
 
 func decodeModel(data []byte) (*Model, error) {
-	d := &decoder{data: data}
-	if v := d.u8(); d.err == nil && v != codecVersion {
+	d := &decoder{binrec.NewReader(data, ErrCorrupt)}
+	if v := d.Byte("model"); d.Err() == nil && v != codecVersion {
 		return nil, fmt.Errorf("%w: version %d (want %d)", ErrCorrupt, v, codecVersion)
 	}
 	var cfg Config
-	cfg.Form = Form(d.u8())
-	flags := d.u8()
-	cfg.HalfLifeUnit = Unit(d.u8())
-	cfg.Dim = int(d.u32())
-	cfg.Window = int(d.u32())
-	cfg.NewtonSteps = int(d.u32())
-	cfg.PriorMean = d.f64()
-	cfg.PriorPrecision = d.f64()
-	cfg.HalfLife = d.f64()
-	cfg.ValueShape = d.f64()
-	cfg.ValueScale = d.f64()
+	cfg.Form = Form(d.Byte("model"))
+	flags := d.Byte("model")
+	cfg.HalfLifeUnit = Unit(d.Byte("model"))
+	cfg.Dim = int(d.Uint32("model"))
+	cfg.Window = int(d.Uint32("model"))
+	cfg.NewtonSteps = int(d.Uint32("model"))
+	cfg.PriorMean = d.Float64("model")
+	cfg.PriorPrecision = d.Float64("model")
+	cfg.HalfLife = d.Float64("model")
+	cfg.ValueShape = d.Float64("model")
+	cfg.ValueScale = d.Float64("model")
 	cfg.Value = flags&flagValue != 0
-	responses := int64(d.u64())
-	positives := int64(d.u64())
-	rejected := int64(d.u64())
-	evidence := d.f64()
-	pending := d.f64()
-	lastSec := int64(d.u64())
-	lastNsec := d.u32()
-	nWin := int(d.u32())
-	if d.err != nil {
-		return nil, d.err
+	responses := int64(d.Uint64("model"))
+	positives := int64(d.Uint64("model"))
+	rejected := int64(d.Uint64("model"))
+	evidence := d.Float64("model")
+	pending := d.Float64("model")
+	lastSec := int64(d.Uint64("model"))
+	lastNsec := d.Uint32("model")
+	nWin := int(d.Uint32("model"))
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	if flags&^knownFlags != 0 {
 		return nil, fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, flags)
@@ -266,9 +222,9 @@ func decodeModel(data []byte) (*Model, error) {
 	}
 	win := newWindow(cfg.Window)
 	scores := d.floats(nWin)
-	outcomes := d.take(nWin)
-	if d.err != nil {
-		return nil, d.err
+	outcomes := d.Bytes(nWin, "window")
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
 	for i, s := range scores {
 		if !(s >= 0 && s <= 1) {
@@ -285,17 +241,17 @@ func decodeModel(data []byte) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		a, b := d.f64(), d.f64()
-		if d.err != nil {
-			return nil, d.err
+		a, b := d.Float64("model"), d.Float64("model")
+		if d.Err() != nil {
+			return nil, d.Err()
 		}
 		if !(a > 0) || !(b > 0) || math.IsInf(a, 1) || math.IsInf(b, 1) {
 			return nil, fmt.Errorf("%w: value noise a=%v b=%v", ErrCorrupt, a, b)
 		}
 		value = &valueModel{w: vw, a: a, b: b}
 	}
-	if len(d.data) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.data))
+	if err := d.Done(); err != nil {
+		return nil, err
 	}
 	return &Model{
 		cfg:       cfg,
@@ -314,9 +270,9 @@ func decodeModel(data []byte) (*Model, error) {
 func decodeGaussian(d *decoder, form Form, dim int) (gaussian, error) {
 	g := gaussian{form: form, dim: dim}
 	// Check the whole block is present before allocating anything.
-	if len(d.data) < gaussianSize(form, dim) {
-		d.fail("truncated posterior: need %d bytes, have %d", gaussianSize(form, dim), len(d.data))
-		return g, d.err
+	if d.Len() < gaussianSize(form, dim) {
+		d.Fail("truncated posterior: need %d bytes, have %d", gaussianSize(form, dim), d.Len())
+		return g, d.Err()
 	}
 	g.mean = d.floats(dim)
 	for _, v := range g.mean {
@@ -333,14 +289,14 @@ func decodeGaussian(d *decoder, form Form, dim int) (gaussian, error) {
 			}
 			g.vari[i] = 1 / q
 		}
-		return g, d.err
+		return g, d.Err()
 	}
 	g.l = make([]float64, dim*dim)
 	g.rdiag = make([]float64, dim)
 	for k := range dim {
 		col := d.floats(dim - k)
-		if d.err != nil {
-			return g, d.err
+		if d.Err() != nil {
+			return g, d.Err()
 		}
 		if lkk := col[0]; !(lkk > 0) || math.IsInf(lkk, 1) {
 			return g, fmt.Errorf("%w: Cholesky diagonal %v", ErrCorrupt, lkk)
@@ -353,5 +309,5 @@ func decodeGaussian(d *decoder, form Form, dim int) (gaussian, error) {
 		copy(g.l[k*dim+k:k*dim+dim], col)
 		g.rdiag[k] = 1 / col[0]
 	}
-	return g, d.err
+	return g, d.Err()
 }

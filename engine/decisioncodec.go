@@ -9,6 +9,8 @@ import (
 	"time"
 
 	gojson "github.com/goccy/go-json"
+
+	"github.com/nextbest/nextbest/internal/binrec"
 )
 
 // The decision record's stored form. A decision is logged on every contact, so its record
@@ -98,7 +100,7 @@ func DecodeDecision(b []byte, d *Decision) error {
 	if b[0] != decisionRecordV1 {
 		return fmt.Errorf("%w: unknown version %d", errRecord, b[0])
 	}
-	r := recordReader{b: b[1:]}
+	r := recordReader{binrec.NewReader(b[1:], errRecord)}
 	out := Decision{
 		ID:         DecisionID(r.str()),
 		CustomerID: CustomerID(r.str()),
@@ -112,57 +114,54 @@ func DecodeDecision(b []byte, d *Decision) error {
 		out.Context = bytes.Clone(ctx) // b may be a buffer the store reuses
 	}
 	out.Schema = r.str()
-	if n := r.count(1 + 8); n > 0 {
+	if n := r.Count(1+8, "count"); n > 0 {
 		out.Features.Index = make([]int32, n)
 		out.Features.Value = make([]float64, n)
 		for i := range n {
-			v := r.varint()
+			v := r.Varint("number")
 			if v < math.MinInt32 || v > math.MaxInt32 {
-				r.fail("feature index out of range")
+				r.Fail("feature index out of range")
 			}
 			out.Features.Index[i] = int32(v)
 		}
 		for i := range n {
-			out.Features.Value[i] = r.float()
+			out.Features.Value[i] = r.Float64("number")
 		}
 	}
-	if n := r.count(3 + 1 + 6*8 + 1); n > 0 || r.err == nil {
+	if n := r.Count(3+1+6*8+1, "count"); n > 0 || r.Err() == nil {
 		out.Candidates = make([]Candidate, n)
 		for i := range out.Candidates {
 			c := &out.Candidates[i]
 			c.ID = ActionID(r.str())
 			c.Filtered = r.str()
 			c.Detail = r.str()
-			rank := r.varint()
+			rank := r.Varint("number")
 			if rank < math.MinInt32 || rank > math.MaxInt32 {
-				r.fail("rank out of range")
+				r.Fail("rank out of range")
 			}
 			c.Rank = int(rank)
-			c.Propensity, c.Score, c.Value = r.float(), r.float(), r.float()
-			c.Weight, c.Priority, c.Probability = r.float(), r.float(), r.float()
-			c.ModelSeq = r.uvarint()
+			c.Propensity, c.Score, c.Value = r.Float64("number"), r.Float64("number"), r.Float64("number")
+			c.Weight, c.Priority, c.Probability = r.Float64("number"), r.Float64("number"), r.Float64("number")
+			c.ModelSeq = r.Uvarint("number")
 		}
 	}
-	if n := r.count(1); n > 0 {
+	if n := r.Count(1, "count"); n > 0 {
 		out.Chosen = make([]ActionID, n)
 		for i := range out.Chosen {
 			out.Chosen[i] = ActionID(r.str())
 		}
 	}
-	switch r.byte() {
+	switch r.Byte("flag") {
 	case 0:
 	case 1:
 		out.NoAction = true
 	default:
-		r.fail("no_action flag")
+		r.Fail("no_action flag")
 	}
 	out.Reason = r.str()
 	out.Deadline = r.time()
-	if r.err == nil && len(r.b) > 0 {
-		r.fail("trailing bytes")
-	}
-	if r.err != nil {
-		return r.err
+	if err := r.Done(); err != nil {
+		return err
 	}
 	*d = out
 	return nil
@@ -180,91 +179,20 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(append(b, 1), t.UnixNano())
 }
 
-// recordReader reads a binary record; the first error sticks and later reads return
-// zero values.
-type recordReader struct {
-	b   []byte
-	err error
-}
+// recordReader reads a binary decision record (binrec.Reader) with the decision's own
+// field kinds.
+type recordReader struct{ binrec.Reader }
 
-func (r *recordReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: bad or truncated %s", errRecord, what)
-	}
-	r.b = nil
-}
-
-func (r *recordReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("number")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *recordReader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("number")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// count reads a count of items that each take at least min bytes, refusing counts the
-// rest of the record cannot hold (so a corrupt count cannot make a huge allocation).
-func (r *recordReader) count(min int) int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)/min) {
-		r.fail("count")
-		return 0
-	}
-	return int(n)
-}
-
-func (r *recordReader) bytes() []byte {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.fail("string")
-		return nil
-	}
-	s := r.b[:n:n]
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *recordReader) str() string { return string(r.bytes()) }
-
-func (r *recordReader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail("flag")
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *recordReader) float() float64 {
-	if len(r.b) < 8 {
-		r.fail("number")
-		return 0
-	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
-	r.b = r.b[8:]
-	return v
-}
+func (r *recordReader) str() string   { return string(r.LenBytes("string")) }
+func (r *recordReader) bytes() []byte { return r.LenBytes("bytes") }
 
 func (r *recordReader) time() time.Time {
-	switch r.byte() {
+	switch r.Byte("time") {
 	case 0:
 		return time.Time{}
 	case 1:
-		return time.Unix(0, r.varint()).UTC()
+		return time.Unix(0, r.Varint("time")).UTC()
 	}
-	r.fail("time")
+	r.Fail("malformed time")
 	return time.Time{}
 }

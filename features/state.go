@@ -1,13 +1,15 @@
 package features
 
 import (
-	"github.com/cespare/xxhash/v2"
-
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/nextbest/nextbest/internal/binrec"
 )
 
 // ErrState means bytes given to UnmarshalBinary are not encoder state this package
@@ -84,32 +86,32 @@ func appendStat(b []byte, s stat) []byte {
 // state must come from an encoder with the same SchemaHash. On error, which wraps
 // ErrState, the encoder is unchanged.
 func (e *Encoder) UnmarshalBinary(data []byte) error {
-	r := stateReader{b: data}
-	version, mode := r.byte(), r.byte()
-	if r.err == nil && version != stateVersion {
+	r := stateReader{binrec.NewReader(data, ErrState)}
+	version, mode := r.Byte("header"), r.Byte("header")
+	if r.Err() == nil && version != stateVersion {
 		return fmt.Errorf("%w: version %d, want %d", ErrState, version, stateVersion)
 	}
 	wantMode := byte(modeSchema)
 	if e.auto != nil {
 		wantMode = modeAuto
 	}
-	if r.err == nil && mode != wantMode {
+	if r.Err() == nil && mode != wantMode {
 		return fmt.Errorf("%w: %w: state of a %s encoder", ErrState, ErrSchema, modeName(mode))
 	}
-	hash := string(r.bytes(r.count(1)))
-	if r.err == nil && hash != e.hash {
+	hash := string(r.LenBytes("name"))
+	if r.Err() == nil && hash != e.hash {
 		return fmt.Errorf("%w: %w: state is for schema %q, encoder has %q", ErrState, ErrSchema, hash, e.hash)
 	}
 	if e.auto == nil {
-		n := r.count(17)
-		if r.err == nil && n != len(e.stats) {
+		n := r.Count(17, "length")
+		if r.Err() == nil && n != len(e.stats) {
 			return fmt.Errorf("%w: %d statistics, want %d", ErrState, n, len(e.stats))
 		}
 		stats := make([]stat, 0, n)
-		for i := 0; i < n && r.err == nil; i++ {
+		for i := 0; i < n && r.Err() == nil; i++ {
 			stats = append(stats, r.stat())
 		}
-		if err := r.done(); err != nil {
+		if err := r.Done(); err != nil {
 			return err
 		}
 		e.mu.Lock()
@@ -118,40 +120,40 @@ func (e *Encoder) UnmarshalBinary(data []byte) error {
 		return nil
 	}
 	a := e.auto
-	if bits := r.uvarint(); r.err == nil && bits != uint64(a.bits) {
+	if bits := r.Uvarint("varint"); r.Err() == nil && bits != uint64(a.bits) {
 		return fmt.Errorf("%w: %w: state for %d bits, encoder has %d", ErrState, ErrSchema, bits, a.bits)
 	}
-	n := r.count(25)
+	n := r.Count(25, "length")
 	if n > MaxAutoStats {
 		return fmt.Errorf("%w: %d statistics, more than %d", ErrState, n, MaxAutoStats)
 	}
 	stats := make(map[uint64]*stat, n)
 	prev := uint64(0)
-	for i := 0; i < n && r.err == nil; i++ {
-		k := r.uint64()
-		if r.err == nil && i > 0 && k <= prev {
-			r.err = fmt.Errorf("%w: statistics keys not increasing", ErrState)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		k := r.Uint64("key")
+		if r.Err() == nil && i > 0 && k <= prev {
+			r.Fail("statistics keys not increasing")
 		}
 		prev = k
 		s := r.stat()
 		stats[k] = &s
 	}
-	m := r.count(2)
+	m := r.Count(2, "length")
 	if m > MaxAutoNames {
 		return fmt.Errorf("%w: %d names, more than %d", ErrState, m, MaxAutoNames)
 	}
 	names := make(map[int32]autoName, m)
 	prevDim := uint64(0)
-	for i := 0; i < m && r.err == nil; i++ {
-		d := r.uvarint()
-		name := string(r.bytes(r.count(1)))
-		if r.err == nil && (d == 0 || d > a.buckets || d <= prevDim) {
-			r.err = fmt.Errorf("%w: name for dimension %d out of range or order", ErrState, d)
+	for i := 0; i < m && r.Err() == nil; i++ {
+		d := r.Uvarint("varint")
+		name := string(r.LenBytes("name"))
+		if r.Err() == nil && (d == 0 || d > a.buckets || d <= prevDim) {
+			r.Fail("name for dimension %d out of range or order", d)
 		}
 		prevDim = d
 		names[int32(d)] = autoName{text: name, hash: xxhash.Sum64String(name)} // the walk hashes exactly the name's text
 	}
-	if err := r.done(); err != nil {
+	if err := r.Done(); err != nil {
 		return err
 	}
 	dims := a.indexNames(names)
@@ -171,86 +173,15 @@ func modeName(m byte) string {
 	return fmt.Sprintf("unknown (mode %d)", m)
 }
 
-// stateReader decodes state bytes; after the first error every read returns zero.
-type stateReader struct {
-	b   []byte
-	err error
-}
-
-func (r *stateReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: truncated or malformed %s", ErrState, what)
-	}
-}
-
-func (r *stateReader) byte() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.fail("header")
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *stateReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// count reads a length whose items take at least size bytes each, so that it cannot
-// exceed what is left.
-func (r *stateReader) count(size int) int {
-	v := r.uvarint()
-	if r.err == nil && v > uint64(len(r.b)/size) {
-		r.fail("length")
-		return 0
-	}
-	return int(v)
-}
-
-func (r *stateReader) bytes(n int) []byte {
-	if r.err != nil || n > len(r.b) {
-		r.fail("bytes")
-		return nil
-	}
-	s := r.b[:n]
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *stateReader) uint64() uint64 {
-	b := r.bytes(8)
-	if b == nil {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(b)
-}
+// stateReader reads state bytes (binrec.Reader) with the statistics' own field kind.
+type stateReader struct{ binrec.Reader }
 
 func (r *stateReader) stat() stat {
-	s := stat{n: r.uvarint()}
-	s.mean = math.Float64frombits(r.uint64())
-	s.m2 = math.Float64frombits(r.uint64())
-	if r.err == nil && !s.valid() {
-		r.err = fmt.Errorf("%w: statistic n=%d mean=%g m2=%g is not valid", ErrState, s.n, s.mean, s.m2)
+	s := stat{n: r.Uvarint("statistic")}
+	s.mean = r.Float64("statistic")
+	s.m2 = r.Float64("statistic")
+	if r.Err() == nil && !s.valid() {
+		r.Fail("statistic n=%d mean=%g m2=%g is not valid", s.n, s.mean, s.m2)
 	}
 	return s
-}
-
-func (r *stateReader) done() error {
-	if r.err != nil {
-		return r.err
-	}
-	if len(r.b) > 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrState, len(r.b))
-	}
-	return nil
 }

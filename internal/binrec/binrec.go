@@ -1,0 +1,137 @@
+// Package binrec reads the binary records that nextbest writes: a model (bandit), an
+// encoder's state (features) and a logged decision (engine). Each is read front to back
+// by a Reader whose first error sticks, so that a decoder reads every field in order and
+// checks once at the end, and a corrupt length can never make it allocate more than the
+// input holds.
+package binrec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Reader reads a record. After the first error every read returns the zero value and
+// consumes nothing; Err reports that error, which wraps the sentinel given to NewReader.
+type Reader struct {
+	b        []byte
+	err      error
+	sentinel error
+}
+
+// NewReader returns a Reader of b whose errors wrap sentinel (for errors.Is).
+func NewReader(b []byte, sentinel error) Reader {
+	return Reader{b: b, sentinel: sentinel}
+}
+
+// Fail records an error, "<sentinel>: <message>", unless one is recorded already.
+func (r *Reader) Fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", r.sentinel, fmt.Sprintf(format, args...))
+	}
+	r.b = nil
+}
+
+// Err returns the first error, or nil.
+func (r *Reader) Err() error { return r.err }
+
+// Len returns the number of bytes left.
+func (r *Reader) Len() int { return len(r.b) }
+
+// Done returns the first error, or an error if bytes are left over.
+func (r *Reader) Done() error {
+	if r.err == nil && len(r.b) > 0 {
+		r.Fail("%d trailing bytes", len(r.b))
+	}
+	return r.err
+}
+
+// Bytes returns the next n bytes (a slice of the input, capacity n), or nil.
+func (r *Reader) Bytes(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.Fail("truncated %s: need %d bytes, have %d", what, n, len(r.b))
+		return nil
+	}
+	s := r.b[:n:n]
+	r.b = r.b[n:]
+	return s
+}
+
+// Byte reads one byte.
+func (r *Reader) Byte(what string) byte {
+	if b := r.Bytes(1, what); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+// Uint32 reads a little-endian uint32.
+func (r *Reader) Uint32(what string) uint32 {
+	if b := r.Bytes(4, what); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
+// Uint64 reads a little-endian uint64.
+func (r *Reader) Uint64(what string) uint64 {
+	if b := r.Bytes(8, what); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
+
+// Float64 reads a float64 from its little-endian IEEE 754 bits.
+func (r *Reader) Float64(what string) float64 { return math.Float64frombits(r.Uint64(what)) }
+
+// Uvarint reads an unsigned varint (encoding/binary).
+func (r *Reader) Uvarint(what string) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.Fail("malformed or truncated %s", what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// Varint reads a signed varint (encoding/binary).
+func (r *Reader) Varint(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.Fail("malformed or truncated %s", what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// Count reads a uvarint count of items that take at least min bytes each, refusing a
+// count that the rest of the record cannot hold.
+func (r *Reader) Count(min int, what string) int {
+	n := r.Uvarint(what)
+	if r.err == nil && n > uint64(r.Len()/min) {
+		r.Fail("%s %d: the record has %d bytes left", what, n, r.Len())
+		return 0
+	}
+	return int(n)
+}
+
+// LenBytes reads a uvarint length and that many bytes.
+func (r *Reader) LenBytes(what string) []byte {
+	n := r.Uvarint(what)
+	if r.err == nil && n > uint64(r.Len()) {
+		r.Fail("truncated %s: need %d bytes, have %d", what, n, r.Len())
+		return nil
+	}
+	return r.Bytes(int(n), what)
+}

@@ -1,0 +1,97 @@
+package binrec
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"testing"
+)
+
+var errTest = errors.New("test record")
+
+func record() []byte {
+	b := []byte{7}
+	b = binary.LittleEndian.AppendUint32(b, 0xdeadbeef)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(-2.5))
+	b = binary.AppendUvarint(b, 300)
+	b = binary.AppendVarint(b, -300)
+	b = binary.AppendUvarint(b, 3)
+	return append(b, "abc"...)
+}
+
+func TestReaderRoundTrip(t *testing.T) {
+	r := NewReader(record(), errTest)
+	if v := r.Byte("b"); v != 7 {
+		t.Errorf("Byte = %d", v)
+	}
+	if v := r.Uint32("u"); v != 0xdeadbeef {
+		t.Errorf("Uint32 = %#x", v)
+	}
+	if v := r.Float64("f"); v != -2.5 {
+		t.Errorf("Float64 = %v", v)
+	}
+	if v := r.Uvarint("u"); v != 300 {
+		t.Errorf("Uvarint = %d", v)
+	}
+	if v := r.Varint("v"); v != -300 {
+		t.Errorf("Varint = %d", v)
+	}
+	if v := string(r.LenBytes("s")); v != "abc" {
+		t.Errorf("LenBytes = %q", v)
+	}
+	if err := r.Done(); err != nil {
+		t.Errorf("Done: %v", err)
+	}
+}
+
+// TestReaderTruncated reads every strict prefix of the record: each must fail with the
+// sentinel, and every read after the failure must return zero.
+func TestReaderTruncated(t *testing.T) {
+	full := record()
+	for n := range len(full) {
+		r := NewReader(full[:n], errTest)
+		r.Byte("b")
+		r.Uint32("u")
+		r.Float64("f")
+		r.Uvarint("u")
+		r.Varint("v")
+		s := r.LenBytes("s")
+		if err := r.Done(); !errors.Is(err, errTest) {
+			t.Fatalf("prefix of %d bytes: Done = %v, want an error wrapping the sentinel", n, err)
+		}
+		if s != nil || r.Byte("after") != 0 || r.Uint64("after") != 0 || r.Len() != 0 {
+			t.Fatalf("prefix of %d bytes: reads after the error are not zero", n)
+		}
+	}
+}
+
+func TestReaderGuards(t *testing.T) {
+	// A count larger than the bytes left could hold is refused before any allocation.
+	b := binary.AppendUvarint(nil, 1<<40)
+	r := NewReader(append(b, make([]byte, 16)...), errTest)
+	if n := r.Count(8, "items"); n != 0 || !errors.Is(r.Err(), errTest) {
+		t.Errorf("Count of 2^40 items of 8 bytes in 16: %d, %v", n, r.Err())
+	}
+	// A fitting count passes.
+	r = NewReader(append(binary.AppendUvarint(nil, 2), make([]byte, 16)...), errTest)
+	if n := r.Count(8, "items"); n != 2 || r.Err() != nil {
+		t.Errorf("Count of 2 items of 8 bytes in 16: %d, %v", n, r.Err())
+	}
+	// Trailing bytes and negative lengths.
+	r = NewReader([]byte{1, 2}, errTest)
+	r.Byte("b")
+	if err := r.Done(); !errors.Is(err, errTest) {
+		t.Errorf("Done with a byte left: %v", err)
+	}
+	r = NewReader([]byte{1}, errTest)
+	if r.Bytes(-1, "x") != nil || r.Err() == nil {
+		t.Errorf("Bytes(-1): no error")
+	}
+	// The first error sticks.
+	r = NewReader(nil, errTest)
+	r.Fail("first")
+	r.Fail("second")
+	if r.Err().Error() != "test record: first" {
+		t.Errorf("Err = %q, want the first failure", r.Err())
+	}
+}
