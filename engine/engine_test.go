@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -395,5 +397,77 @@ func TestEligibilityFilters(t *testing.T) {
 	res = h.decide("new", nil)
 	if res.Actions[0].ID != "loyal-only" {
 		t.Fatalf("loyal customer got %+v, want loyal-only", res.Actions)
+	}
+}
+
+// batchSpy is the real store, recording what each group commit asked of it.
+type batchSpy struct {
+	*store.Store
+	mu      sync.Mutex
+	batches []engine.Batch
+}
+
+func (s *batchSpy) Commit(ctx context.Context, b *engine.Batch) error {
+	s.mu.Lock()
+	s.batches = append(s.batches, *b)
+	s.mu.Unlock()
+	return s.Store.Commit(ctx, b)
+}
+
+func (s *batchSpy) seen() []engine.Batch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.batches)
+}
+
+// A batch of decision records only is lazy (the store may fsync it later); a batch with
+// feedback in it is not, and its fsync covers the decision it answers.
+func TestBatchLazyOnlyWhenNoOneWaits(t *testing.T) {
+	st, err := store.Open(store.DefaultOptions(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	spy := &batchSpy{Store: st}
+	eng, err := engine.New(engine.DefaultOptions(), spy, engine.NewManualClock(t0), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := eng.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	if _, err := eng.PutAction(ctx, engine.Action{ID: "offer", Value: 1, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := eng.Decide(ctx, engine.DecideRequest{CustomerID: "c1", Channel: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(spy.seen()) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the decision was not committed within 10 s")
+		}
+	}
+	if _, err := eng.Feedback(ctx, engine.FeedbackRequest{DecisionID: d.DecisionID, ActionID: "offer", Outcome: engine.Accepted}); err != nil {
+		t.Fatal(err)
+	}
+	bs := spy.seen()
+	if len(bs) != 2 {
+		t.Fatalf("%d group commits, want 2 (the decision, the feedback)", len(bs))
+	}
+	if b := bs[0]; len(b.Decisions) != 1 || len(b.Events) != 0 || !b.Lazy {
+		t.Fatalf("first batch: %d decisions, %d events, lazy %v; want 1, 0, lazy", len(b.Decisions), len(b.Events), b.Lazy)
+	}
+	if b := bs[1]; len(b.Events) != 1 || b.Lazy {
+		t.Fatalf("second batch: %d events, lazy %v; want 1, not lazy", len(b.Events), b.Lazy)
 	}
 }

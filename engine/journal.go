@@ -314,6 +314,7 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 		c.fail(&b, replies, fmt.Errorf("experiment bookkeeping: %w", err))
 		replies = nil
 	} else if len(b.Decisions) > 0 || len(b.Events) > 0 || len(b.Outcomes) > 0 || len(b.Enrollments) > 0 {
+		b.Lazy = len(replies) == 0 && len(b.Events) == 0
 		if err := e.store.Commit(ctx, &b); err != nil {
 			// The store may have written part of the batch before failing: never reuse
 			// its sequence numbers (a gap in the journal is harmless; a reused number

@@ -38,6 +38,10 @@ type Batch struct {
 	Rollups     []Rollup
 	Contacts    []ContactEvent
 	Outcomes    []CustomerOutcome
+	// Lazy marks a batch no request waits for (decision records and their bookkeeping):
+	// the store may make it durable a little later, and does so before any later batch
+	// that is not lazy is acknowledged.
+	Lazy bool
 }
 
 // EventWrite is one journal event with the idempotency state it establishes.

@@ -90,5 +90,8 @@ func (s *Store) Restore(_ context.Context, r io.Reader) error {
 	if err := s.db.Load(bytes.NewReader(payload), 256); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	if err := s.durable(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	return nil
 }

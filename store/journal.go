@@ -32,7 +32,8 @@ type write struct {
 	ttl        bool
 }
 
-// Commit writes the batch durably. Records are encoded with goccy/go-json, which writes
+// Commit writes the batch durably: before it returns, or, for a Lazy batch, within
+// Options.LazySync (see syncer). Records are encoded with goccy/go-json, which writes
 // what encoding/json writes in about half the time (engine's BenchmarkDecisionMarshal). Each decision, event group and snapshot is atomic; a
 // large batch is split between them, never inside one.
 func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
@@ -110,7 +111,14 @@ func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 		groups = append(groups, book[:n])
 		book = book[n:]
 	}
-	return s.writeGroups(ctx, groups)
+	if err := s.writeGroups(ctx, groups); err != nil {
+		return err
+	}
+	if b.Lazy {
+		s.lazy()
+		return nil
+	}
+	return s.durable()
 }
 
 func (s *Store) writeGroups(ctx context.Context, groups [][]write) error {

@@ -24,6 +24,9 @@ const (
 	tModelMeta  = layout + "modelmeta/" // + action id NUL version (8 bytes BE) -> engine.Snapshot JSON
 	tModelBytes = layout + "model/"     // + action id NUL version (8 bytes BE) -> model bytes
 	sep         = "\x00"
+	// tHold is a prefix no key has: an iterator over it holds Badger's value-log file
+	// deletions (Store.holdDeletions) and reads nothing.
+	tHold = layout + "hold/"
 )
 
 // ErrBadKey reports a key that does not follow the layout.

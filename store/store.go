@@ -21,8 +21,12 @@ var ErrNotFound = fmt.Errorf("store: %w", engine.ErrNotFound)
 // Options configures the store. The zero value is not usable; start from DefaultOptions.
 type Options struct {
 	Dir        string
-	SyncWrites bool          // fsync every commit (default true)
-	Retention  time.Duration // decision log and journal TTL; 0 keeps them forever
+	SyncWrites bool // an acknowledged write is fsync'd before it returns (default true)
+	// LazySync bounds how long a write no one waits for (a batch of decision records,
+	// engine.Batch.Lazy) may wait for its fsync when SyncWrites is on; it is usually
+	// fsync'd sooner, by the next write someone waits for. See syncer.
+	LazySync  time.Duration
+	Retention time.Duration // decision log and journal TTL; 0 keeps them forever
 	// Memory. Badger's heap is roughly MemTableSize x NumMemtables, plus BlockCacheSize
 	// and IndexCacheSize, plus its table builders: each holds about 4 to 10 times the
 	// table it builds (a MemTableSize table when a memtable is flushed, a 2 MB table in
@@ -42,6 +46,8 @@ type Options struct {
 	BlockCacheSize int64
 	IndexCacheSize int64
 	Logger         *slog.Logger
+
+	valueLogFileSize int64 // tests: Badger's default (1 GB) unless set
 }
 
 // DefaultOptions returns options sized so that, with 1,000 full-covariance models and a
@@ -51,6 +57,7 @@ func DefaultOptions(dir string) Options {
 	return Options{
 		Dir:            dir,
 		SyncWrites:     true,
+		LazySync:       100 * time.Millisecond,
 		Retention:      90 * 24 * time.Hour,
 		MemTableSize:   8 << 20,
 		NumMemtables:   2,
@@ -67,6 +74,7 @@ type Store struct {
 	opts      Options
 	log       *slog.Logger
 	customers *customerCache
+	syncer    *syncer // nil without SyncWrites
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -78,8 +86,10 @@ func Open(opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// The store syncs for itself (see syncer): Badger's SyncWrites would fsync every write,
+	// decision records that no one waits for included.
 	bo := badger.DefaultOptions(opts.Dir).
-		WithSyncWrites(opts.SyncWrites).
+		WithSyncWrites(false).
 		WithLogger(badgerLogger{log}).
 		WithCompression(options.Snappy).
 		WithNumCompactors(2).
@@ -106,15 +116,33 @@ func Open(opts Options) (*Store, error) {
 	if opts.IndexCacheSize > 0 {
 		bo = bo.WithIndexCacheSize(opts.IndexCacheSize)
 	}
+	if opts.valueLogFileSize > 0 {
+		bo = bo.WithValueLogFileSize(opts.valueLogFileSize)
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
-	return &Store{db: db, opts: opts, log: log, customers: newCustomerCache(opts.CustomerCache)}, nil
+	s := &Store{db: db, opts: opts, log: log, customers: newCustomerCache(opts.CustomerCache)}
+	if opts.SyncWrites {
+		if opts.LazySync <= 0 {
+			db.Close()
+			return nil, fmt.Errorf("open store %s: lazy sync interval %v is not positive", opts.Dir, opts.LazySync)
+		}
+		if s.syncer, err = newSyncer(db, opts.Dir, opts.LazySync, log); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+		}
+		s.syncer.start()
+	}
+	return s, nil
 }
 
 // Close flushes and closes the database.
 func (s *Store) Close() error {
+	if s.syncer != nil {
+		s.syncer.close() // Badger's Close syncs every log it has open
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -136,16 +164,37 @@ func (s *Store) Stats() Stats {
 // RunGC runs Badger's value-log garbage collection until it finds nothing to rewrite.
 func (s *Store) RunGC(ctx context.Context) (rewritten int, err error) {
 	for ctx.Err() == nil {
-		err := s.db.RunValueLogGC(0.5)
-		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
-			return rewritten, nil
-		}
+		done, err := s.gcOnce()
 		if err != nil {
-			return rewritten, fmt.Errorf("value log gc: %w", err)
+			return rewritten, err
+		}
+		if !done {
+			return rewritten, nil
 		}
 		rewritten++
 	}
 	return rewritten, ctx.Err()
+}
+
+// gcOnce runs one round of value-log GC; it reports whether a file was rewritten. The
+// entries the GC moves are fsync'd before Badger may delete their old file (see
+// holdDeletions).
+func (s *Store) gcOnce() (bool, error) {
+	if s.syncer != nil {
+		release := s.holdDeletions()
+		defer release()
+	}
+	err := s.db.RunValueLogGC(0.5)
+	if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("value log gc: %w", err)
+	}
+	if err := s.durable(); err != nil {
+		return false, fmt.Errorf("value log gc: %w", err)
+	}
+	return true, nil
 }
 
 // get reads a JSON value into v.
@@ -171,7 +220,10 @@ func (s *Store) get(key []byte, v any) error {
 // update runs fn in a read-write transaction. fn must only write (Set, Delete): the store
 // runs without conflict detection (see Open).
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
-	return s.db.Update(fn)
+	if err := s.db.Update(fn); err != nil {
+		return err
+	}
+	return s.durable()
 }
 
 func (s *Store) ttlEntry(key, value []byte) *badger.Entry {

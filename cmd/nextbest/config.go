@@ -55,7 +55,10 @@ type Options struct {
 // num_memtables + block_cache_mb + index_cache_mb, plus table builders during flushes and
 // compactions (docs/configuration.md adds it up with the rest of memory_limit_mb).
 type StoreOptions struct {
-	SyncWrites   bool          `yaml:"sync_writes"`
+	SyncWrites bool `yaml:"sync_writes"`
+	// LazySync: how long a logged decision (which no request waits for) may wait for its
+	// fsync; any acknowledged write fsyncs it sooner.
+	LazySync     time.Duration `yaml:"lazy_sync"`
 	Retention    time.Duration `yaml:"retention"`
 	MemTableMB   int64         `yaml:"memtable_mb"`
 	NumMemtables int           `yaml:"num_memtables"`
@@ -103,6 +106,7 @@ func DefaultOptions() Options {
 		MemoryLimitMB: 384,
 		Store: StoreOptions{
 			SyncWrites:   so.SyncWrites,
+			LazySync:     so.LazySync,
 			Retention:    so.Retention,
 			MemTableMB:   so.MemTableSize >> 20,
 			NumMemtables: so.NumMemtables,
@@ -142,6 +146,7 @@ func loadConfig(o *Options, path string) error {
 func (o *Options) storeOptions(log *slog.Logger) store.Options {
 	so := store.DefaultOptions(o.Data)
 	so.SyncWrites = o.Store.SyncWrites
+	so.LazySync = o.Store.LazySync
 	so.Retention = o.Store.Retention
 	so.MemTableSize = o.Store.MemTableMB << 20
 	so.NumMemtables = o.Store.NumMemtables
@@ -228,6 +233,9 @@ func (o *Options) validate() error {
 	}
 	if v := o.Store.ValueThresholdBytes; v < 0 || v > 1<<20 || v > o.Store.MemTableMB<<20*15/100 {
 		return fmt.Errorf("store.value_threshold_bytes: must be in [0, 1048576] and at most 15%% of memtable_mb, got %d (0: Badger's default, 1 MB)", v)
+	}
+	if o.Store.LazySync < time.Millisecond || o.Store.LazySync > time.Minute {
+		return fmt.Errorf("store.lazy_sync: must be between 1ms and 1m, got %v", o.Store.LazySync)
 	}
 	if o.Store.CustomerCache < 0 {
 		return fmt.Errorf("store.customer_cache: must not be negative (0 turns the cache off)")

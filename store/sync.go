@@ -1,0 +1,264 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// syncer makes writes durable for the store, in place of Badger's SyncWrites.
+//
+// With SyncWrites Badger msyncs its value log and its memtable's write-ahead log after every
+// write, whether or not anyone waits for it. Most of nextbest's writes are decision records
+// that no request waits for, and on this machine's ext4 an msync writes back whole large
+// folios, about 1 MB, however little changed: 13.5 KB written to disk per decision with a
+// sync every few milliseconds, 2.6 KB without (docs/benchmarks.md, issue 3). So the store
+// runs Badger without SyncWrites and syncs itself:
+//
+//   - a write someone waits for (feedback, configuration, keys: everything but a batch of
+//     decision records) is fsync'd before the call returns; concurrent callers share one
+//     fsync (group commit);
+//   - a lazy write (Batch.Lazy: decision records) is fsync'd by the next such call, or by a
+//     background tick at most Options.LazySync after it was written.
+//
+// An fsync covers the logs Badger writes to (DB.Sync: the current value-log file and the
+// current memtable's log), and also the logs it has rotated away from since the last fsync:
+// Badger without SyncWrites does not sync a value-log file when it moves to the next one,
+// nor a memtable's log when the memtable becomes immutable (it is synced only as the table
+// Badger flushes it to, after which the log is deleted). Badger names these files by
+// increasing number (%06d.vlog, %05d.mem), so after DB.Sync the syncer looks for files
+// numbered past the newest it saw last time, fsyncs every one from that newest on, and then
+// the directory that holds their names. Tables and the manifest Badger always syncs itself.
+type syncer struct {
+	db       *badger.DB
+	dir      string
+	log      *slog.Logger
+	interval time.Duration
+
+	written atomic.Uint64 // writes committed so far (a generation count)
+	mu      sync.Mutex    // one fsync at a time; guards the fields below
+	synced  uint64        // the generation the last fsync covered
+	memFid  int           // newest memtable log seen at the last fsync
+	vlogFid int           // newest value-log file seen at the last fsync
+	err     error         // the last background fsync's error, reported by the next sync
+
+	// What an fsync calls; tests record the calls.
+	dbSync    func() error            // badger.DB.Sync
+	fsyncFile func(path string) error // fsyncPath
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+const (
+	memExt  = ".mem"
+	vlogExt = ".vlog"
+)
+
+// newSyncer reads the directory for the newest log files; db must be open on dir.
+func newSyncer(db *badger.DB, dir string, interval time.Duration, log *slog.Logger) (*syncer, error) {
+	s := &syncer{db: db, dir: dir, log: log, interval: interval, dbSync: db.Sync, fsyncFile: fsyncPath}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read store directory: %w", err)
+	}
+	for _, e := range entries {
+		if fid, ok := logFid(e.Name(), memExt); ok {
+			s.memFid = max(s.memFid, fid)
+		}
+		if fid, ok := logFid(e.Name(), vlogExt); ok {
+			s.vlogFid = max(s.vlogFid, fid)
+		}
+	}
+	return s, nil
+}
+
+// logFid parses Badger's log file name: a decimal number and ext.
+func logFid(name, ext string) (int, bool) {
+	num, ok := strings.CutSuffix(name, ext)
+	if !ok || num == "" {
+		return 0, false
+	}
+	fid, err := strconv.Atoi(num)
+	return fid, err == nil && fid >= 0
+}
+
+func memName(fid int) string  { return fmt.Sprintf("%05d%s", fid, memExt) }
+func vlogName(fid int) string { return fmt.Sprintf("%06d%s", fid, vlogExt) }
+
+// start runs the background tick that bounds how long a lazy write waits for its fsync.
+func (s *syncer) start() {
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(s.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				if err := s.sync(); err != nil {
+					s.log.Error("background fsync of the decision log failed", "err", err)
+				}
+			}
+		}
+	}()
+}
+
+// close stops the background tick; Badger's Close syncs what is left.
+func (s *syncer) close() {
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done
+		s.stop = nil
+	}
+}
+
+// wrote records a committed write; it is durable after the next sync returns nil.
+func (s *syncer) wrote() { s.written.Add(1) }
+
+// sync makes every write committed before it was called durable. A caller that finds its
+// writes already covered by an fsync that began after them returns at once.
+func (s *syncer) sync() error {
+	want := s.written.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.synced >= want {
+		return nil
+	}
+	upTo := s.written.Load() // writes committed before the fsync starts are covered by it
+	if err := s.fsyncLogs(); err != nil {
+		return err
+	}
+	s.synced = upTo
+	return nil
+}
+
+// fsyncLogs fsyncs the current logs, then every log rotated away from since the last
+// fsync, then the directory. Called with mu held.
+func (s *syncer) fsyncLogs() error {
+	if err := s.dbSync(); err != nil {
+		return fmt.Errorf("fsync store: %w", err)
+	}
+	mem, err := s.rotated(s.memFid, memName)
+	if err != nil {
+		return err
+	}
+	vlog, err := s.rotated(s.vlogFid, vlogName)
+	if err != nil {
+		return err
+	}
+	if mem == s.memFid && vlog == s.vlogFid {
+		return nil
+	}
+	// The logs from the newest seen last time up to the one before the newest now. The
+	// newest itself was current when DB.Sync ran, or it was created after: then everything
+	// committed before this fsync began is in the older ones.
+	for fid := s.memFid; fid < mem; fid++ {
+		if err := s.fsyncLog(memName(fid)); err != nil {
+			return err
+		}
+	}
+	for fid := s.vlogFid; fid < vlog; fid++ {
+		if err := s.fsyncLog(vlogName(fid)); err != nil {
+			return err
+		}
+	}
+	if err := s.fsyncFile(s.dir); err != nil {
+		return fmt.Errorf("fsync store directory: %w", err)
+	}
+	s.memFid, s.vlogFid = mem, vlog
+	return nil
+}
+
+// rotated returns the newest log numbered from fid on that exists.
+func (s *syncer) rotated(fid int, name func(int) string) (int, error) {
+	for {
+		_, err := os.Stat(filepath.Join(s.dir, name(fid+1)))
+		if errors.Is(err, fs.ErrNotExist) {
+			return fid, nil
+		}
+		if err != nil {
+			return fid, fmt.Errorf("fsync store: %w", err)
+		}
+		fid++
+	}
+}
+
+// fsyncLog fsyncs one log; a log that no longer exists was flushed to a table (a memtable's
+// log) or collected (a value-log file), and Badger synced what replaced it.
+func (s *syncer) fsyncLog(name string) error {
+	err := s.fsyncFile(filepath.Join(s.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fsync store log %s: %w", name, err)
+	}
+	return nil
+}
+
+// fsyncPath fsyncs a file or directory by path. On Linux an fsync writes back the pages
+// written through any mapping of the file as well (msync(MS_SYNC) is the same call on a
+// range), so it covers Badger's memory-mapped writes.
+func fsyncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// holdDeletions keeps Badger from deleting value-log files until release is called:
+// Badger defers deleting a file its value-log GC has emptied while any iterator is open.
+// RunGC holds one over each GC round and fsyncs before letting go, because without
+// SyncWrites the entries the GC moved are not yet on disk when it would delete their
+// old file.
+func (s *Store) holdDeletions() (release func()) {
+	txn := s.db.NewTransaction(false)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tHold)})
+	return func() {
+		it.Close()
+		txn.Discard()
+	}
+}
+
+// Sync makes every write committed so far durable (a no-op without SyncWrites).
+func (s *Store) Sync(_ context.Context) error {
+	if s.syncer == nil {
+		return nil
+	}
+	return s.syncer.sync()
+}
+
+// durable is called after a committed write that its caller waits for.
+func (s *Store) durable() error {
+	if s.syncer == nil {
+		return nil
+	}
+	s.syncer.wrote()
+	return s.syncer.sync()
+}
+
+// lazy is called after a committed write that no one waits for.
+func (s *Store) lazy() {
+	if s.syncer != nil {
+		s.syncer.wrote()
+	}
+}
