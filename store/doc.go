@@ -6,7 +6,9 @@
 // layout can be migrated key by key. Values are JSON except model bytes, which are the
 // bandit package's versioned binary encoding.
 //
-// Durability: with Options.SyncWrites (the default) every commit is fsync'd before it
-// returns, so an acknowledged write survives a killed process and a power loss. Without it,
-// writes survive a killed process (they are in the OS page cache) but not a power loss.
+// Durability: with Options.SyncWrites (the default) every write someone waits for is
+// fsync'd before it returns, so an acknowledged write survives a killed process and a
+// power loss; a batch of decision records (engine.Batch.Lazy) is fsync'd within
+// Options.LazySync (see syncer). Without SyncWrites, writes survive a killed process (they
+// are in the OS page cache) but not a power loss.
 package store

@@ -129,7 +129,7 @@ func Open(opts Options) (*Store, error) {
 			db.Close()
 			return nil, fmt.Errorf("open store %s: lazy sync interval %v is not positive", opts.Dir, opts.LazySync)
 		}
-		if s.syncer, err = newSyncer(db, opts.Dir, opts.LazySync, log); err != nil {
+		if s.syncer, err = newSyncer(opts.Dir, opts.LazySync, log); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 		}

@@ -32,16 +32,15 @@ import (
 //   - a lazy write (Batch.Lazy: decision records) is fsync'd by the next such call, or by a
 //     background tick at most Options.LazySync after it was written.
 //
-// An fsync covers the logs Badger writes to (DB.Sync: the current value-log file and the
-// current memtable's log), and also the logs it has rotated away from since the last fsync:
-// Badger without SyncWrites does not sync a value-log file when it moves to the next one,
-// nor a memtable's log when the memtable becomes immutable (it is synced only as the table
-// Badger flushes it to, after which the log is deleted). Badger names these files by
-// increasing number (%06d.vlog, %05d.mem), so after DB.Sync the syncer looks for files
-// numbered past the newest it saw last time, fsyncs every one from that newest on, and then
-// the directory that holds their names. Tables and the manifest Badger always syncs itself.
+// An fsync covers the logs Badger writes to (the current value-log file and the current
+// memtable's log), and also the logs it has rotated away from since the last fsync: Badger
+// without SyncWrites does not sync a value-log file when it moves to the next one, nor a
+// memtable's log when the memtable becomes immutable (it is synced only as the table Badger
+// flushes it to, after which the log is deleted). Badger names these files by increasing
+// number (%06d.vlog, %05d.mem), so the syncer looks for files numbered past the newest it
+// saw last time and fsyncs every one from that newest on, then the directory that holds
+// their names if there are new ones. Tables and the manifest Badger always syncs itself.
 type syncer struct {
-	db       *badger.DB
 	dir      string
 	log      *slog.Logger
 	interval time.Duration
@@ -53,9 +52,9 @@ type syncer struct {
 	vlogFid int           // newest value-log file seen at the last fsync
 	err     error         // the last background fsync's error, reported by the next sync
 
-	// What an fsync calls; tests record the calls.
-	dbSync    func() error            // badger.DB.Sync
-	fsyncFile func(path string) error // fsyncPath
+	rounds int // fsyncs done (tests)
+
+	fsyncFile func(path string) error // fsyncPath; tests record the calls
 
 	stop chan struct{}
 	done chan struct{}
@@ -66,9 +65,9 @@ const (
 	vlogExt = ".vlog"
 )
 
-// newSyncer reads the directory for the newest log files; db must be open on dir.
-func newSyncer(db *badger.DB, dir string, interval time.Duration, log *slog.Logger) (*syncer, error) {
-	s := &syncer{db: db, dir: dir, log: log, interval: interval, dbSync: db.Sync, fsyncFile: fsyncPath}
+// newSyncer reads the directory for the newest log files; Badger must be open on dir.
+func newSyncer(dir string, interval time.Duration, log *slog.Logger) (*syncer, error) {
+	s := &syncer{dir: dir, log: log, interval: interval, fsyncFile: fsyncPath}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read store directory: %w", err)
@@ -146,45 +145,47 @@ func (s *syncer) sync() error {
 	return nil
 }
 
-// fsyncLogs fsyncs the current logs, then every log rotated away from since the last
-// fsync, then the directory. Called with mu held.
+// fsyncLogs fsyncs every log written to since the last fsync: from the newest memtable
+// log and value-log file seen then to the newest now, and then, if there are new ones, the
+// directory that holds their names. Called with mu held.
+//
+// It fsyncs the files by name rather than calling Badger's DB.Sync, which holds Badger's
+// memtable lock (read side) while it msyncs: a memtable rotation waiting for that lock then
+// holds up every read behind it for the length of the msync.
 func (s *syncer) fsyncLogs() error {
-	if err := s.dbSync(); err != nil {
-		return fmt.Errorf("fsync store: %w", err)
-	}
-	mem, err := s.rotated(s.memFid, memName)
+	mem, err := s.newest(s.memFid, memName)
 	if err != nil {
 		return err
 	}
-	vlog, err := s.rotated(s.vlogFid, vlogName)
+	vlog, err := s.newest(s.vlogFid, vlogName)
 	if err != nil {
 		return err
 	}
-	if mem == s.memFid && vlog == s.vlogFid {
-		return nil
-	}
-	// The logs from the newest seen last time up to the one before the newest now. The
-	// newest itself was current when DB.Sync ran, or it was created after: then everything
-	// committed before this fsync began is in the older ones.
-	for fid := s.memFid; fid < mem; fid++ {
+	// Everything committed before this fsync began is in a log numbered at most the newest
+	// found now (Badger numbers new logs upwards), and in none older than the newest seen
+	// at the last fsync.
+	for fid := s.memFid; fid <= mem; fid++ {
 		if err := s.fsyncLog(memName(fid)); err != nil {
 			return err
 		}
 	}
-	for fid := s.vlogFid; fid < vlog; fid++ {
+	for fid := s.vlogFid; fid <= vlog; fid++ {
 		if err := s.fsyncLog(vlogName(fid)); err != nil {
 			return err
 		}
 	}
-	if err := s.fsyncFile(s.dir); err != nil {
-		return fmt.Errorf("fsync store directory: %w", err)
+	if mem != s.memFid || vlog != s.vlogFid {
+		if err := s.fsyncFile(s.dir); err != nil {
+			return fmt.Errorf("fsync store directory: %w", err)
+		}
 	}
 	s.memFid, s.vlogFid = mem, vlog
+	s.rounds++
 	return nil
 }
 
-// rotated returns the newest log numbered from fid on that exists.
-func (s *syncer) rotated(fid int, name func(int) string) (int, error) {
+// newest returns the newest log numbered from fid on that exists.
+func (s *syncer) newest(fid int, name func(int) string) (int, error) {
 	for {
 		_, err := os.Stat(filepath.Join(s.dir, name(fid+1)))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -210,15 +211,16 @@ func (s *syncer) fsyncLog(name string) error {
 	return nil
 }
 
-// fsyncPath fsyncs a file or directory by path. On Linux an fsync writes back the pages
-// written through any mapping of the file as well (msync(MS_SYNC) is the same call on a
-// range), so it covers Badger's memory-mapped writes.
+// fsyncPath fsyncs a file or directory by path (datasync where the system has it, as
+// msync does). On Linux this writes back the pages written through any mapping of the file
+// as well: msync(MS_SYNC) is the same call (vfs_fsync_range) on a range. So it covers
+// Badger's memory-mapped writes.
 func fsyncPath(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	err = f.Sync()
+	err = datasync(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -14,17 +14,21 @@ import (
 	"github.com/nextbest/nextbest/features"
 )
 
-// syncRecord counts the syncer's fsyncs: DB.Sync calls and the files it fsyncs by name.
+// syncRecord records the files the syncer fsyncs.
 type syncRecord struct {
+	s     *syncer
 	mu    sync.Mutex
-	db    int
 	files []string
 }
 
+// counts returns the fsyncs done so far and the files fsync'd.
 func (r *syncRecord) counts() (int, []string) {
+	r.s.mu.Lock()
+	n := r.s.rounds
+	r.s.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.db, slices.Clone(r.files)
+	return n, slices.Clone(r.files)
 }
 
 // recordSyncs routes s's fsyncs through a record; they still happen.
@@ -33,15 +37,9 @@ func recordSyncs(t *testing.T, s *Store) *syncRecord {
 	if s.syncer == nil {
 		t.Fatal("store has no syncer")
 	}
-	r := &syncRecord{}
+	r := &syncRecord{s: s.syncer}
 	s.syncer.mu.Lock()
 	defer s.syncer.mu.Unlock()
-	s.syncer.dbSync = func() error {
-		r.mu.Lock()
-		r.db++
-		r.mu.Unlock()
-		return s.db.Sync()
-	}
 	s.syncer.fsyncFile = func(path string) error {
 		r.mu.Lock()
 		r.files = append(r.files, filepath.Base(path))
@@ -214,6 +212,8 @@ func TestSyncerCoversRotatedLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem0, vlog0 := s.syncer.memFid, s.syncer.vlogFid
+	_, initial := rec.counts()
+	n0 := len(initial)
 	// Decisions of about 3 KB go to the value log; their keys and pointers, and the
 	// pending entries, fill the memtable.
 	for i := 0; ; i++ {
@@ -226,20 +226,21 @@ func TestSyncerCoversRotatedLogs(t *testing.T) {
 			t.Fatalf("no rotation after %d decisions: memtable logs %v, value logs %v", 100*i, mem, vlog)
 		}
 	}
-	_, before := rec.counts()
-	if len(before) != 0 {
-		t.Fatalf("files fsync'd before the Sync: %v", before)
+	_, during := rec.counts()
+	if len(during) != n0 {
+		t.Fatalf("files fsync'd during lazy writes: %v", during[n0:])
 	}
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	_, files := rec.counts()
+	files = files[n0:]
 	memNow, vlogNow := s.syncer.memFid, s.syncer.vlogFid
 	var want []string
-	for fid := mem0; fid < memNow; fid++ {
+	for fid := mem0; fid <= memNow; fid++ {
 		want = append(want, memName(fid))
 	}
-	for fid := vlog0; fid < vlogNow; fid++ {
+	for fid := vlog0; fid <= vlogNow; fid++ {
 		want = append(want, vlogName(fid))
 	}
 	want = append(want, filepath.Base(s.opts.Dir))
@@ -249,13 +250,15 @@ func TestSyncerCoversRotatedLogs(t *testing.T) {
 	if mem, vlog := logFiles(t, s.opts.Dir); memNow != mem[len(mem)-1] || vlogNow != vlog[len(vlog)-1] {
 		t.Fatalf("the syncer saw memtable log %d and value log %d last; the newest are %v and %v", memNow, vlogNow, mem, vlog)
 	}
-	// New writes without a rotation: DB.Sync covers them, no file is fsync'd by name.
+	// New writes without a rotation: the current logs only, not the directory.
 	lazyDecisions(t, s, 1, 3000)
+	n1 := n0 + len(files)
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, after := rec.counts(); len(after) != len(files) {
-		t.Fatalf("a Sync without rotation fsync'd %v", after[len(files):])
+	_, after := rec.counts()
+	if got, want := after[n1:], []string{memName(memNow), vlogName(vlogNow)}; !slices.Equal(got, want) {
+		t.Fatalf("a Sync without rotation fsync'd %v, want %v", got, want)
 	}
 }
 
@@ -285,16 +288,19 @@ func TestGCSyncsBeforeDeleting(t *testing.T) {
 	// At the first round's fsync every old file must still exist: the one that round
 	// emptied is deleted after it.
 	var missingAtFirst []string
-	var syncs int
+	checked := false
 	s.syncer.mu.Lock()
-	s.syncer.dbSync = func() error {
-		syncs++
-		for _, fid := range old {
-			if _, err := os.Stat(filepath.Join(s.opts.Dir, vlogName(fid))); err != nil && syncs == 1 {
-				missingAtFirst = append(missingAtFirst, vlogName(fid))
+	rounds0 := s.syncer.rounds
+	s.syncer.fsyncFile = func(path string) error {
+		if s.syncer.rounds == rounds0 && !checked { // the first fsync of the first round
+			checked = true
+			for _, fid := range old {
+				if _, err := os.Stat(filepath.Join(s.opts.Dir, vlogName(fid))); err != nil {
+					missingAtFirst = append(missingAtFirst, vlogName(fid))
+				}
 			}
 		}
-		return s.db.Sync()
+		return fsyncPath(path)
 	}
 	s.syncer.mu.Unlock()
 	n, err := s.RunGC(ctx)
@@ -314,7 +320,7 @@ func TestGCSyncsBeforeDeleting(t *testing.T) {
 	if gone == 0 {
 		t.Fatalf("GC rewrote %d files but deleted none of %v (now %v)", n, old, after)
 	}
-	if syncs < n {
+	if syncs := s.syncer.rounds - rounds0; syncs < n {
 		t.Fatalf("%d GC rounds, %d fsyncs", n, syncs)
 	}
 	if len(missingAtFirst) > 0 {

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeConfig writes a YAML config file into a temp dir and returns its path.
@@ -205,5 +206,41 @@ func TestProcsApplied(t *testing.T) {
 		if err := o.validate(); err == nil || !strings.Contains(err.Error(), "gomaxprocs: must be in [0, 1024]") {
 			t.Errorf("%q: validate error %v, want the gomaxprocs range", bad, err)
 		}
+	}
+}
+
+// TestConfigLazySync checks store.lazy_sync from the YAML file through validation to the
+// store's options.
+func TestConfigLazySync(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       time.Duration
+		err        string
+	}{
+		{"default", "log_level: info\n", 100 * time.Millisecond, ""},
+		{"set", "store:\n  lazy_sync: 1s\n", time.Second, ""},
+		{"zero", "store:\n  lazy_sync: 0s\n", 0, "store.lazy_sync: must be between 1ms and 1m"},
+		{"too long", "store:\n  lazy_sync: 2m\n", 0, "store.lazy_sync: must be between 1ms and 1m"},
+		{"not a duration", "store:\n  lazy_sync: soon\n", 0, "cannot unmarshal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := DefaultOptions()
+			err := loadConfig(&o, writeConfig(t, tc.yaml))
+			if err == nil {
+				err = o.validate()
+			}
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := o.storeOptions(nil).LazySync; got != tc.want {
+				t.Errorf("store lazy sync = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -41,11 +41,13 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Usage = func() { fmt.Fprint(stderr, soakUsage); fs.PrintDefaults() }
 	duration := fs.Duration("duration", 60*time.Second, "length of the soak")
 	fraction := fs.Float64("fraction", 0.8, "share of the measured maximum rate to hold")
+	fixedRate := fs.Float64("rate", 0, "pairs/s to hold instead of --fraction of a probed maximum (no probe)")
 	p99Target := fs.Duration("p99", 10*time.Millisecond, "decide's p99 latency target per window (issue 3's)")
 	fbP99Target := fs.Duration("feedback-p99", 100*time.Millisecond, "durable feedback's p99 latency target per window")
 	rssGrowth := fs.Float64("rss-growth", 0.25, "largest allowed growth of anonymous memory from the second window to the last, as a fraction")
 	probe := fs.Duration("probe", 20*time.Second, "length of the maximum-rate probe (the maximum is its second half's rate)")
-	workers := fs.Int("concurrency", 32, "clients in the probe (and the most in flight during the soak)")
+	workers := fs.Int("concurrency", 32, "clients in the probe")
+	inflight := fs.Int("in-flight", 256, "the most pairs in flight during the soak; a pair due when that many are in flight is not sent, and counted")
 	bin := fs.String("bin", "", "nextbest binary (default: this executable)")
 	config := fs.String("config", "", "YAML config for the server (default: none, the defaults)")
 	if err := fs.Parse(args); err != nil {
@@ -81,7 +83,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("soak: %w", err)
 	}
 	// fasthttp, as loadtest's measured phases: the load generator shares the machine.
-	client := newFastClient(*workers * 2)
+	client := newFastClient(2 * max(*workers, *inflight))
 	defer client.CloseIdleConnections()
 	// The workload: 20 actions; decide with a 30-field context, then feedback on it.
 	admin := &ltWorker{client: setup, key: t.admin}
@@ -116,46 +118,51 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return decide, time.Since(start), err
 	}
 
-	// Probe: closed loop with every worker busy. The rate falls as the store grows (more
-	// compaction, more of the value log to write), so the first seconds on a fresh store
-	// overstate what the server sustains: the maximum is the rate over the probe's second
-	// half, and the first half's is shown beside it.
-	fmt.Fprintf(stderr, "probing the maximum rate for %s with %d clients...\n", *probe, *workers)
-	var done atomic.Int64
-	var probeErr atomic.Value
-	pctx, cancel := context.WithTimeout(ctx, *probe)
-	var wg sync.WaitGroup
-	for w := range *workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 1))
-			for pctx.Err() == nil {
-				if _, _, err := pair(rng); err != nil {
-					probeErr.Store(err)
-					return
+	rate := *fixedRate
+	if rate > 0 {
+		fmt.Fprintf(stdout, "soaking at the given rate: %.0f pairs/s for %s (no probe)\n", rate, *duration)
+	} else {
+		// Probe: closed loop with every worker busy. The rate falls as the store grows (more
+		// compaction, more of the value log to write), so the first seconds on a fresh store
+		// overstate what the server sustains: the maximum is the rate over the probe's second
+		// half, and the first half's is shown beside it.
+		fmt.Fprintf(stderr, "probing the maximum rate for %s with %d clients...\n", *probe, *workers)
+		var done atomic.Int64
+		var probeErr atomic.Value
+		pctx, cancel := context.WithTimeout(ctx, *probe)
+		var wg sync.WaitGroup
+		for w := range *workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(w), 1))
+				for pctx.Err() == nil {
+					if _, _, err := pair(rng); err != nil {
+						probeErr.Store(err)
+						return
+					}
+					done.Add(1)
 				}
-				done.Add(1)
-			}
-		}()
+			}()
+		}
+		half := *probe / 2
+		select {
+		case <-time.After(half):
+		case <-pctx.Done():
+		}
+		atHalf := done.Load()
+		wg.Wait()
+		cancel()
+		if err, _ := probeErr.Load().(error); err != nil {
+			return fmt.Errorf("soak: probe: %w", err)
+		}
+		firstRate := float64(atHalf) / half.Seconds()
+		maxRate := float64(done.Load()-atHalf) / (*probe - half).Seconds()
+		rate = *fraction * maxRate
+		fmt.Fprintf(stdout, "maximum: %.0f decide+feedback pairs/s (%.0f requests/s) over the probe's second half (first half: %.0f pairs/s); soaking at %.0f%%: %.0f pairs/s for %s\n", maxRate, 2*maxRate, firstRate, 100**fraction, rate, *duration)
 	}
-	half := *probe / 2
-	select {
-	case <-time.After(half):
-	case <-pctx.Done():
-	}
-	atHalf := done.Load()
-	wg.Wait()
-	cancel()
-	if err, _ := probeErr.Load().(error); err != nil {
-		return fmt.Errorf("soak: probe: %w", err)
-	}
-	firstRate := float64(atHalf) / half.Seconds()
-	maxRate := float64(done.Load()-atHalf) / (*probe - half).Seconds()
-	rate := *fraction * maxRate
-	fmt.Fprintf(stdout, "maximum: %.0f decide+feedback pairs/s (%.0f requests/s) over the probe's second half (first half: %.0f pairs/s); soaking at %.0f%%: %.0f pairs/s for %s\n", maxRate, 2*maxRate, firstRate, 100**fraction, rate, *duration)
 
-	// Soak: open loop, one pair every 1/rate, at most `workers` in flight.
+	// Soak: open loop, one pair every 1/rate, at most --in-flight pending.
 	type window struct {
 		lat, fb []time.Duration // decide and feedback latencies
 		n       int
@@ -163,7 +170,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var mu sync.Mutex
 	windows := make([]window, int(duration.Seconds()/10))
-	sem := make(chan struct{}, *workers)
+	sem := make(chan struct{}, *inflight)
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
 	var skipped atomic.Int64
@@ -229,7 +236,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			mu.Unlock()
 		}()
 	}
-	for range *workers {
+	for range *inflight {
 		sem <- struct{}{}
 	}
 	stopSampler()
@@ -277,7 +284,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "store on disk at the end: %.0f MB (file-backed memory is Badger's mapped files: page cache)\n", diskUsage(data)/(1<<20))
 	if n := skipped.Load(); n > 0 {
-		fmt.Fprintf(stdout, "%d pairs not sent because %d were already in flight (the server fell behind the rate)\n", n, *workers)
+		fmt.Fprintf(stdout, "%d pairs not sent because %d were already in flight (the server fell behind the rate)\n", n, *inflight)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("soak failed: %s", strings.Join(failed, "; "))
