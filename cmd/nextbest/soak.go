@@ -21,12 +21,15 @@ import (
 
 const soakUsage = `Usage:
   nextbest soak [--duration 60s] [--fraction 0.8] [--p99 10ms] [--feedback-p99 100ms]
+  nextbest soak --rate 2000 [--duration 60s] ...
 
 Runs the real binary as a subprocess on a fresh store (loopback only), measures the
 maximum rate of decide+feedback pairs with a closed loop (--probe; the maximum is the
 rate over its second half, once the store has grown past its first seconds), then drives
-an open loop at --fraction of that rate for --duration, reporting per 10-second window
-the achieved rate, the p50 and p99 latency of decide and of durable feedback, and the
+an open loop at --fraction of that rate (or at --rate, without a probe) for --duration:
+a pair is sent every 1/rate whether or not earlier ones have been answered, up to
+--in-flight pending (a pair due beyond that is counted, not sent). It reports per
+10-second window the achieved rate, the p50 and p99 latency of decide and of durable feedback, and the
 server's resident memory: in total (VmRSS), anonymous (Go heap and stacks, held under
 memory_limit_mb) and file-backed (Badger's mapped files: page cache that grows with the
 store and that the kernel reclaims under pressure). It fails (exit 2) if decide's p99
@@ -55,6 +58,9 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *fraction <= 0 || *fraction > 1 || *duration < 20*time.Second {
 		return errors.New("soak: --fraction must be in (0, 1] and --duration at least 20s")
+	}
+	if *fixedRate < 0 || *inflight < 1 || *workers < 1 {
+		return errors.New("soak: --rate must not be negative, --in-flight and --concurrency at least 1")
 	}
 	exe := *bin
 	if exe == "" {

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,5 +66,60 @@ func TestScrapeDecideHistogram(t *testing.T) {
 	}
 	if q, ok := histogramQuantile(before, after, 0.99); !ok || q <= 0 || q > 10*time.Second {
 		t.Errorf("p99 of the scraped decides = %v, %v", q, ok)
+	}
+}
+
+// TestSoakAtGivenRate runs the soak end to end against the real binary at a low fixed
+// rate: every pair is sent, each window reports its rate and latencies, and the verdict
+// is printed. Its latency targets are loose on purpose: speed is not what it checks.
+func TestSoakAtGivenRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary for 20 s")
+	}
+	bin := buildNextbest(t)
+	var out, errOut bytes.Buffer
+	err := cmdSoak(context.Background(), []string{"--bin", bin, "--rate", "50", "--duration", "20s",
+		"--p99", "10s", "--feedback-p99", "10s", "--rss-growth", "100"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("soak: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	text := out.String()
+	for _, want := range []string{"soaking at the given rate: 50 pairs/s for 20s (no probe)", "soak passed"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "not sent") {
+		t.Errorf("pairs skipped at 50 pairs/s:\n%s", text)
+	}
+	// Two windows, each with about 500 pairs (50/s for 10 s) and no errors.
+	re := regexp.MustCompile(`(?m)^\s*(0|10)-\s*(10|20)s\s+(\d+)\s+.*\s(\d+)\s+\d+\s+\d+\s+\d+\s*$`)
+	rows := re.FindAllStringSubmatch(text, -1)
+	if len(rows) != 2 {
+		t.Fatalf("want 2 windows in the report, found %d:\n%s", len(rows), text)
+	}
+	for _, r := range rows {
+		if rate, _ := strconv.Atoi(r[3]); rate < 45 || rate > 55 {
+			t.Errorf("window %s-%ss: %d pairs/s, want about 50", r[1], r[2], rate)
+		}
+		if r[4] != "0" {
+			t.Errorf("window %s-%ss: %s errors", r[1], r[2], r[4])
+		}
+	}
+}
+
+func TestSoakRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--rate", "-1"},
+		{"--in-flight", "0"},
+		{"--concurrency", "0"},
+		{"--fraction", "1.5"},
+		{"--duration", "10s"},
+	} {
+		var out, errOut bytes.Buffer
+		err := cmdSoak(context.Background(), args, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), "soak: --") {
+			t.Errorf("soak %v: error %v, want one naming the flag", args, err)
+		}
 	}
 }
