@@ -18,6 +18,7 @@ import (
 type harness struct {
 	t     *testing.T
 	st    *store.Store
+	es    engine.Store // what the engine uses: st, or st wrapped by a test
 	eng   *engine.Engine
 	clock *engine.ManualClock
 	stop  func()
@@ -27,11 +28,20 @@ var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T, dir string, mutate func(*engine.Options)) *harness {
 	t.Helper()
+	return newHarnessOn(t, dir, mutate, nil)
+}
+
+// newHarnessOn is newHarness with the engine on wrap(store) when wrap is not nil.
+func newHarnessOn(t *testing.T, dir string, mutate func(*engine.Options), wrap func(*store.Store) engine.Store) *harness {
+	t.Helper()
 	st, err := store.Open(store.DefaultOptions(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, st: st, clock: engine.NewManualClock(t0)}
+	h := &harness{t: t, st: st, es: st, clock: engine.NewManualClock(t0)}
+	if wrap != nil {
+		h.es = wrap(st)
+	}
 	h.start(mutate)
 	t.Cleanup(func() {
 		h.stop()
@@ -46,7 +56,7 @@ func (h *harness) start(mutate func(*engine.Options)) {
 	if mutate != nil {
 		mutate(&opts)
 	}
-	eng, err := engine.New(opts, h.st, h.clock, nil, nil)
+	eng, err := engine.New(opts, h.es, h.clock, nil, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -423,31 +433,13 @@ func (s *batchSpy) seen() []engine.Batch {
 // A batch of decision records only is lazy (the store may fsync it later); a batch with
 // feedback in it is not, and its fsync covers the decision it answers.
 func TestBatchLazyOnlyWhenNoOneWaits(t *testing.T) {
-	st, err := store.Open(store.DefaultOptions(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	spy := &batchSpy{Store: st}
-	eng, err := engine.New(engine.DefaultOptions(), spy, engine.NewManualClock(t0), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := eng.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	if _, err := eng.PutAction(ctx, engine.Action{ID: "offer", Value: 1, Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
+	var spy *batchSpy
+	h := newHarnessOn(t, t.TempDir(), nil, func(st *store.Store) engine.Store {
+		spy = &batchSpy{Store: st}
+		return spy
+	})
+	eng, ctx := h.eng, context.Background()
+	h.putAction("offer")
 	d, err := eng.Decide(ctx, engine.DecideRequest{CustomerID: "c1", Channel: "web"})
 	if err != nil {
 		t.Fatal(err)

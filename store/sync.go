@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,9 +21,9 @@ import (
 // With SyncWrites Badger msyncs its value log and its memtable's write-ahead log after every
 // write, whether or not anyone waits for it. Most of nextbest's writes are decision records
 // that no request waits for, and on this machine's ext4 an msync writes back whole large
-// folios, about 1 MB, however little changed: 13.5 KB written to disk per decision with a
-// sync every few milliseconds, 2.6 KB without (docs/benchmarks.md, issue 3). So the store
-// runs Badger without SyncWrites and syncs itself:
+// folios, about 1 MB, however little changed: 13.2 KB written to disk per decision with
+// an msync every few milliseconds, 3.7 KB with the lazy fsync below (docs/durability.md,
+// "Who fsyncs"). So the store runs Badger without SyncWrites and syncs itself:
 //
 //   - a write someone waits for (feedback, configuration, keys: everything but a batch of
 //     decision records) is fsync'd before the call returns; concurrent callers share one
@@ -50,7 +49,6 @@ type syncer struct {
 	synced  uint64        // the generation the last fsync covered
 	memFid  int           // newest memtable log seen at the last fsync
 	vlogFid int           // newest value-log file seen at the last fsync
-	err     error         // the last background fsync's error, reported by the next sync
 
 	rounds int // fsyncs done (tests)
 
@@ -239,14 +237,6 @@ func (s *Store) holdDeletions() (release func()) {
 		it.Close()
 		txn.Discard()
 	}
-}
-
-// Sync makes every write committed so far durable (a no-op without SyncWrites).
-func (s *Store) Sync(_ context.Context) error {
-	if s.syncer == nil {
-		return nil
-	}
-	return s.syncer.sync()
 }
 
 // durable is called after a committed write that its caller waits for.

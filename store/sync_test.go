@@ -97,13 +97,13 @@ func TestSyncerDurableAndLazyWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	step("a configuration write", 1)
-	if err := s.Sync(ctx); err != nil {
+	if err := s.syncer.sync(); err != nil {
 		t.Fatal(err)
 	}
 	step("Sync with nothing written since", 1)
 	lazyDecisions(t, s, 3, 2000)
 	step("a lazy batch", 1)
-	if err := s.Sync(ctx); err != nil {
+	if err := s.syncer.sync(); err != nil {
 		t.Fatal(err)
 	}
 	step("Sync after a lazy batch", 2)
@@ -112,7 +112,7 @@ func TestSyncerDurableAndLazyWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	step("a lazy batch, then a write someone waits for", 3)
-	if err := s.Sync(ctx); err != nil {
+	if err := s.syncer.sync(); err != nil {
 		t.Fatal(err)
 	}
 	step("Sync: the last fsync covered the lazy batch too", 3)
@@ -207,8 +207,7 @@ func TestSyncerCoversRotatedLogs(t *testing.T) {
 		o.valueLogFileSize = 1 << 20
 	})
 	rec := recordSyncs(t, s)
-	ctx := context.Background()
-	if err := s.Sync(ctx); err != nil {
+	if err := s.syncer.sync(); err != nil {
 		t.Fatal(err)
 	}
 	mem0, vlog0 := s.syncer.memFid, s.syncer.vlogFid
@@ -230,7 +229,7 @@ func TestSyncerCoversRotatedLogs(t *testing.T) {
 	if len(during) != n0 {
 		t.Fatalf("files fsync'd during lazy writes: %v", during[n0:])
 	}
-	if err := s.Sync(ctx); err != nil {
+	if err := s.syncer.sync(); err != nil {
 		t.Fatal(err)
 	}
 	_, files := rec.counts()
@@ -253,7 +252,7 @@ func TestSyncerCoversRotatedLogs(t *testing.T) {
 	// New writes without a rotation: the current logs only, not the directory.
 	lazyDecisions(t, s, 1, 3000)
 	n1 := n0 + len(files)
-	if err := s.Sync(ctx); err != nil {
+	if err := s.syncer.sync(); err != nil {
 		t.Fatal(err)
 	}
 	_, after := rec.counts()

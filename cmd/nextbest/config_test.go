@@ -24,6 +24,27 @@ func writeConfig(t *testing.T, yaml string) string {
 	return path
 }
 
+// loadValid loads yaml over the defaults and validates it. With wantErr set it checks
+// that loading or validation failed with an error containing it and returns false.
+func loadValid(t *testing.T, yaml, wantErr string) (Options, bool) {
+	t.Helper()
+	o := DefaultOptions()
+	err := loadConfig(&o, writeConfig(t, yaml))
+	if err == nil {
+		err = o.validate()
+	}
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one containing %q", err, wantErr)
+		}
+		return o, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o, true
+}
+
 // TestConfigMemoryLimit checks memory_limit_mb from the YAML file through validation.
 func TestConfigMemoryLimit(t *testing.T) {
 	for _, tc := range []struct {
@@ -42,19 +63,9 @@ func TestConfigMemoryLimit(t *testing.T) {
 		{"not a number", "memory_limit_mb: lots\n", 0, "cannot unmarshal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := DefaultOptions()
-			err := loadConfig(&o, writeConfig(t, tc.yaml))
-			if err == nil {
-				err = o.validate()
-			}
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one containing %q", err, tc.err)
-				}
+			o, ok := loadValid(t, tc.yaml, tc.err)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if o.MemoryLimitMB != tc.want {
 				t.Errorf("memory_limit_mb = %d, want %d", o.MemoryLimitMB, tc.want)
@@ -224,19 +235,9 @@ func TestConfigLazySync(t *testing.T) {
 		{"not a duration", "store:\n  lazy_sync: soon\n", 0, "cannot unmarshal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := DefaultOptions()
-			err := loadConfig(&o, writeConfig(t, tc.yaml))
-			if err == nil {
-				err = o.validate()
-			}
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one containing %q", err, tc.err)
-				}
+			o, ok := loadValid(t, tc.yaml, tc.err)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := o.storeOptions(nil).LazySync; got != tc.want {
 				t.Errorf("store lazy sync = %v, want %v", got, tc.want)
