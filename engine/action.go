@@ -2,7 +2,6 @@ package engine
 
 import (
 	"math"
-	"regexp"
 	"time"
 )
 
@@ -15,13 +14,26 @@ type CustomerID string
 // DecisionID identifies one decision; IDs sort in time order.
 type DecisionID string
 
-// idPattern is what action, customer and experiment ids may contain: they appear in URLs,
-// store keys and logs.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
-
 // ValidID reports whether s is a well-formed id: 1 to 128 characters of letters, digits
-// and . _ : @ -, starting with a letter or digit.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+// and . _ : @ -, starting with a letter or digit (the regular expression
+// ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$, which the tests hold it to). Ids appear in URLs,
+// store keys and logs. Every decide and feedback checks a few, so this is a loop rather
+// than the regular expression (about 1% of a loaded server's CPU).
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 128 || !idAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !idAlnum(c) && c != '.' && c != '_' && c != ':' && c != '@' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func idAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // Action is one thing nextbest can do for a customer: an offer, a retention save, a service
 // fix. Its fields follow Pega's action hierarchy (issue, group) and arbitration inputs.
