@@ -29,12 +29,12 @@ rate over its second half, once the store has grown past its first seconds), the
 an open loop at --fraction of that rate (or at --rate, without a probe) for --duration:
 a pair is sent every 1/rate whether or not earlier ones have been answered, up to
 --in-flight pending (a pair due beyond that is counted, not sent). It reports per
-10-second window the achieved rate, the p50 and p99 latency of decide and of durable feedback, and the
-server's resident memory: in total (VmRSS), anonymous (Go heap and stacks, held under
-memory_limit_mb) and file-backed (Badger's mapped files: page cache that grows with the
-store and that the kernel reclaims under pressure). It fails (exit 2) if decide's p99
-exceeds --p99 or feedback's exceeds --feedback-p99 in any window, or if anonymous memory
-grows more than --rss-growth between the second window and the last.
+10-second window the achieved rate, the p50 and p99 latency of decide and of durable
+feedback, and the server's resident memory: in total (VmRSS), anonymous (Go heap and
+stacks, held under memory_limit_mb) and file-backed (Badger's mapped files: page cache
+that grows with the store and that the kernel reclaims under pressure). It fails (exit
+2) if decide's p99 exceeds --p99 or feedback's exceeds --feedback-p99 in any window, or
+if anonymous memory grows more than --rss-growth between the second window and the last.
 docs/benchmarks.md has the figures.
 `
 
@@ -128,42 +128,11 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if rate > 0 {
 		fmt.Fprintf(stdout, "soaking at the given rate: %.0f pairs/s for %s (no probe)\n", rate, *duration)
 	} else {
-		// Probe: closed loop with every worker busy. The rate falls as the store grows (more
-		// compaction, more of the value log to write), so the first seconds on a fresh store
-		// overstate what the server sustains: the maximum is the rate over the probe's second
-		// half, and the first half's is shown beside it.
 		fmt.Fprintf(stderr, "probing the maximum rate for %s with %d clients...\n", *probe, *workers)
-		var done atomic.Int64
-		var probeErr atomic.Value
-		pctx, cancel := context.WithTimeout(ctx, *probe)
-		var wg sync.WaitGroup
-		for w := range *workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rng := rand.New(rand.NewPCG(uint64(w), 1))
-				for pctx.Err() == nil {
-					if _, _, err := pair(rng); err != nil {
-						probeErr.Store(err)
-						return
-					}
-					done.Add(1)
-				}
-			}()
+		firstRate, maxRate, err := soakProbe(ctx, *workers, *probe, pair)
+		if err != nil {
+			return err
 		}
-		half := *probe / 2
-		select {
-		case <-time.After(half):
-		case <-pctx.Done():
-		}
-		atHalf := done.Load()
-		wg.Wait()
-		cancel()
-		if err, _ := probeErr.Load().(error); err != nil {
-			return fmt.Errorf("soak: probe: %w", err)
-		}
-		firstRate := float64(atHalf) / half.Seconds()
-		maxRate := float64(done.Load()-atHalf) / (*probe - half).Seconds()
 		rate = *fraction * maxRate
 		fmt.Fprintf(stdout, "maximum: %.0f decide+feedback pairs/s (%.0f requests/s) over the probe's second half (first half: %.0f pairs/s); soaking at %.0f%%: %.0f pairs/s for %s\n", maxRate, 2*maxRate, firstRate, 100**fraction, rate, *duration)
 	}
@@ -367,4 +336,40 @@ func histogramQuantile(a, b map[string]float64, q float64) (time.Duration, bool)
 		}
 	}
 	return time.Duration(bs[len(bs)-1].hi * float64(time.Second)), true
+}
+
+// soakProbe runs pair in a closed loop with every worker busy for probe, and returns the
+// rate of pairs over its first half and over its second. The rate falls as the store
+// grows (more compaction, more of the value log to write), so the first seconds on a
+// fresh store overstate what the server sustains: the soak takes the second half's rate
+// as the maximum, and shows the first half's beside it.
+func soakProbe(ctx context.Context, workers int, probe time.Duration, pair func(*rand.Rand) (time.Duration, time.Duration, error)) (first, second float64, err error) {
+	var done atomic.Int64
+	var probeErr atomic.Value
+	pctx, cancel := context.WithTimeout(ctx, probe)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			for pctx.Err() == nil {
+				if _, _, err := pair(rng); err != nil {
+					probeErr.Store(err)
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	half := probe / 2
+	select {
+	case <-time.After(half):
+	case <-pctx.Done():
+	}
+	atHalf := done.Load()
+	wg.Wait()
+	if err, _ := probeErr.Load().(error); err != nil {
+		return 0, 0, fmt.Errorf("soak: probe: %w", err)
+	}
+	return float64(atHalf) / half.Seconds(), float64(done.Load()-atHalf) / (probe - half).Seconds(), nil
 }
