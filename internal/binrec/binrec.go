@@ -101,18 +101,15 @@ func (r *Reader) Uvarint(what string) uint64 {
 	return v
 }
 
-// Varint reads a signed varint (encoding/binary).
+// Varint reads a signed varint (encoding/binary): the zigzag encoding of an unsigned one,
+// decoded as binary.Varint does.
 func (r *Reader) Varint(what string) int64 {
-	if r.err != nil {
-		return 0
+	ux := r.Uvarint(what)
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.Fail("malformed or truncated %s", what)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
+	return x
 }
 
 // Count reads a uvarint count of items that take at least min bytes each, refusing a

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -93,5 +94,28 @@ func TestReaderGuards(t *testing.T) {
 	r.Fail("second")
 	if r.Err().Error() != "test record: first" {
 		t.Errorf("Err = %q, want the first failure", r.Err())
+	}
+}
+
+// Varint decodes the zigzag form itself; it must read what binary.AppendVarint wrote, at
+// the extremes too.
+func TestVarintMatchesEncodingBinary(t *testing.T) {
+	vals := []int64{0, 1, -1, 63, -64, 64, -65, math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, math.MinInt64 + 1}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 10000 {
+		vals = append(vals, int64(rng.Uint64()), rng.Int64N(1<<20)-1<<19)
+	}
+	var b []byte
+	for _, v := range vals {
+		b = binary.AppendVarint(b, v)
+	}
+	r := NewReader(b, errTest)
+	for i, want := range vals {
+		if got := r.Varint("v"); got != want {
+			t.Fatalf("value %d: Varint = %d, want %d", i, got, want)
+		}
+	}
+	if err := r.Done(); err != nil {
+		t.Fatal(err)
 	}
 }
