@@ -10,7 +10,7 @@ import (
 )
 
 // openKeyStore returns a Badger store in a temporary directory, for keys.
-func openKeyStore(t *testing.T) *store.Store {
+func openKeyStore(t testing.TB) *store.Store {
 	t.Helper()
 	so := store.DefaultOptions(t.TempDir())
 	so.SyncWrites = false
@@ -26,7 +26,7 @@ func openKeyStore(t *testing.T) *store.Store {
 	return st
 }
 
-func newTestAuth(t *testing.T, keys KeyStore) *Auth {
+func newTestAuth(t testing.TB, keys KeyStore) *Auth {
 	t.Helper()
 	secret, err := NewSessionSecret()
 	if err != nil {
@@ -130,21 +130,8 @@ func TestRevokeDuringCacheMiss(t *testing.T) {
 }
 
 func BenchmarkVerify(b *testing.B) {
-	so := store.DefaultOptions(b.TempDir())
-	so.SyncWrites = false
-	st, err := store.Open(so)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	secret, err := NewSessionSecret()
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := NewAuth(AuthOptions{Keys: st, SessionSecret: secret})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := openKeyStore(b)
+	a := newTestAuth(b, st)
 	k, plain, err := access.NewKey(access.Decide, "benchmark", time.Now())
 	if err != nil {
 		b.Fatal(err)

@@ -117,40 +117,24 @@ func typicalDecideBody() []byte {
 const typicalFeedbackBody = `{"decision_id":"0000019a2b3c4d5e6f708192","action_id":"lt-a07","outcome":"accepted"}`
 
 func BenchmarkDecodeDecide(b *testing.B) {
-	body := typicalDecideBody()
-	for _, bc := range []struct {
-		name   string
-		decode func([]byte) error
-	}{
-		{"strict", func(body []byte) error { _, err := decideStrict(body); return err }},
-		{"fast", func(body []byte) error { _, err := decideRequest(body); return err }},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
-			for b.Loop() {
-				if err := bc.decode(body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchDecode(b, typicalDecideBody(), decideStrict, decideRequest)
 }
 
 func BenchmarkDecodeFeedback(b *testing.B) {
-	body := []byte(typicalFeedbackBody)
+	benchDecode(b, []byte(typicalFeedbackBody), feedbackStrict, feedbackRequest)
+}
+
+// benchDecode measures the strict decoder and the one with the fast path on body.
+func benchDecode[T any](b *testing.B, body []byte, strict, fast func([]byte) (T, error)) {
 	for _, bc := range []struct {
 		name   string
-		decode func([]byte) error
-	}{
-		{"strict", func(body []byte) error { _, err := feedbackStrict(body); return err }},
-		{"fast", func(body []byte) error { _, err := feedbackRequest(body); return err }},
-	} {
+		decode func([]byte) (T, error)
+	}{{"strict", strict}, {"fast", fast}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				if err := bc.decode(body); err != nil {
+				if _, err := bc.decode(body); err != nil {
 					b.Fatal(err)
 				}
 			}

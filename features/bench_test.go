@@ -82,94 +82,36 @@ func (c *benchCase) warm(b *testing.B) *Encoder {
 
 // BenchmarkEncode measures Encode on the benchCases workloads with warm statistics.
 func BenchmarkEncode(b *testing.B) {
-	for _, c := range benchCases() {
-		b.Run(c.name, func(b *testing.B) {
-			e := c.warm(b)
-			var v Vector
-			if _, err := e.Encode(c.profiles[0], c.contexts[0], &v); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				k := i % benchInputs
-				if _, err := e.Encode(c.profiles[k], c.contexts[k], &v); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchEach(b, func(e *Encoder, p, c map[string]any, v *Vector) error {
+		_, err := e.Encode(p, c, v)
+		return err
+	})
 }
 
 // BenchmarkObserve measures Observe on the benchCases workloads with warm statistics.
 func BenchmarkObserve(b *testing.B) {
-	for _, c := range benchCases() {
-		b.Run(c.name, func(b *testing.B) {
-			e := c.warm(b)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				e.Observe(c.profiles[i%benchInputs], c.contexts[i%benchInputs])
-			}
-		})
-	}
+	benchEach(b, func(e *Encoder, p, c map[string]any, _ *Vector) error {
+		e.Observe(p, c)
+		return nil
+	})
 }
 
 // BenchmarkEncodeThenObserve measures Encode followed by Observe, what the engine did
 // on every decision before EncodeObserve.
 func BenchmarkEncodeThenObserve(b *testing.B) {
-	for _, c := range benchCases() {
-		b.Run(c.name, func(b *testing.B) {
-			e := c.warm(b)
-			var v Vector
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				k := i % benchInputs
-				if _, err := e.Encode(c.profiles[k], c.contexts[k], &v); err != nil {
-					b.Fatal(err)
-				}
-				e.Observe(c.profiles[k], c.contexts[k])
-			}
-		})
-	}
+	benchEach(b, encodeThenObserve)
 }
 
 // BenchmarkEncodeThenObserveParallel is BenchmarkEncodeThenObserve from GOMAXPROCS
 // goroutines sharing one encoder, as concurrent decisions do.
 func BenchmarkEncodeThenObserveParallel(b *testing.B) {
-	for _, c := range benchCases() {
-		b.Run(c.name, func(b *testing.B) {
-			e := c.warm(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				var v Vector
-				for i := 0; pb.Next(); i++ {
-					k := i % benchInputs
-					if _, err := e.Encode(c.profiles[k], c.contexts[k], &v); err != nil {
-						b.Error(err)
-						return
-					}
-					e.Observe(c.profiles[k], c.contexts[k])
-				}
-			})
-		})
-	}
+	benchEachParallel(b, encodeThenObserve)
 }
 
 // BenchmarkEncodeObserve measures EncodeObserve, which replaces the two calls of
 // BenchmarkEncodeThenObserve.
 func BenchmarkEncodeObserve(b *testing.B) {
-	for _, c := range benchCases() {
-		b.Run(c.name, func(b *testing.B) {
-			e := c.warm(b)
-			var v Vector
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				k := i % benchInputs
-				if _, err := e.EncodeObserve(c.profiles[k], c.contexts[k], &v); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchEach(b, encodeObserve)
 }
 
 // BenchmarkEncodeObserveParallel is BenchmarkEncodeObserve from GOMAXPROCS goroutines
@@ -177,6 +119,45 @@ func BenchmarkEncodeObserve(b *testing.B) {
 // auto encoder, EncodeObserve holds the write lock for its one walk, where Encode and
 // Observe hold the read lock for one walk and the write lock for another.
 func BenchmarkEncodeObserveParallel(b *testing.B) {
+	benchEachParallel(b, encodeObserve)
+}
+
+func encodeThenObserve(e *Encoder, p, c map[string]any, v *Vector) error {
+	if _, err := e.Encode(p, c, v); err != nil {
+		return err
+	}
+	e.Observe(p, c)
+	return nil
+}
+
+func encodeObserve(e *Encoder, p, c map[string]any, v *Vector) error {
+	_, err := e.EncodeObserve(p, c, v)
+	return err
+}
+
+// benchEach runs call on each of benchCases' workloads with warm statistics, cycling
+// through its inputs.
+func benchEach(b *testing.B, call func(e *Encoder, profile, context map[string]any, v *Vector) error) {
+	for _, c := range benchCases() {
+		b.Run(c.name, func(b *testing.B) {
+			e := c.warm(b)
+			var v Vector
+			if err := call(e, c.profiles[0], c.contexts[0], &v); err != nil { // v's buffers grown
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				k := i % benchInputs
+				if err := call(e, c.profiles[k], c.contexts[k], &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchEachParallel is benchEach from GOMAXPROCS goroutines sharing one encoder.
+func benchEachParallel(b *testing.B, call func(e *Encoder, profile, context map[string]any, v *Vector) error) {
 	for _, c := range benchCases() {
 		b.Run(c.name, func(b *testing.B) {
 			e := c.warm(b)
@@ -185,7 +166,7 @@ func BenchmarkEncodeObserveParallel(b *testing.B) {
 				var v Vector
 				for i := 0; pb.Next(); i++ {
 					k := i % benchInputs
-					if _, err := e.EncodeObserve(c.profiles[k], c.contexts[k], &v); err != nil {
+					if err := call(e, c.profiles[k], c.contexts[k], &v); err != nil {
 						b.Error(err)
 						return
 					}
