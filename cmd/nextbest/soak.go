@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,11 +55,17 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *fraction <= 0 || *fraction > 1 || *duration < 20*time.Second {
-		return errors.New("soak: --fraction must be in (0, 1] and --duration at least 20s")
-	}
-	if *fixedRate < 0 || *inflight < 1 || *workers < 1 {
-		return errors.New("soak: --rate must not be negative, --in-flight and --concurrency at least 1")
+	switch {
+	case *fraction <= 0 || *fraction > 1:
+		return fmt.Errorf("soak: --fraction must be in (0, 1], got %v", *fraction)
+	case *duration < 20*time.Second:
+		return fmt.Errorf("soak: --duration must be at least 20s (two 10 s windows), got %v", *duration)
+	case *fixedRate < 0:
+		return fmt.Errorf("soak: --rate must not be negative, got %v", *fixedRate)
+	case *inflight < 1:
+		return fmt.Errorf("soak: --in-flight must be at least 1, got %d", *inflight)
+	case *workers < 1:
+		return fmt.Errorf("soak: --concurrency must be at least 1, got %d", *workers)
 	}
 	exe := *bin
 	if exe == "" {

@@ -109,17 +109,20 @@ func TestSoakAtGivenRate(t *testing.T) {
 }
 
 func TestSoakRefusesBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"--rate", "-1"},
-		{"--in-flight", "0"},
-		{"--concurrency", "0"},
-		{"--fraction", "1.5"},
-		{"--duration", "10s"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rate", "-1"}, "soak: --rate must not be negative, got -1"},
+		{[]string{"--in-flight", "0"}, "soak: --in-flight must be at least 1, got 0"},
+		{[]string{"--concurrency", "0"}, "soak: --concurrency must be at least 1, got 0"},
+		{[]string{"--fraction", "1.5"}, "soak: --fraction must be in (0, 1], got 1.5"},
+		{[]string{"--duration", "10s"}, "soak: --duration must be at least 20s (two 10 s windows), got 10s"},
 	} {
 		var out, errOut bytes.Buffer
-		err := cmdSoak(context.Background(), args, &out, &errOut)
-		if err == nil || !strings.Contains(err.Error(), "soak: --") {
-			t.Errorf("soak %v: error %v, want one naming the flag", args, err)
+		err := cmdSoak(context.Background(), tc.args, &out, &errOut)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("soak %v: error %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }
