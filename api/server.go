@@ -12,6 +12,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/pprof"
 
 	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/engine"
@@ -122,6 +123,9 @@ func New(eng *engine.Engine, opts Options) *Server {
 	v1.Post("/keys", g(access.PermAdmin, s.createKey))
 	v1.Delete("/keys/:id", g(access.PermAdmin, s.revokeKey))
 	v1.Get("/admin/backup", g(access.PermAdmin, s.backupHandler))
+	// Go's profiler (net/http/pprof) for operators: CPU, heap, block, mutex and goroutine
+	// profiles of the running server, admin only (docs/benchmarks.md uses them).
+	v1.Get("/admin/debug/pprof*", g(access.PermAdmin, pprof.New(pprof.Config{Prefix: "/v1/admin"})))
 	if opts.Extra != nil {
 		opts.Extra(app, g)
 	}

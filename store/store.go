@@ -153,12 +153,22 @@ func (s *Store) Close() error {
 type Stats struct {
 	LSMBytes      int64
 	ValueLogBytes int64
+	// Fsyncs counts the store's own fsync rounds (see syncer), each covering every write
+	// committed before it began, and FsyncTime is the time spent in them; both 0 without
+	// SyncWrites.
+	Fsyncs    uint64
+	FsyncTime time.Duration
 }
 
 // Stats returns the store's current size on disk.
 func (s *Store) Stats() Stats {
 	lsm, vlog := s.db.Size()
-	return Stats{LSMBytes: lsm, ValueLogBytes: vlog}
+	st := Stats{LSMBytes: lsm, ValueLogBytes: vlog}
+	if s.syncer != nil {
+		st.Fsyncs = s.syncer.rounds.Load()
+		st.FsyncTime = time.Duration(s.syncer.roundNanos.Load())
+	}
+	return st
 }
 
 // RunGC runs Badger's value-log garbage collection until it finds nothing to rewrite.

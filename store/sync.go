@@ -50,7 +50,8 @@ type syncer struct {
 	memFid  int           // newest memtable log seen at the last fsync
 	vlogFid int           // newest value-log file seen at the last fsync
 
-	rounds int // fsyncs done (tests)
+	rounds     atomic.Uint64 // fsync rounds done (Stats, tests)
+	roundNanos atomic.Uint64 // time spent in them
 
 	fsyncFile func(path string) error // fsyncPath; tests record the calls
 
@@ -136,9 +137,13 @@ func (s *syncer) sync() error {
 		return nil
 	}
 	upTo := s.written.Load() // writes committed before the fsync starts are covered by it
-	if err := s.fsyncLogs(); err != nil {
+	start := time.Now()
+	err := s.fsyncLogs()
+	s.roundNanos.Add(uint64(time.Since(start)))
+	if err != nil {
 		return err
 	}
+	s.rounds.Add(1)
 	s.synced = upTo
 	return nil
 }
@@ -178,7 +183,6 @@ func (s *syncer) fsyncLogs() error {
 		}
 	}
 	s.memFid, s.vlogFid = mem, vlog
-	s.rounds++
 	return nil
 }
 

@@ -24,7 +24,7 @@ type syncRecord struct {
 // counts returns the fsyncs done so far and the files fsync'd.
 func (r *syncRecord) counts() (int, []string) {
 	r.s.mu.Lock()
-	n := r.s.rounds
+	n := int(r.s.rounds.Load())
 	r.s.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -118,6 +118,10 @@ func TestSyncerDurableAndLazyWrites(t *testing.T) {
 	step("Sync: the last fsync covered the lazy batch too", 3)
 	fill(t, s) // a batch with an event is not lazy
 	step("fill's writes (two configuration writes and a batch)", 6)
+	// What the binary publishes as nextbest_store_fsyncs_total and _fsync_seconds_total.
+	if st := s.Stats(); st.Fsyncs != 6 || st.FsyncTime <= 0 {
+		t.Errorf("Stats: %d fsyncs in %v, want 6 in some time", st.Fsyncs, st.FsyncTime)
+	}
 }
 
 // Writers that commit while an fsync runs share the next one (group commit).
@@ -289,9 +293,9 @@ func TestGCSyncsBeforeDeleting(t *testing.T) {
 	var missingAtFirst []string
 	checked := false
 	s.syncer.mu.Lock()
-	rounds0 := s.syncer.rounds
+	rounds0 := s.syncer.rounds.Load()
 	s.syncer.fsyncFile = func(path string) error {
-		if s.syncer.rounds == rounds0 && !checked { // the first fsync of the first round
+		if s.syncer.rounds.Load() == rounds0 && !checked { // the first fsync of the first round
 			checked = true
 			for _, fid := range old {
 				if _, err := os.Stat(filepath.Join(s.opts.Dir, vlogName(fid))); err != nil {
@@ -319,7 +323,7 @@ func TestGCSyncsBeforeDeleting(t *testing.T) {
 	if gone == 0 {
 		t.Fatalf("GC rewrote %d files but deleted none of %v (now %v)", n, old, after)
 	}
-	if syncs := s.syncer.rounds - rounds0; syncs < n {
+	if syncs := s.syncer.rounds.Load() - rounds0; syncs < uint64(n) {
 		t.Fatalf("%d GC rounds, %d fsyncs", n, syncs)
 	}
 	if len(missingAtFirst) > 0 {

@@ -109,6 +109,7 @@ func TestRolesAgainstEveryEndpoint(t *testing.T) {
 		{"POST", "/v1/keys", `{"role": "viewer"}`, []string{adm}},
 		{"DELETE", "/v1/keys/00000000", ``, []string{adm}},
 		{"GET", "/v1/admin/backup", ``, []string{adm}},
+		{"GET", "/v1/admin/debug/pprof/cmdline", ``, []string{adm}},
 		{"GET", "/metrics", ``, []string{ana, adm}},
 		{"GET", "/", ``, []string{vie, ana, adm}},
 	}
@@ -352,5 +353,33 @@ func TestKeysCommand(t *testing.T) {
 	}
 	if err := run(ctx, []string{"keys", "create", "--role", "root", "--data", dir}, io.Discard, io.Discard); err == nil {
 		t.Fatal("keys create accepted the role root")
+	}
+}
+
+// TestProfilerForAdmins checks the admin-only profiler: an admin key gets the running
+// server's heap and CPU profiles; the other roles get 403 (TestRolesAgainstEveryEndpoint).
+func TestProfilerForAdmins(t *testing.T) {
+	s, adminKey := startSecure(t, nil)
+	defer s.stop()
+	get := func(path string) (int, []byte) {
+		req, _ := http.NewRequest("GET", s.base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	if code, body := get("/v1/admin/debug/pprof/heap?debug=1"); code != 200 || !strings.HasPrefix(string(body), "heap profile:") {
+		t.Fatalf("heap profile: status %d, body %.80q", code, body)
+	}
+	// A CPU profile is gzipped protobuf.
+	if code, body := get("/v1/admin/debug/pprof/profile?seconds=1"); code != 200 || len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+		t.Fatalf("CPU profile: status %d, body %.80q", code, body)
+	}
+	if code, body := get("/v1/admin/debug/pprof/"); code != 200 || !strings.Contains(string(body), "goroutine") {
+		t.Fatalf("profile index: status %d, body %.80q", code, body)
 	}
 }

@@ -102,6 +102,8 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		s := st.Stats()
 		metrics.WriteGaugeUint64(w, "nextbest_store_lsm_bytes", uint64(s.LSMBytes))
 		metrics.WriteGaugeUint64(w, "nextbest_store_vlog_bytes", uint64(s.ValueLogBytes))
+		metrics.WriteCounterUint64(w, "nextbest_store_fsyncs_total", s.Fsyncs)
+		metrics.WriteCounterFloat64(w, "nextbest_store_fsync_seconds_total", s.FsyncTime.Seconds())
 	})
 	clock := o.newClock()
 	eng, err := engine.New(o.Engine, st, clock, log, met)

@@ -52,6 +52,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	inflight := fs.Int("in-flight", 256, "the most pairs in flight during the soak; a pair due when that many are in flight is not sent, and counted")
 	bin := fs.String("bin", "", "nextbest binary (default: this executable)")
 	config := fs.String("config", "", "YAML config for the server (default: none, the defaults)")
+	profiles := fs.String("server-profiles", "", "directory to write the server's CPU profile of each soak window to (cpu-window-N.pprof, from the admin-only /v1/admin/debug/pprof/profile)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -161,6 +162,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// after each window.
 	var memSeries []ltMemInfo
 	scrapes := []map[string]float64{scrapeDecideHistogram(ctx, admin, srv.url())}
+	fsyncs0 := scrapeCounters(ctx, admin, srv.url(), "nextbest_store_fsyncs_total", "nextbest_store_fsync_seconds_total")
 	sampleCtx, stopSampler := context.WithCancel(ctx)
 	sampled := make(chan struct{})
 	go func() {
@@ -181,6 +183,12 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}
 	}()
+	profiled := make(chan error, 1)
+	if *profiles != "" {
+		go func() { profiled <- soakProfiles(sampleCtx, srv.url(), t.admin, *profiles, len(windows)) }()
+	} else {
+		profiled <- nil
+	}
 	next := start
 	rng := rand.New(rand.NewPCG(99, 1))
 	for i := 0; time.Since(start) < *duration; i++ {
@@ -221,9 +229,14 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	stopSampler()
 	<-sampled
+	if err := <-profiled; err != nil {
+		return fmt.Errorf("soak: %w", err)
+	}
 	if len(scrapes) == len(windows) { // the last window ends once its pairs have
 		scrapes = append(scrapes, scrapeDecideHistogram(ctx, admin, srv.url()))
 	}
+	fsyncs1 := scrapeCounters(ctx, admin, srv.url(), "nextbest_store_fsyncs_total", "nextbest_store_fsync_seconds_total")
+	soakTime := time.Since(start)
 	if err := srv.stop(); err != nil { // SIGTERM after the load, as an operator would
 		return fmt.Errorf("soak: %w", err)
 	}
@@ -262,6 +275,10 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(anon) >= 3 && anon[1] > 0 && anon[len(anon)-1] > anon[1]*(1+*rssGrowth) {
 		failed = append(failed, fmt.Sprintf("anonymous memory grew from %.0f MB to %.0f MB", anon[1], anon[len(anon)-1]))
 	}
+	if fsyncs0 != nil && fsyncs1 != nil && fsyncs1[0] > fsyncs0[0] {
+		n := fsyncs1[0] - fsyncs0[0]
+		fmt.Fprintf(stdout, "store fsyncs: %.0f/s, %s each on average\n", n/soakTime.Seconds(), time.Duration((fsyncs1[1]-fsyncs0[1])/n*float64(time.Second)).Round(time.Microsecond))
+	}
 	fmt.Fprintf(stdout, "store on disk at the end: %.0f MB (file-backed memory is Badger's mapped files: page cache)\n", diskUsage(data)/(1<<20))
 	if n := skipped.Load(); n > 0 {
 		fmt.Fprintf(stdout, "%d pairs not sent because %d were already in flight (the server fell behind the rate)\n", n, *inflight)
@@ -270,6 +287,28 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("soak failed: %s", strings.Join(failed, "; "))
 	}
 	fmt.Fprintf(stdout, "soak passed: decide p99 under %s and feedback p99 under %s in every window, anonymous memory growth within %.0f%%\n", *p99Target, *fbP99Target, 100**rssGrowth)
+	return nil
+}
+
+// soakProfiles writes the server's CPU profile of each of n 10 s windows to dir, one
+// after the other, until ctx ends (the soak's last window is cut short when it does).
+func soakProfiles(ctx context.Context, base, adminKey, dir string, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("server profiles: %w", err)
+	}
+	w := &ltWorker{client: &http.Client{}, key: adminKey}
+	for k := range n {
+		err := w.do(ctx, http.MethodGet, base+"/v1/admin/debug/pprof/profile?seconds=10", nil, http.StatusOK)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("server profile of window %d: %w", k, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("cpu-window-%d.pprof", k)), w.buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("server profiles: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -306,6 +345,33 @@ func scrapeDecideHistogram(ctx context.Context, w *ltWorker, base string) map[st
 		if n, err := strconv.ParseFloat(strings.TrimSpace(count), 64); err == nil {
 			out[rng] = n
 		}
+	}
+	return out
+}
+
+// scrapeCounters reads the named unlabelled series from the server's /metrics, in order;
+// nil if the scrape fails or one is missing.
+func scrapeCounters(ctx context.Context, w *ltWorker, base string, names ...string) []float64 {
+	if err := w.do(ctx, http.MethodGet, base+"/metrics", nil, http.StatusOK); err != nil {
+		return nil
+	}
+	found := map[string]float64{}
+	for _, line := range strings.Split(w.buf.String(), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			found[name] = v
+		}
+	}
+	out := make([]float64, len(names))
+	for i, n := range names {
+		v, ok := found[n]
+		if !ok {
+			return nil
+		}
+		out[i] = v
 	}
 	return out
 }
