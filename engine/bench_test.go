@@ -280,3 +280,66 @@ func BenchmarkDecisionRecord(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkJournalRecords writes and reads the three records every feedback stores (an
+// event with 40 features, its outcome state, a contact) in the binary forms the store
+// writes (engine.EncodeEvent and the others) and, for comparison, the go-json the store
+// wrote before them.
+func BenchmarkJournalRecords(b *testing.B) {
+	reward := 12.5
+	ev := &engine.Event{Seq: 123456, Time: time.Date(2026, 11, 22, 12, 0, 0, 123456789, time.UTC), DecisionID: "0123456789abcdefaa", ActionID: "offer-07",
+		CustomerID: "c00001", Outcome: engine.Accepted, Reward: &reward, Learned: true, RewardLearned: true}
+	for i := range 40 {
+		ev.Features.Index = append(ev.Features.Index, int32(i*7))
+		ev.Features.Value = append(ev.Features.Value, float64(i)*0.37-1.2345678)
+	}
+	st := &engine.OutcomeState{Seq: 123456, Outcome: engine.Accepted, Rewarded: true}
+	ct := &engine.ContactEvent{Customer: "c00001", Time: ev.Time, Channel: "web", Negative: true}
+	bin := [][]byte{engine.EncodeEvent(nil, ev), engine.EncodeOutcomeState(nil, st), engine.EncodeContact(nil, ct)}
+	var js [][]byte
+	for _, v := range []any{ev, st, ct} {
+		j, err := gojson.Marshal(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		js = append(js, j)
+	}
+	b.Logf("record sizes (JSON -> binary): event %d -> %d, outcome state %d -> %d, contact %d -> %d bytes",
+		len(js[0]), len(bin[0]), len(js[1]), len(bin[1]), len(js[2]), len(bin[2]))
+	b.Run("encode/go-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = gojson.Marshal(ev)
+			_, _ = gojson.Marshal(st)
+			_, _ = gojson.Marshal(ct)
+		}
+	})
+	b.Run("encode/binary", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = engine.EncodeEvent(nil, ev)
+			_ = engine.EncodeOutcomeState(nil, st)
+			_ = engine.EncodeContact(nil, ct)
+		}
+	})
+	decodeAll := func(recs [][]byte) {
+		var e engine.Event
+		var o engine.OutcomeState
+		var c engine.ContactEvent
+		if engine.DecodeEvent(recs[0], &e) != nil || engine.DecodeOutcomeState(recs[1], &o) != nil || engine.DecodeContact(recs[2], &c) != nil {
+			b.Fatal("decode failed")
+		}
+	}
+	b.Run("decode/go-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			decodeAll(js)
+		}
+	})
+	b.Run("decode/binary", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			decodeAll(bin)
+		}
+	})
+}

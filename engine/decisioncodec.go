@@ -90,6 +90,9 @@ func DecodeDecision(b []byte, d *Decision) error {
 		if err := gojson.Unmarshal(bytes.Clone(b), d); err != nil {
 			return fmt.Errorf("%w: %v", errRecord, err)
 		}
+		if err := jsonTimes(errRecord, &d.Time, &d.Deadline); err != nil {
+			return err
+		}
 		// A feature vector is index and value pairs; the binary form cannot hold a record
 		// whose lists differ in length, and no engine ever wrote one.
 		if len(d.Features.Index) != len(d.Features.Value) {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -99,7 +98,7 @@ func attachOutcomes(txn *badger.Txn, d *engine.Decision) error {
 			return err
 		}
 		var e engine.Event
-		if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+		if err := item.Value(func(b []byte) error { return engine.DecodeEvent(b, &e) }); err != nil {
 			return fmt.Errorf("decode event %d: %w", seq, err)
 		}
 		e.Features.Index, e.Features.Value = nil, nil // the decision already carries them

@@ -87,11 +87,7 @@ func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 		book = append(book, write{key: rollupKey(&b.Rollups[i]), value: v})
 	}
 	for i := range b.Contacts {
-		v, err := gojson.Marshal(b.Contacts[i])
-		if err != nil {
-			return fmt.Errorf("encode contact: %w", err)
-		}
-		book = append(book, write{key: contactKey(&b.Contacts[i], i), value: v, ttl: true})
+		book = append(book, write{key: contactKey(&b.Contacts[i], i), value: engine.EncodeContact(nil, &b.Contacts[i]), ttl: true})
 	}
 	for i := range b.Outcomes {
 		o := &b.Outcomes[i]
@@ -182,17 +178,9 @@ func decisionWrites(d *engine.Decision) ([]write, error) {
 
 func eventWrites(ew engine.EventWrite) ([]write, error) {
 	e := ew.Event
-	b, err := gojson.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("encode event %d: %w", e.Seq, err)
-	}
-	o, err := gojson.Marshal(ew.Outcome)
-	if err != nil {
-		return nil, fmt.Errorf("encode outcome of event %d: %w", e.Seq, err)
-	}
 	g := []write{
-		{key: eventKey(e.Seq), value: b, ttl: true},
-		{key: outcomeKey(engine.OutcomeKey{Decision: e.DecisionID, Action: e.ActionID}), value: o, ttl: true},
+		{key: eventKey(e.Seq), value: engine.EncodeEvent(nil, e), ttl: true},
+		{key: outcomeKey(engine.OutcomeKey{Decision: e.DecisionID, Action: e.ActionID}), value: engine.EncodeOutcomeState(nil, &ew.Outcome), ttl: true},
 		{key: decisionEventKey(e.DecisionID, e.Seq), ttl: true},
 	}
 	if ew.Resolve != nil {
@@ -232,11 +220,8 @@ func (s *Store) Replay(ctx context.Context, after uint64, fn func(*engine.Event)
 				return err
 			}
 			var e engine.Event
-			b, err := it.Item().ValueCopy(nil) // the decoder may keep slices of its input
-			if err == nil {
-				err = gojson.Unmarshal(b, &e)
-			}
-			if err != nil {
+			// DecodeEvent keeps nothing of Badger's buffer.
+			if err := it.Item().Value(func(b []byte) error { return engine.DecodeEvent(b, &e) }); err != nil {
 				return fmt.Errorf("decode event %x: %w", it.Item().Key(), err)
 			}
 			if err := fn(&e); err != nil {
@@ -254,7 +239,7 @@ func (s *Store) Replay(ctx context.Context, after uint64, fn func(*engine.Event)
 // Event returns one journal event, ErrNotFound if absent.
 func (s *Store) Event(_ context.Context, seq uint64) (*engine.Event, error) {
 	var e engine.Event
-	if err := s.get(eventKey(seq), &e); err != nil {
+	if err := s.getRecord(eventKey(seq), func(b []byte) error { return engine.DecodeEvent(b, &e) }); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
@@ -266,7 +251,7 @@ func (s *Store) Event(_ context.Context, seq uint64) (*engine.Event, error) {
 // Outcome returns the recorded state of a (decision, action) pair, ErrNotFound if none.
 func (s *Store) Outcome(_ context.Context, k engine.OutcomeKey) (engine.OutcomeState, error) {
 	var o engine.OutcomeState
-	if err := s.get(outcomeKey(k), &o); err != nil {
+	if err := s.getRecord(outcomeKey(k), func(b []byte) error { return engine.DecodeOutcomeState(b, &o) }); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return o, err
 		}

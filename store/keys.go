@@ -17,8 +17,8 @@ const (
 	tCustomer   = layout + "customer/"  // + customer id -> engine.Customer JSON
 	tSetting    = layout + "setting/"   // + name -> bytes
 	tDecision   = layout + "decision/"  // + decision id (time ordered) -> engine.Decision JSON
-	tEvent      = layout + "event/"     // + seq (8 bytes big endian) -> engine.Event JSON
-	tOutcome    = layout + "outcome/"   // + decision id NUL action id -> engine.OutcomeState JSON
+	tEvent      = layout + "event/"     // + seq (8 bytes big endian) -> engine.EncodeEvent (JSON before)
+	tOutcome    = layout + "outcome/"   // + decision id NUL action id -> engine.EncodeOutcomeState (JSON before)
 	tPending    = layout + "pending/"   // + deadline (8 bytes BE unix ns) + decision id NUL action id -> empty
 	tDecEvent   = layout + "devent/"    // + decision id NUL seq (8 bytes BE) -> empty: the events of a decision
 	tModelMeta  = layout + "modelmeta/" // + action id NUL version (8 bytes BE) -> engine.Snapshot JSON

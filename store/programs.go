@@ -19,7 +19,7 @@ const (
 	tCampaign   = layout + "campaign/"   // + campaign id -> engine.Campaign JSON
 	tEnrollment = layout + "enrollment/" // + experiment id NUL customer id -> engine.Enrollment JSON
 	tRollup     = layout + "rollup/"     // + experiment id NUL day NUL arm -> engine.Rollup JSON
-	tContact    = layout + "contact/"    // + customer id NUL time (8 bytes BE) NUL n -> engine.ContactEvent JSON
+	tContact    = layout + "contact/"    // + customer id NUL time (8 bytes BE) NUL n -> engine.EncodeContact (JSON before)
 	tOutbox     = layout + "outbox/"     // + channel NUL decision id -> empty
 	tCOutcome   = layout + "coutcome/"   // + time (8 bytes BE) + 8 random bytes -> engine.CustomerOutcome JSON
 	tCOutcomeID = layout + "coutcomeid/" // + client id -> empty
@@ -121,7 +121,7 @@ func (s *Store) Contacts(ctx context.Context, c engine.CustomerID, since time.Ti
 				return err
 			}
 			var ev engine.ContactEvent
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &ev) }); err != nil {
+			if err := it.Item().Value(func(b []byte) error { return engine.DecodeContact(b, &ev) }); err != nil {
 				return err
 			}
 			out = append(out, ev)

@@ -227,6 +227,21 @@ func (s *Store) get(key []byte, v any) error {
 	})
 }
 
+// getRecord reads one value through decode, which must keep nothing of the bytes it is
+// given (Badger's buffer); ErrNotFound if the key is absent.
+func (s *Store) getRecord(key []byte, decode func([]byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(decode)
+	})
+}
+
 // update runs fn in a read-write transaction. fn must only write (Set, Delete): the store
 // runs without conflict detection (see Open).
 func (s *Store) update(fn func(txn *badger.Txn) error) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
@@ -207,5 +208,74 @@ func TestExpiredAndLastSeq(t *testing.T) {
 	}
 	if _, err := s.Outcome(ctx, engine.OutcomeKey{Decision: "nope", Action: "offer"}); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("missing outcome: %v, want engine.ErrNotFound", err)
+	}
+}
+
+// TestReadsJournalRecordsOfEarlierVersions: a store written before the binary journal
+// records holds events, outcome states and contacts as JSON. Every way they are read
+// (replay, one event, a decision's outcomes, an outcome state, a customer's contacts)
+// reads them, beside records in the binary form.
+func TestReadsJournalRecordsOfEarlierVersions(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ctx := context.Background()
+	d := &engine.Decision{ID: "0000000000000001aa", CustomerID: "c1", Channel: "web", Time: time.Unix(1, 0).UTC(), Chosen: []engine.ActionID{"offer"}}
+	old := &engine.Event{Seq: 1, Time: time.Unix(2, 0).UTC(), DecisionID: d.ID, ActionID: "offer", CustomerID: "c1", Outcome: engine.Accepted, Learned: true,
+		Features: features.Vector{Index: []int32{0, 3}, Value: []float64{1, 0.5}}}
+	oldState := engine.OutcomeState{Seq: 1, Outcome: engine.Accepted}
+	oldContact := engine.ContactEvent{Customer: "c1", Time: time.Unix(1, 0).UTC(), Channel: "web"}
+	if err := s.Commit(ctx, &engine.Batch{Decisions: []*engine.Decision{d}}); err != nil {
+		t.Fatal(err)
+	}
+	// What nextbest wrote before: go-json, the encoder it used.
+	err := s.db.Update(func(txn *badger.Txn) error {
+		for k, v := range map[string]any{
+			string(eventKey(1)): old,
+			string(outcomeKey(engine.OutcomeKey{Decision: d.ID, Action: "offer"})): oldState,
+			string(contactKey(&oldContact, 0)):                                     oldContact,
+		} {
+			b, err := gojson.Marshal(v)
+			if err != nil || b[0] != '{' {
+				t.Fatalf("old record: %s, %v", b, err)
+			}
+			if err := txn.Set([]byte(k), b); err != nil {
+				return err
+			}
+		}
+		return txn.Set(decisionEventKey(d.ID, 1), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And one event, state and contact in the binary form.
+	newEv := &engine.Event{Seq: 2, Time: time.Unix(3, 0).UTC(), DecisionID: d.ID, ActionID: "other", Outcome: engine.Ignored,
+		Features: features.Vector{Index: []int32{1}, Value: []float64{-2}}}
+	newState := engine.OutcomeState{Seq: 2, Outcome: engine.Ignored}
+	newContact := engine.ContactEvent{Customer: "c1", Time: time.Unix(3, 0).UTC(), Negative: true}
+	if err := s.Commit(ctx, &engine.Batch{Events: []engine.EventWrite{{Event: newEv, Outcome: newState}}, Contacts: []engine.ContactEvent{newContact}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var replayed []*engine.Event
+	if err := s.Replay(ctx, 0, func(e *engine.Event) error { replayed = append(replayed, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(replayed, []*engine.Event{old, newEv}) {
+		t.Fatalf("replay: %+v", replayed)
+	}
+	if e, err := s.Event(ctx, 1); err != nil || !reflect.DeepEqual(e, old) {
+		t.Fatalf("event 1: %+v, %v", e, err)
+	}
+	for k, want := range map[engine.ActionID]engine.OutcomeState{"offer": oldState, "other": newState} {
+		if o, err := s.Outcome(ctx, engine.OutcomeKey{Decision: d.ID, Action: k}); err != nil || !reflect.DeepEqual(o, want) {
+			t.Fatalf("outcome of %s: %+v, %v", k, o, err)
+		}
+	}
+	got, err := s.Decision(ctx, d.ID)
+	if err != nil || len(got.Outcomes) != 2 || got.Outcomes[0].Outcome != engine.Accepted || got.Outcomes[1].Outcome != engine.Ignored || got.Outcomes[0].Features.Index != nil {
+		t.Fatalf("decision's outcomes: %+v, %v", got, err)
+	}
+	contacts, err := s.Contacts(ctx, "c1", time.Time{})
+	if err != nil || !reflect.DeepEqual(contacts, []engine.ContactEvent{oldContact, newContact}) {
+		t.Fatalf("contacts: %+v, %v", contacts, err)
 	}
 }
