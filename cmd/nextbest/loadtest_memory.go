@@ -713,7 +713,8 @@ func readCgroupMemory(root string, procCgroup []byte) (m ltCgroupMem, ok bool) {
 	return m, true
 }
 
-// scrapeMetrics reads the server's unlabelled metrics; it returns an empty map on error.
+// scrapeMetrics reads the server's /metrics into a map from series (name and labels, as
+// printed: `name{label="x"}`) to value; it returns an empty map on error.
 func scrapeMetrics(ctx context.Context, w *ltWorker, base string) map[string]float64 {
 	out := map[string]float64{}
 	if err := w.do(ctx, http.MethodGet, base+"/metrics", nil, http.StatusOK); err != nil {
@@ -721,7 +722,7 @@ func scrapeMetrics(ctx context.Context, w *ltWorker, base string) map[string]flo
 	}
 	for _, line := range strings.Split(w.buf.String(), "\n") {
 		name, val, ok := strings.Cut(line, " ")
-		if !ok || strings.ContainsAny(name, "{#") {
+		if !ok || strings.HasPrefix(name, "#") {
 			continue
 		}
 		if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,7 +164,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// after each window.
 	var memSeries []ltMemInfo
 	scrapes := []map[string]float64{scrapeDecideHistogram(ctx, admin, srv.url())}
-	fsyncs0 := scrapeCounters(ctx, admin, srv.url(), "nextbest_store_fsyncs_total", "nextbest_store_fsync_seconds_total")
+	metrics0, sched0 := scrapeMetrics(ctx, admin, srv.url()), clientSchedLatencies()
 	sampleCtx, stopSampler := context.WithCancel(ctx)
 	sampled := make(chan struct{})
 	go func() {
@@ -235,7 +237,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(scrapes) == len(windows) { // the last window ends once its pairs have
 		scrapes = append(scrapes, scrapeDecideHistogram(ctx, admin, srv.url()))
 	}
-	fsyncs1 := scrapeCounters(ctx, admin, srv.url(), "nextbest_store_fsyncs_total", "nextbest_store_fsync_seconds_total")
+	metrics1, sched1 := scrapeMetrics(ctx, admin, srv.url()), clientSchedLatencies()
 	soakTime := time.Since(start)
 	if err := srv.stop(); err != nil { // SIGTERM after the load, as an operator would
 		return fmt.Errorf("soak: %w", err)
@@ -275,9 +277,16 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(anon) >= 3 && anon[1] > 0 && anon[len(anon)-1] > anon[1]*(1+*rssGrowth) {
 		failed = append(failed, fmt.Sprintf("anonymous memory grew from %.0f MB to %.0f MB", anon[1], anon[len(anon)-1]))
 	}
-	if fsyncs0 != nil && fsyncs1 != nil && fsyncs1[0] > fsyncs0[0] {
-		n := fsyncs1[0] - fsyncs0[0]
-		fmt.Fprintf(stdout, "store fsyncs: %.0f/s, %s each on average\n", n/soakTime.Seconds(), time.Duration((fsyncs1[1]-fsyncs0[1])/n*float64(time.Second)).Round(time.Microsecond))
+	const fsyncs, fsyncSeconds = "nextbest_store_fsyncs_total", "nextbest_store_fsync_seconds_total"
+	if n := metrics1[fsyncs] - metrics0[fsyncs]; n > 0 {
+		fmt.Fprintf(stdout, "store fsyncs: %.0f/s, %s each on average\n", n/soakTime.Seconds(), time.Duration((metrics1[fsyncSeconds]-metrics0[fsyncSeconds])/n*float64(time.Second)).Round(time.Microsecond))
+	}
+	// Time a goroutine waited to run once runnable (Go's runtime/metrics), in either
+	// process: where a request waits outside the server's handlers.
+	server99, ok1 := bucketQuantile(metrics0, metrics1, "go_sched_latencies_seconds_bucket", 0.99)
+	client99, ok2 := clientSchedQuantile(sched0, sched1, 0.99)
+	if ok1 && ok2 {
+		fmt.Fprintf(stdout, "goroutine scheduling latency p99 (runnable to running): server <%s, load generator <%s\n", server99.Round(time.Microsecond), client99.Round(time.Microsecond))
 	}
 	fmt.Fprintf(stdout, "store on disk at the end: %.0f MB (file-backed memory is Badger's mapped files: page cache)\n", diskUsage(data)/(1<<20))
 	if n := skipped.Load(); n > 0 {
@@ -349,31 +358,75 @@ func scrapeDecideHistogram(ctx context.Context, w *ltWorker, base string) map[st
 	return out
 }
 
-// scrapeCounters reads the named unlabelled series from the server's /metrics, in order;
-// nil if the scrape fails or one is missing.
-func scrapeCounters(ctx context.Context, w *ltWorker, base string, names ...string) []float64 {
-	if err := w.do(ctx, http.MethodGet, base+"/metrics", nil, http.StatusOK); err != nil {
-		return nil
-	}
-	found := map[string]float64{}
-	for _, line := range strings.Split(w.buf.String(), "\n") {
-		name, value, ok := strings.Cut(line, " ")
+// bucketQuantile returns the upper bound of the Prometheus histogram bucket (name{le="x"},
+// cumulative) that holds quantile q of the observations made between scrapes a and b.
+func bucketQuantile(a, b map[string]float64, name string, q float64) (time.Duration, bool) {
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	for series, n := range b {
+		le, ok := strings.CutPrefix(series, name+`{le="`)
 		if !ok {
 			continue
 		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-			found[name] = v
+		le = strings.TrimSuffix(le, `"}`)
+		v, err := strconv.ParseFloat(le, 64)
+		if le == "+Inf" {
+			v, err = math.Inf(1), nil
+		}
+		if err == nil {
+			bs = append(bs, bucket{v, n - a[series]})
 		}
 	}
-	out := make([]float64, len(names))
-	for i, n := range names {
-		v, ok := found[n]
-		if !ok {
-			return nil
-		}
-		out[i] = v
+	slices.SortFunc(bs, func(x, y bucket) int { return cmp.Compare(x.le, y.le) })
+	if len(bs) == 0 || bs[len(bs)-1].n <= 0 {
+		return 0, false
 	}
-	return out
+	for _, bk := range bs {
+		if bk.n >= q*bs[len(bs)-1].n {
+			if math.IsInf(bk.le, 1) {
+				return 0, false
+			}
+			return time.Duration(bk.le * float64(time.Second)), true
+		}
+	}
+	return 0, false
+}
+
+// clientSchedLatencies reads this process's histogram of goroutine scheduling latencies.
+func clientSchedLatencies() *metrics.Float64Histogram {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return nil
+	}
+	return s[0].Value.Float64Histogram()
+}
+
+// clientSchedQuantile returns the upper bound of the bucket that holds quantile q of the
+// scheduling latencies observed between a and b.
+func clientSchedQuantile(a, b *metrics.Float64Histogram, q float64) (time.Duration, bool) {
+	if a == nil || b == nil || len(a.Counts) != len(b.Counts) {
+		return 0, false
+	}
+	var total uint64
+	for i := range b.Counts {
+		total += b.Counts[i] - a.Counts[i]
+	}
+	if total == 0 {
+		return 0, false
+	}
+	var seen uint64
+	for i := range b.Counts {
+		seen += b.Counts[i] - a.Counts[i]
+		if float64(seen) >= q*float64(total) {
+			hi := b.Buckets[i+1]
+			if math.IsInf(hi, 1) {
+				return 0, false
+			}
+			return time.Duration(hi * float64(time.Second)), true
+		}
+	}
+	return 0, false
 }
 
 // histogramQuantile returns the upper bound of the vmrange bucket that holds quantile q of

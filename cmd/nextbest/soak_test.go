@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"net/http"
 	"regexp"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,5 +126,38 @@ func TestSoakRefusesBadFlags(t *testing.T) {
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("soak %v: error %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestSchedQuantiles checks the two readers of scheduling-latency histograms the soak
+// prints: the server's, cumulative Prometheus buckets between two scrapes, and the load
+// generator's own, runtime/metrics counts between two reads.
+func TestSchedQuantiles(t *testing.T) {
+	a := map[string]float64{`h{le="0.001"}`: 10, `h{le="0.01"}`: 10, `h{le="+Inf"}`: 10, "other": 5}
+	// Between the scrapes: 90 under 1 ms, 9 more under 10 ms, 1 above.
+	b := map[string]float64{`h{le="0.001"}`: 100, `h{le="0.01"}`: 109, `h{le="+Inf"}`: 110, "other": 7}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+		ok   bool
+	}{{0.5, time.Millisecond, true}, {0.9, time.Millisecond, true}, {0.95, 10 * time.Millisecond, true}, {0.99, 10 * time.Millisecond, true}, {0.999, 0, false}} {
+		if got, ok := bucketQuantile(a, b, "h", tc.q); got != tc.want || ok != tc.ok {
+			t.Errorf("server q%v: %v %v, want %v %v", tc.q, got, ok, tc.want, tc.ok)
+		}
+	}
+	if _, ok := bucketQuantile(a, a, "h", 0.5); ok {
+		t.Error("no observations between the scrapes, yet a quantile")
+	}
+
+	before := &metrics.Float64Histogram{Counts: []uint64{5, 0, 0}, Buckets: []float64{0, 1e-6, 1e-3, math.Inf(1)}}
+	after := &metrics.Float64Histogram{Counts: []uint64{5 + 98, 1, 1}, Buckets: before.Buckets}
+	if got, ok := clientSchedQuantile(before, after, 0.98); got != time.Microsecond || !ok {
+		t.Errorf("client q0.98: %v %v", got, ok)
+	}
+	if got, ok := clientSchedQuantile(before, after, 0.99); got != time.Millisecond || !ok {
+		t.Errorf("client q0.99: %v %v", got, ok)
+	}
+	if _, ok := clientSchedQuantile(before, after, 1); ok {
+		t.Error("a quantile in the unbounded bucket")
 	}
 }
