@@ -3,8 +3,11 @@
 // the engine's domain types; Badger types never leave it.
 //
 // Every key starts with a layout version ("v1/"), then a one-word table name, so a future
-// layout can be migrated key by key. Values are JSON except model bytes, which are the
-// bandit package's versioned binary encoding.
+// layout can be migrated key by key. The records written on every contact and response
+// (decisions, journal events, outcome states, contacts) are the engine's versioned binary
+// forms (engine.EncodeDecision, EncodeEvent, EncodeOutcomeState, EncodeContact), which
+// also read the JSON written before them; model bytes are the bandit package's versioned
+// binary encoding; everything else (catalog, profiles, experiments, keys) is JSON.
 //
 // Durability: with Options.SyncWrites (the default) every write someone waits for is
 // fsync'd before it returns, so an acknowledged write survives a killed process and a

@@ -33,24 +33,18 @@ type write struct {
 }
 
 // Commit writes the batch durably: before it returns, or, for a Lazy batch, within
-// Options.LazySync (see syncer). Records are encoded with goccy/go-json, which writes
-// what encoding/json writes in about half the time (engine's BenchmarkDecisionMarshal). Each decision, event group and snapshot is atomic; a
-// large batch is split between them, never inside one.
+// Options.LazySync (see syncer). Decisions, events, outcome states and contacts are
+// written in the engine's binary forms; the rest (snapshot metadata, experiment
+// bookkeeping) as JSON by goccy/go-json, which writes what encoding/json writes in about
+// half the time. Each decision, event group and snapshot is atomic; a large batch is split
+// between them, never inside one.
 func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 	var groups [][]write
 	for _, d := range b.Decisions {
-		g, err := decisionWrites(d)
-		if err != nil {
-			return err
-		}
-		groups = append(groups, g)
+		groups = append(groups, decisionWrites(d))
 	}
 	for _, ew := range b.Events {
-		g, err := eventWrites(ew)
-		if err != nil {
-			return err
-		}
-		groups = append(groups, g)
+		groups = append(groups, eventWrites(ew))
 	}
 	for _, sn := range b.Snapshots {
 		meta, err := gojson.Marshal(sn)
@@ -159,7 +153,7 @@ func (s *Store) writeGroups(ctx context.Context, groups [][]write) error {
 	return nil
 }
 
-func decisionWrites(d *engine.Decision) ([]write, error) {
+func decisionWrites(d *engine.Decision) []write {
 	b := d.Encoded
 	if b == nil {
 		b = engine.EncodeDecision(nil, d) // without outcomes: they live in the journal
@@ -173,10 +167,10 @@ func decisionWrites(d *engine.Decision) ([]write, error) {
 			g = append(g, write{key: pendingKey(engine.PendingKey{Deadline: d.Deadline, Decision: d.ID, Action: a}), ttl: true})
 		}
 	}
-	return g, nil
+	return g
 }
 
-func eventWrites(ew engine.EventWrite) ([]write, error) {
+func eventWrites(ew engine.EventWrite) []write {
 	e := ew.Event
 	g := []write{
 		{key: eventKey(e.Seq), value: engine.EncodeEvent(nil, e), ttl: true},
@@ -186,7 +180,7 @@ func eventWrites(ew engine.EventWrite) ([]write, error) {
 	if ew.Resolve != nil {
 		g = append(g, write{key: pendingKey(*ew.Resolve), del: true})
 	}
-	return g, nil
+	return g
 }
 
 // LastSeq returns the highest event sequence number in the journal, 0 if it is empty.

@@ -161,3 +161,21 @@ func TestSchedQuantiles(t *testing.T) {
 		t.Error("a quantile in the unbounded bucket")
 	}
 }
+
+func TestSoakAnonGrowth(t *testing.T) {
+	for _, tc := range []struct {
+		anon []float64
+		want string
+	}{
+		{[]float64{160, 270, 316, 345, 349, 345}, ""},                      // caches fill in the first half
+		{[]float64{160, 200, 240, 280, 320, 360}, "from 280 MB to 360 MB"}, // steady growth: 29% in the second half
+		{[]float64{300, 300, 300, 300, 300, 376}, "from 300 MB to 376 MB"}, // 25.3% in the second half
+		{[]float64{300, 300, 300, 300, 300, 375}, ""},                      // exactly 25%
+		{[]float64{100, 400}, ""},                                          // too short to judge
+	} {
+		got := anonGrowth(tc.anon, 0.25)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%v: %q, want %q", tc.anon, got, tc.want)
+		}
+	}
+}
