@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -275,4 +278,71 @@ func (b badgerLogger) Debugf(f string, a ...any) {
 	if b.l.Enabled(context.Background(), slog.LevelDebug) {
 		b.l.Debug(fmt.Sprintf(f, a...), "component", "badger")
 	}
+}
+
+// TableUsage is what one table (key prefix, such as "v1/event/") holds in Badger's LSM
+// tree: its entries, every version and deletion marker not yet compacted away included;
+// the bytes of their keys and of the values stored inline; and how many values are in
+// the value log instead (ValueThreshold), whose bytes are not counted.
+type TableUsage struct {
+	Table        string
+	Entries      int
+	KeyBytes     int64
+	InlineBytes  int64
+	ValueLogged  int
+	ValueLogSize int64 // the bytes of the values in the value log
+}
+
+// Usage walks the whole store and returns what each table holds, by table name.
+func (s *Store) Usage(ctx context.Context) ([]TableUsage, error) {
+	threshold := s.opts.ValueThreshold // Badger keeps a value this long or longer in the value log
+	if threshold <= 0 {
+		threshold = 1 << 20 // Badger's default
+	}
+	byTable := map[string]*TableUsage{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			item := it.Item()
+			table := tableOf(item.Key())
+			u := byTable[table]
+			if u == nil {
+				u = &TableUsage{Table: table}
+				byTable[table] = u
+			}
+			u.Entries++
+			u.KeyBytes += int64(len(item.Key()))
+			if size := item.ValueSize(); size >= threshold {
+				u.ValueLogged++
+				u.ValueLogSize += size
+			} else {
+				u.InlineBytes += size
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store usage: %w", err)
+	}
+	out := make([]TableUsage, 0, len(byTable))
+	for _, u := range byTable {
+		out = append(out, *u)
+	}
+	slices.SortFunc(out, func(a, b TableUsage) int { return strings.Compare(a.Table, b.Table) })
+	return out, nil
+}
+
+// tableOf returns the table part of a key: the layout version and the table name, up to
+// and including the second '/'.
+func tableOf(key []byte) string {
+	if i := bytes.IndexByte(key, '/'); i >= 0 {
+		if j := bytes.IndexByte(key[i+1:], '/'); j >= 0 {
+			return string(key[:i+j+2])
+		}
+	}
+	return "(other)"
 }

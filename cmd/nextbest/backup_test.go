@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -61,5 +62,42 @@ func TestBackupRestoreCommands(t *testing.T) {
 	defer s2.stop()
 	if after := posterior(s2); after != before {
 		t.Fatalf("restored model differs:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestDuCommand: after decisions and feedback, du lists the tables they wrote, with the
+// decision records in the value log and the journal's records inline; it refuses a
+// directory without a store.
+func TestDuCommand(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, nil)
+	s.call("PUT", "/v1/actions/offer", `{"value": 5}`, nil)
+	ctx := map[string]any{}
+	for i := range 30 {
+		ctx[fmt.Sprintf("field_%02d", i)] = fmt.Sprintf("value %d of a context large enough to log", i)
+	}
+	for i := range 10 {
+		var d decideResponse
+		s.call("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c%d", i), "channel": "web", "context": ctx}, &d)
+		s.call("POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": "offer", "outcome": "accepted"}, nil)
+	}
+	s.stop()
+	var out strings.Builder
+	if err := run(context.Background(), []string{"du", "--data", dir}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 6 {
+			rows[f[0]] = f
+		}
+	}
+	for table, want := range map[string][2]string{"v1/decision/": {"10", "10"}, "v1/event/": {"10", "0"}, "v1/outcome/": {"10", "0"}} {
+		if r := rows[table]; r == nil || r[1] != want[0] || r[4] != want[1] {
+			t.Errorf("%s: row %v, want %s entries and %s in the value log\n%s", table, r, want[0], want[1], out.String())
+		}
+	}
+	if err := run(context.Background(), []string{"du", "--data", t.TempDir()}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "holds no nextbest store") {
+		t.Errorf("du of an empty directory: %v", err)
 	}
 }

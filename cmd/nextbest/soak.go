@@ -55,6 +55,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	inflight := fs.Int("in-flight", 256, "the most pairs in flight during the soak; a pair due when that many are in flight is not sent, and counted")
 	bin := fs.String("bin", "", "nextbest binary (default: this executable)")
 	config := fs.String("config", "", "YAML config for the server (default: none, the defaults)")
+	keep := fs.String("data", "", "store directory for the server, kept afterwards for `nextbest du` (default: a temporary one, removed); must not exist yet")
 	profiles := fs.String("server-profiles", "", "directory to write the server's CPU profile of each soak window to (cpu-window-N.pprof, from the admin-only /v1/admin/debug/pprof/profile)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,6 +71,8 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("soak: --in-flight must be at least 1, got %d", *inflight)
 	case *workers < 1:
 		return fmt.Errorf("soak: --concurrency must be at least 1, got %d", *workers)
+	case *keep != "" && exists(*keep):
+		return fmt.Errorf("soak: --data %s already exists; the soak needs a fresh store", *keep)
 	}
 	exe := *bin
 	if exe == "" {
@@ -84,6 +87,9 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer os.RemoveAll(dir)
 	data := filepath.Join(dir, "data")
+	if *keep != "" {
+		data = *keep
+	}
 	// The real binary with its defaults (keys on, memory_limit_mb), as loadtest --memory
 	// runs it; its log goes to a file named in any start-up error.
 	srv, err := startProcess(ctx, exe, data, *config, filepath.Join(dir, "server.log"))
@@ -298,6 +304,11 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "soak passed: decide p99 under %s and feedback p99 under %s in every window, anonymous memory growth over the second half within %.0f%%\n", *p99Target, *fbP99Target, 100**rssGrowth)
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // anonGrowth says how anonymous memory (MB per window) grew over the soak's second half,

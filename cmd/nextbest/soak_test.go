@@ -111,6 +111,7 @@ func TestSoakAtGivenRate(t *testing.T) {
 }
 
 func TestSoakRefusesBadFlags(t *testing.T) {
+	existing := t.TempDir()
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -120,6 +121,7 @@ func TestSoakRefusesBadFlags(t *testing.T) {
 		{[]string{"--concurrency", "0"}, "soak: --concurrency must be at least 1, got 0"},
 		{[]string{"--fraction", "1.5"}, "soak: --fraction must be in (0, 1], got 1.5"},
 		{[]string{"--duration", "10s"}, "soak: --duration must be at least 20s (two 10 s windows), got 10s"},
+		{[]string{"--data", existing}, "soak: --data " + existing + " already exists; the soak needs a fresh store"},
 	} {
 		var out, errOut bytes.Buffer
 		err := cmdSoak(context.Background(), tc.args, &out, &errOut)
