@@ -10,6 +10,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 
+	"github.com/nextbest/nextbest/features"
 	"github.com/nextbest/nextbest/internal/binrec"
 )
 
@@ -45,13 +46,7 @@ func EncodeDecision(b []byte, d *Decision) []byte {
 	for _, s := range []string{d.Arm, string(d.Experiment), d.Source, string(d.Context), d.Schema} {
 		b = appendString(b, s)
 	}
-	b = binary.AppendUvarint(b, uint64(len(d.Features.Index)))
-	for _, i := range d.Features.Index {
-		b = binary.AppendVarint(b, int64(i))
-	}
-	for _, v := range d.Features.Value {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
-	}
+	b = appendFeatures(b, d.Features)
 	b = binary.AppendUvarint(b, uint64(len(d.Candidates)))
 	for i := range d.Candidates {
 		c := &d.Candidates[i]
@@ -117,20 +112,7 @@ func DecodeDecision(b []byte, d *Decision) error {
 		out.Context = bytes.Clone(ctx) // b may be a buffer the store reuses
 	}
 	out.Schema = r.str()
-	if n := r.Count(1+8, "count"); n > 0 {
-		out.Features.Index = make([]int32, n)
-		out.Features.Value = make([]float64, n)
-		for i := range n {
-			v := r.Varint("number")
-			if v < math.MinInt32 || v > math.MaxInt32 {
-				r.Fail("feature index out of range")
-			}
-			out.Features.Index[i] = int32(v)
-		}
-		for i := range n {
-			out.Features.Value[i] = r.Float64("number")
-		}
-	}
+	out.Features = r.features()
 	if n := r.Count(3+1+6*8+1, "count"); n > 0 || r.Err() == nil {
 		out.Candidates = make([]Candidate, n)
 		for i := range out.Candidates {
@@ -168,6 +150,40 @@ func DecodeDecision(b []byte, d *Decision) error {
 	}
 	*d = out
 	return nil
+}
+
+// appendFeatures appends a feature vector: its length, the indexes as varints, then the
+// values as floats.
+func appendFeatures(b []byte, x features.Vector) []byte {
+	b = binary.AppendUvarint(b, uint64(len(x.Index)))
+	for _, i := range x.Index {
+		b = binary.AppendVarint(b, int64(i))
+	}
+	for _, v := range x.Value {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	}
+	return b
+}
+
+// features reads what appendFeatures wrote; an empty vector is nil, as encoding/json
+// leaves an absent one.
+func (r *recordReader) features() features.Vector {
+	var x features.Vector
+	if n := r.Count(1+8, "count"); n > 0 {
+		x.Index = make([]int32, n)
+		x.Value = make([]float64, n)
+		for i := range n {
+			v := r.Varint("number")
+			if v < math.MinInt32 || v > math.MaxInt32 {
+				r.Fail("feature index out of range")
+			}
+			x.Index[i] = int32(v)
+		}
+		for i := range n {
+			x.Value[i] = r.Float64("number")
+		}
+	}
+	return x
 }
 
 func appendString(b []byte, s string) []byte {

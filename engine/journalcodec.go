@@ -54,14 +54,7 @@ func EncodeEvent(b []byte, e *Event) []byte {
 		b = append(b, 0)
 	}
 	b = append(b, flags(e.Learned, e.RewardLearned))
-	b = binary.AppendUvarint(b, uint64(len(e.Features.Index)))
-	for _, i := range e.Features.Index {
-		b = binary.AppendVarint(b, int64(i))
-	}
-	for _, v := range e.Features.Value {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
-	}
-	return b
+	return appendFeatures(b, e.Features)
 }
 
 // DecodeEvent decodes a stored event, binary or (older) JSON, into e. e keeps nothing of
@@ -102,20 +95,7 @@ func DecodeEvent(b []byte, e *Event) error {
 	}
 	f := r.flags(2)
 	out.Learned, out.RewardLearned = f&1 != 0, f&2 != 0
-	if n := r.Count(1+8, "count"); n > 0 {
-		out.Features.Index = make([]int32, n)
-		out.Features.Value = make([]float64, n)
-		for i := range n {
-			v := r.Varint("number")
-			if v < math.MinInt32 || v > math.MaxInt32 {
-				r.Fail("feature index out of range")
-			}
-			out.Features.Index[i] = int32(v)
-		}
-		for i := range n {
-			out.Features.Value[i] = r.Float64("number")
-		}
-	}
+	out.Features = r.features()
 	if err := r.Done(); err != nil {
 		return err
 	}

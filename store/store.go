@@ -210,24 +210,11 @@ func (s *Store) gcOnce() (bool, error) {
 	return true, nil
 }
 
-// get reads a JSON value into v.
+// get reads a JSON value into v; ErrNotFound if the key is absent.
 func (s *Store) get(key []byte, v any) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(key)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		// A copy v may keep slices of: go-json (twice encoding/json's speed on the records
-		// this store writes) may alias its input.
-		b, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		return gojson.Unmarshal(b, v)
-	})
+	// A copy v may keep slices of: go-json (twice encoding/json's speed on the records this
+	// store writes) may alias its input.
+	return s.getRecord(key, func(b []byte) error { return gojson.Unmarshal(bytes.Clone(b), v) })
 }
 
 // getRecord reads one value through decode, which must keep nothing of the bytes it is

@@ -24,12 +24,9 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *out == "" {
 		return errors.New("backup: --out FILE is required")
 	}
-	if _, err := os.Stat(filepath.Join(*data, "MANIFEST")); err != nil {
-		return fmt.Errorf("backup: %s holds no nextbest store", *data)
-	}
-	st, err := store.Open(store.DefaultOptions(*data))
+	st, err := openStopped("backup", *data)
 	if err != nil {
-		return fmt.Errorf("backup: %w (is a server running on this directory? stop it first)", err)
+		return err
 	}
 	defer st.Close()
 	tmp := *out + ".tmp"
@@ -57,6 +54,18 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fi, _ := os.Stat(*out)
 	fmt.Fprintf(stdout, "wrote backup %s (%d bytes)\n", *out, fi.Size())
 	return nil
+}
+
+// openStopped opens the store in data for a command that needs the server stopped.
+func openStopped(cmd, data string) (*store.Store, error) {
+	if _, err := os.Stat(filepath.Join(data, "MANIFEST")); err != nil {
+		return nil, fmt.Errorf("%s: %s holds no nextbest store", cmd, data)
+	}
+	st, err := store.Open(store.DefaultOptions(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (is a server running on this directory? stop it first)", cmd, err)
+	}
+	return st, nil
 }
 
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {

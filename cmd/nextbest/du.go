@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/nextbest/nextbest/store"
 )
@@ -21,12 +19,9 @@ func cmdDu(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(*data, "MANIFEST")); err != nil {
-		return fmt.Errorf("du: %s holds no nextbest store", *data)
-	}
-	st, err := store.Open(store.DefaultOptions(*data))
+	st, err := openStopped("du", *data)
 	if err != nil {
-		return fmt.Errorf("du: %w (is a server running on this directory? stop it first)", err)
+		return err
 	}
 	usage, err := st.Usage(ctx)
 	if cerr := st.Close(); err == nil && cerr != nil {
