@@ -55,7 +55,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	inflight := fs.Int("in-flight", 256, "the most pairs in flight during the soak; a pair due when that many are in flight is not sent, and counted")
 	bin := fs.String("bin", "", "nextbest binary (default: this executable)")
 	config := fs.String("config", "", "YAML config for the server (default: none, the defaults)")
-	keep := fs.String("data", "", "store directory for the server, kept afterwards for `nextbest du` (default: a temporary one, removed); must not exist yet")
+	keep := fs.String("data", "", "store directory for the server, kept afterwards for nextbest du (default: a temporary one, removed); must not exist yet")
 	profiles := fs.String("server-profiles", "", "directory to write the server's CPU profile of each soak window to (cpu-window-N.pprof, from the admin-only /v1/admin/debug/pprof/profile)")
 	if err := fs.Parse(args); err != nil {
 		return err
