@@ -108,6 +108,7 @@ fmt:
 vet:
 	@test -z "$$(gofmt -s -l $$(git ls-files '*.go'))" || (echo "gofmt -s needed on:"; gofmt -s -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet $(PKGS)
+	@$(GO) mod tidy -diff >/dev/null || (echo "go.mod and go.sum are not tidy: run make tidy"; exit 1)
 
 tidy:
 	$(GO) mod tidy
