@@ -88,12 +88,16 @@ func DecodeDecision(b []byte, d *Decision) error {
 		if err := jsonTimes(errRecord, &d.Time, &d.Deadline); err != nil {
 			return err
 		}
-		// A feature vector is index and value pairs; the binary form cannot hold a record
-		// whose lists differ in length, and no engine ever wrote one.
-		if len(d.Features.Index) != len(d.Features.Value) {
-			return fmt.Errorf("%w: features: %d indexes but %d values", errRecord, len(d.Features.Index), len(d.Features.Value))
+		// The shape the binary form reads: no outcomes (they live in the journal), a
+		// non-nil candidate list, no empty chosen list.
+		d.Outcomes = nil
+		if d.Candidates == nil {
+			d.Candidates = []Candidate{}
 		}
-		return nil
+		if len(d.Chosen) == 0 {
+			d.Chosen = nil
+		}
+		return jsonFeatures(errRecord, &d.Features)
 	}
 	if b[0] != decisionRecordV1 {
 		return fmt.Errorf("%w: unknown version %d", errRecord, b[0])

@@ -11,6 +11,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 
+	"github.com/nextbest/nextbest/features"
 	"github.com/nextbest/nextbest/internal/binrec"
 )
 
@@ -68,10 +69,7 @@ func DecodeEvent(b []byte, e *Event) error {
 		if err := jsonTimes(errJournalRecord, &e.Time); err != nil {
 			return err
 		}
-		if len(e.Features.Index) != len(e.Features.Value) {
-			return fmt.Errorf("%w: features: %d indexes but %d values", errJournalRecord, len(e.Features.Index), len(e.Features.Value))
-		}
-		return nil
+		return jsonFeatures(errJournalRecord, &e.Features)
 	}
 	r, err := journalReader(b, eventRecordV1, "event")
 	if err != nil {
@@ -122,7 +120,13 @@ func EncodeOutcomeState(b []byte, o *OutcomeState) []byte {
 func DecodeOutcomeState(b []byte, o *OutcomeState) error {
 	if isJSON(b) {
 		*o = OutcomeState{}
-		return decodeJSONRecord(b, o)
+		if err := decodeJSONRecord(b, o); err != nil {
+			return err
+		}
+		if len(o.Also) == 0 {
+			o.Also = nil // as the binary form reads it
+		}
+		return nil
 	}
 	r, err := journalReader(b, outcomeRecordV1, "outcome state")
 	if err != nil {
@@ -227,6 +231,7 @@ func decodeJSONRecord(b []byte, v any) error {
 func jsonTimes(sentinel error, ts ...*time.Time) error {
 	for _, t := range ts {
 		if t.IsZero() {
+			*t = time.Time{} // the zero instant written with an offset has a location; the binary form's has none
 			continue
 		}
 		if time.Unix(0, t.UnixNano()).Equal(*t) {
@@ -234,6 +239,20 @@ func jsonTimes(sentinel error, ts ...*time.Time) error {
 			continue
 		}
 		return fmt.Errorf("%w: time %s out of range", sentinel, t.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// jsonFeatures checks a JSON record's feature vector and gives an empty one the binary
+// form's shape (nil lists, which encoding/json writes as an absent vector): a vector is
+// index and value pairs, and the binary form cannot hold lists that differ in length,
+// which no engine ever wrote. The error wraps sentinel.
+func jsonFeatures(sentinel error, x *features.Vector) error {
+	if len(x.Index) != len(x.Value) {
+		return fmt.Errorf("%w: features: %d indexes but %d values", sentinel, len(x.Index), len(x.Value))
+	}
+	if len(x.Index) == 0 {
+		*x = features.Vector{}
 	}
 	return nil
 }

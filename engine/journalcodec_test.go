@@ -204,3 +204,29 @@ func normalizeEventNaN(e Event) Event {
 	}
 	return e
 }
+
+// TestJSONRecordsReadInTheBinaryShape: a JSON record reads as the value its binary form
+// reads as, down to nil against empty lists and the location of a zero time, so that a
+// record re-encoded from an old one is the same record (the fuzzer found each of these).
+func TestJSONRecordsReadInTheBinaryShape(t *testing.T) {
+	var e Event
+	if err := DecodeEvent([]byte(`{"seq":1,"time":"0000-12-31T23:00:00-01:00","features":{"index":[],"value":[]}}`), &e); err != nil {
+		t.Fatal(err)
+	}
+	var again Event
+	if err := DecodeEvent(EncodeEvent(nil, &e), &again); err != nil || !reflect.DeepEqual(e, again) {
+		t.Errorf("event: %+v, re-encoded %+v (%v)", e, again, err)
+	}
+	var o OutcomeState
+	if err := DecodeOutcomeState([]byte(`{"seq":2,"outcome":"clicked","also":[]}`), &o); err != nil || o.Also != nil {
+		t.Errorf("outcome state: %+v (%v)", o, err)
+	}
+	var d Decision
+	if err := DecodeDecision([]byte(`{"decision_id":"d1","chosen":[],"outcomes":[{"seq":1}]}`), &d); err != nil {
+		t.Fatal(err)
+	}
+	var dAgain Decision
+	if err := DecodeDecision(EncodeDecision(nil, &d), &dAgain); err != nil || !reflect.DeepEqual(d, dAgain) {
+		t.Errorf("decision: %+v, re-encoded %+v (%v)", d, dAgain, err)
+	}
+}
