@@ -138,11 +138,10 @@ func (s *syncer) sync() error {
 	}
 	upTo := s.written.Load() // writes committed before the fsync starts are covered by it
 	start := time.Now()
-	err := s.fsyncLogs()
-	s.roundNanos.Add(uint64(time.Since(start)))
-	if err != nil {
+	if err := s.fsyncLogs(); err != nil {
 		return err
 	}
+	s.roundNanos.Add(uint64(time.Since(start))) // with rounds: the time of the rounds counted
 	s.rounds.Add(1)
 	s.synced = upTo
 	return nil

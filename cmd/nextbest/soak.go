@@ -170,8 +170,8 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// generator's share of the cores and the loopback) from /metrics at the start and
 	// after each window.
 	var memSeries []ltMemInfo
-	scrapes := []map[string]float64{scrapeDecideHistogram(ctx, admin, srv.url())}
 	metrics0, sched0 := scrapeMetrics(ctx, admin, srv.url()), clientSchedLatencies()
+	scrapes := []map[string]float64{decideHistogram(metrics0)}
 	sampleCtx, stopSampler := context.WithCancel(ctx)
 	sampled := make(chan struct{})
 	go func() {
@@ -241,10 +241,10 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := <-profiled; err != nil {
 		return fmt.Errorf("soak: %w", err)
 	}
-	if len(scrapes) == len(windows) { // the last window ends once its pairs have
-		scrapes = append(scrapes, scrapeDecideHistogram(ctx, admin, srv.url()))
-	}
 	metrics1, sched1 := scrapeMetrics(ctx, admin, srv.url()), clientSchedLatencies()
+	if len(scrapes) == len(windows) { // the last window ends once its pairs have
+		scrapes = append(scrapes, decideHistogram(metrics1))
+	}
 	soakTime := time.Since(start)
 	if err := srv.stop(); err != nil { // SIGTERM after the load, as an operator would
 		return fmt.Errorf("soak: %w", err)
@@ -361,21 +361,19 @@ const decideSeries = `nextbest_http_request_duration_seconds_bucket{route="/v1/d
 // vmrange ("lo...hi" in seconds). It returns nil if the scrape fails, and the window's
 // server column then shows "-".
 func scrapeDecideHistogram(ctx context.Context, w *ltWorker, base string) map[string]float64 {
-	if err := w.do(ctx, http.MethodGet, base+"/metrics", nil, http.StatusOK); err != nil {
+	return decideHistogram(scrapeMetrics(ctx, w, base))
+}
+
+// decideHistogram picks the decide latency buckets out of a scrape (scrapeMetrics); nil
+// for a failed scrape.
+func decideHistogram(metrics map[string]float64) map[string]float64 {
+	if len(metrics) == 0 {
 		return nil
 	}
 	out := map[string]float64{}
-	for _, line := range strings.Split(w.buf.String(), "\n") {
-		rest, ok := strings.CutPrefix(line, decideSeries)
-		if !ok {
-			continue
-		}
-		rng, count, ok := strings.Cut(rest, `"} `)
-		if !ok {
-			continue
-		}
-		if n, err := strconv.ParseFloat(strings.TrimSpace(count), 64); err == nil {
-			out[rng] = n
+	for series, n := range metrics {
+		if rng, ok := strings.CutPrefix(series, decideSeries); ok {
+			out[strings.TrimSuffix(rng, `"}`)] = n
 		}
 	}
 	return out

@@ -86,7 +86,7 @@ func TestSoakAtGivenRate(t *testing.T) {
 		t.Fatalf("soak: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
 	text := out.String()
-	for _, want := range []string{"soaking at the given rate: 50 pairs/s for 20s (no probe)", "soak passed"} {
+	for _, want := range []string{"soaking at the given rate: 50 pairs/s for 20s (no probe)", "soak passed", "store fsyncs: ", "goroutine scheduling latency p99 (runnable to running): server <"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
@@ -106,6 +106,9 @@ func TestSoakAtGivenRate(t *testing.T) {
 		}
 		if r[4] != "0" {
 			t.Errorf("window %s-%ss: %s errors", r[1], r[2], r[4])
+		}
+		if !strings.Contains(r[0], "<") { // the server's own p99, from its /metrics
+			t.Errorf("window %s-%ss: no server p99 in %q", r[1], r[2], r[0])
 		}
 	}
 }
