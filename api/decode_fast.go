@@ -62,9 +62,13 @@ const (
 
 var decideKeys = []string{"customer_id", "channel", "context", "actions", "limit", "time", "source"}
 
-// decideRequest decodes a decide body into an engine request: on the fast path if it
-// can, else with decode and object.
-func decideRequest(body []byte) (engine.DecideRequest, error) {
+// decideRequest decodes a decide body into an engine request: on the flat path if it
+// can (decode_flat.go), else on the fast path, else with decode and object. words is the
+// flat path's cache of recurring strings.
+func decideRequest(body []byte, words *wordCache) (engine.DecideRequest, error) {
+	if req, ok := decideFlat(body, words); ok {
+		return req, nil
+	}
 	if req, ok := decideFast(body); ok {
 		return req, nil
 	}

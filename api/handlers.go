@@ -107,7 +107,7 @@ func (s *Server) getCustomer(c *fiber.Ctx) error {
 }
 
 func (s *Server) decide(c *fiber.Ctx) error {
-	req, err := decideRequest(c.Body())
+	req, err := decideRequest(c.Body(), s.words)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,7 @@ type Server struct {
 	keys   KeyStore
 	backup func(ctx context.Context, w io.Writer) error
 	clock  ClockDriver
+	words  *wordCache // recurring strings of decide bodies (decode_flat.go)
 }
 
 // New builds the server and its routes. It starts nothing; call Serve.
@@ -74,7 +75,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		JSONEncoder:           marshalJSON,
 		AppName:               "nextbest",
 	})
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock}
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, words: newWordCache()}
 	if s.met != nil {
 		app.Use(s.met.middleware)
 	}
