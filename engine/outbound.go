@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -187,9 +189,18 @@ func (e *Engine) enroll(asg *assignment, cust CustomerID, now time.Time) error {
 	return e.journal.enqueue(&request{enroll: &Enrollment{Experiment: asg.exp.exp.ID, Customer: cust, Arm: asg.arm, Assigned: now}})
 }
 
+// recordBufs holds the buffers decision records are encoded into before logDecision
+// copies each at its exact size: a record stays in the commit queue and the recent
+// decisions until it is written, and a buffer sized for the largest record would be two
+// to three times the record (4.7 KB against 1.7 KB in the load test).
+var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
+
 // logDecision queues a decision for the log without a response to a client.
 func (e *Engine) logDecision(d *Decision) error {
-	d.Encoded = EncodeDecision(make([]byte, 0, 256+160*len(d.Candidates)+12*len(d.Features.Index)+len(d.Context)), d)
+	buf := recordBufs.Get().(*[]byte)
+	*buf = EncodeDecision((*buf)[:0], d)
+	d.Encoded = bytes.Clone(*buf)
+	recordBufs.Put(buf)
 	e.recent.put(d)
 	return e.journal.enqueueDecision(d)
 }
