@@ -19,7 +19,8 @@ import (
 // goccy/go-json decodes the body, context included, in one pass. The fast path gives
 // exactly what the strict path gives, or declines; on a decline, and so on every error,
 // the strict path decodes the body again and reports the problem as it always has.
-// FuzzDecideFast and FuzzFeedbackFast hold the two paths to that.
+// FuzzDecideFast and FuzzFeedbackFast hold the two paths to that. Decide bodies of the
+// common shape are read before all this by the flat path (decode_flat.go), in one pass.
 //
 // Where the two libraries could differ on valid JSON, the fast path does not let them:
 //   - top-level keys: only the exact lower-case names of the fields, each at most once.
