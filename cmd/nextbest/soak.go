@@ -288,6 +288,13 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if n := metrics1[fsyncs] - metrics0[fsyncs]; n > 0 {
 		fmt.Fprintf(stdout, "store fsyncs: %.0f/s, %s each on average\n", n/soakTime.Seconds(), time.Duration((metrics1[fsyncSeconds]-metrics0[fsyncSeconds])/n*float64(time.Second)).Round(time.Microsecond))
 	}
+	// The server's garbage collection over the soak: how often, and its share of the
+	// server's CPU (the runtime's estimate of the collector's CPU time, assists included).
+	if cpu := metrics1["process_cpu_seconds_total"] - metrics0["process_cpu_seconds_total"]; cpu > 0 {
+		cycles := metrics1["go_gc_duration_seconds_count"] - metrics0["go_gc_duration_seconds_count"]
+		gc := metrics1["go_gc_cpu_seconds_total"] - metrics0["go_gc_cpu_seconds_total"]
+		fmt.Fprintf(stdout, "server garbage collection: %.1f cycles/s, %.0f%% of the server's CPU (%.2f of %.2f CPU-seconds)\n", cycles/soakTime.Seconds(), 100*gc/cpu, gc, cpu)
+	}
 	// Time a goroutine waited to run once runnable (Go's runtime/metrics), in either
 	// process: where a request waits outside the server's handlers.
 	server99, ok1 := bucketQuantile(metrics0, metrics1, "go_sched_latencies_seconds_bucket", 0.99)

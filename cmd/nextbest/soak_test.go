@@ -86,7 +86,7 @@ func TestSoakAtGivenRate(t *testing.T) {
 		t.Fatalf("soak: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
 	text := out.String()
-	for _, want := range []string{"soaking at the given rate: 50 pairs/s for 20s (no probe)", "soak passed", "store fsyncs: ", "goroutine scheduling latency p99 (runnable to running): server <"} {
+	for _, want := range []string{"soaking at the given rate: 50 pairs/s for 20s (no probe)", "soak passed", "store fsyncs: ", "server garbage collection: ", "goroutine scheduling latency p99 (runnable to running): server <"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
