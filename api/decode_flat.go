@@ -24,13 +24,15 @@ import (
 // It gives exactly what decideStrict gives, or declines, and then decideFast and
 // decideStrict decode the body as before: FuzzDecideFast holds all three to that. What it
 // declines rather than decide for itself:
-//   - anything not in the grammar below, so every error is the strict path's;
+//   - anything that is not valid JSON (the scanner checks the syntax of all it reads),
+//     so that every error is the strict path's;
 //   - a string with an escape or a control byte, or with invalid UTF-8 (encoding/json
 //     unescapes and replaces; the other paths do that);
 //   - a nested object or array in the context, a null where the request wants a string,
 //     an action ID that is not a string;
-//   - a key not in decideKeys byte for byte, or a key twice (encoding/json folds case and
-//     lets the last win; decideFast declines those too).
+//   - a top-level key not in decideKeys byte for byte, or one twice (encoding/json folds
+//     case and lets the last win; decideFast declines those too). A context key given
+//     twice is kept, the last value winning, as encoding/json does.
 //
 // Numbers follow RFC 8259's grammar exactly and are converted by strconv.ParseFloat, as
 // encoding/json converts them; one out of float64's range declines. limit and time use
