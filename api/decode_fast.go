@@ -293,13 +293,7 @@ func knownMembers(body []byte, names []string, f func(key int, value []byte) boo
 	}
 	for {
 		end := skipString(body, i)
-		key := -1
-		for k, name := range names {
-			if string(body[i+1:end-1]) == name {
-				key = k
-				break
-			}
-		}
+		key := memberIndex(names, body[i+1:end-1])
 		if key < 0 || seen&(1<<key) != 0 {
 			return false
 		}
@@ -314,6 +308,16 @@ func knownMembers(body []byte, names []string, f func(key int, value []byte) boo
 		}
 		i = skipSpace(body, i+1) // past the comma
 	}
+}
+
+// memberIndex returns the index of key in names, byte for byte, or -1.
+func memberIndex(names []string, key []byte) int {
+	for k, name := range names {
+		if string(key) == name {
+			return k
+		}
+	}
+	return -1
 }
 
 // skipSpace returns the index of the first byte at or after i that is not JSON white

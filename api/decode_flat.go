@@ -65,13 +65,7 @@ func decideFlat(body []byte, words *wordCache) (engine.DecideRequest, bool) {
 			if !ok {
 				return req, false
 			}
-			key := -1
-			for k, n := range decideKeys {
-				if string(name) == n {
-					key = k
-					break
-				}
-			}
+			key := memberIndex(decideKeys, name)
 			if key < 0 || seen&(1<<key) != 0 || !s.skip(':') {
 				return req, false
 			}
@@ -236,16 +230,7 @@ func (s *flatScanner) actions(req *engine.DecideRequest, words *wordCache) bool 
 }
 
 // space skips JSON white space.
-func (s *flatScanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *flatScanner) space() { s.i = skipSpace(s.b, s.i) }
 
 // peek returns the byte at i, or 0 at the end.
 func (s *flatScanner) peek() byte {
