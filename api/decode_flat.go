@@ -329,10 +329,13 @@ func (s *flatScanner) number() bool {
 // wordCache holds the short strings that recur in decide bodies (context keys, short
 // values such as a plan or a device, channels, action IDs), each with its value boxed as
 // an any, so that decoding them again allocates nothing. It is a fixed table of
-// wordSlots entries indexed by a hash of the bytes; a new string replaces whatever its
-// slot held, so the table never holds more than wordSlots strings of up to wordMax bytes
-// (under 400 KB), whatever the clients send. Safe for concurrent use: each slot is an
-// atomic pointer to an immutable entry.
+// wordSlots entries; a string may sit in either of the two slots of the pair its hash
+// picks (two-way set-associative), so two recurring strings whose hashes collide do not
+// keep evicting each other (with one slot each, a 45-word catalog of keys and values had
+// such a pair in about one server start in four: 45²/(2·4096)). A new string replaces
+// the older of its pair (lookup), so the table never holds more
+// than wordSlots strings of up to wordMax bytes (under 400 KB), whatever the clients
+// send. Safe for concurrent use: each slot is an atomic pointer to an immutable entry.
 type wordCache struct {
 	seed  maphash.Seed
 	slots [wordSlots]atomic.Pointer[word]
@@ -352,15 +355,27 @@ const (
 // newWordCache returns an empty cache.
 func newWordCache() *wordCache { return &wordCache{seed: maphash.MakeSeed()} }
 
-// lookup returns b's entry, adding it if its slot holds another string.
+// lookup returns b's entry, adding it if neither slot of its pair holds it.
 func (c *wordCache) lookup(b []byte) *word {
-	slot := &c.slots[maphash.Bytes(c.seed, b)&(wordSlots-1)]
-	if w := slot.Load(); w != nil && w.s == string(b) {
-		return w
+	h := maphash.Bytes(c.seed, b)
+	pair := c.slots[h&(wordSlots-2) : h&(wordSlots-2)+2]
+	w0, w1 := pair[0].Load(), pair[1].Load()
+	switch {
+	case w0 != nil && w0.s == string(b):
+		return w0
+	case w1 != nil && w1.s == string(b):
+		return w1
 	}
+	// The new string goes first and the first moves second: the string that was second,
+	// the least recently added, leaves. Two strings that recur in one pair then stay,
+	// whatever it held before. Two lookups racing here may lose or repeat an entry,
+	// which costs an allocation later, never a wrong string: entries do not change.
 	w := &word{s: string(b)}
 	w.v = w.s
-	slot.Store(w)
+	if w0 != nil {
+		pair[1].Store(w0)
+	}
+	pair[0].Store(w)
 	return w
 }
 

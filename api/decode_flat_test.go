@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -110,6 +111,23 @@ func TestWordCache(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = words.value(key) }); n != 0 {
 		t.Errorf("a cached value costs %v allocations, want 0", n)
 	}
+	// Two strings whose hashes collide both stay cached, whatever their pair of slots
+	// held before them.
+	fresh := newWordCache()
+	home := maphash.Bytes(fresh.seed, key) & (wordSlots - 1)
+	var same [][]byte // two other strings with key's hash, modulo the table's size
+	for i := 0; len(same) < 2; i++ {
+		if b := []byte(fmt.Sprintf("k%d", i)); maphash.Bytes(fresh.seed, b)&(wordSlots-1) == home {
+			same = append(same, b)
+		}
+	}
+	for _, b := range [][]byte{same[0], key, same[1]} {
+		fresh.value(b)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = fresh.value(key), fresh.value(same[1]) }); n != 0 {
+		t.Errorf("%q and %q collide and cost %v allocations, want 0", key, same[1], n)
+	}
+
 	long := []byte(strings.Repeat("x", wordMax+1))
 	if n := testing.AllocsPerRun(100, func() { _ = words.string(long) }); n != 1 {
 		t.Errorf("a string over wordMax costs %v allocations, want 1 (not cached)", n)
