@@ -75,6 +75,28 @@ func benchEvent(d *engine.Decision, seq uint64) engine.EventWrite {
 		Resolve: &engine.PendingKey{Deadline: d.Deadline, Decision: d.ID, Action: d.Chosen[0]}}
 }
 
+// benchLog logs n decisions in batches of 500, every other one answered, and returns
+// their IDs.
+func benchLog(b *testing.B, s *store.Store, rng *rand.Rand, n int) []engine.DecisionID {
+	b.Helper()
+	ids := make([]engine.DecisionID, n)
+	for start := 0; start < n; start += 500 {
+		bt := &engine.Batch{}
+		for i := start; i < min(start+500, n); i++ {
+			d := benchDecision(rng, i)
+			ids[i] = d.ID
+			bt.Decisions = append(bt.Decisions, d)
+			if i%2 == 0 {
+				bt.Events = append(bt.Events, benchEvent(d, uint64(i+1)))
+			}
+		}
+		if err := s.Commit(context.Background(), bt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
+
 // BenchmarkStoreCommit is one durable group commit of n decisions and n feedback events
 // (the committer's batches range from 1 to engine.Options.MaxBatch, 1024).
 func BenchmarkStoreCommit(b *testing.B) {
@@ -94,10 +116,11 @@ func BenchmarkStoreCommit(b *testing.B) {
 					for i := range n {
 						d := benchDecision(rng, p*n+i)
 						bt.Decisions = append(bt.Decisions, d)
-						bt.Events = append(bt.Events, benchEvent(d, seq))
+						ev := benchEvent(d, seq)
+						bt.Events = append(bt.Events, ev)
 						seq++
 						if p == 0 {
-							bytes += int64(len(d.Encoded)) + 450 // the event's binary record with 36 features, roughly
+							bytes += int64(len(d.Encoded) + len(engine.EncodeEvent(nil, ev.Event)))
 						}
 					}
 					batches[p] = bt
@@ -124,22 +147,8 @@ func BenchmarkStoreGetDecision(b *testing.B) {
 	s := benchStore(b, nil)
 	rng := rand.New(rand.NewPCG(3, 4))
 	const n = 10000
-	ids := make([]engine.DecisionID, n)
+	ids := benchLog(b, s, rng, n)
 	ctx := context.Background()
-	for start := 0; start < n; start += 500 {
-		bt := &engine.Batch{}
-		for i := start; i < start+500; i++ {
-			d := benchDecision(rng, i)
-			ids[i] = d.ID
-			bt.Decisions = append(bt.Decisions, d)
-			if i%2 == 0 {
-				bt.Events = append(bt.Events, benchEvent(d, uint64(i+1)))
-			}
-		}
-		if err := s.Commit(ctx, bt); err != nil {
-			b.Fatal(err)
-		}
-	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -204,22 +213,9 @@ func BenchmarkStoreCustomer(b *testing.B) {
 // streams them all; ns/decision and allocs/decision are per decision.
 func BenchmarkStoreDecisions(b *testing.B) {
 	s := benchStore(b, nil)
-	rng := rand.New(rand.NewPCG(5, 6))
 	const n = 10000
+	benchLog(b, s, rand.New(rand.NewPCG(5, 6)), n)
 	ctx := context.Background()
-	for start := 0; start < n; start += 500 {
-		bt := &engine.Batch{}
-		for i := start; i < start+500; i++ {
-			d := benchDecision(rng, i)
-			bt.Decisions = append(bt.Decisions, d)
-			if i%2 == 0 {
-				bt.Events = append(bt.Events, benchEvent(d, uint64(i+1)))
-			}
-		}
-		if err := s.Commit(ctx, bt); err != nil {
-			b.Fatal(err)
-		}
-	}
 	var allocs0, allocs1 runtime.MemStats
 	runtime.ReadMemStats(&allocs0)
 	for b.Loop() {
