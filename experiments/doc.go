@@ -54,6 +54,10 @@
 // NPS is analysed as the mean of per-respondent scores of +100, 0 or -100
 // (see NPSScore), so it uses the same Welch machinery.
 //
+// Qini computes the Qini curve and coefficient of an uplift model's ranking from
+// logged treated and untreated outcomes (Radcliffe 2007): whether the customers a
+// model ranks first are those an action changes most.
+//
 // Holm adjusts a family of p-values (Holm 1979). SRM runs Pearson's
 // chi-square test of the observed arm counts against the designed weights.
 // PowerPlan gives sample sizes and minimum detectable effects. Analyze runs
@@ -76,6 +80,9 @@
 //   - Waudby-Smith, I., Arbour, D., Sinha, R., Kennedy, E. H. & Ramdas, A.
 //     (2023). Time-uniform central limit theory and asymptotic confidence
 //     sequences. arXiv:2103.06476v7, eq. 9 and 161.
+//   - Radcliffe, N. J. (2007). Using control groups to target on predicted
+//     lift: building and assessing uplift models. Direct Marketing Analytics
+//     Journal 1:14–21.
 //   - Holm, S. (1979). A simple sequentially rejective multiple test
 //     procedure. Scand J Statist 6:65–70.
 //   - Kohavi, R., Tang, D. & Xu, Y. (2020). Trustworthy Online Controlled
