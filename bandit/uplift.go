@@ -119,69 +119,60 @@ func (u Uplift) MeanEffect() float64 {
 	return propensity(u.Base+u.Effect, u.BaseVar+u.EffectVar+2*u.Cov) - propensity(u.Base, u.BaseVar)
 }
 
-// EffectArm is one outcome term of a candidate's net value in Thompson sampling: the
-// sampled effect on the outcome's probability, times the money one occurrence of the
-// outcome is worth (negative for churn), times the channel weight and lever.
-type EffectArm struct {
-	Base, BaseSD     float64 // z₀ ~ N(Base, BaseSD²), SD scaled by α
-	Effect, EffectSD float64 // δ ~ N(Effect, EffectSD²), SD scaled by α
-	Rho              float64 // correlation of z₀ and δ
-	Money            float64
-}
-
-// NewEffectArm returns the arm of u with exploration scale alpha (as Prepare scales
-// the response logit: Chapelle & Li 2011, Section 4) and money per occurrence.
-func NewEffectArm(u Uplift, alpha, money float64) EffectArm {
-	ea := EffectArm{Base: u.Base, BaseSD: alpha * math.Sqrt(max(u.BaseVar, 0)), Effect: u.Effect, EffectSD: alpha * math.Sqrt(max(u.EffectVar, 0)), Money: money}
-	if d := u.BaseVar * u.EffectVar; d > 0 {
-		ea.Rho = max(-1, min(1, u.Cov/math.Sqrt(d)))
-	}
-	return ea
-}
-
-// sample draws the term once: (z₀, δ) from their bivariate normal (two standard
-// normals n₁, n₂: z₀ = Base + BaseSD·n₁, δ = Effect + EffectSD·(ρn₁ + √(1−ρ²)n₂)),
-// then Money·(σ(z₀+δ) − σ(z₀)).
-func (a *EffectArm) sample(rng *rand.Rand) float64 {
-	n1, n2 := rng.NormFloat64(), rng.NormFloat64()
-	z0 := a.Base + a.BaseSD*n1
-	d := a.Effect + a.EffectSD*(a.Rho*n1+math.Sqrt(1-a.Rho*a.Rho)*n2)
-	return a.Money * (sigmoid(z0+d) - sigmoid(z0))
-}
-
-// NetArm is a candidate's net value in Thompson sampling,
+// EffectVariance is the posterior variance of the effect on the probability,
+// Var[σ(z₀+δ) − σ(z₀)], by the delta method (first-order Taylor expansion at the means;
+// e.g. Casella & Berger, Statistical Inference, 2nd ed., Section 5.5.4): with
+// a = σ'(z̄₁) − σ'(z̄₀) and b = σ'(z̄₁), z̄₁ = z̄₀ + δ̄, σ'(z) = σ(z)(1 − σ(z)),
 //
-//	V = Weight·σ(Z) + Offset + Σ_k Money_k·(σ(z₀ₖ + δₖ) − σ(z₀ₖ)),   Z ~ N(Mean, SD²),
+//	Var ≈ a²·Var z₀ + b²·Var δ + 2ab·Cov(z₀, δ),
 //
-// the sampled response probability times (value − cost), minus the contact cost, plus
-// the sampled effect of each outcome the action aims at, in money. With no Effects and
-// no Offset it is an Arm.
+// capped at 1, the largest variance of a difference of two probabilities (the
+// expansion overshoots when a posterior is wide).
+func (u Uplift) EffectVariance() float64 {
+	p0, p1 := sigmoid(u.Base), sigmoid(u.Base+u.Effect)
+	d0, d1 := p0*(1-p0), p1*(1-p1)
+	a, b := d1-d0, d1
+	v := a*a*u.BaseVar + b*b*u.EffectVar + 2*a*b*u.Cov
+	return min(max(v, 0), 1)
+}
+
+// ResponseMoments returns the posterior mean and variance of the response probability
+// σ(Z), Z ~ N(mean, variance) (an Arm's Mean and Var): the mean by MacKay's
+// approximation (as Propensity), the variance by the delta method, σ'(mean)²·variance,
+// capped at p̄(1 − p̄), the largest variance a quantity in [0, 1] with mean p̄ can have.
+func ResponseMoments(mean, variance float64) (m, v float64) {
+	m = propensity(mean, variance)
+	p := sigmoid(mean)
+	d := p * (1 - p)
+	return m, min(d*d*variance, m*(1-m))
+}
+
+// NetArm is a candidate in net-value Thompson sampling: the posterior mean and the
+// exploration-scaled standard deviation of its net value (the value it creates minus
+// its costs, in money, times channel weight and lever). The engine builds it from the
+// response model and the uplift models with ResponseMoments, Uplift.MeanEffect and
+// Uplift.EffectVariance.
+//
+// Thompson sampling draws each arm's net value from N(Mean, SD²) and picks the largest:
+// the Gaussian form of Thompson sampling analysed by Agrawal & Goyal ("Further optimal
+// regret bounds for Thompson sampling", AISTATS 2013, Algorithm 2, which samples each
+// arm's mean reward from a normal centred on its estimate), here with the Laplace
+// posterior's moments of the expected net value in place of the empirical mean and
+// 1/(k+1). Sampling from exactly this normal is what makes the selection probability
+// below exact for the rule the engine follows, not an approximation of it.
 type NetArm struct {
-	Arm
-	Offset  float64
-	Effects []EffectArm
+	Mean, SD float64
 }
 
-// sample draws V once: the response logit first, then each effect term in order.
-func (a *NetArm) sample(rng *rand.Rand) float64 {
-	v := a.Weight*sigmoid(a.Mean+a.SD*rng.NormFloat64()) + a.Offset
-	for k := range a.Effects {
-		v += a.Effects[k].sample(rng)
-	}
-	return v
-}
-
-// SampleNet draws one Thompson sample of every arm's net value into dst (which must
-// have len(arms) entries) and returns the index of the largest (ties go to the lowest
-// index; NaN never wins), or −1 when arms is empty or every value is NaN. It is
-// Thompson sampling (Thompson 1933; Chapelle & Li 2011) on the net value: the
-// response, the effects and their baselines are drawn from their posteriors, and the
-// arm with the largest draw wins.
+// SampleNet draws one net value per arm into dst (len(arms) entries), dst[a] = Mean_a
+// + SD_a·z_a with z_a ~ N(0, 1) drawn in order, and returns the index of the largest
+// (ties to the lowest index; NaN never wins), or −1 when arms is empty or every draw is
+// NaN.
 func SampleNet(arms []NetArm, rng *rand.Rand, dst []float64) int {
 	best := -1
 	bestScore := math.Inf(-1)
 	for a := range arms {
-		s := arms[a].sample(rng)
+		s := arms[a].Mean + arms[a].SD*rng.NormFloat64()
 		dst[a] = s
 		if s > bestScore || (best < 0 && s == s) {
 			best, bestScore = a, s
@@ -190,32 +181,132 @@ func SampleNet(arms []NetArm, rng *rand.Rand, dst []float64) int {
 	return best
 }
 
-// SelectionProbabilityNet estimates π(chosen | x), the probability that SampleNet
-// picks chosen and that its draw is at least floor (the "no action" threshold: below it
-// nothing is offered), by Monte Carlo with draws rounds:
+// SelectionProbabilityNet is the probability that SampleNet picks chosen with a draw of
+// at least floor (below the floor the engine offers nothing):
 //
-//	π̂ = #{rounds whose argmax is chosen and whose maximum ≥ floor} / draws,
+//	π_i = ∫_{t₀}^{∞} φ(t) Π_{j≠i} Φ((m_i + s_i t − m_j)/s_j) dt,   t₀ = (floor − m_i)/s_i,
 //
-// standard error √(π(1−π)/draws). It is the logging propensity for off-policy
-// evaluation (Li, Chu, Langford & Wang, WSDM 2011). It returns NaN if chosen is out of
-// range or draws < 1. It does not allocate.
-func SelectionProbabilityNet(arms []NetArm, chosen, draws int, floor float64, rng *rand.Rand) float64 {
-	if chosen < 0 || chosen >= len(arms) || draws < 1 {
+// the order-statistics identity P(V_i > max_{j≠i} V_j, V_i ≥ floor) = ∫_{floor} Π_j
+// F_j dF_i for independent normal V (David & Nagaraja, "Order Statistics", 3rd ed.,
+// 2003, §2.1), integrated by adaptive Simpson quadrature (Lyness 1969) to within tol
+// (default SelectionTolerance) over t ∈ [max(t₀, −8), 8]; the mass beyond ±8 standard
+// deviations (1.2e−15) is dropped. An arm with SD 0 is a point: its Φ is a step, and a
+// chosen arm with SD 0 gives the product at its mean. Other arms that cannot beat the
+// chosen one anywhere in that range (m_j + 8 s_j below m_i − 8 s_i) are left out of the
+// product. It returns NaN if chosen is out of range or a parameter is NaN or infinite.
+// It does not allocate.
+func SelectionProbabilityNet(arms []NetArm, chosen int, floor, tol float64) float64 {
+	if chosen < 0 || chosen >= len(arms) {
 		return math.NaN()
 	}
-	hits := 0
-	for range draws {
-		best := -1
-		bestScore := math.Inf(-1)
-		for a := range arms {
-			s := arms[a].sample(rng)
-			if s > bestScore || (best < 0 && s == s) {
-				best, bestScore = a, s
-			}
-		}
-		if best == chosen && bestScore >= floor {
-			hits++
+	for _, a := range arms {
+		if !finite(a.Mean) || !finite(a.SD) || a.SD < 0 {
+			return math.NaN()
 		}
 	}
-	return float64(hits) / float64(draws)
+	if !(tol > 0) {
+		tol = SelectionTolerance
+	}
+	c := arms[chosen]
+	q := netIntegrand{arms: arms, chosen: chosen}
+	if c.SD == 0 {
+		if c.Mean < floor {
+			return 0
+		}
+		return q.others(c.Mean)
+	}
+	lo, hi := -quadRange, quadRange
+	if !math.IsInf(floor, -1) {
+		lo = max(lo, (floor-c.Mean)/c.SD)
+	}
+	if lo >= hi {
+		return 0
+	}
+	// Leave out the arms that lose to the chosen one over the whole range; give up at
+	// once if one beats it over the whole range.
+	vlo, vhi := c.Mean+c.SD*lo, c.Mean+c.SD*hi
+	q.active = q.buf[:0]
+	for j, a := range arms {
+		if j == chosen {
+			continue
+		}
+		if a.Mean+quadRange*a.SD < vlo {
+			continue
+		}
+		if a.Mean-quadRange*a.SD > vhi {
+			return 0
+		}
+		if len(q.active) == cap(q.active) {
+			q.active = nil // more competitive arms than the buffer holds: use all
+			break
+		}
+		q.active = append(q.active, int32(j))
+	}
+	// Panels of unit width, each refined adaptively, with tol shared out by width.
+	n := max(1, int(math.Ceil(hi-lo)))
+	w := (hi - lo) / float64(n)
+	t := tol / quadSafety / float64(n)
+	var sum float64
+	for k := range n {
+		a := lo + float64(k)*w
+		b := a + w
+		fa, fm, fb := q.at(a), q.at((a+b)/2), q.at(b)
+		sum += q.simpson(a, b, fa, fm, fb, w*(fa+4*fm+fb)/6, t, maxQuadDepth)
+	}
+	return min(max(sum, 0), 1)
+}
+
+// netIntegrand is SelectionProbabilityNet's integrand.
+type netIntegrand struct {
+	arms   []NetArm
+	chosen int
+	active []int32 // the other arms in the product; nil means all
+	buf    [64]int32
+}
+
+// others is Π_{j≠i} P(V_j < v).
+func (q *netIntegrand) others(v float64) float64 {
+	p := 1.0
+	each := func(j int) {
+		a := q.arms[j]
+		switch {
+		case a.SD > 0:
+			p *= normCDF((v - a.Mean) / a.SD)
+		case a.Mean >= v:
+			p = 0
+		}
+	}
+	if q.active == nil {
+		for j := range q.arms {
+			if j != q.chosen {
+				each(j)
+			}
+		}
+		return p
+	}
+	for _, j := range q.active {
+		each(int(j))
+		if p == 0 {
+			break
+		}
+	}
+	return p
+}
+
+func (q *netIntegrand) at(t float64) float64 {
+	c := q.arms[q.chosen]
+	return math.Exp(-t*t/2) / math.Sqrt(2*math.Pi) * q.others(c.Mean+c.SD*t)
+}
+
+func (q *netIntegrand) simpson(a, b, fa, fm, fb, whole, tol float64, depth int) float64 {
+	m := (a + b) / 2
+	flm, frm := q.at((a+m)/2), q.at((m+b)/2)
+	left := (m - a) * (fa + 4*flm + fm) / 6
+	right := (b - m) * (fm + 4*frm + fb) / 6
+	diff := left + right - whole
+	if depth <= 0 || math.Abs(diff) <= 15*tol {
+		return left + right + diff/15
+	}
+	return q.simpson(a, m, fa, flm, fm, left, tol/2, depth-1) +
+		q.simpson(m, b, fm, frm, fb, right, tol/2, depth-1)
 }
