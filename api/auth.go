@@ -52,7 +52,7 @@ type Auth struct {
 	now      func() time.Time
 	failures *failureLimiter // nil: no limit
 
-	// byID maps an access.KeyID to its *cachedKey, for every stored key, revoked ones
+	// byID maps an access.KeyID to its *knownKey, for every stored key, revoked ones
 	// included. Reads take no lock; writes (PutKey) hold mu, so that memory ends in the
 	// order the store does.
 	byID sync.Map
@@ -62,9 +62,9 @@ type Auth struct {
 	live map[access.SessionID]access.Session // under smu
 }
 
-// cachedKey is a verified key and its principal, which every request that presents the
-// key shares.
-type cachedKey struct {
+// knownKey is a stored key and its principal, which every request that presents the key
+// shares.
+type knownKey struct {
 	key       access.Key
 	principal *Principal
 }
@@ -104,7 +104,7 @@ func NewAuth(ctx context.Context, o AuthOptions) (*Auth, error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	for _, k := range keys {
-		a.byID.Store(k.ID, newCachedKey(k))
+		a.byID.Store(k.ID, newKnownKey(k))
 	}
 	sessions, err := o.Sessions.Sessions(ctx)
 	if err != nil {
@@ -119,8 +119,8 @@ func NewAuth(ctx context.Context, o AuthOptions) (*Auth, error) {
 	return a, nil
 }
 
-func newCachedKey(k access.Key) *cachedKey {
-	return &cachedKey{key: k, principal: &Principal{KeyID: k.ID, Role: k.Role}}
+func newKnownKey(k access.Key) *knownKey {
+	return &knownKey{key: k, principal: &Principal{KeyID: k.ID, Role: k.Role}}
 }
 
 // NewSessionSecret returns 32 random bytes.
@@ -219,7 +219,7 @@ func (a *Auth) fromHeader(c *fiber.Ctx) (*Principal, bool) {
 
 // verify checks a key string against the keys in memory. plain may be in request memory:
 // it is neither kept nor returned.
-func (a *Auth) verify(plain string) (*cachedKey, bool) {
+func (a *Auth) verify(plain string) (*knownKey, bool) {
 	id, err := access.ParseID(plain)
 	if err != nil {
 		return nil, false
@@ -232,12 +232,12 @@ func (a *Auth) verify(plain string) (*cachedKey, bool) {
 }
 
 // key returns a stored key by id, revoked or not.
-func (a *Auth) key(id access.KeyID) (*cachedKey, bool) {
+func (a *Auth) key(id access.KeyID) (*knownKey, bool) {
 	ck, ok := a.byID.Load(id)
 	if !ok {
 		return nil, false
 	}
-	return ck.(*cachedKey), true
+	return ck.(*knownKey), true
 }
 
 // PutKey stores a new or changed key (such as a revoked one) and makes it the one that
@@ -249,7 +249,7 @@ func (a *Auth) PutKey(ctx context.Context, k access.Key) error {
 	if err := a.keys.PutKey(ctx, k); err != nil {
 		return err
 	}
-	a.byID.Store(k.ID, newCachedKey(k))
+	a.byID.Store(k.ID, newKnownKey(k))
 	return nil
 }
 
