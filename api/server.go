@@ -89,12 +89,12 @@ func New(eng *engine.Engine, opts Options) *Server {
 	if rl := newRateLimiter(opts.RateLimits); rl != nil {
 		app.Use(rl.handle)
 	}
-	g := s.auth.Guard
+	// The JSON API's guard: API keys only (Auth.Guard), then JSON bodies only (requireJSON).
+	g := func(perm access.Permission, h fiber.Handler) fiber.Handler { return s.auth.Guard(perm, requireJSON(h)) }
 	if s.met != nil {
 		app.Get("/metrics", g(access.PermMetrics, s.met.handler))
 	}
-	// The JSON API: API keys only (Guard), JSON bodies only (requireJSON).
-	v1 := app.Group("/v1", requireJSON)
+	v1 := app.Group("/v1")
 	v1.Post("/decide", g(access.PermDecide, s.decide))
 	v1.Post("/feedback", g(access.PermDecide, s.feedback))
 	v1.Get("/customers/:id", g(access.PermProfiles, s.getCustomer))
