@@ -62,3 +62,24 @@ func TestRoleTable(t *testing.T) {
 		t.Error("ParseRole accepted an unknown role")
 	}
 }
+
+func TestNewSession(t *testing.T) {
+	exp := time.Date(2026, 3, 2, 12, 0, 0, 0, time.FixedZone("CET", 3600))
+	s, token, err := NewSession("3f9a1c2e", exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.KeyID != "3f9a1c2e" || !s.Expires.Equal(exp) || s.Expires.Location() != time.UTC {
+		t.Fatalf("session %+v: want key 3f9a1c2e, expiry %v in UTC", s, exp)
+	}
+	if SessionIDOf(token) != s.ID || len(s.ID) != 64 || strings.Contains(string(s.ID), token) {
+		t.Fatalf("session id %q of token %q: want the hex SHA-256 of the token", s.ID, token)
+	}
+	if len(token) != 43 { // 256 bits in unpadded base64url
+		t.Fatalf("token %q: %d characters, want 43", token, len(token))
+	}
+	other, otherToken, _ := NewSession("3f9a1c2e", exp)
+	if other.ID == s.ID || otherToken == token {
+		t.Fatal("two sessions are equal")
+	}
+}

@@ -7,4 +7,7 @@
 // Because the secret is 256 uniformly random bits, a single SHA-256 is enough to store it:
 // slow password hashes (bcrypt, argon2) exist to protect low-entropy secrets, which these
 // are not, and they would cost milliseconds on every request.
+//
+// A dashboard session (session.go) is the same idea for a browser: a random token in the
+// cookie, stored only as its SHA-256, and valid only while the store holds it.
 package access

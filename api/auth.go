@@ -7,9 +7,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,58 +20,107 @@ import (
 	"github.com/nextbest/nextbest/engine"
 )
 
-// KeyStore is what authentication needs from storage.
+// KeyStore is what the key endpoints and authentication need from storage.
 type KeyStore interface {
 	Key(ctx context.Context, id access.KeyID) (access.Key, error)
 	PutKey(ctx context.Context, k access.Key) error
 	Keys(ctx context.Context) ([]access.Key, error)
 }
 
-// Auth authenticates requests by API key (Authorization: Bearer, or X-API-Key) or by a
-// dashboard session cookie, and checks each route's permission. Verified keys are cached;
-// revoking through the API drops the cache entry at once.
+// SessionStore keeps the dashboard sessions.
+type SessionStore interface {
+	PutSession(ctx context.Context, s access.Session) error
+	DeleteSession(ctx context.Context, id access.SessionID) error
+	Sessions(ctx context.Context) ([]access.Session, error)
+}
+
+// Auth authenticates requests by API key (Authorization: Bearer, or X-API-Key) or, on the
+// dashboards' routes only, by a session cookie, and checks each route's permission.
+//
+// It holds every key and every live session in memory: NewAuth loads them, and while the
+// server runs they change only through Auth (PutKey, SignIn, SignOut), which writes the
+// store first and then memory. So verifying a key or a session never reads the store: a
+// key id that does not exist costs a map lookup, and a revocation takes effect on the
+// next request.
 type Auth struct {
 	keys     KeyStore
-	secret   []byte // HMAC key for session cookies and CSRF tokens
+	sessions SessionStore
+	secret   []byte // HMAC key for CSRF tokens
 	insecure bool   // --insecure-local: requests without credentials act as admin
 	secure   bool   // served over TLS: cookies get the Secure flag
 	ttl      time.Duration
 	now      func() time.Time
+	failures *failureLimiter // nil: no limit
 
-	// cache maps an access.KeyID to its *cachedKey. Reads take no lock; mu orders the
-	// writes: a key read from the store is cached only if no revocation (forget, which
-	// bumps gen) happened meanwhile, else a request racing a revocation could cache the
-	// key as it was before and keep it valid.
-	cache sync.Map
-	mu    sync.Mutex
-	gen   uint64 // forget calls, under mu
+	// byID maps an access.KeyID to its *knownKey, for every stored key, revoked ones
+	// included. Reads take no lock; writes (PutKey) hold mu, so that memory ends in the
+	// order the store does.
+	byID sync.Map
+	mu   sync.Mutex
+
+	smu  sync.RWMutex
+	live map[access.SessionID]access.Session // under smu
 }
 
-// cachedKey is a verified key and its principal, which every request that presents the
-// key shares.
-type cachedKey struct {
+// knownKey is a stored key and its principal, which every request that presents the key
+// shares.
+type knownKey struct {
 	key       access.Key
 	principal *Principal
 }
 
+// maxSessionsPerKey caps one key's live sessions: signing in once more ends the oldest,
+// so that a key holder cannot fill memory and the store with sessions.
+const maxSessionsPerKey = 100
+
 // AuthOptions configures Auth.
 type AuthOptions struct {
 	Keys          KeyStore
+	Sessions      SessionStore
 	SessionSecret []byte        // at least 32 bytes; see SessionSecret
 	InsecureLocal bool          // allow keyless use; the caller checks the address is loopback
 	TLS           bool          // set the cookie's Secure flag
 	SessionTTL    time.Duration // default 12h
+	// FailureBurst failed authentications per client address are answered 401, then
+	// FailuresPerMinute; the ones over that get 429 (authfail.go). 0 means no limit.
+	FailureBurst, FailuresPerMinute int
 }
 
-// NewAuth returns an authenticator.
-func NewAuth(o AuthOptions) (*Auth, error) {
+// NewAuth returns an authenticator holding the stored keys and live sessions.
+func NewAuth(ctx context.Context, o AuthOptions) (*Auth, error) {
 	if len(o.SessionSecret) < 32 {
 		return nil, errors.New("auth: the session secret must be at least 32 bytes")
+	}
+	if o.Keys == nil || o.Sessions == nil {
+		return nil, errors.New("auth: a key store and a session store are required")
 	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	return &Auth{keys: o.Keys, secret: o.SessionSecret, insecure: o.InsecureLocal, secure: o.TLS, ttl: o.SessionTTL, now: time.Now}, nil
+	a := &Auth{keys: o.Keys, sessions: o.Sessions, secret: o.SessionSecret, insecure: o.InsecureLocal, secure: o.TLS, ttl: o.SessionTTL,
+		now: time.Now, failures: newFailureLimiter(o.FailureBurst, o.FailuresPerMinute), live: map[access.SessionID]access.Session{}}
+	keys, err := o.Keys.Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	for _, k := range keys {
+		a.byID.Store(k.ID, newKnownKey(k))
+	}
+	sessions, err := o.Sessions.Sessions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	now := a.now()
+	for _, ss := range sessions {
+		if now.Before(ss.Expires) {
+			a.live[ss.ID] = ss
+		}
+	}
+	return a, nil
+}
+
+func newKnownKey(k access.Key) *knownKey {
+	return &knownKey{key: k, principal: &Principal{KeyID: k.ID, Role: k.Role}}
 }
 
 // NewSessionSecret returns 32 random bytes.
@@ -97,10 +146,11 @@ const localsPrincipal = "nextbest.principal"
 // which are per key, do not apply to it.
 const localPrincipal access.KeyID = "local"
 
-// errUnauthenticated and errForbidden become 401 and 403.
+// errUnauthenticated and errBadKey become 401.
 var (
 	errUnauthenticated = &engine.Error{Kind: ErrUnauthenticated, Code: "unauthenticated", Message: "an API key is required: send Authorization: Bearer <key> (nextbest keys create makes one)"}
 	errBadKey          = &engine.Error{Kind: ErrUnauthenticated, Code: "invalid_key", Message: "the API key is not valid (unknown, malformed or revoked)"}
+	errSessionOnAPI    = &engine.Error{Kind: ErrUnauthenticated, Code: "unauthenticated", Message: "the JSON API takes API keys only (Authorization: Bearer <key>); the dashboards' session cookie is not accepted here"}
 )
 
 // ErrUnauthenticated (401) and ErrForbidden (403) are the kinds of access errors.
@@ -112,19 +162,39 @@ var (
 // SessionCookie is the dashboard session cookie's name.
 const SessionCookie = "nextbest_session"
 
-// Authenticate resolves the request's principal, if any, and stores it for Guard.
+// Authenticate resolves the request's principal, if any, and stores it for the guards:
+// the API key it carries; else, under --insecure-local, the local admin; else the
+// session of its cookie, which only the dashboards' routes accept (SessionGuard).
+// Under --insecure-local it first refuses requests that a browser made on behalf of
+// another site (localOnly).
 func (a *Auth) Authenticate(c *fiber.Ctx) error {
+	if a.insecure {
+		if err := localOnly(c); err != nil {
+			return err
+		}
+	}
 	if p, ok := a.fromHeader(c); ok {
 		if p == nil {
-			return errBadKey
+			return a.refuse(c)
 		}
-		c.Locals(localsPrincipal, p)
-	} else if p := a.fromCookie(c); p != nil {
 		c.Locals(localsPrincipal, p)
 	} else if a.insecure {
 		c.Locals(localsPrincipal, &Principal{KeyID: localPrincipal, Role: access.Admin})
+	} else if p := a.fromCookie(c); p != nil {
+		c.Locals(localsPrincipal, p)
 	}
 	return c.Next()
+}
+
+// refuse answers a failed authentication: 401, or 429 once the client's address is over
+// its limit of failures (authfail.go).
+func (a *Auth) refuse(c *fiber.Ctx) error {
+	ok, wait := a.failures.fail(c.Context().RemoteIP())
+	if ok {
+		return errBadKey
+	}
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(retrySeconds(wait)))
+	return &engine.Error{Kind: engine.ErrRateLimited, Code: "too_many_failures", Message: "too many failed authentications from this address; retry after the number of seconds in Retry-After"}
 }
 
 // fromHeader returns (principal, true) for a valid key, (nil, true) for a bad one, and
@@ -140,64 +210,72 @@ func (a *Auth) fromHeader(c *fiber.Ctx) (*Principal, bool) {
 		return nil, false
 	}
 	// plain is in fiber's request memory, which verify does not keep.
-	ck, ok := a.verify(c.UserContext(), strings.TrimSpace(plain))
+	ck, ok := a.verify(strings.TrimSpace(plain))
 	if !ok {
 		return nil, true
 	}
 	return ck.principal, true
 }
 
-// verify checks a key string. plain may be in request memory: it is neither kept nor
-// returned.
-func (a *Auth) verify(ctx context.Context, plain string) (*cachedKey, bool) {
+// verify checks a key string against the keys in memory. plain may be in request memory:
+// it is neither kept nor returned.
+func (a *Auth) verify(plain string) (*knownKey, bool) {
 	id, err := access.ParseID(plain)
 	if err != nil {
 		return nil, false
 	}
-	ck, ok := a.cached(ctx, id)
+	ck, ok := a.key(id)
 	if !ok || !ck.key.Active() || !ck.key.Verify(plain) {
 		return nil, false
 	}
 	return ck, true
 }
 
-// cached returns a key from the cache, or else from the store, which it caches. id may
-// be in request memory: the cache keeps the store's copy.
-func (a *Auth) cached(ctx context.Context, id access.KeyID) (*cachedKey, bool) {
-	if ck, ok := a.cache.Load(id); ok {
-		return ck.(*cachedKey), true
-	}
-	a.mu.Lock()
-	gen := a.gen
-	a.mu.Unlock()
-	k, err := a.keys.Key(ctx, access.KeyID(strings.Clone(string(id))))
-	if err != nil {
+// key returns a stored key by id, revoked or not.
+func (a *Auth) key(id access.KeyID) (*knownKey, bool) {
+	ck, ok := a.byID.Load(id)
+	if !ok {
 		return nil, false
 	}
-	ck := &cachedKey{key: k, principal: &Principal{KeyID: k.ID, Role: k.Role}}
+	return ck.(*knownKey), true
+}
+
+// PutKey stores a new or changed key (such as a revoked one) and makes it the one that
+// authentication checks, from the next request on. While the server runs, every key
+// write goes through it.
+func (a *Auth) PutKey(ctx context.Context, k access.Key) error {
 	a.mu.Lock()
-	if a.gen == gen {
-		a.cache.Store(k.ID, ck)
+	defer a.mu.Unlock()
+	if err := a.keys.PutKey(ctx, k); err != nil {
+		return err
 	}
-	a.mu.Unlock()
-	return ck, true
+	a.byID.Store(k.ID, newKnownKey(k))
+	return nil
 }
 
-// forget drops a key from the cache, after a revocation.
-func (a *Auth) forget(id access.KeyID) {
-	a.mu.Lock()
-	a.gen++
-	a.cache.Delete(id)
-	a.mu.Unlock()
-}
-
-// Guard wraps a handler so that only principals whose role grants perm may call it:
-// 401 without credentials, 403 with a role that lacks the permission.
+// Guard wraps an API handler so that only API keys (or, under --insecure-local, keyless
+// requests) whose role grants perm may call it: 401 without a key or with only a session
+// cookie, 403 with a role that lacks the permission. Browsers send cookies by themselves,
+// on requests that other pages make too; they never send a key by themselves, so no page
+// can make a signed-in browser call the API.
 func (a *Auth) Guard(perm access.Permission, h fiber.Handler) fiber.Handler {
+	return a.guard(perm, h, false)
+}
+
+// SessionGuard is Guard for the dashboards' routes, which also take the session cookie.
+// They only read (GET); their one form, sign-out, carries a CSRF token (CheckCSRF).
+func (a *Auth) SessionGuard(perm access.Permission, h fiber.Handler) fiber.Handler {
+	return a.guard(perm, h, true)
+}
+
+func (a *Auth) guard(perm access.Permission, h fiber.Handler, sessions bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		p := PrincipalOf(c)
 		if p == nil {
 			return errUnauthenticated
+		}
+		if p.Session && !sessions {
+			return errSessionOnAPI
 		}
 		if !p.Role.Allows(perm) {
 			return &engine.Error{Kind: ErrForbidden, Code: "forbidden", Message: fmt.Sprintf("role %q may not do this (needs permission %q); see docs/security.md", p.Role, perm)}
@@ -212,48 +290,93 @@ func PrincipalOf(c *fiber.Ctx) *Principal {
 	return p
 }
 
-// Session cookies: base64url(keyID(8) | expiry unix (8 bytes BE) | HMAC-SHA256 of both).
-// The cookie is HttpOnly, SameSite=Strict, and Secure over TLS. A revoked key's sessions
-// stop working at once, because every request re-reads the key.
+// Session cookies hold a session's token: 256 random bits, which the store and memory
+// know only by their SHA-256 (access.Session). The cookie is HttpOnly, SameSite=Strict,
+// and Secure over TLS. A session ends when it expires, when its key is revoked (every
+// request re-checks the key), or when it signs out, which deletes it from the store.
 
-// SignIn checks a key and, if valid, sets the session cookie. It returns the principal.
+// SignIn checks a key and, if valid, starts a session and sets its cookie. It returns
+// the principal. A bad key counts as a failed authentication of the client's address.
 func (a *Auth) SignIn(c *fiber.Ctx, plain string) (*Principal, error) {
-	ck, ok := a.verify(c.UserContext(), strings.TrimSpace(plain))
+	ck, ok := a.verify(strings.TrimSpace(plain))
 	if !ok {
-		return nil, errBadKey
+		return nil, a.refuse(c)
 	}
 	k := ck.key
-	exp := a.now().Add(a.ttl)
-	msg := make([]byte, 0, 16)
-	msg = append(msg, k.ID...)
-	msg = binary.BigEndian.AppendUint64(msg, uint64(exp.Unix()))
-	tok := base64.RawURLEncoding.EncodeToString(append(msg, a.mac("session", msg)...))
-	c.Cookie(&fiber.Cookie{Name: SessionCookie, Value: tok, Path: "/", Expires: exp, HTTPOnly: true, Secure: a.secure, SameSite: fiber.CookieSameSiteStrictMode})
+	ss, token, err := access.NewSession(k.ID, a.now().Add(a.ttl))
+	if err != nil {
+		return nil, err
+	}
+	if err := a.startSession(c.UserContext(), ss); err != nil {
+		return nil, err
+	}
+	c.Cookie(&fiber.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: ss.Expires, HTTPOnly: true, Secure: a.secure, SameSite: fiber.CookieSameSiteStrictMode})
 	return &Principal{KeyID: k.ID, Role: k.Role, Session: true}, nil
 }
 
-// SignOut clears the session cookie.
-func (a *Auth) SignOut(c *fiber.Ctx) {
-	c.Cookie(&fiber.Cookie{Name: SessionCookie, Value: "", Path: "/", Expires: time.Unix(0, 0), HTTPOnly: true, Secure: a.secure, SameSite: fiber.CookieSameSiteStrictMode})
+// startSession stores a new session and holds it in memory. It forgets the sessions that
+// have expired, and ends the key's oldest one if the key has maxSessionsPerKey.
+func (a *Auth) startSession(ctx context.Context, ss access.Session) error {
+	a.smu.Lock()
+	defer a.smu.Unlock()
+	now := a.now()
+	var oldest access.Session
+	n := 0
+	for id, s := range a.live {
+		switch {
+		case !now.Before(s.Expires):
+			delete(a.live, id) // the store's copy expires by itself
+		case s.KeyID == ss.KeyID:
+			if n++; oldest.ID == "" || s.Expires.Before(oldest.Expires) {
+				oldest = s
+			}
+		}
+	}
+	if n >= maxSessionsPerKey {
+		if err := a.sessions.DeleteSession(ctx, oldest.ID); err != nil {
+			return err
+		}
+		delete(a.live, oldest.ID)
+	}
+	if err := a.sessions.PutSession(ctx, ss); err != nil {
+		return err
+	}
+	a.live[ss.ID] = ss
+	return nil
 }
 
+// SignOut ends the request's session, in the store and in memory, and clears the cookie.
+// The cookie's token is worth nothing afterwards, also after a restart.
+func (a *Auth) SignOut(c *fiber.Ctx) error {
+	if token := c.Cookies(SessionCookie); token != "" {
+		id := access.SessionIDOf(token)
+		a.smu.Lock()
+		err := a.sessions.DeleteSession(c.UserContext(), id)
+		if err == nil {
+			delete(a.live, id)
+		}
+		a.smu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	c.Cookie(&fiber.Cookie{Name: SessionCookie, Value: "", Path: "/", Expires: time.Unix(0, 0), HTTPOnly: true, Secure: a.secure, SameSite: fiber.CookieSameSiteStrictMode})
+	return nil
+}
+
+// fromCookie returns the principal of the request's session, or nil.
 func (a *Auth) fromCookie(c *fiber.Ctx) *Principal {
-	raw := c.Cookies(SessionCookie)
-	if raw == "" {
+	token := c.Cookies(SessionCookie)
+	if token == "" {
 		return nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(raw)
-	if err != nil || len(b) != 16+32 {
+	a.smu.RLock()
+	ss, ok := a.live[access.SessionIDOf(token)]
+	a.smu.RUnlock()
+	if !ok || !a.now().Before(ss.Expires) {
 		return nil
 	}
-	msg, sig := b[:16], b[16:]
-	if !hmac.Equal(sig, a.mac("session", msg)) {
-		return nil
-	}
-	if exp := time.Unix(int64(binary.BigEndian.Uint64(msg[8:])), 0); a.now().After(exp) {
-		return nil
-	}
-	ck, ok := a.cached(c.UserContext(), access.KeyID(msg[:8]))
+	ck, ok := a.key(ss.KeyID)
 	if !ok || !ck.key.Active() {
 		return nil
 	}
@@ -262,7 +385,7 @@ func (a *Auth) fromCookie(c *fiber.Ctx) *Principal {
 
 // CSRFToken returns the token that a session's forms must carry (field "csrf"). It is
 // an HMAC of the session cookie, so it cannot be forged without the server's secret and is
-// useless without the cookie (which SameSite=Strict keeps off cross-site requests).
+// useless without the cookie.
 func (a *Auth) CSRFToken(c *fiber.Ctx) string {
 	return base64.RawURLEncoding.EncodeToString(a.mac("csrf", []byte(c.Cookies(SessionCookie))))
 }

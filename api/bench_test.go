@@ -31,7 +31,7 @@ func BenchmarkHTTPDecide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := s.st.PutKey(ctx, k); err != nil {
+	if err := s.srv.auth.PutKey(ctx, k); err != nil {
 		b.Fatal(err)
 	}
 	body := typicalDecideBody()

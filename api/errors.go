@@ -42,12 +42,16 @@ func status(err error) (int, string, string) {
 			return fe.Code, "method_not_allowed", fe.Message
 		case fiber.StatusTooManyRequests:
 			return fe.Code, "rate_limited", "too many requests for this key; retry after the number of seconds in Retry-After"
+		case fiber.StatusUnsupportedMediaType:
+			return fe.Code, "unsupported_media_type", fe.Message
 		}
 		return fe.Code, "http_error", fe.Message
 	case errors.Is(err, ErrUnauthenticated):
 		return fiber.StatusUnauthorized, or(code, "unauthenticated"), err.Error()
 	case errors.Is(err, ErrForbidden):
 		return fiber.StatusForbidden, or(code, "forbidden"), err.Error()
+	case errors.Is(err, engine.ErrRateLimited):
+		return fiber.StatusTooManyRequests, or(code, "rate_limited"), err.Error()
 	case errors.Is(err, engine.ErrInvalid):
 		return fiber.StatusBadRequest, or(code, "invalid_request"), err.Error()
 	case errors.Is(err, engine.ErrNotFound):

@@ -69,7 +69,7 @@ func newTestServer(tb testing.TB, insecure bool, configure func(*Options)) *test
 	if err != nil {
 		tb.Fatal(err)
 	}
-	auth, err := NewAuth(AuthOptions{Keys: st, SessionSecret: secret, InsecureLocal: insecure})
+	auth, err := NewAuth(ctx, AuthOptions{Keys: st, Sessions: st, SessionSecret: secret, InsecureLocal: insecure})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -96,6 +96,7 @@ func (s *testServer) decision(t *testing.T) string {
 func (s *testServer) do(t *testing.T, method, path string, body []byte) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	req.Host = "127.0.0.1" // not httptest's example.com, which --insecure-local refuses
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.srv.App().Test(req, -1)
 	if err != nil {

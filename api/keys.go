@@ -36,7 +36,7 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 	if err != nil {
 		return engine.Invalid("invalid_field", "%v", err)
 	}
-	if err := s.keys.PutKey(c.UserContext(), k); err != nil {
+	if err := s.auth.PutKey(c.UserContext(), k); err != nil {
 		return err
 	}
 	s.log.Info("api key created", "key_id", k.ID, "role", k.Role, "by", PrincipalOf(c).KeyID)
@@ -66,11 +66,10 @@ func (s *Server) revokeKey(c *fiber.Ctx) error {
 	}
 	if k.Active() {
 		k.Revoked = time.Now().UTC()
-		if err := s.keys.PutKey(c.UserContext(), k); err != nil {
+		if err := s.auth.PutKey(c.UserContext(), k); err != nil {
 			return err
 		}
 	}
-	s.auth.forget(id)
 	s.log.Info("api key revoked", "key_id", id, "by", PrincipalOf(c).KeyID)
 	return c.JSON(k.Public())
 }

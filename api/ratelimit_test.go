@@ -107,12 +107,13 @@ func TestRateLimitHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.st.PutKey(context.Background(), k); err != nil {
+	if err := s.srv.auth.PutKey(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	post := func(key string) (int, string, string) {
 		t.Helper()
 		req := httptest.NewRequest("POST", "/v1/decide", strings.NewReader(`{"customer_id": "c1", "channel": "web"}`))
+		req.Host = "127.0.0.1" // not httptest's example.com, which --insecure-local refuses
 		req.Header.Set("Content-Type", "application/json")
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)

@@ -26,7 +26,7 @@ type Options struct {
 	Metrics     *Metrics // optional
 	// Auth authenticates every request and guards every route (required).
 	Auth *Auth
-	// Keys backs the key-management endpoints.
+	// Keys backs the key-management endpoints (key writes go through Auth.PutKey).
 	Keys KeyStore
 	// Backup writes a backup of the store for GET /v1/admin/backup.
 	Backup func(ctx context.Context, w io.Writer) error
@@ -34,7 +34,8 @@ type Options struct {
 	RateLimits map[access.Role]int
 	// Clock drives the manual clock (POST /v1/clock); nil means the system clock.
 	Clock ClockDriver
-	// Extra registers more routes (dashboards) on the same app, with the same guard.
+	// Extra registers more routes (dashboards) on the same app, with the guard that also
+	// takes the session cookie (Auth.SessionGuard).
 	Extra func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler)
 }
 
@@ -74,6 +75,9 @@ func New(eng *engine.Engine, opts Options) *Server {
 		DisableStartupMessage: true,
 		JSONEncoder:           marshalJSON,
 		AppName:               "nextbest",
+		// No route takes multipart bodies: leave them to requireJSON's 415 instead of
+		// parsing them while reading the request.
+		DisablePreParseMultipartForm: true,
 	})
 	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, words: newWordCache()}
 	if s.met != nil {
@@ -85,7 +89,8 @@ func New(eng *engine.Engine, opts Options) *Server {
 	if rl := newRateLimiter(opts.RateLimits); rl != nil {
 		app.Use(rl.handle)
 	}
-	g := s.auth.Guard
+	// The JSON API's guard: API keys only (Auth.Guard), then JSON bodies only (requireJSON).
+	g := func(perm access.Permission, h fiber.Handler) fiber.Handler { return s.auth.Guard(perm, requireJSON(h)) }
 	if s.met != nil {
 		app.Get("/metrics", g(access.PermMetrics, s.met.handler))
 	}
@@ -128,7 +133,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	// profiles of the running server, admin only (docs/benchmarks.md uses them).
 	v1.Get("/admin/debug/pprof*", g(access.PermAdmin, pprof.New(pprof.Config{Prefix: "/v1/admin"})))
 	if opts.Extra != nil {
-		opts.Extra(app, g)
+		opts.Extra(app, s.auth.SessionGuard)
 	}
 	app.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, c.Method()+" "+c.Path())

@@ -28,10 +28,11 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // Sessions is what the pages need from authentication: signing in and out, the current
-// principal's role, and CSRF tokens for forms.
+// principal's role, and CSRF tokens for forms. SignIn refuses a bad key with an
+// *engine.Error, of kind engine.ErrRateLimited when the client has failed too often.
 type Sessions interface {
 	SignIn(c *fiber.Ctx, key string) (role access.Role, err error)
-	SignOut(c *fiber.Ctx)
+	SignOut(c *fiber.Ctx) error
 	Role(c *fiber.Ctx) (access.Role, bool)
 	CSRFToken(c *fiber.Ctx) string
 	CheckCSRF(c *fiber.Ctx) error
@@ -237,8 +238,15 @@ func (p *Pages) loginForm(c *fiber.Ctx) error {
 
 func (p *Pages) login(c *fiber.Ctx) error {
 	key := strings.TrimSpace(c.FormValue("key"))
-	if _, err := p.sess.SignIn(c, key); err != nil {
+	_, err := p.sess.SignIn(c, key)
+	var refused *engine.Error
+	switch {
+	case errors.Is(err, engine.ErrRateLimited):
+		return p.render(c, fiber.StatusTooManyRequests, "login.html", page{Title: "Sign in", Error: "Too many failed sign-ins from your address. Wait a minute, then try again."})
+	case errors.As(err, &refused):
 		return p.render(c, fiber.StatusUnauthorized, "login.html", page{Title: "Sign in", Error: "That key is not valid. Keys start with nbk_; ask an admin for one."})
+	case err != nil:
+		return p.renderError(c, err) // the session could not be stored
 	}
 	return c.Redirect("/", fiber.StatusSeeOther)
 }
@@ -247,6 +255,8 @@ func (p *Pages) logout(c *fiber.Ctx) error {
 	if err := p.sess.CheckCSRF(c); err != nil {
 		return err
 	}
-	p.sess.SignOut(c)
+	if err := p.sess.SignOut(c); err != nil {
+		return p.renderError(c, err)
+	}
 	return c.Redirect("/login", fiber.StatusSeeOther)
 }

@@ -23,9 +23,13 @@ const roleHeader = "X-Test-Role"
 type headerSessions struct{}
 
 func (headerSessions) SignIn(c *fiber.Ctx, key string) (access.Role, error) {
-	return access.ParseRole(key)
+	r, err := access.ParseRole(key)
+	if err != nil {
+		return "", &engine.Error{Kind: engine.ErrInvalid, Code: "invalid_key", Message: err.Error()}
+	}
+	return r, nil
 }
-func (headerSessions) SignOut(*fiber.Ctx) {}
+func (headerSessions) SignOut(*fiber.Ctx) error { return nil }
 func (headerSessions) Role(c *fiber.Ctx) (access.Role, bool) {
 	r := access.Role(c.Get(roleHeader))
 	return r, r != ""

@@ -19,6 +19,9 @@ var (
 	ErrTooLarge = errors.New("request too large")
 	// ErrUnavailable marks a request refused because the engine is starting or stopping (HTTP 503).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrRateLimited marks a request refused because its client is over a limit, such as
+	// too many failed authentications (HTTP 429).
+	ErrRateLimited = errors.New("rate limited")
 )
 
 // Error is an error with a stable machine-readable code for API clients, such as

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -57,6 +58,57 @@ func (s *Store) Keys(ctx context.Context) ([]access.Key, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	return out, nil
+}
+
+const tSession = layout + "session/" // + session id -> access.Session JSON (the token's hash, never the token)
+
+// PutSession stores a dashboard session. Badger drops it when it expires.
+func (s *Store) PutSession(_ context.Context, ss access.Session) error {
+	ttl := time.Until(ss.Expires)
+	if ttl <= 0 {
+		return nil // already over: there is nothing to keep
+	}
+	b, err := json.Marshal(ss)
+	if err != nil {
+		return fmt.Errorf("encode session of key %s: %w", ss.KeyID, err)
+	}
+	e := badger.NewEntry([]byte(tSession+string(ss.ID)), b).WithTTL(ttl)
+	if err := s.update(func(txn *badger.Txn) error { return txn.SetEntry(e) }); err != nil {
+		return fmt.Errorf("put session of key %s: %w", ss.KeyID, err)
+	}
+	return nil
+}
+
+// DeleteSession deletes a dashboard session; deleting one that does not exist is no error.
+func (s *Store) DeleteSession(_ context.Context, id access.SessionID) error {
+	if err := s.update(func(txn *badger.Txn) error { return txn.Delete([]byte(tSession + string(id))) }); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// Sessions returns every stored dashboard session that has not expired.
+func (s *Store) Sessions(ctx context.Context) ([]access.Session, error) {
+	var out []access.Session
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tSession), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var ss access.Session
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &ss) }); err != nil {
+				return fmt.Errorf("decode session %q: %w", it.Item().Key(), err)
+			}
+			out = append(out, ss)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	return out, nil
 }

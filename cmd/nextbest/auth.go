@@ -56,7 +56,8 @@ Sign in to the dashboards at http://%s/ with any key.
 
 `, plain, plain, o.Addr, o.Addr)
 	}
-	return api.NewAuth(api.AuthOptions{Keys: st, SessionSecret: secret, InsecureLocal: o.InsecureLocal, TLS: o.TLSCert != ""})
+	return api.NewAuth(ctx, api.AuthOptions{Keys: st, Sessions: st, SessionSecret: secret, InsecureLocal: o.InsecureLocal, TLS: o.TLSCert != "",
+		FailureBurst: o.HTTP.AuthFailureBurst, FailuresPerMinute: o.HTTP.AuthFailuresPerMinute})
 }
 
 // sessions adapts api.Auth to what the dashboards need.

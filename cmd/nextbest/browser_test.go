@@ -250,6 +250,19 @@ func TestDashboardsInBrowser(t *testing.T) {
 				t.Errorf("viewer on %s: status %d, heading %q; want 403 and the analysts-only page", path, resp.Status, h1)
 			}
 		}
+		// Sign out with the page's own form (its CSRF token, under the pages' CSP): the
+		// browser lands on the sign-in page and stays signed out. (That the session also
+		// ends on the server is session_test.go's TestSignOutEndsTheSession.)
+		resp, err := chromedp.RunResponse(vctx, chromedp.Submit(chromedp.CSS(`form[action="/logout"]`)))
+		if err != nil {
+			t.Fatalf("sign out: %v", err)
+		}
+		if resp.Status != 200 || !strings.HasSuffix(resp.URL, "/login") {
+			t.Fatalf("sign out: landed on %s with status %d, want the sign-in page", resp.URL, resp.Status)
+		}
+		if resp, err = chromedp.RunResponse(vctx, chromedp.Navigate(s.base+"/")); err != nil || !strings.HasSuffix(resp.URL, "/login") {
+			t.Fatalf("the uplift page after signing out: %v, %v; want the sign-in page", resp, err)
+		}
 	})
 
 	// Signed out, every page sends the browser to sign in.

@@ -81,6 +81,10 @@ type HTTPOptions struct {
 	BodyLimitKB int           `yaml:"body_limit_kb"`
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	ShutdownMax time.Duration `yaml:"shutdown_timeout"`
+	// AuthFailureBurst failed authentications (bad keys) per client address are answered
+	// 401, then AuthFailuresPerMinute; the ones over that get 429. 0 turns the limit off.
+	AuthFailureBurst      int `yaml:"auth_failure_burst"`
+	AuthFailuresPerMinute int `yaml:"auth_failures_per_minute"`
 }
 
 // Schedule holds the cron specs (robfig/cron syntax, e.g. "@every 1m" or "*/5 * * * *") of
@@ -123,7 +127,7 @@ func DefaultOptions() Options {
 			"viewer":  200,
 			"admin":   1000,
 		},
-		HTTP:     HTTPOptions{BodyLimitKB: 1024, ReadTimeout: 30 * time.Second, ShutdownMax: 30 * time.Second},
+		HTTP:     HTTPOptions{BodyLimitKB: 1024, ReadTimeout: 30 * time.Second, ShutdownMax: 30 * time.Second, AuthFailureBurst: 20, AuthFailuresPerMinute: 60},
 		Schedule: Schedule{Timeouts: "@every 1m", Snapshots: "@every 1m", GC: "@every 10m", Outbound: "0 9 * * *"},
 		Clock:    "system",
 	}
@@ -251,6 +255,9 @@ func (o *Options) validate() error {
 	}
 	if o.HTTP.BodyLimitKB < 1 {
 		return fmt.Errorf("http.body_limit_kb: must be at least 1")
+	}
+	if o.HTTP.AuthFailureBurst < 0 || (o.HTTP.AuthFailureBurst > 0 && o.HTTP.AuthFailuresPerMinute < 1) {
+		return fmt.Errorf("http.auth_failure_burst must not be negative (0 turns the limit off), and auth_failures_per_minute must then be at least 1")
 	}
 	return o.Engine.Validate()
 }
