@@ -69,6 +69,10 @@ func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, err
 			return e.enroll(asg, cust.ID, now)
 		}
 		if ok, err := cs.segment.Eval(&machine, &env); err != nil || !ok {
+			if err != nil { // not in the segment, and counted with the reason
+				res.Errors++
+				res.LastError = err.Error()
+			}
 			return e.enroll(asg, cust.ID, now)
 		}
 		res.Eligible++
