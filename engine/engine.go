@@ -49,6 +49,7 @@ type Engine struct {
 	campaigns   map[CampaignID]*campaignState
 	arms        *armCache
 	contacts    *contactBook
+	channels    *channelSet
 
 	journal   *committer
 	recent    *recentDecisions
@@ -99,6 +100,7 @@ func New(opts Options, store Store, clock Clock, log *slog.Logger, obs Observer)
 		campaigns:   map[CampaignID]*campaignState{},
 		arms:        newArmCache(1 << 20),
 		contacts:    newContactBook(1 << 18),
+		channels:    newChannelSet(&opts),
 	}
 	e.custLocks.seed = maphash.MakeSeed()
 	var b [8]byte
@@ -141,6 +143,7 @@ func (e *Engine) Open(ctx context.Context) error {
 		e.actions[a.ID] = st
 	}
 	e.resort()
+	e.noteActionChannels()
 	if err := e.loadPrograms(ctx); err != nil {
 		return fmt.Errorf("open engine: %w", err)
 	}
@@ -233,6 +236,7 @@ func (e *Engine) loadPrograms(ctx context.Context) error {
 		}
 		e.campaigns[c.ID] = &campaignState{c: c, segment: seg}
 	}
+	e.noteCampaignChannels()
 	return nil
 }
 
