@@ -92,8 +92,8 @@ var ruleBuiltins = map[string]builtinCost{
 	"indexOf": costScanArgs, "lastIndexOf": costScanArgs,
 }
 
-// RuleBuiltins returns the names of the builtin functions rules may call, sorted.
-func RuleBuiltins() []string {
+// ruleBuiltinNames returns the names of the builtin functions rules may call, sorted.
+func ruleBuiltinNames() []string {
 	names := make([]string, 0, len(ruleBuiltins))
 	for n := range ruleBuiltins {
 		names = append(names, n)
@@ -193,7 +193,7 @@ func (c *ruleCheck) Visit(node *ast.Node) {
 		}
 	case *ast.BuiltinNode:
 		if _, ok := ruleBuiltins[n.Name]; !ok {
-			c.fail(n, "function %s is not allowed in rules (allowed: %s)", n.Name, strings.Join(RuleBuiltins(), ", "))
+			c.fail(n, "function %s is not allowed in rules (allowed: %s)", n.Name, strings.Join(ruleBuiltinNames(), ", "))
 		}
 	case *ast.PredicateNode:
 		if ast.Find(n.Node, func(m ast.Node) bool { _, ok := m.(*ast.PredicateNode); return ok }) != nil {
@@ -214,7 +214,7 @@ func (c *ruleCheck) Visit(node *ast.Node) {
 			}
 		}
 	case *ast.CallNode:
-		c.fail(n, "function calls other than the allowed builtins are not allowed in rules (allowed: %s)", strings.Join(RuleBuiltins(), ", "))
+		c.fail(n, "function calls other than the allowed builtins are not allowed in rules (allowed: %s)", strings.Join(ruleBuiltinNames(), ", "))
 	case *ast.SliceNode:
 		c.fail(n, "slices (a[i:j]) are not allowed in rules")
 	case *ast.MapNode, *ast.PairNode:
@@ -421,10 +421,15 @@ func add(args ...any) (any, error) {
 	return runtime.Add(a, b), nil
 }
 
-// addType is _add's type: that of + on the two operands.
+// addType is _add's type: that of + on the two operands, a string if both are strings;
+// a string and a known other type do not add up, as without the patch.
 func addType(args []reflect.Type) (reflect.Type, error) {
-	if args[0].Kind() == reflect.String && args[1].Kind() == reflect.String {
+	a, b := args[0].Kind(), args[1].Kind()
+	switch {
+	case a == reflect.String && b == reflect.String:
 		return args[0], nil
+	case a == reflect.String && b != reflect.Interface, b == reflect.String && a != reflect.Interface:
+		return nil, fmt.Errorf("invalid operation: + (mismatched types %s and %s)", args[0], args[1])
 	}
 	return reflect.TypeFor[any](), nil
 }

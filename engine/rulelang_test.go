@@ -227,6 +227,7 @@ func TestRuleLanguage(t *testing.T) {
 		{`profile.plan matches "` + strings.Repeat("(a|b)", 600) + `"`, "too complex"},
 		{`profile.tenure >`, "unexpected token"},
 		{"1 + 2", "expected bool"},
+		{`"a" + 1 == "a1"`, "mismatched types string and int"},
 	}
 	for _, c := range refused {
 		_, err := CompileExpression("rule", c.src)
