@@ -86,11 +86,13 @@ func (m *Metrics) histogram(name string) *metrics.Histogram {
 	return h.(*metrics.Histogram)
 }
 
-// Decided counts a decision: per chosen action, or as no action with its reason.
+// Decided counts a decision: per chosen action, or as no action with its reason's code
+// (engine.ReasonCode). Every label comes from a bounded set: actions from the catalog,
+// channels from the configured ones (engine refuses others), arms from experiments.
 func (m *Metrics) Decided(d *engine.Decision, elapsed time.Duration) {
 	m.histogram(`nextbest_decide_engine_seconds`).Update(elapsed.Seconds())
 	if d.NoAction {
-		series(m, noActionSeries{d.Reason, d.Arm}, func(k noActionSeries) (noActionSeries, *metrics.Counter) {
+		series(m, noActionSeries{engine.ReasonCode(d.Reason), d.Arm}, func(k noActionSeries) (noActionSeries, *metrics.Counter) {
 			k = noActionSeries{strings.Clone(k.reason), strings.Clone(k.arm)}
 			return k, m.set.GetOrCreateCounter(fmt.Sprintf(`nextbest_no_action_total{reason=%q,arm=%q}`, k.reason, k.arm))
 		}).Inc()

@@ -84,6 +84,7 @@ func (e *Engine) PutCampaign(ctx context.Context, c Campaign) (Campaign, error) 
 		return Campaign{}, fmt.Errorf("put campaign %q: %w", c.ID, err)
 	}
 	e.campaigns[c.ID] = &campaignState{c: c, segment: seg}
+	e.noteCampaignChannels()
 	return c, nil
 }
 

@@ -102,6 +102,7 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 	// snapshot stores it.
 	e.actions[a.ID] = st
 	e.resort()
+	e.noteActionChannels()
 	return a, old != nil && old.model.Load() != st.model.Load(), nil
 }
 

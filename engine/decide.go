@@ -9,6 +9,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +55,8 @@ type DecideResult struct {
 	Reason     string     `json:"reason,omitempty"`
 }
 
-// Reasons for "no action".
+// Reasons for "no action". The contact policy's reason goes on with what it found, such
+// as "contact policy: cap: 2 email contacts in 168h0m0s"; ReasonCode gives each a code.
 const (
 	ReasonNoEligible   = "no eligible action"
 	ReasonBelowThresh  = "best priority below threshold"
@@ -62,6 +64,26 @@ const (
 	ReasonContactLimit = "contact policy"
 	ReasonNoCampaign   = "legacy arm: no campaign matches"
 )
+
+// ReasonCode returns the fixed code of a "no action" reason: no_eligible,
+// below_threshold, holdout, contact_policy, no_campaign, or other. Metrics label by it,
+// not by the reason, whose details (counts, windows) would make a series of each.
+func ReasonCode(reason string) string {
+	switch reason {
+	case ReasonNoEligible:
+		return "no_eligible"
+	case ReasonBelowThresh:
+		return "below_threshold"
+	case ReasonHoldout:
+		return "holdout"
+	case ReasonNoCampaign:
+		return "no_campaign"
+	}
+	if strings.HasPrefix(reason, ReasonContactLimit) {
+		return "contact_policy"
+	}
+	return "other"
+}
 
 // scratch holds per-decision buffers, reused through a pool.
 type scratch struct {
@@ -392,8 +414,8 @@ func (e *Engine) validateDecide(r *DecideRequest) error {
 	if !ValidID(string(r.CustomerID)) {
 		return Invalid("invalid_field", "customer_id: want 1-128 letters, digits or . _ : @ -")
 	}
-	if !ValidID(r.Channel) {
-		return Invalid("invalid_field", "channel: want a channel name such as \"web\"")
+	if err := e.checkChannel("channel", r.Channel); err != nil {
+		return err
 	}
 	if err := checkTime("time", r.Time); err != nil {
 		return err

@@ -2,9 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
@@ -19,18 +19,24 @@ type Env struct {
 	Context  map[string]any `expr:"context"`
 	Channel  string         `expr:"channel"`
 	Customer string         `expr:"customer_id"`
+	spent    int            // budget units the current evaluation has spent (rulelang.go)
 }
 
 // Expression is a compiled boolean expression. Compile once, evaluate many times.
 type Expression struct {
 	src  string
 	prog *vm.Program
+	// refused is set on a stored expression that no longer compiles (loadExpression):
+	// every evaluation returns it.
+	refused error
 }
 
-// CompileExpression compiles a boolean expression over Env with expr-lang/expr. The
-// language has no access to the file system, the network or the process: only the
-// fields of Env and expr's pure builtins. An invalid expression is an ErrUnprocessable
-// error whose message gives the line and column.
+// CompileExpression compiles a boolean expression over Env in the rule language
+// (rulelang.go): expr-lang/expr restricted to an allow-list of names, operators and
+// builtins, and metered so that each evaluation stays within exprBudget. The language has
+// no access to the file system, the network, the clock or the process. An expression the
+// language does not allow, or that does not compile, is an ErrUnprocessable error whose
+// message gives the line and column.
 func CompileExpression(field, src string) (*Expression, error) {
 	if src == "" {
 		return nil, nil
@@ -44,62 +50,43 @@ func CompileExpression(field, src string) (*Expression, error) {
 	if err != nil {
 		return nil, errorf(ErrUnprocessable, "invalid_expression", "%s: %v", field, err)
 	}
-	var b bounded
-	ast.Walk(&tree.Node, &b)
-	if b.err != "" {
-		return nil, errorf(ErrUnprocessable, "invalid_expression", "%s: %s", field, b.err)
+	if msg := checkRule(src, &tree.Node); msg != "" {
+		return nil, errorf(ErrUnprocessable, "invalid_expression", "%s: %s", field, msg)
 	}
-	prog, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool(), expr.MaxNodes(maxExprNodes), expr.DisableBuiltin("repeat"))
+	prog, err := expr.Compile(src, exprOptions()...)
 	if err != nil {
 		return nil, errorf(ErrUnprocessable, "invalid_expression", "%s: %v", field, err)
 	}
 	return &Expression{src: src, prog: prog}, nil
 }
 
-// maxExprNodes bounds an expression's size.
-const maxExprNodes = 2000
-
-// bounded rejects what could make an evaluation run long: ranges (1..1000000000) and a
-// predicate (all, any, filter, map, ...) inside another predicate. What remains costs at
-// most the number of nodes times the longest input array, both bounded (maxExprNodes and
-// Limits.MaxStringLength), so every evaluation finishes in bounded time.
-type bounded struct{ err string }
-
-func (b *bounded) Visit(n *ast.Node) {
-	if b.err != "" {
-		return
+// loadExpression compiles a stored expression. One that an older version accepted and
+// this one refuses does not stop the engine from starting: it returns an expression that
+// every evaluation refuses (so the action is never eligible, the segment or population
+// never matches, each time with the reason), and the compile error for the caller to log.
+func loadExpression(field, src string) (*Expression, error) {
+	x, err := CompileExpression(field, src)
+	if err != nil {
+		return &Expression{src: src, refused: fmt.Errorf("%s no longer accepted (stored by an older version; store it again, corrected): %s", field, firstLine(err))}, err
 	}
-	switch t := (*n).(type) {
-	case *ast.BinaryNode:
-		if t.Operator == ".." {
-			b.err = fmt.Sprintf("ranges (a..b) are not allowed in rules (at %v)", t.Location())
-		}
-	case *ast.PredicateNode:
-		var inner hasPredicate
-		ast.Walk(&t.Node, &inner)
-		if inner {
-			b.err = fmt.Sprintf("a predicate inside another predicate (such as any(a, all(b, ...))) is not allowed in rules (at %v)", t.Location())
-		}
-	}
-}
-
-type hasPredicate bool
-
-func (h *hasPredicate) Visit(n *ast.Node) {
-	if _, ok := (*n).(*ast.PredicateNode); ok {
-		*h = true
-	}
+	return x, nil
 }
 
 // Eval evaluates the expression; a nil expression is true. A run-time error (for example
-// comparing a missing attribute with a number) is returned, and callers treat it as false.
+// comparing a missing attribute with a number, or going over the budget) is returned, and
+// callers treat it as false.
 func (x *Expression) Eval(machine *vm.VM, env *Env) (bool, error) {
 	if x == nil {
 		return true, nil
 	}
+	if x.refused != nil {
+		return false, x.refused
+	}
+	machine.MemoryBudget = exprBudget
+	env.spent = 0
 	out, err := machine.Run(x.prog, env)
 	if err != nil {
-		return false, fmt.Errorf("evaluate %q: %w", truncate(x.src, 60), err)
+		return false, fmt.Errorf("evaluate %q: %s", truncate(x.src, 60), firstLine(err))
 	}
 	b, _ := out.(bool)
 	return b, nil
@@ -111,4 +98,11 @@ func (x *Expression) String() string {
 		return ""
 	}
 	return x.src
+}
+
+// firstLine is the first line of err's message, at most 300 bytes: expr's errors go on with
+// the rule's source line, which the decision log need not hold for every decision.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return truncate(msg, 300)
 }

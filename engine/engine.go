@@ -49,6 +49,7 @@ type Engine struct {
 	campaigns   map[CampaignID]*campaignState
 	arms        *armCache
 	contacts    *contactBook
+	channels    *channelSet
 
 	journal   *committer
 	recent    *recentDecisions
@@ -99,6 +100,7 @@ func New(opts Options, store Store, clock Clock, log *slog.Logger, obs Observer)
 		campaigns:   map[CampaignID]*campaignState{},
 		arms:        newArmCache(1 << 20),
 		contacts:    newContactBook(1 << 18),
+		channels:    newChannelSet(&opts),
 	}
 	e.custLocks.seed = maphash.MakeSeed()
 	var b [8]byte
@@ -141,6 +143,7 @@ func (e *Engine) Open(ctx context.Context) error {
 		e.actions[a.ID] = st
 	}
 	e.resort()
+	e.noteActionChannels()
 	if err := e.loadPrograms(ctx); err != nil {
 		return fmt.Errorf("open engine: %w", err)
 	}
@@ -216,9 +219,9 @@ func (e *Engine) loadPrograms(ctx context.Context) error {
 		return err
 	}
 	for _, x := range xs {
-		pop, err := CompileExpression("population", x.Population)
+		pop, err := loadExpression("population", x.Population)
 		if err != nil {
-			return fmt.Errorf("experiment %q: %w", x.ID, err)
+			e.log.Warn("stored experiment population no longer accepted: no new customer enters the experiment until it is replaced", "experiment", x.ID, "err", err)
 		}
 		e.experiments[x.ID] = &experimentState{exp: x, population: pop}
 	}
@@ -227,12 +230,13 @@ func (e *Engine) loadPrograms(ctx context.Context) error {
 		return err
 	}
 	for _, c := range cs {
-		seg, err := CompileExpression("segment", c.Segment)
+		seg, err := loadExpression("segment", c.Segment)
 		if err != nil {
-			return fmt.Errorf("campaign %q: %w", c.ID, err)
+			e.log.Warn("stored campaign segment no longer accepted: the campaign matches no customer until its segment is replaced (PUT /v1/campaigns/{id})", "campaign", c.ID, "err", err)
 		}
 		e.campaigns[c.ID] = &campaignState{c: c, segment: seg}
 	}
+	e.noteCampaignChannels()
 	return nil
 }
 
@@ -277,11 +281,13 @@ func (e *Engine) resort() {
 	sort.Slice(e.sorted, func(i, j int) bool { return e.sorted[i].action.ID < e.sorted[j].action.ID })
 }
 
-// newActionState compiles an action and gives it a model from its spec's prior.
+// newActionState compiles a stored action and gives it a model from its spec's prior. An
+// eligibility rule that no longer compiles is logged and keeps the action from being
+// offered (loadExpression), rather than keeping the server from starting.
 func (e *Engine) newActionState(a Action) (*actionState, error) {
-	elig, err := CompileExpression("eligibility", a.Eligibility)
+	elig, err := loadExpression("eligibility", a.Eligibility)
 	if err != nil {
-		return nil, err
+		e.log.Warn("stored eligibility rule no longer accepted: the action is never eligible until its rule is replaced (PUT /v1/actions/{id})", "action", a.ID, "err", err)
 	}
 	m, err := bandit.New(e.modelConfig(a.Model))
 	if err != nil {

@@ -69,6 +69,10 @@ func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, err
 			return e.enroll(asg, cust.ID, now)
 		}
 		if ok, err := cs.segment.Eval(&machine, &env); err != nil || !ok {
+			if err != nil { // not in the segment, and counted with the reason
+				res.Errors++
+				res.LastError = err.Error()
+			}
 			return e.enroll(asg, cust.ID, now)
 		}
 		res.Eligible++
@@ -133,8 +137,8 @@ func (e *Engine) RunOutbound(ctx context.Context, channel string) (RunResult, er
 	if channel == "" {
 		channel = e.opts.OutboundChannel
 	}
-	if !ValidID(channel) {
-		return RunResult{}, Invalid("invalid_field", "channel: %q is not a valid channel name", truncate(channel, 32))
+	if err := e.checkChannel("channel", channel); err != nil {
+		return RunResult{}, err
 	}
 	now := e.clock.Now().UTC()
 	res := RunResult{Run: "nba outbound", Channel: channel, Time: now}

@@ -1,0 +1,186 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/store"
+)
+
+// TestMetricSeriesBounded sends what a client controls in every form it can take (10,000
+// decides on made-up channels, 10,000 requests on made-up paths, requests with made-up
+// methods, and "no action" answers whose reasons carry counts) and checks that /metrics
+// keeps a bounded number of series: every label value comes from a bounded set (channels
+// from the configuration, actions from the catalog, routes from the route table, reasons
+// as codes). Before issue 15, each channel made a series (100,000 decides made 100,003,
+// a 17 MB /metrics) and each count of a contact-policy reason another.
+func TestMetricSeriesBounded(t *testing.T) {
+	s := newObservedServer(t)
+	ctx := context.Background()
+	// An action on every channel: before the fix, any channel a client named got a series.
+	if _, err := s.eng.PutAction(ctx, engine.Action{ID: "anywhere", Value: 1, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	h := s.srv.App().Handler()
+	send := func(method, path, body string) (int, []byte) {
+		var fc fasthttp.RequestCtx
+		fc.Request.Header.SetMethod(method)
+		fc.Request.SetRequestURI(path)
+		fc.Request.Header.SetContentType("application/json")
+		fc.Request.SetBodyString(body)
+		h(&fc)
+		return fc.Response.StatusCode(), append([]byte(nil), fc.Response.Body()...)
+	}
+	series := func() (map[string]bool, int) {
+		code, body := send("GET", "/metrics", "")
+		if code != 200 {
+			t.Fatalf("/metrics: %d %s", code, body)
+		}
+		return metricSeries(string(body)), len(body)
+	}
+
+	// Some of every kind of series first: the bound below is on what the flood adds.
+	if code, body := send("POST", "/v1/decide", `{"customer_id": "c0", "channel": "web"}`); code != 200 {
+		t.Fatalf("decide on web: %d %s", code, body)
+	}
+	send("GET", "/v1/nothing-here", "")
+	send("POST", "/v1/decide", `{"customer_id": "c0", "channel": "no-such-channel"}`)
+	before, beforeBytes := series()
+
+	const flood = 10000
+	for i := range flood {
+		code, body := send("POST", "/v1/decide", fmt.Sprintf(`{"customer_id": "c%d", "channel": "ch-%d"}`, i, i))
+		if i == 0 {
+			var eb ErrorBody
+			if code != 400 || json.Unmarshal(body, &eb) != nil || eb.Error.Code != "unknown_channel" || !strings.Contains(eb.Error.Message, "web") {
+				t.Errorf("decide on an unknown channel: %d %s; want 400 unknown_channel naming the configured channels", code, body)
+			}
+		}
+	}
+	for i := range flood {
+		send("GET", fmt.Sprintf("/v1/path-%d/x", i), "")
+		if i%10 == 0 {
+			send(fmt.Sprintf("M%d", i), fmt.Sprintf("/other-%d", i), "")
+		}
+	}
+	// "No action" for the contact policy, with a different count in each reason: customer
+	// s<k> rejected k offers on the web, and the policy suppresses e-mail after 3.
+	for k := 3; k < 13; k++ {
+		cust := fmt.Sprintf("s%d", k)
+		for range k {
+			res, err := s.eng.Decide(ctx, engine.DecideRequest{CustomerID: engine.CustomerID(cust), Channel: "web"})
+			if err != nil || len(res.Actions) == 0 {
+				t.Fatalf("decide: %+v %v", res, err)
+			}
+			if _, err := s.eng.Feedback(ctx, engine.FeedbackRequest{DecisionID: res.DecisionID, ActionID: res.Actions[0].ID, Outcome: engine.Rejected}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.eng.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		code, body := send("POST", "/v1/decide", fmt.Sprintf(`{"customer_id": %q, "channel": "email", "source": "outbound"}`, cust))
+		if code != 200 || !strings.Contains(string(body), fmt.Sprintf("suppressed: %d negative", k)) {
+			t.Fatalf("decide on e-mail after %d rejections: %d %s", k, code, body)
+		}
+	}
+
+	after, afterBytes := series()
+	var added []string
+	for k := range after {
+		if !before[k] {
+			added = append(added, k)
+		}
+	}
+	// What may be added: the contact policy's code, the e-mail channel's decisions, the
+	// feedback outcome, 1xx-5xx classes of routes already seen: a handful, not thousands.
+	const maxAdded = 20
+	t.Logf("series: %d before the flood (%d bytes), %d after (%d bytes); added: %v", len(before), beforeBytes, len(after), afterBytes, added)
+	if len(added) > maxAdded {
+		if len(added) > 10 {
+			added = added[:10]
+		}
+		t.Errorf("the flood added %d series (at most %d), such as %v", len(after)-len(before), maxAdded, added)
+	}
+	for k := range after {
+		if strings.Contains(k, "suppressed") || strings.Contains(k, "ch-") || strings.Contains(k, "path-") || strings.Contains(k, `method="M`) {
+			t.Errorf("a label value made from a request or a count: %s", k)
+			break
+		}
+	}
+}
+
+// metricSeries returns the series of a Prometheus text exposition: each metric name with
+// its labels, a histogram's buckets, sum and count as one series.
+func metricSeries(text string) map[string]bool {
+	vmrange := regexp.MustCompile(`,?vmrange="[^"]*"`)
+	out := map[string]bool{}
+	for line := range strings.SplitSeq(text, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name := line[:strings.LastIndexByte(line, ' ')]
+		name = strings.Replace(vmrange.ReplaceAllString(name, ""), "{}", "", 1)
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if i := strings.Index(name, suffix); i > 0 && (i+len(suffix) == len(name) || name[i+len(suffix)] == '{') {
+				name = name[:i] + name[i+len(suffix):]
+			}
+		}
+		out[name] = true
+	}
+	return out
+}
+
+// newObservedServer is newTestServer (keyless, one action "offer" on the web) with metrics
+// wired as the binary wires them: the engine reports its decisions and feedback to them.
+func newObservedServer(t *testing.T) *testServer {
+	t.Helper()
+	so := store.DefaultOptions(t.TempDir())
+	so.SyncWrites = false
+	so.MemTableSize, so.BlockCacheSize, so.IndexCacheSize = 8<<20, 8<<20, 4<<20
+	st, err := store.Open(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	met := NewMetrics()
+	eng, err := engine.New(engine.DefaultOptions(), st, nil, nil, met)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := eng.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := eng.PutAction(ctx, engine.Action{ID: "offer", Value: 1, Enabled: true, Channels: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := NewSessionSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := NewAuth(AuthOptions{Keys: st, SessionSecret: secret, InsecureLocal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions()
+	opts.Auth, opts.Keys, opts.Metrics = auth, st, met
+	return &testServer{srv: New(eng, opts), eng: eng, st: st}
+}
