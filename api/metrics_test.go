@@ -33,6 +33,7 @@ func TestMetricSeriesBounded(t *testing.T) {
 		var fc fasthttp.RequestCtx
 		fc.Request.Header.SetMethod(method)
 		fc.Request.SetRequestURI(path)
+		fc.Request.Header.SetHost("127.0.0.1") // --insecure-local answers only to loopback names
 		fc.Request.Header.SetContentType("application/json")
 		fc.Request.SetBodyString(body)
 		h(&fc)
@@ -176,7 +177,7 @@ func newObservedServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := NewAuth(AuthOptions{Keys: st, SessionSecret: secret, InsecureLocal: true})
+	auth, err := NewAuth(ctx, AuthOptions{Keys: st, Sessions: st, SessionSecret: secret, InsecureLocal: true})
 	if err != nil {
 		t.Fatal(err)
 	}
