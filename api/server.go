@@ -76,7 +76,9 @@ func New(eng *engine.Engine, opts Options) *Server {
 		AppName:               "nextbest",
 	})
 	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, words: newWordCache()}
+	app.Use(s.recoverPanics)
 	if s.met != nil {
+		s.met.counter(`nextbest_http_panics_total`) // exported from the start, at 0
 		app.Use(s.met.middleware)
 	}
 	app.Get("/healthz", s.healthz)

@@ -283,7 +283,7 @@ func (e *Engine) newActionState(a Action) (*actionState, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := bandit.New(e.modelConfig(a.Model))
+	m, err := bandit.New(e.modelConfig(a.Model, e.enc.Dim()))
 	if err != nil {
 		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
 	}
@@ -292,7 +292,9 @@ func (e *Engine) newActionState(a Action) (*actionState, error) {
 	return st, nil
 }
 
-func (e *Engine) modelConfig(s ModelSpec) bandit.Config {
+// modelConfig is the bandit configuration of a model spec over an encoding of dim
+// dimensions.
+func (e *Engine) modelConfig(s ModelSpec, dim int) bandit.Config {
 	form := bandit.Diagonal
 	if s.Form == "full" {
 		form = bandit.Full
@@ -306,7 +308,7 @@ func (e *Engine) modelConfig(s ModelSpec) bandit.Config {
 		prec = 1
 	}
 	return bandit.Config{
-		Dim:            e.enc.Dim(),
+		Dim:            dim,
 		Form:           form,
 		PriorMean:      s.PriorMean,
 		PriorPrecision: prec,
