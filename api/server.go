@@ -36,6 +36,12 @@ type Options struct {
 	Clock ClockDriver
 	// Extra registers more routes (dashboards) on the same app, with the same guard.
 	Extra func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler)
+	// MaxConnections caps the connections served at once (fasthttp's Concurrency); one
+	// more is answered 503 and closed at once. 0 means fasthttp's default, 262,144.
+	MaxConnections int
+	// MaxConnsPerIP caps the connections from one IPv4 address; one more is answered 429
+	// and closed at once. 0 means no cap.
+	MaxConnsPerIP int
 }
 
 // DefaultOptions returns the defaults.
@@ -68,6 +74,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	}
 	app := fiber.New(fiber.Config{
 		BodyLimit:             opts.BodyLimit,
+		Concurrency:           opts.MaxConnections,
 		ReadTimeout:           opts.ReadTimeout,
 		IdleTimeout:           opts.ReadTimeout,
 		ErrorHandler:          errorHandler(log),
@@ -75,10 +82,13 @@ func New(eng *engine.Engine, opts Options) *Server {
 		JSONEncoder:           marshalJSON,
 		AppName:               "nextbest",
 	})
+	app.Server().MaxConnsPerIP = opts.MaxConnsPerIP // fiber's Config does not carry it
 	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, words: newWordCache()}
 	app.Use(s.recoverPanics)
 	if s.met != nil {
-		s.met.counter(`nextbest_http_panics_total`) // exported from the start, at 0
+		// Exported from the start, at 0.
+		s.met.counter(`nextbest_http_panics_total`)
+		s.met.counter(`nextbest_http_accept_errors_total`)
 		app.Use(s.met.middleware)
 	}
 	app.Get("/healthz", s.healthz)
@@ -167,8 +177,12 @@ func marshalStd(v any) ([]byte, error) {
 // App returns the fiber app, for tests and for mounting more routes.
 func (s *Server) App() *fiber.App { return s.app }
 
-// Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+// Serve serves on ln until Shutdown. Accept errors that pass (out of file descriptors)
+// are retried with a back-off (retryListener); Serve returns only at Shutdown, or on an
+// error the listener cannot recover from.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.app.Listener(&retryListener{Listener: ln, log: s.log, met: s.met})
+}
 
 // Shutdown stops accepting connections and waits for in-flight requests to finish.
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }

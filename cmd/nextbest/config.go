@@ -81,6 +81,12 @@ type HTTPOptions struct {
 	BodyLimitKB int           `yaml:"body_limit_kb"`
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	ShutdownMax time.Duration `yaml:"shutdown_timeout"`
+	// MaxConnections caps the connections served at once; one more is answered 503 and
+	// closed. 0 derives the cap from the open-file limit (connectionCap).
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnsPerIP caps the connections from one IPv4 address; one more is answered 429
+	// and closed. 0 means no cap (behind a proxy every client has the proxy's address).
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }
 
 // Schedule holds the cron specs (robfig/cron syntax, e.g. "@every 1m" or "*/5 * * * *") of
@@ -191,6 +197,7 @@ func (o *Options) apiOptions(log *slog.Logger, m *api.Metrics) api.Options {
 	}
 	ao.BodyLimit = o.HTTP.BodyLimitKB << 10
 	ao.ReadTimeout = o.HTTP.ReadTimeout
+	ao.MaxConnsPerIP = o.HTTP.MaxConnsPerIP
 	ao.Logger = log
 	ao.Metrics = m
 	return ao
@@ -251,6 +258,9 @@ func (o *Options) validate() error {
 	}
 	if o.HTTP.BodyLimitKB < 1 {
 		return fmt.Errorf("http.body_limit_kb: must be at least 1")
+	}
+	if o.HTTP.MaxConnections < 0 || o.HTTP.MaxConnsPerIP < 0 {
+		return fmt.Errorf("http.max_connections and http.max_conns_per_ip: must not be negative (0: derived from the open-file limit; no per-address cap)")
 	}
 	return o.Engine.Validate()
 }
