@@ -107,6 +107,11 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		metrics.WriteCounterFloat64(w, "nextbest_store_fsync_seconds_total", s.FsyncTime.Seconds())
 	})
 	clock := o.newClock()
+	schedState, err := loadSchedState(ctx, st, clock, log) // a manual clock resumes here
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	eng, err := engine.New(o.Engine, st, clock, log, met)
 	if err != nil {
 		ln.Close()
@@ -132,7 +137,7 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		log.Info("loaded the demo catalog into the empty store", "actions", n)
 	}
 
-	sched := newScheduler(clock, eng, log)
+	sched := newScheduler(clock, eng, st, schedState, log)
 	jobs := []struct {
 		name, spec string
 		fn         func(context.Context, time.Time) error
