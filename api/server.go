@@ -39,8 +39,8 @@ type Options struct {
 	// MaxConnections caps the connections served at once (fasthttp's Concurrency); one
 	// more is answered 503 and closed at once. 0 means fasthttp's default, 262,144.
 	MaxConnections int
-	// MaxConnsPerIP caps the connections from one IPv4 address; one more is answered 429
-	// and closed at once. 0 means no cap.
+	// MaxConnsPerIP caps the connections from one address; one more is answered 429 and
+	// closed at once. 0 means no cap.
 	MaxConnsPerIP int
 }
 
@@ -61,6 +61,7 @@ type Server struct {
 	backup func(ctx context.Context, w io.Writer) error
 	clock  ClockDriver
 	words  *wordCache // recurring strings of decide bodies (decode_flat.go)
+	perIP  int        // Options.MaxConnsPerIP
 }
 
 // New builds the server and its routes. It starts nothing; call Serve.
@@ -82,8 +83,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		JSONEncoder:           marshalJSON,
 		AppName:               "nextbest",
 	})
-	app.Server().MaxConnsPerIP = opts.MaxConnsPerIP // fiber's Config does not carry it
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, words: newWordCache()}
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, words: newWordCache(), perIP: opts.MaxConnsPerIP}
 	app.Use(s.recoverPanics)
 	if s.met != nil {
 		// Exported from the start, at 0.
@@ -178,10 +178,10 @@ func marshalStd(v any) ([]byte, error) {
 func (s *Server) App() *fiber.App { return s.app }
 
 // Serve serves on ln until Shutdown. Accept errors that pass (out of file descriptors)
-// are retried with a back-off (retryListener); Serve returns only at Shutdown, or on an
-// error the listener cannot recover from.
+// are retried with a back-off, and connections from one address are capped (listener);
+// Serve returns only at Shutdown, or on an error the listener cannot recover from.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.app.Listener(&retryListener{Listener: ln, log: s.log, met: s.met})
+	return s.app.Listener(&listener{Listener: ln, log: s.log, met: s.met, perIP: s.perIP})
 }
 
 // Shutdown stops accepting connections and waits for in-flight requests to finish.

@@ -84,7 +84,7 @@ type HTTPOptions struct {
 	// MaxConnections caps the connections served at once; one more is answered 503 and
 	// closed. 0 derives the cap from the open-file limit (connectionCap).
 	MaxConnections int `yaml:"max_connections"`
-	// MaxConnsPerIP caps the connections from one IPv4 address; one more is answered 429
+	// MaxConnsPerIP caps the connections from one address; one more is answered 429
 	// and closed. 0 means no cap (behind a proxy every client has the proxy's address).
 	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,28 +56,61 @@ func TestConnectionCaps(t *testing.T) {
 			if err != nil {
 				t.Fatalf("connection %d: %v", held+1, err)
 			}
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != tc.want {
 				t.Fatalf("connection %d: status %d, want %d", held+1, resp.StatusCode, tc.want)
 			}
+			if tc.want == http.StatusTooManyRequests && !json.Valid(body) {
+				t.Errorf("the 429 body is not JSON: %q", body)
+			}
 			for _, c := range conns {
 				c.Close()
 			}
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				var code int
-				if resp, err := http.Get(s.base + "/healthz"); err == nil {
-					resp.Body.Close()
-					code = resp.StatusCode
-				}
-				if code == http.StatusOK {
+			// Every slot is freed: as many connections as the cap are served again, at once.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				ok := servedAtOnce(t, addr, held)
+				if ok == held {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("no 200 within 10 s of closing the held connections (last status %d)", code)
+					t.Fatalf("%d of %d connections served at once, 10 s after the held ones closed", ok, held)
 				}
 			}
 		})
 	}
+}
+
+// servedAtOnce opens n connections to addr, sends a request on each while all are open,
+// and returns how many were answered 200.
+func servedAtOnce(t *testing.T, addr string, n int) int {
+	t.Helper()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	ok := 0
+	for _, c := range conns {
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				ok++
+			}
+		}
+	}
+	return ok
 }
 
 // TestConnectionCap: a configured cap is used as it is; a derived one leaves room under
