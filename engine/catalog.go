@@ -261,10 +261,14 @@ func (c *committer) changeSchema(ctx context.Context, r *schemaReq) error {
 		m, err := e.freshModel(st.action, dim)
 		if err != nil {
 			var ee *Error
-			if errors.As(err, &ee) {
-				return errorf(ee.Kind, "invalid_schema", "action %q cannot restart under this schema: %s (a warm start needs a source of the same dimension: PUT the action without model.warm_start_from first)", id, ee.Message)
+			if !errors.As(err, &ee) {
+				return fmt.Errorf("action %q: %w", id, err)
 			}
-			return fmt.Errorf("action %q: %w", id, err)
+			hint := ""
+			if st.action.Model.WarmStartFrom != "" {
+				hint = " (it would warm-start from a model of the old encoding; PUT the action without model.warm_start_from first)"
+			}
+			return errorf(ee.Kind, "invalid_schema", "action %q cannot restart under this schema: %s%s", id, ee.Message, hint)
 		}
 		model, err := m.MarshalBinary()
 		if err != nil {
