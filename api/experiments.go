@@ -215,7 +215,7 @@ func (s *Server) outboundFeed(c *fiber.Ctx) error {
 		return engine.Invalid("invalid_query", "limit: must not be negative")
 	}
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	s.streamBody(c, func(w *bufio.Writer) {
 		ctx, cancel := context.WithTimeout(s.base, 10*time.Minute)
 		defer cancel()
 		enc := json.NewEncoder(w)

@@ -81,7 +81,7 @@ func (s *Server) backupHandler(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, "application/octet-stream")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="nextbest-`+time.Now().UTC().Format("20060102T150405Z")+`.bak"`)
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	s.streamBody(c, func(w *bufio.Writer) {
 		ctx, cancel := context.WithTimeout(s.base, time.Hour)
 		defer cancel()
 		if err := s.backup(ctx, w); err != nil {

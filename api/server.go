@@ -37,6 +37,12 @@ type Options struct {
 	// Extra registers more routes (dashboards) on the same app, with the guard that also
 	// takes the session cookie (Auth.SessionGuard).
 	Extra func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler)
+	// MaxConnections caps the connections served at once (fasthttp's Concurrency); one
+	// more is answered 503 and closed at once. 0 means fasthttp's default, 262,144.
+	MaxConnections int
+	// MaxConnsPerIP caps the connections from one address; one more is answered 429 and
+	// closed at once. 0 means no cap.
+	MaxConnsPerIP int
 }
 
 // DefaultOptions returns the defaults.
@@ -56,6 +62,7 @@ type Server struct {
 	backup func(ctx context.Context, w io.Writer) error
 	clock  ClockDriver
 	words  *wordCache // recurring strings of decide bodies (decode_flat.go)
+	perIP  int        // Options.MaxConnsPerIP
 }
 
 // New builds the server and its routes. It starts nothing; call Serve.
@@ -69,6 +76,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	}
 	app := fiber.New(fiber.Config{
 		BodyLimit:             opts.BodyLimit,
+		Concurrency:           opts.MaxConnections,
 		ReadTimeout:           opts.ReadTimeout,
 		IdleTimeout:           opts.ReadTimeout,
 		ErrorHandler:          errorHandler(log),
@@ -79,8 +87,12 @@ func New(eng *engine.Engine, opts Options) *Server {
 		// parsing them while reading the request.
 		DisablePreParseMultipartForm: true,
 	})
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, words: newWordCache()}
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, words: newWordCache(), perIP: opts.MaxConnsPerIP}
+	app.Use(s.recoverPanics)
 	if s.met != nil {
+		// Exported from the start, at 0.
+		s.met.counter(`nextbest_http_panics_total`)
+		s.met.counter(`nextbest_http_accept_errors_total`)
 		app.Use(s.met.middleware)
 	}
 	app.Get("/healthz", s.healthz)
@@ -170,8 +182,12 @@ func marshalStd(v any) ([]byte, error) {
 // App returns the fiber app, for tests and for mounting more routes.
 func (s *Server) App() *fiber.App { return s.app }
 
-// Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+// Serve serves on ln until Shutdown. Accept errors that pass (out of file descriptors)
+// are retried with a back-off, and connections from one address are capped (listener);
+// Serve returns only at Shutdown, or on an error the listener cannot recover from.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.app.Listener(&listener{Listener: ln, log: s.log, met: s.met, perIP: s.perIP})
+}
 
 // Shutdown stops accepting connections and waits for in-flight requests to finish.
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/nextbest/nextbest/bandit"
 	"github.com/nextbest/nextbest/features"
@@ -83,7 +84,7 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 		st.chosen.Store(old.chosen.Load())
 		st.explored.Store(old.explored.Load())
 	} else {
-		m, err := e.freshModel(a)
+		m, err := e.freshModel(a, e.enc.Dim())
 		if err != nil {
 			return Action{}, false, err
 		}
@@ -109,10 +110,11 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 // maxFullDim bounds full-covariance models: O(d^2) memory and time per decision.
 const maxFullDim = 512
 
-// freshModel builds a new model for an action: from the prior, or warm-started from a
-// sibling's posterior with its precision scaled down. Callers hold e.mu.
-func (e *Engine) freshModel(a Action) (*bandit.Model, error) {
-	m, err := bandit.New(e.modelConfig(a.Model))
+// freshModel builds a new model of dim dimensions for an action: from the prior, or
+// warm-started from a sibling's posterior with its precision scaled down. Callers hold
+// e.mu.
+func (e *Engine) freshModel(a Action, dim int) (*bandit.Model, error) {
+	m, err := bandit.New(e.modelConfig(a.Model, dim))
 	if err != nil {
 		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
 	}
@@ -205,44 +207,103 @@ func (e *Engine) Schema() (s *features.Schema, hash string, dim int) {
 // PutSchema fixes the feature encoding. Every model whose encoding changes restarts from
 // its prior (old versions stay available); decisions logged under the old encoding are
 // no longer learned from.
+//
+// The change is all or nothing. The committer, which is the only writer of models, makes
+// it between two group commits: it builds every action's new model first (a model that
+// cannot be built, such as a warm start from a model of the old dimension, refuses the
+// whole change), then writes the schema, the encoder's state, a version of every new
+// model and the checkpoint in one commit, and only then swaps the encoder and the models
+// in memory. A refused change or a failed write leaves the engine and the store as they
+// were; no event judged under the old encoding is applied to a new model; and a restart
+// never replays events of the old encoding into models of the new one.
 func (e *Engine) PutSchema(ctx context.Context, raw []byte) (string, error) {
-	hash, changed, err := e.putSchema(ctx, raw)
-	if err == nil && changed {
-		e.snapshotNow(ctx, "schema")
-	}
-	return hash, err
-}
-
-func (e *Engine) putSchema(ctx context.Context, raw []byte) (hash string, changed bool, _ error) {
 	s, err := features.ParseSchema(raw)
 	if err != nil {
-		return "", false, errorf(ErrUnprocessable, "invalid_schema", "%v", err)
+		return "", errorf(ErrUnprocessable, "invalid_schema", "%v", err)
 	}
 	enc, err := features.NewEncoder(s)
 	if err != nil {
-		return "", false, errorf(ErrUnprocessable, "invalid_schema", "%v", err)
+		return "", errorf(ErrUnprocessable, "invalid_schema", "%v", err)
 	}
+	res := e.journal.submit(ctx, &request{schema: &schemaReq{raw: slices.Clone(raw), schema: s, enc: enc}})
+	if res.err != nil {
+		return "", res.err
+	}
+	return enc.SchemaHash(), nil
+}
+
+// schemaReq is a schema change for the committer.
+type schemaReq struct {
+	raw    []byte
+	schema *features.Schema
+	enc    *features.Encoder
+}
+
+// changeSchema makes a schema change on the committer goroutine (see PutSchema). It holds
+// e.mu throughout, so that no action changes between building the new models and the
+// swap; decisions wait for the one commit.
+func (c *committer) changeSchema(ctx context.Context, r *schemaReq) error {
+	e := c.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	hash, dim := r.enc.SchemaHash(), r.enc.Dim()
+	if hash == e.enc.SchemaHash() {
+		return nil
+	}
+	last := c.nextSeq - 1
+	now := e.clock.Now().UTC()
+	b := Batch{Settings: map[string][]byte{settingSchema: r.raw}}
+	actions := make(map[ActionID]*actionState, len(e.actions))
 	for _, st := range e.sorted {
-		if st.action.Model.Form == "full" && enc.Dim() > maxFullDim {
-			return "", false, errorf(ErrUnprocessable, "invalid_schema", "action %q uses a full-covariance model, which needs at most %d dimensions; this schema has %d", st.action.ID, maxFullDim, enc.Dim())
+		id := st.action.ID
+		if st.action.Model.Form == "full" && dim > maxFullDim {
+			return errorf(ErrUnprocessable, "invalid_schema", "action %q uses a full-covariance model, which needs at most %d dimensions; this schema has %d", id, maxFullDim, dim)
 		}
-	}
-	if enc.SchemaHash() == e.enc.SchemaHash() {
-		return enc.SchemaHash(), false, nil
-	}
-	if err := e.store.PutSetting(ctx, settingSchema, slices.Clone(raw)); err != nil {
-		return "", false, fmt.Errorf("put schema: %w", err)
-	}
-	e.enc, e.schema = enc, s
-	for _, st := range e.sorted {
-		m, err := e.freshModel(st.action)
+		m, err := e.freshModel(st.action, dim)
 		if err != nil {
-			return "", false, err
+			var ee *Error
+			if !errors.As(err, &ee) {
+				return fmt.Errorf("action %q: %w", id, err)
+			}
+			hint := ""
+			if st.action.Model.WarmStartFrom != "" {
+				hint = " (it would warm-start from a model of the old encoding; PUT the action without model.warm_start_from first)"
+			}
+			return errorf(ee.Kind, "invalid_schema", "action %q cannot restart under this schema: %s%s", id, ee.Message, hint)
 		}
-		st.model.Store(m)
-		st.dirty.Store(true)
+		model, err := m.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("encode model %q: %w", id, err)
+		}
+		ns := &actionState{action: st.action, elig: st.elig}
+		ns.model.Store(m)
+		ns.seq.Store(st.seq.Load())
+		ns.version.Store(st.version.Load() + 1)
+		ns.snapSeq = last
+		ns.chosen.Store(st.chosen.Load())
+		ns.explored.Store(st.explored.Load())
+		h := m.Health()
+		b.Snapshots = append(b.Snapshots, Snapshot{Action: id, Version: ns.version.Load(), Seq: last, ModelSeq: ns.seq.Load(), Time: now,
+			Responses: h.Responses, Positives: h.Positives, Reason: "schema", Schema: hash, Model: model,
+			Chosen: ns.chosen.Load(), Explored: ns.explored.Load()})
+		if keep := uint64(e.opts.KeepVersions); ns.version.Load() > keep {
+			b.Prune = append(b.Prune, VersionKey{Action: id, Version: ns.version.Load() - keep})
+		}
+		actions[id] = ns
 	}
-	return enc.SchemaHash(), true, nil
+	state, err := r.enc.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("encode feature encoder state: %w", err)
+	}
+	// Every model's newest version now includes every event up to last.
+	b.Settings[settingEncoder] = state
+	b.Settings[settingCheckpoint] = []byte(strconv.FormatUint(last, 10))
+	if err := e.store.Commit(ctx, &b); err != nil {
+		return fmt.Errorf("store schema change: %w", err)
+	}
+	// New states, not new models in the old ones: a decision that read the old encoder
+	// keeps the old states, and so models of the old dimension.
+	e.enc, e.schema, e.actions = r.enc, r.schema, actions
+	e.resort()
+	return nil
 }

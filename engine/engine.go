@@ -289,7 +289,7 @@ func (e *Engine) newActionState(a Action) (*actionState, error) {
 	if err != nil {
 		e.log.Warn("stored eligibility rule no longer accepted: the action is never eligible until its rule is replaced (PUT /v1/actions/{id})", "action", a.ID, "err", err)
 	}
-	m, err := bandit.New(e.modelConfig(a.Model))
+	m, err := bandit.New(e.modelConfig(a.Model, e.enc.Dim()))
 	if err != nil {
 		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
 	}
@@ -298,7 +298,9 @@ func (e *Engine) newActionState(a Action) (*actionState, error) {
 	return st, nil
 }
 
-func (e *Engine) modelConfig(s ModelSpec) bandit.Config {
+// modelConfig is the bandit configuration of a model spec over an encoding of dim
+// dimensions.
+func (e *Engine) modelConfig(s ModelSpec, dim int) bandit.Config {
 	form := bandit.Diagonal
 	if s.Form == "full" {
 		form = bandit.Full
@@ -312,7 +314,7 @@ func (e *Engine) modelConfig(s ModelSpec) bandit.Config {
 		prec = 1
 	}
 	return bandit.Config{
-		Dim:            e.enc.Dim(),
+		Dim:            dim,
 		Form:           form,
 		PriorMean:      s.PriorMean,
 		PriorPrecision: prec,

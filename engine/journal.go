@@ -34,6 +34,7 @@ type request struct {
 	feedback *feedbackReq // waits for the commit
 	snapshot string       // reason: snapshot every changed model
 	rollback *rollbackReq
+	schema   *schemaReq        // a schema change (catalog.go)
 	outcomes []CustomerOutcome // waits for the commit
 	enroll   *Enrollment       // a customer assigned but not contacted; no wait
 	flush    bool              // nothing: answered once everything queued before it is committed
@@ -365,6 +366,8 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 		case r.flush:
 		case r.rollback != nil:
 			res.version, res.err = c.rollback(ctx, r.rollback)
+		case r.schema != nil:
+			res.err = c.changeSchema(ctx, r.schema)
 		default:
 			res.version, res.err = c.snapshot(ctx, r.snapshot)
 		}
@@ -572,7 +575,10 @@ func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error)
 	return newest, nil
 }
 
-// rollback makes a stored version the live model again, stored as a new version.
+// rollback makes a stored version the live model again, stored as a new version. It is
+// all or nothing: the version is checked and stored first, and the live model swapped
+// only once the store has it. It holds e.mu throughout, so that a concurrent PUT of the
+// action cannot copy the model being replaced.
 func (c *committer) rollback(ctx context.Context, r *rollbackReq) (uint64, error) {
 	e := c.e
 	sn, err := e.store.Snapshot(ctx, VersionKey{Action: r.action, Version: r.version})
@@ -582,24 +588,41 @@ func (c *committer) rollback(ctx context.Context, r *rollbackReq) (uint64, error
 		}
 		return 0, err
 	}
-	e.mu.RLock()
-	st := e.actions[r.action]
-	hash := e.enc.SchemaHash()
-	e.mu.RUnlock()
-	if st == nil {
-		return 0, errorf(ErrNotFound, "unknown_action", "no action %q", r.action)
-	}
-	if sn.Schema != hash {
-		return 0, errorf(ErrUnprocessable, "schema_mismatch", "version %d of %q was trained on another feature schema (%s); the current one is %s", r.version, r.action, sn.Schema, hash)
-	}
 	m, err := decodeModel(sn.Model)
 	if err != nil {
 		return 0, fmt.Errorf("decode model %q version %d: %w", r.action, r.version, err)
 	}
-	st.model.Store(m)
-	st.dirty.Store(true)
-	if _, err := c.snapshot(ctx, "rollback to version "+strconv.FormatUint(r.version, 10)); err != nil {
-		return 0, err
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.actions[r.action]
+	if st == nil {
+		return 0, errorf(ErrNotFound, "unknown_action", "no action %q", r.action)
 	}
-	return st.version.Load(), nil
+	if hash := e.enc.SchemaHash(); sn.Schema != hash {
+		return 0, errorf(ErrUnprocessable, "schema_mismatch", "version %d of %q was trained on another feature schema (%s); the current one is %s", r.version, r.action, sn.Schema, hash)
+	}
+	if !sameModelConfig(m.Config(), st.model.Load().Config()) {
+		return 0, errorf(ErrUnprocessable, "model_mismatch", "version %d of %q has another model spec than the action's (form, prior, half-life or value model); PUT the action with that spec first", r.version, r.action)
+	}
+	raw, err := m.MarshalBinary()
+	if err != nil {
+		return 0, fmt.Errorf("encode model %q: %w", r.action, err)
+	}
+	last := c.nextSeq - 1
+	v := st.version.Load() + 1
+	h := m.Health()
+	b := Batch{Snapshots: []Snapshot{{Action: r.action, Version: v, Seq: last, ModelSeq: st.seq.Load(), Time: e.clock.Now().UTC(),
+		Responses: h.Responses, Positives: h.Positives, Reason: "rollback to version " + strconv.FormatUint(r.version, 10), Schema: sn.Schema, Model: raw,
+		AUC: finitePtr(h.AUC), LogLoss: finitePtr(h.LogLoss), Chosen: st.chosen.Load(), Explored: st.explored.Load()}}}
+	if keep := uint64(e.opts.KeepVersions); v > keep {
+		b.Prune = append(b.Prune, VersionKey{Action: r.action, Version: v - keep})
+	}
+	if err := e.store.Commit(ctx, &b); err != nil {
+		return 0, fmt.Errorf("store rollback of %q: %w", r.action, err)
+	}
+	st.model.Store(m)
+	st.version.Store(v)
+	st.snapSeq = last
+	st.dirty.Store(false)
+	return v, nil
 }

@@ -85,6 +85,12 @@ type HTTPOptions struct {
 	// 401, then AuthFailuresPerMinute; the ones over that get 429. 0 turns the limit off.
 	AuthFailureBurst      int `yaml:"auth_failure_burst"`
 	AuthFailuresPerMinute int `yaml:"auth_failures_per_minute"`
+	// MaxConnections caps the connections served at once; one more is answered 503 and
+	// closed. 0 derives the cap from the open-file limit (connectionCap).
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnsPerIP caps the connections from one address; one more is answered 429
+	// and closed. 0 means no cap (behind a proxy every client has the proxy's address).
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }
 
 // Schedule holds the cron specs (robfig/cron syntax, e.g. "@every 1m" or "*/5 * * * *") of
@@ -195,6 +201,7 @@ func (o *Options) apiOptions(log *slog.Logger, m *api.Metrics) api.Options {
 	}
 	ao.BodyLimit = o.HTTP.BodyLimitKB << 10
 	ao.ReadTimeout = o.HTTP.ReadTimeout
+	ao.MaxConnsPerIP = o.HTTP.MaxConnsPerIP
 	ao.Logger = log
 	ao.Metrics = m
 	return ao
@@ -258,6 +265,9 @@ func (o *Options) validate() error {
 	}
 	if o.HTTP.AuthFailureBurst < 0 || (o.HTTP.AuthFailureBurst > 0 && o.HTTP.AuthFailuresPerMinute < 1) {
 		return fmt.Errorf("http.auth_failure_burst must not be negative (0 turns the limit off), and auth_failures_per_minute must then be at least 1")
+	}
+	if o.HTTP.MaxConnections < 0 || o.HTTP.MaxConnsPerIP < 0 {
+		return fmt.Errorf("http.max_connections and http.max_conns_per_ip: must not be negative (0: derived from the open-file limit; no per-address cap)")
 	}
 	return o.Engine.Validate()
 }

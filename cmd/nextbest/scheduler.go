@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,15 +27,92 @@ import (
 //
 // Jobs run one at a time, so a job never overlaps itself or another; Stop waits for the
 // running one to finish.
+//
+// A job due at a time runs at most once, even across a crash: each run is recorded in the
+// store (fsync'd) before it begins and again once it completes, and a restarted scheduler
+// schedules each job after its last recorded run. A run that a crash interrupted is
+// therefore not run again (the start-up log names it). A manual clock's time is recorded
+// with each run and at the end of each advance, and a restart resumes it there.
 type scheduler struct {
 	clock  engine.Clock
 	manual *engine.ManualClock // nil in system mode
 	eng    *engine.Engine
+	store  settings
 	log    *slog.Logger
 
 	mu     sync.Mutex // one job at a time; guards the fields below
 	static []*job
 	camps  map[engine.CampaignID]*job
+	state  schedState
+}
+
+// settings is the part of the store the scheduler keeps its state in.
+type settings interface {
+	Setting(ctx context.Context, name string) ([]byte, error) // engine.ErrNotFound if absent
+	PutSetting(ctx context.Context, name string, value []byte) error
+}
+
+// settingScheduler names the scheduler's state among the store's settings.
+const settingScheduler = "scheduler"
+
+// schedState is what the scheduler keeps in the store.
+type schedState struct {
+	Clock time.Time          `json:"clock,omitzero"` // a manual clock's time
+	Jobs  map[string]jobRuns `json:"jobs"`           // by job name
+}
+
+// jobRuns is a job's last run, by the due time it ran for.
+type jobRuns struct {
+	Began     time.Time `json:"began"`
+	Completed time.Time `json:"completed,omitzero"` // Began once the run has returned
+}
+
+// loadSchedState reads the scheduler's state from the store and moves a manual clock to
+// the time it had reached (never back: a later clock_start wins).
+func loadSchedState(ctx context.Context, st settings, clock engine.Clock, log *slog.Logger) (schedState, error) {
+	state := schedState{Jobs: map[string]jobRuns{}}
+	raw, err := st.Setting(ctx, settingScheduler)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return state, nil
+	case err != nil:
+		return state, fmt.Errorf("load the scheduler's state: %w", err)
+	}
+	if err := json.Unmarshal(raw, &state); err != nil {
+		return state, fmt.Errorf("load the scheduler's state: %w", err)
+	}
+	if state.Jobs == nil {
+		state.Jobs = map[string]jobRuns{}
+	}
+	if m, ok := clock.(*engine.ManualClock); ok && m.Set(state.Clock) {
+		log.Info("the manual clock resumes where it was", "now", state.Clock)
+	}
+	for name, r := range state.Jobs {
+		if !r.Completed.Equal(r.Began) {
+			log.Warn("a scheduled run began before the process stopped and did not complete; it is not run again", "job", name, "due", r.Began)
+		}
+	}
+	return state, nil
+}
+
+// save writes the state to the store. Callers hold s.mu.
+func (s *scheduler) save(ctx context.Context) error {
+	raw, err := json.Marshal(s.state)
+	if err != nil {
+		return fmt.Errorf("encode the scheduler's state: %w", err)
+	}
+	if err := s.store.PutSetting(ctx, settingScheduler, raw); err != nil {
+		return fmt.Errorf("save the scheduler's state: %w", err)
+	}
+	return nil
+}
+
+// first returns a job's first due time: the first after now and after its last run.
+func (s *scheduler) first(name string, sched cron.Schedule, now time.Time) time.Time {
+	if last := s.state.Jobs[name].Began; last.After(now) {
+		now = last
+	}
+	return sched.Next(now)
 }
 
 type job struct {
@@ -45,8 +123,9 @@ type job struct {
 	fn    func(ctx context.Context, at time.Time) error
 }
 
-func newScheduler(clock engine.Clock, eng *engine.Engine, log *slog.Logger) *scheduler {
-	s := &scheduler{clock: clock, eng: eng, log: log, camps: map[engine.CampaignID]*job{}}
+// newScheduler returns a scheduler over the store st, with the state loadSchedState read.
+func newScheduler(clock engine.Clock, eng *engine.Engine, st settings, state schedState, log *slog.Logger) *scheduler {
+	s := &scheduler{clock: clock, eng: eng, store: st, state: state, log: log, camps: map[engine.CampaignID]*job{}}
 	if m, ok := clock.(*engine.ManualClock); ok {
 		s.manual = m
 	}
@@ -62,7 +141,7 @@ func (s *scheduler) add(name, spec string, fn func(ctx context.Context, at time.
 	if err != nil {
 		return fmt.Errorf("schedule.%s: %q: %w", name, spec, err)
 	}
-	s.static = append(s.static, &job{name: name, spec: spec, sched: sched, next: sched.Next(s.clock.Now()), fn: fn})
+	s.static = append(s.static, &job{name: name, spec: spec, sched: sched, next: s.first(name, sched, s.clock.Now()), fn: fn})
 	return nil
 }
 
@@ -82,7 +161,8 @@ func (s *scheduler) jobs(now time.Time) []*job {
 			continue // PutCampaign validated it; a stored bad spec is skipped
 		}
 		id := c.ID
-		s.camps[id] = &job{name: "campaign " + string(id), spec: c.Schedule, sched: sched, next: sched.Next(now), fn: func(ctx context.Context, _ time.Time) error {
+		name := "campaign " + string(id)
+		s.camps[id] = &job{name: name, spec: c.Schedule, sched: sched, next: s.first(name, sched, now), fn: func(ctx context.Context, _ time.Time) error {
 			res, err := s.eng.RunCampaign(ctx, id)
 			if err == nil {
 				s.log.Info("campaign run", "campaign", id, "contacted", res.Contacted, "eligible", res.Eligible, "capped", res.Capped, "elapsed", res.Elapsed)
@@ -109,8 +189,9 @@ func (s *scheduler) jobs(now time.Time) []*job {
 }
 
 // runDue runs every job due at or before to, in time order; in manual mode the clock is
-// set to each job's due time first. It returns the names of the jobs run.
-func (s *scheduler) runDue(ctx context.Context, to time.Time, stop context.Context) []string {
+// set to each job's due time first. It returns the names of the jobs run, and an error if
+// a run could not be recorded (the job then did not run). Callers hold s.mu.
+func (s *scheduler) runDue(ctx context.Context, to time.Time, stop context.Context) ([]string, error) {
 	var ran []string
 	for ctx.Err() == nil && stop.Err() == nil {
 		js := s.jobs(s.clock.Now())
@@ -119,16 +200,31 @@ func (s *scheduler) runDue(ctx context.Context, to time.Time, stop context.Conte
 		}
 		j := js[0]
 		at := j.next
+		s.state.Jobs[j.name] = jobRuns{Began: at}
+		if s.manual != nil {
+			s.state.Clock = at
+		}
+		if err := s.save(ctx); err != nil {
+			return ran, fmt.Errorf("record the run of %s due at %s: %w", j.name, at.UTC().Format(time.RFC3339), err)
+		}
 		if s.manual != nil {
 			s.manual.Set(at)
 		}
-		if err := j.fn(ctx, at); err != nil && !errors.Is(err, context.Canceled) {
+		err := j.fn(ctx, at)
+		if err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Error("scheduled job failed", "job", j.name, "err", err)
 		}
 		ran = append(ran, j.name+" @ "+at.UTC().Format(time.RFC3339))
 		j.next = j.sched.Next(at)
+		if errors.Is(err, context.Canceled) {
+			continue // cut short: it stays begun, not completed
+		}
+		s.state.Jobs[j.name] = jobRuns{Began: at, Completed: at}
+		if err := s.save(ctx); err != nil {
+			return ran, fmt.Errorf("record the end of the run of %s due at %s: %w", j.name, at.UTC().Format(time.RFC3339), err)
+		}
 	}
-	return ran
+	return ran, nil
 }
 
 // Run runs the system-clock loop until loop is cancelled, then returns once the job that
@@ -149,20 +245,36 @@ func (s *scheduler) Run(loop, jobs context.Context) {
 			return
 		case <-t.C:
 			s.mu.Lock()
-			s.runDue(jobs, s.clock.Now(), loop)
+			if _, err := s.runDue(jobs, s.clock.Now(), loop); err != nil {
+				s.log.Error("scheduled work waits: a run could not be recorded; retrying", "err", err)
+			}
 			s.mu.Unlock()
 		}
 	}
 }
 
-// Advance implements api.ClockDriver: move the manual clock to t, running due jobs.
+// Advance implements api.ClockDriver: move the manual clock to t, running due jobs. The
+// clock reaches t, in memory and in the store, only once every job due on the way has
+// run; an advance cut short leaves it at the last job's due time.
 func (s *scheduler) Advance(ctx context.Context, t time.Time) (api.ClockState, error) {
 	if s.manual == nil {
 		return api.ClockState{}, errors.New("the clock is not manual")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ran := s.runDue(ctx, t, context.Background())
+	ran, err := s.runDue(ctx, t, context.Background())
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return api.ClockState{}, fmt.Errorf("advance the clock to %s after %d runs: %w", t.UTC().Format(time.RFC3339), len(ran), err)
+	}
+	if t.After(s.state.Clock) {
+		s.state.Clock = t
+		if err := s.save(ctx); err != nil {
+			return api.ClockState{}, err
+		}
+	}
 	s.manual.Set(t)
 	return api.ClockState{Mode: "manual", Now: s.manual.Now(), Ran: ran}, nil
 }

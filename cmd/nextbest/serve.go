@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -106,6 +107,11 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		metrics.WriteCounterFloat64(w, "nextbest_store_fsync_seconds_total", s.FsyncTime.Seconds())
 	})
 	clock := o.newClock()
+	schedState, err := loadSchedState(ctx, st, clock, log) // a manual clock resumes here
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	eng, err := engine.New(o.Engine, st, clock, log, met)
 	if err != nil {
 		ln.Close()
@@ -131,7 +137,7 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		log.Info("loaded the demo catalog into the empty store", "actions", n)
 	}
 
-	sched := newScheduler(clock, eng, log)
+	sched := newScheduler(clock, eng, st, schedState, log)
 	jobs := []struct {
 		name, spec string
 		fn         func(context.Context, time.Time) error
@@ -195,6 +201,7 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		return err
 	}
 	ao := o.apiOptions(log, met)
+	ao.MaxConnections = connectionCap(o.HTTP.MaxConnections, log)
 	ao.Auth, ao.Keys, ao.Backup, ao.Clock = auth, st, st.Backup, sched
 	ao.Extra = func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler) {
 		pages.Register(r, guard)
@@ -212,12 +219,16 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "data", o.Data, "actions", len(eng.Actions()))
 
+	// A stop nobody asked for is an error, so that the process exits non-zero and a
+	// supervisor that restarts on failure restarts it; the rest shuts down in order.
+	var unplanned error
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
-		if err != nil {
-			log.Error("http server stopped", "err", err)
+		if err == nil {
+			err = errors.New("it returned without a shutdown")
 		}
+		unplanned = fmt.Errorf("the HTTP server stopped unasked: %w", err)
 	}
 	log.Info("shutting down: finishing in-flight requests")
 	shutCtx, cancel := context.WithTimeout(context.Background(), o.HTTP.ShutdownMax)
@@ -238,6 +249,9 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 	stopEngine()
 	if err := <-engineDone; err != nil {
 		return fmt.Errorf("engine: %w", err)
+	}
+	if unplanned != nil {
+		return unplanned
 	}
 	log.Info("shut down cleanly")
 	return nil
