@@ -31,6 +31,8 @@ type WarningKind string
 
 // The warnings.
 const (
+	// WarnNoRecords: nothing was evaluated.
+	WarnNoRecords WarningKind = "no-records"
 	// WarnNoOverlap: Σ w = 0, the target never chose a logged action.
 	WarnNoOverlap WarningKind = "no-overlap"
 	// WarnLowESS: the effective sample size is below MinESS.
@@ -169,6 +171,7 @@ func (s Weights) Diagnostics() Diagnostics {
 	}
 	if s.m.n == 0 {
 		d.MeanWeight = math.NaN()
+		d.Warnings = []Warning{{WarnNoRecords, "No logged decisions were evaluated: there is nothing to estimate from."}}
 		return d
 	}
 	var topW, topWR float64
