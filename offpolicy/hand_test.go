@@ -234,3 +234,18 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("merged summaries with different replicates")
 	}
 }
+
+func TestSwitchBoundary(t *testing.T) {
+	// Wang, Agarwal & Dudík (2017) keep the correction where w ≤ τ: a weight
+	// of exactly 4 is corrected at τ = 4 and not at τ = 1. One record with
+	// w = 1/0.25 = 4, r − q̂ = 1 − 0.5, q̂π = 0.2: DM = 0.2, DR = 0.2 + 4·0.5.
+	var s SwitchDR
+	s.Add(Record{Reward: 1, Logging: 0.25, Target: 1, Model: 0.5, ModelTarget: 0.2})
+	for _, p := range s.Grid() {
+		want := 2.2
+		if p.Param < 4 {
+			want = 0.2
+		}
+		checkClose(t, "switch at τ", p.Value, want, 1e-15)
+	}
+}
