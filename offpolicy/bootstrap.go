@@ -6,18 +6,22 @@ import (
 	"math/rand/v2"
 )
 
-// poissonCDF is P(K ≤ k) for K ~ Poisson(1), k = 0, 1, …: Σ_{j≤k} e⁻¹/j!.
-// Beyond k = 17 the remaining mass is below 10⁻¹⁶ and rounds away.
-var poissonCDF = func() [20]float64 {
-	var cdf [20]float64
+// poissonThresholds[k] is ⌊2³²·P(K ≤ k)⌋ for K ~ Poisson(1), P(K ≤ k) =
+// Σ_{j≤k} e⁻¹/j!, for as long as it is below 2³²; a 32-bit uniform u gives
+// the count k = #{thresholds ≤ u}. Beyond k = 12 the remaining mass,
+// about 10⁻¹⁰, is below one step of u.
+var poissonThresholds = func() []uint32 {
+	var th []uint32
 	p, s := math.Exp(-1), 0.0
-	for k := range cdf {
+	for k := 0; ; k++ {
 		s += p
-		cdf[k] = s
+		v := math.Floor(s * (1 << 32))
+		if v >= 1<<32 {
+			return th
+		}
+		th = append(th, uint32(v))
 		p /= float64(k + 1)
 	}
-	cdf[len(cdf)-1] = 1
-	return cdf
 }()
 
 // Resampler draws the Poisson(1) bootstrap counts of one logged decision for
@@ -28,7 +32,7 @@ var poissonCDF = func() [20]float64 {
 // goroutine, and each store whose summaries will be merged, its own
 // independently seeded source.
 type Resampler struct {
-	rng *rand.Rand
+	rng rand.Source
 	b   int
 }
 
@@ -37,23 +41,31 @@ func NewResampler(b int, src rand.Source) *Resampler {
 	if b < 0 {
 		panic(fmt.Sprintf("offpolicy: %d bootstrap replicates", b))
 	}
-	return &Resampler{rng: rand.New(src), b: b}
+	return &Resampler{rng: src, b: b}
 }
 
 // Replicates is B.
 func (r *Resampler) Replicates() int { return r.b }
 
 // Counts fills dst (grown to length B if needed) with B independent
-// Poisson(1) counts by inversion of the CDF, and returns it.
+// Poisson(1) counts and returns it. Each count inverts the Poisson CDF at a
+// 32-bit uniform (two per 64-bit draw), so the probabilities are exact to
+// 2⁻³² ≈ 2.3·10⁻¹⁰.
 func (r *Resampler) Counts(dst []float64) []float64 {
 	if cap(dst) < r.b {
 		dst = make([]float64, r.b)
 	}
 	dst = dst[:r.b]
+	var bits uint64
 	for i := range dst {
-		u := r.rng.Float64()
+		if i%2 == 0 {
+			bits = r.rng.Uint64()
+		} else {
+			bits >>= 32
+		}
+		u := uint32(bits)
 		k := 0
-		for k < len(poissonCDF)-1 && u >= poissonCDF[k] {
+		for k < len(poissonThresholds) && u >= poissonThresholds[k] {
 			k++
 		}
 		dst[i] = float64(k)
@@ -61,35 +73,35 @@ func (r *Resampler) Counts(dst []float64) []float64 {
 	return dst
 }
 
-// Replicate sums kept per bootstrap replicate, at these offsets; the
-// switch-DR and DRos grids follow.
+// Replicate sums kept per bootstrap replicate, at these offsets. DM and DR
+// are the ends of the switch-DR grid (τ = 0 and τ = ∞ give the same terms,
+// bit for bit) and of the DRos grid, so only the DRos grid's interior has
+// columns of its own.
 const (
-	bN      = iota // Σ c
-	bReward        // Σ c r
-	bWR            // Σ c w r
-	bW             // Σ c w
-	bER            // Σ c e r
-	bE             // Σ c e
-	bDM            // Σ c q̂π
-	bDR            // Σ c (q̂π + w (r − q̂))
-	bSwitch        // Σ c φ_τ, GridSize values, then Σ c φ_λ, GridSize values
-	bStride = bSwitch + 2*GridSize
+	bN      = iota                   // Σ c
+	bReward                          // Σ c r
+	bWR                              // Σ c w r
+	bW                               // Σ c w
+	bER                              // Σ c e r
+	bE                               // Σ c e
+	bSwitch                          // Σ c φ_τ for the GridSize values of τ (DM first, DR last)
+	bShrink = bSwitch + GridSize     // Σ c φ_λ for λ = shrinkGrid[1 : GridSize−1]
+	bStride = bShrink + GridSize - 2 // row length
 )
 
 // replicates is B rows of bStride replicate sums.
 type replicates []float64
 
-func (rs replicates) add(counts []float64, r Record, w, dr float64, sw, sh *terms) {
-	vals := [bSwitch]float64{
-		bN:      1,
-		bReward: r.Reward,
-		bWR:     w * r.Reward,
-		bW:      w,
-		bER:     r.Target * r.Reward,
-		bE:      r.Target,
-		bDM:     r.ModelTarget,
-		bDR:     dr,
-	}
+func (rs replicates) add(counts []float64, r Record, w float64, sw, sh *terms) {
+	var vals [bStride]float64
+	vals[bN] = 1
+	vals[bReward] = r.Reward
+	vals[bWR] = w * r.Reward
+	vals[bW] = w
+	vals[bER] = r.Target * r.Reward
+	vals[bE] = r.Target
+	copy(vals[bSwitch:], sw.phi[:])
+	copy(vals[bShrink:], sh.phi[1:GridSize-1])
 	for b, c := range counts {
 		if c == 0 {
 			continue
@@ -97,11 +109,6 @@ func (rs replicates) add(counts []float64, r Record, w, dr float64, sw, sh *term
 		row := rs[b*bStride : (b+1)*bStride : (b+1)*bStride]
 		for j, v := range vals {
 			row[j] += c * v
-		}
-		tail := row[bSwitch:]
-		for g := range GridSize {
-			tail[g] += c * sw.phi[g]
-			tail[GridSize+g] += c * sh.phi[g]
 		}
 	}
 }
@@ -121,13 +128,18 @@ func (rs replicates) estimates(m Method, g int, dst []float64) []float64 {
 	case MethodSNIPS:
 		num, den = bWR, bW
 	case MethodDM:
-		num = bDM
+		num = bSwitch
 	case MethodDR:
-		num = bDR
+		num = bSwitch + GridSize - 1
 	case MethodSwitchDR:
 		num = bSwitch + g
 	case MethodDRos:
-		num = bSwitch + GridSize + g
+		switch g {
+		case 0, GridSize - 1: // λ = 0 is DM and λ = ∞ is DR
+			num = bSwitch + g
+		default:
+			num = bShrink + g - 1
+		}
 	default:
 		panic(fmt.Sprintf("offpolicy: unknown method %q", m))
 	}

@@ -16,7 +16,7 @@ func TestPoissonCounts(t *testing.T) {
 	// error sqrt(p(1−p)/N); 5 SE keeps the 8 checks below a 10⁻⁵ false alarm.
 	const n = 1_000_000
 	r := NewResampler(1000, rand.NewPCG(17, 5))
-	freq := make([]float64, 12)
+	freq := make([]float64, 20)
 	var dst []float64
 	var m moments
 	for range n / 1000 {

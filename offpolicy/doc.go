@@ -31,55 +31,54 @@
 //
 // # Estimators
 //
-// n is the number of records and Σ runs over them.
+// n is the number of records and Σ runs over them:
 //
-//   - Observed (on-policy): V̂ = (1/n) Σ r_i, the mean observed reward, which
-//     is the value of the logging policy itself. Evaluating the logging policy
-//     (e_i = p_i, so w_i = 1) must agree with it.
+//	observed   V̂ = (1/n) Σ r_i
+//	replay     V̂ = Σ e_i r_i / Σ e_i
+//	IPS        V̂ = (1/n) Σ w_i r_i
+//	SNIPS      V̂ = Σ w_i r_i / Σ w_i
+//	DM         V̂ = (1/n) Σ q̂π_i
+//	DR         V̂ = (1/n) Σ [ q̂π_i + w_i (r_i − q̂_i) ]
+//	switch-DR  V̂_τ = (1/n) Σ [ q̂π_i + 1(w_i ≤ τ) w_i (r_i − q̂_i) ]
+//	DRos       V̂_λ = (1/n) Σ [ q̂π_i + ŵ_λ,i (r_i − q̂_i) ],  ŵ_λ = λ w / (w² + λ)
 //
-//   - Replay (Li, Chu, Langford & Wang, WSDM 2011, Section 3, Algorithm 1 and
-//     Theorem 1): for a deterministic target, keep the records on which π
-//     would have chosen the logged action and average their rewards,
-//     V̂ = Σ e_i r_i / Σ e_i with e_i ∈ {0, 1}. It is unbiased when the log was
-//     collected uniformly at random; otherwise it is biased towards the
-//     actions the logging policy favoured. For a randomised target we use the
-//     probability of a match, e_i = π(a_i|x_i), in place of the 0/1 match of
-//     a sampled action (its conditional expectation; our extension). Under
-//     uniform logging this equals SNIPS.
+// Sources and properties:
 //
-//   - IPS, inverse propensity scoring (Horvitz & Thompson 1952; Dudík,
-//     Langford & Li 2011, Section 2): V̂ = (1/n) Σ w_i r_i. Unbiased under
-//     overlap; its variance grows with the weights.
-//
-//   - SNIPS, self-normalised IPS (Swaminathan & Joachims, NeurIPS 2015,
-//     Section 4): V̂ = Σ w_i r_i / Σ w_i. Biased by O(1/n) but consistent,
-//     bounded by the reward range, and far less variable when weights are
-//     heavy. Σ w_i / n estimates E[w] = 1, its control variate.
-//
-//   - DM, the direct method: V̂ = (1/n) Σ q̂π_i. Low variance; biased by
-//     whatever the reward model gets wrong, and its intervals reflect only the
-//     sampling of contexts, not the model's error.
-//
-//   - DR, doubly robust (Dudík, Langford & Li, ICML 2011, Section 2; Dudík,
-//     Erhan, Langford & Li 2014, Statistical Science, Section 4 for randomised
-//     targets): V̂ = (1/n) Σ [ q̂π_i + w_i (r_i − q̂_i) ]. Unbiased when the
-//     logging probabilities are right, whatever the model; lower variance
-//     than IPS when the model is good.
-//
-//   - Switch-DR (Wang, Agarwal & Dudík, ICML 2017, Section 4.1): use the
+//   - Observed (on-policy) is the mean observed reward, the value of the
+//     logging policy itself. Evaluating the logging policy (e_i = p_i, so
+//     w_i = 1) must agree with it.
+//   - Replay: Li, Chu, Langford & Wang (WSDM 2011), Section 3, Algorithm 1
+//     and Theorem 1. For a deterministic target (e_i ∈ {0, 1}) it is the mean
+//     reward of the records on which the target would have chosen the logged
+//     action. It is unbiased when the log was collected uniformly at random,
+//     and biased towards the logging policy's favourite actions otherwise.
+//     For a randomised target we use the probability of a match,
+//     e_i = π(a_i|x_i), in place of the 0/1 match of a sampled action (its
+//     conditional expectation; our extension). Under uniform logging replay
+//     equals SNIPS.
+//   - IPS, inverse propensity scoring: Horvitz & Thompson (1952); Dudík,
+//     Langford & Li (ICML 2011), Section 2. Unbiased under overlap; its
+//     variance grows with the weights.
+//   - SNIPS, self-normalised IPS: Swaminathan & Joachims (NeurIPS 2015),
+//     Section 4. Biased by O(1/n) but consistent, bounded by the reward
+//     range, and far less variable when the weights are heavy. Σ w_i / n
+//     estimates E[w] = 1, its control variate.
+//   - DM, the direct method. Low variance; biased by whatever the reward
+//     model gets wrong, and its intervals reflect only the sampling of
+//     contexts, not the model's error.
+//   - DR, doubly robust: Dudík, Langford & Li (ICML 2011), Section 2; Dudík,
+//     Erhan, Langford & Li (Statistical Science 2014), Section 4, for
+//     randomised targets. Unbiased when the logging probabilities are right,
+//     whatever the model; lower variance than IPS when the model is good.
+//   - Switch-DR: Wang, Agarwal & Dudík (ICML 2017), Section 4.1. It keeps the
 //     importance-weighted correction only where the weight is at most τ and
-//     the model elsewhere. Their SWITCH-DR,
-//     Σ_a π(a|x) q̂(x,a)1(w(x,a) > τ) + [DR over the actions with w ≤ τ],
-//     collapses, for the logged action, to
-//     V̂_τ = (1/n) Σ [ q̂π_i + 1(w_i ≤ τ) w_i (r_i − q̂_i) ].
-//     τ = 0 is DM and τ = ∞ is DR.
-//
-//   - DRos, DR with optimistic shrinkage (Su, Dimakopoulou, Krishnamurthy &
-//     Dudík, ICML 2020, Section 3, optimistic shrinkage): the weight is
-//     shrunk to
-//     ŵ_λ = λ w / (w² + λ), which minimises a bound on the MSE, and
-//     V̂_λ = (1/n) Σ [ q̂π_i + ŵ_λ,i (r_i − q̂_i) ].
-//     λ = 0 is DM and λ = ∞ is DR; ŵ_λ ≤ min(w, √λ/2).
+//     trusts the model elsewhere. Their SWITCH-DR,
+//     Σ_a π(a|x) q̂(x,a)·1(w(x,a) > τ) plus DR over the actions with w ≤ τ,
+//     collapses to the formula above for the logged action. τ = 0 is DM and
+//     τ = ∞ is DR.
+//   - DRos, DR with optimistic shrinkage: Su, Dimakopoulou, Krishnamurthy &
+//     Dudík (ICML 2020), Section 3. The shrunk weight ŵ_λ minimises a bound on
+//     the MSE; ŵ_λ ≤ min(w, √λ/2). λ = 0 is DM and λ = ∞ is DR.
 //
 // Switch-DR and DRos keep every value of a small fixed grid inside the
 // summary, so the parameter is chosen after the pass:
@@ -105,40 +104,55 @@
 //
 // # Intervals
 //
-// Every estimate has a two-sided interval at level 1 − α (default 0.95):
+// Every estimate has two-sided intervals at level 1 − α (default 0.95).
 //
-//   - Normal: V̂ ± z·SE with z = Φ⁻¹(1 − α/2). For the means (observed, IPS,
-//     DM, DR, switch-DR and DRos at the chosen point) SE² = s²/n with the
-//     unbiased sample variance s² of the per-record terms. For the ratios
-//     (SNIPS, replay), V̂ = ȳ/x̄ with y = w r, x = w (or y = e r, x = e), the
-//     delta method (Owen 2013, Section 9.2; Deng, Knoblich & Lu 2018):
-//     SE² = (s_yy − 2V̂ s_xy + V̂² s_xx) / (n x̄²).
+// Normal: V̂ ± z·SE with z = Φ⁻¹(1 − α/2). For the means (observed, IPS, DM,
+// DR, and switch-DR and DRos at the chosen point) SE² = s²/n with s² the
+// unbiased sample variance of the per-record terms. For the ratios (SNIPS
+// with y = w r, x = w; replay with y = e r, x = e) the delta method (Owen
+// 2013, Section 9.2; Deng, Knoblich & Lu 2018) gives, with s the unbiased
+// (co)variances,
 //
-//   - Bootstrap, in one pass (Hanley & MacGibbon 2006; Chamandy, Muralidharan,
-//     Najmi & Naidu 2012, "Estimating uncertainty for massive data streams"):
-//     each of B replicates gives record i an independent Poisson(1) count
-//     c_bi, drawn once per record by a [Resampler] from an injected random
-//     source and shared by every target policy's summary. Replicate b keeps
-//     Σ c_bi·(term) for each estimator, and its estimate is the weighted one
-//     (Σ c φ / Σ c for means, Σ c y / Σ c x for ratios). The interval is the
-//     α/2 and 1 − α/2 percentiles of the replicates (type 7, linear
-//     interpolation). Replicate sums add up across stores, provided each
-//     store draws its counts from its own independently seeded source. For
-//     switch-DR and DRos every grid point has replicates and the interval is
-//     read at the point chosen on the full data (the selection is not
-//     re-run per replicate).
+//	V̂ = ȳ / x̄,  SE² = (s_yy − 2 V̂ s_xy + V̂² s_xx) / (n x̄²).
 //
-//   - Empirical Bernstein (Maurer & Pontil, COLT 2009, Theorem 4), only when
-//     the caller states [Bounds]: rewards in [R₋, R₊] and weights at most
-//     W. For i.i.d. terms in [a, b], with probability at least 1 − α,
-//     |V̂ − E V̂| ≤ sqrt(2 s² ln(4/α) / n) + 7 (b − a) ln(4/α) / (3(n − 1))
-//     (Theorem 4 applied to each tail at α/2, s² the unbiased variance). It
-//     holds for every n ≥ 2, not only asymptotically. The term ranges are
-//     observed [R₋, R₊]; IPS w·r ∈ [min(0, W R₋), max(0, W R₊)]; DM
-//     [R₋, R₊] (the model's predictions must lie in the reward range); DR
-//     [R₋ − W(R₊ − R₋), R₊ + W(R₊ − R₋)]. It is not given for the ratios or
-//     the tuned estimators. A record outside the stated bounds withdraws the
-//     interval and raises a warning.
+// Bootstrap, in one pass (Hanley & MacGibbon 2006; Chamandy, Muralidharan,
+// Najmi & Naidu 2012, "Estimating uncertainty for massive data streams"):
+// each of B replicates gives record i an independent Poisson(1) count c_bi.
+// A [Resampler] draws the counts once per record from an injected random
+// source (inverting the Poisson CDF at a 32-bit uniform, exact to 2⁻³²), and
+// every target policy's summary gets the same counts. Replicate b keeps the
+// count-weighted sums of each estimator's terms, and its estimate is
+//
+//	V̂_b = Σ c_bi φ_i / Σ c_bi          (means)
+//	V̂_b = Σ c_bi y_i / Σ c_bi x_i      (ratios)
+//
+// The interval is the α/2 and 1 − α/2 percentiles of the V̂_b (type 7, linear
+// interpolation). Replicate sums add up across stores, provided each store
+// draws its counts from its own independently seeded source. For switch-DR
+// and DRos every grid point has replicates, and the interval is read at the
+// point chosen on the full data: the selection is not re-run per replicate.
+// Those two estimators' intervals (normal and bootstrap) also ignore the
+// bias they accept: on the synthetic worlds of the coverage test their 95%
+// intervals covered the true value 86% to 91% of the time, against 94% to 96%
+// for IPS, SNIPS and DR.
+//
+// Empirical Bernstein (Maurer & Pontil, COLT 2009, Theorem 4), only when the
+// caller states [Bounds]: rewards in [R₋, R₊] and weights at most W. For n ≥ 2
+// i.i.d. terms in [a, b] with mean V̂ and unbiased variance s², Theorem 4
+// applied to each tail at α/2 gives, with probability at least 1 − α and for
+// every n, not only asymptotically,
+//
+//	|V̂ − E V̂| ≤ sqrt(2 s² ln(4/α) / n) + 7 (b − a) ln(4/α) / (3(n − 1)).
+//
+// The ranges [a, b] of the terms follow from the bounds:
+//
+//	observed  [R₋, R₊]
+//	IPS       [min(0, W R₋), max(0, W R₊)]                       (w·r)
+//	DM        [R₋, R₊]        (the model's predictions must lie in the reward range)
+//	DR        [R₋ − W (R₊ − R₋), R₊ + W (R₊ − R₋)]
+//
+// It is not given for the ratios or the tuned estimators. A record outside
+// the stated bounds withdraws the interval and raises a warning.
 //
 // # Weight diagnostics
 //
@@ -152,10 +166,13 @@
 //   - the mean weight and its standard error: E[w] = 1 under overlap with
 //     correct logging probabilities (Swaminathan & Joachims 2015, Section 4);
 //   - the largest weights, the share of Σ w carried by the largest one and by
-//     the top k, and the share of the IPS numerator Σ w r carried by the top k.
+//     the top k, and the share of the IPS numerator Σ w r carried by the top k
+//     (among equal weights the list prefers the larger w·r, so with ties that
+//     share is an upper bound).
 //
 // A [Warning] is raised, with a plain-English message, when:
 //
+//   - there are no records;
 //   - Σ w = 0: the target never chooses a logged action (no overlap);
 //   - ESS < [MinESS] (100) or ESS < [MinESSFraction] (1%) of n: a few
 //     records carry the weighted estimates and their normal intervals are not

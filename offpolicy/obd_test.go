@@ -189,6 +189,9 @@ func meanClick(rows []obdRow) float64 {
 //
 //	go test -run TestOpenBanditDataset -v ./offpolicy/
 func TestOpenBanditDataset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Open Bandit Dataset evaluation (about 8 s)")
+	}
 	if _, err := os.Stat(obdDir); errors.Is(err, fs.ErrNotExist) {
 		t.Skipf("the Open Bandit Dataset sample is not at %s (see the shared data's SOURCE.md); skipping", obdDir)
 	}

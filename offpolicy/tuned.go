@@ -72,18 +72,24 @@ func (t *terms) shrinkTerms(r Record, w float64) {
 }
 
 // tuned is the sufficient statistics of a DR estimator with a modified
-// weight, at every point of a grid: the moments of φ_g, Σ (w − ŵ_g)(r − q̂),
-// Σ w² and max w.
+// weight, at every point of a grid: the count, the means and centred sums of
+// squares of φ_g (Welford's update with one shared 1/n, Chan et al.'s
+// merge, as in moments), Σ (w − ŵ_g)(r − q̂), Σ w² and max w.
 type tuned struct {
-	phi   [GridSize]moments
-	gap   [GridSize]float64
-	sumW2 float64
-	maxW  float64
+	n        float64
+	mean, m2 [GridSize]float64
+	gap      [GridSize]float64
+	sumW2    float64
+	maxW     float64
 }
 
 func (t *tuned) add(x *terms, w float64) {
-	for g := range t.phi {
-		t.phi[g].add(x.phi[g])
+	t.n++
+	inv := 1 / t.n
+	for g, v := range x.phi {
+		d := v - t.mean[g]
+		t.mean[g] += d * inv
+		t.m2[g] += d * (v - t.mean[g])
 		t.gap[g] += x.gap[g]
 	}
 	t.sumW2 += w * w
@@ -91,13 +97,19 @@ func (t *tuned) add(x *terms, w float64) {
 }
 
 func (t *tuned) merge(o *tuned) {
-	for g := range t.phi {
-		t.phi[g].merge(o.phi[g])
+	for g := range t.mean {
+		m := t.moments(g)
+		m.merge(o.moments(g))
+		t.mean[g], t.m2[g] = m.mean, m.m2
 		t.gap[g] += o.gap[g]
 	}
+	t.n += o.n
 	t.sumW2 += o.sumW2
 	t.maxW = math.Max(t.maxW, o.maxW)
 }
+
+// moments returns grid point g's moments.
+func (t *tuned) moments(g int) moments { return moments{t.n, t.mean[g], t.m2[g]} }
 
 // GridPoint is one value of the tuning parameter with its estimate and the
 // terms of its estimated MSE.
@@ -119,7 +131,7 @@ type GridPoint struct {
 //	MSE_g = s²_g/n + (|B_g| + c)²,  s²_g = m2_g/n (population variance),
 //	B_g = gap_g/n,  c = sqrt(2 (Σw²/n) ln(2/δ)/n) + 2 max w ln(2/δ)/(3n).
 func (t *tuned) grid(params *[GridSize]float64) []GridPoint {
-	n := t.phi[0].n
+	n := t.n
 	if n == 0 {
 		return nil
 	}
@@ -127,7 +139,7 @@ func (t *tuned) grid(params *[GridSize]float64) []GridPoint {
 	c := math.Sqrt(2*(t.sumW2/n)*l/n) + 2*t.maxW*l/(3*n)
 	pts := make([]GridPoint, GridSize)
 	for g := range pts {
-		m := t.phi[g]
+		m := t.moments(g)
 		b := t.gap[g] / n
 		pts[g] = GridPoint{
 			Param: params[g],
@@ -158,7 +170,7 @@ func (t *tuned) estimate(method Method, params *[GridSize]float64, level float64
 	if g < 0 {
 		return meanEstimate(method, moments{}, level)
 	}
-	e := meanEstimate(method, t.phi[g], level)
+	e := meanEstimate(method, t.moments(g), level)
 	e.Param = params[g]
 	return e
 }
