@@ -25,6 +25,7 @@ type obdRow struct {
 	item, pos int // pos is 0, 1, 2 for the site's positions 1, 2, 3
 	click     float64
 	prop      float64
+	day       string // the timestamp's date, 2019-11-24 to 2019-11-30
 }
 
 func readOBD(t *testing.T, path string) []obdRow {
@@ -43,7 +44,7 @@ func readOBD(t *testing.T, path string) []obdRow {
 	for i, h := range head {
 		col[h] = i
 	}
-	for _, c := range []string{"item_id", "position", "click", "propensity_score"} {
+	for _, c := range []string{"timestamp", "item_id", "position", "click", "propensity_score"} {
 		if _, ok := col[c]; !ok {
 			t.Fatalf("%s: no column %q", path, c)
 		}
@@ -64,7 +65,8 @@ func readOBD(t *testing.T, path string) []obdRow {
 			}
 			return v
 		}
-		rows = append(rows, obdRow{item: int(num("item_id")), pos: int(num("position")) - 1, click: num("click"), prop: num("propensity_score")})
+		day, _, _ := strings.Cut(rec[col["timestamp"]], " ")
+		rows = append(rows, obdRow{item: int(num("item_id")), pos: int(num("position")) - 1, click: num("click"), prop: num("propensity_score"), day: day})
 	}
 	return rows
 }
@@ -234,6 +236,21 @@ func TestOpenBanditDataset(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %d of %d (item, position) pairs have more than one BTS propensity", camp.name, varying, len(vals))
+		daily := map[[3]any]map[float64]bool{}
+		for _, r := range bts {
+			key := [3]any{r.item, r.pos, r.day}
+			if daily[key] == nil {
+				daily[key] = map[float64]bool{}
+			}
+			daily[key][r.prop] = true
+		}
+		dailyVarying := 0
+		for _, v := range daily {
+			if len(v) > 1 {
+				dailyVarying++
+			}
+		}
+		t.Logf("%s: %d of %d (item, position, day) triples have more than one BTS propensity", camp.name, dailyVarying, len(daily))
 		if varying < len(vals)/2 {
 			t.Errorf("%s: BTS propensities constant for most pairs (%d of %d vary); revisit how π_e is estimated", camp.name, varying, len(vals))
 		}
@@ -315,6 +332,9 @@ func TestOpenBanditDataset(t *testing.T) {
 				// The difference in units of the combined standard error of the
 				// estimate and of the on-policy mean (independent logs).
 				z := (e.Value - on.Value) / math.Hypot(e.SE, on.SE)
+				if math.Abs(z) < 0.005 {
+					z = 0 // print 0.00, not −0.00
+				}
 				name := string(m)
 				if !math.IsNaN(e.Param) {
 					name = fmt.Sprintf("%s (%s = %g)", m, map[Method]string{MethodSwitchDR: "τ", MethodDRos: "λ"}[m], e.Param)
