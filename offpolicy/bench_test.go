@@ -101,15 +101,14 @@ func BenchmarkReplicatesAdd(b *testing.B) {
 	res := NewResampler(100, rand.NewPCG(1, 2))
 	counts := res.Counts(nil)
 	rs := make(replicates, 100*bStride)
-	var sw, sh terms
+	var sh terms
 	r := pool[0][1]
 	w := r.Weight()
-	sw.switchTerms(r, w)
 	sh.shrinkTerms(r, w)
 	b.ReportAllocs()
 	cpu0 := cpuNanos()
 	for b.Loop() {
-		rs.add(counts, r, w, &sw, &sh)
+		rs.add(counts, r, w, &sh)
 	}
 	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(b.N), "cpu-ns/op")
 }

@@ -73,10 +73,16 @@ func (r *Resampler) Counts(dst []float64) []float64 {
 	return dst
 }
 
-// Replicate sums kept per bootstrap replicate, at these offsets. DM and DR
-// are the ends of the switch-DR grid (τ = 0 and τ = ∞ give the same terms,
-// bit for bit) and of the DRos grid, so only the DRos grid's interior has
-// columns of its own.
+// Replicate sums kept per bootstrap replicate, at these offsets.
+//
+// For one record, switch-DR's term takes two values only: the DM term q̂π
+// where τ < w and the DR term q̂π + w(r − q̂) where τ ≥ w. So a replicate
+// keeps Σ c q̂π and, in the column of the record's bucket g*(w) (the first
+// grid point with w ≤ τ), Σ c w(r − q̂); its switch-DR sum at τ_g is the DM
+// sum plus the buckets up to g, and DR is the sum over every bucket. Each
+// record then touches one switch column instead of GridSize. DRos's shrunk
+// weight changes with every λ, so its grid interior has a column per point
+// (its ends are DM and DR).
 const (
 	bN      = iota                   // Σ c
 	bReward                          // Σ c r
@@ -84,24 +90,38 @@ const (
 	bW                               // Σ c w
 	bER                              // Σ c e r
 	bE                               // Σ c e
-	bSwitch                          // Σ c φ_τ for the GridSize values of τ (DM first, DR last)
-	bShrink = bSwitch + GridSize     // Σ c φ_λ for λ = shrinkGrid[1 : GridSize−1]
-	bStride = bShrink + GridSize - 2 // row length
+	bDM                              // Σ c q̂π
+	bShrink                          // Σ c φ_λ for λ = shrinkGrid[1 : GridSize−1]
+	bDense  = bShrink + GridSize - 2 // the columns every record touches
+	bBucket = bDense                 // Σ c w(r − q̂) over the records of bucket g, g = 1 … GridSize−1
+	bStride = bBucket + GridSize - 1 // row length
 )
+
+// switchBucket is g*(w), the first grid index with w ≤ τ_g; records with
+// w = 0 have the same DM and DR terms and need no bucket (0).
+func switchBucket(w float64) int {
+	g := 0
+	for g < GridSize-1 && w > switchGrid[g] {
+		g++
+	}
+	return g
+}
 
 // replicates is B rows of bStride replicate sums.
 type replicates []float64
 
-func (rs replicates) add(counts []float64, r Record, w float64, sw, sh *terms) {
-	var vals [bStride]float64
+func (rs replicates) add(counts []float64, r Record, w float64, sh *terms) {
+	var vals [bDense]float64
 	vals[bN] = 1
 	vals[bReward] = r.Reward
 	vals[bWR] = w * r.Reward
 	vals[bW] = w
 	vals[bER] = r.Target * r.Reward
 	vals[bE] = r.Target
-	copy(vals[bSwitch:], sw.phi[:])
+	vals[bDM] = r.ModelTarget
 	copy(vals[bShrink:], sh.phi[1:GridSize-1])
+	g := switchBucket(w)
+	inc := w * (r.Reward - r.Model)
 	for b, c := range counts {
 		if c == 0 {
 			continue
@@ -109,6 +129,9 @@ func (rs replicates) add(counts []float64, r Record, w float64, sw, sh *terms) {
 		row := rs[b*bStride : (b+1)*bStride : (b+1)*bStride]
 		for j, v := range vals {
 			row[j] += c * v
+		}
+		if g > 0 {
+			row[bBucket+g-1] += c * inc
 		}
 	}
 }
@@ -118,6 +141,7 @@ func (rs replicates) add(counts []float64, r Record, w float64, sw, sh *terms) {
 // A replicate whose denominator is 0 gives NaN.
 func (rs replicates) estimates(m Method, g int, dst []float64) []float64 {
 	num, den := -1, bN
+	switchAt := -1 // the switch-DR grid index to read, if any
 	switch m {
 	case MethodObserved:
 		num = bReward
@@ -128,15 +152,15 @@ func (rs replicates) estimates(m Method, g int, dst []float64) []float64 {
 	case MethodSNIPS:
 		num, den = bWR, bW
 	case MethodDM:
-		num = bSwitch
+		switchAt = 0
 	case MethodDR:
-		num = bSwitch + GridSize - 1
+		switchAt = GridSize - 1
 	case MethodSwitchDR:
-		num = bSwitch + g
+		switchAt = g
 	case MethodDRos:
 		switch g {
 		case 0, GridSize - 1: // λ = 0 is DM and λ = ∞ is DR
-			num = bSwitch + g
+			switchAt = g
 		default:
 			num = bShrink + g - 1
 		}
@@ -145,12 +169,21 @@ func (rs replicates) estimates(m Method, g int, dst []float64) []float64 {
 	}
 	dst = dst[:0]
 	for b := 0; b < len(rs)/bStride; b++ {
-		row := rs[b*bStride:]
+		row := rs[b*bStride : (b+1)*bStride]
 		if row[den] == 0 {
 			dst = append(dst, math.NaN())
 			continue
 		}
-		dst = append(dst, row[num]/row[den])
+		var v float64
+		if switchAt >= 0 {
+			v = row[bDM]
+			for k := 1; k <= switchAt; k++ {
+				v += row[bBucket+k-1]
+			}
+		} else {
+			v = row[num]
+		}
+		dst = append(dst, v/row[den])
 	}
 	return dst
 }

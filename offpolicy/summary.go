@@ -115,7 +115,7 @@ func (s *Summary) Add(r Record, counts []float64) error {
 	s.dros.t.add(&sh, w)
 	s.weights.add(w, r.Reward)
 	if len(counts) > 0 {
-		s.boot.add(counts, r, w, &sw, &sh)
+		s.boot.add(counts, r, w, &sh)
 	}
 	if b := s.cfg.Bounds; b.set() {
 		in := func(x float64) bool { return b.RewardMin <= x && x <= b.RewardMax }
