@@ -51,6 +51,9 @@ func TestCoverage(t *testing.T) {
 		},
 	}
 	for ci, tc := range cases {
+		if raceEnabled {
+			tc.reps /= 4
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(17, uint64(100+ci)))
 			w := newWorld(rng, 20, 5, tc.logTemp, tc.temps)
