@@ -92,22 +92,20 @@ func (s *Weights) add(w, reward float64) {
 	s.m.add(w)
 	s.sumW2 += w * w
 	s.sumWR += w * reward
-	if s.k == 0 {
+	s.push(Top{w, reward})
+}
+
+// push keeps t if it is among the k largest.
+func (s *Weights) push(t Top) {
+	if s.k == 0 || len(s.top) == s.k && !s.top[len(s.top)-1].less(t) {
 		return
 	}
-	t := Top{w, reward}
-	if len(s.top) == s.k && !s.top[len(s.top)-1].less(t) {
-		return
-	}
+	// The first position whose entry is smaller than t (the list descends).
 	i, _ := slices.BinarySearchFunc(s.top, t, func(a, b Top) int {
-		// descending order
-		switch {
-		case b.less(a):
+		if b.less(a) {
 			return -1
-		case a.less(b):
-			return 1
 		}
-		return 0
+		return 1
 	})
 	if len(s.top) < s.k {
 		s.top = append(s.top, Top{})
@@ -122,15 +120,8 @@ func (s *Weights) Merge(o Weights) {
 	s.sumW2 += o.sumW2
 	s.sumWR += o.sumWR
 	for _, t := range o.top {
-		// Re-adding only the list: the moments are already merged.
-		s.insert(t)
+		s.push(t)
 	}
-}
-
-func (s *Weights) insert(t Top) {
-	m, w2, wr := s.m, s.sumW2, s.sumWR
-	s.add(t.Weight, t.Reward)
-	s.m, s.sumW2, s.sumWR = m, w2, wr
 }
 
 // Diagnostics is the weight report of one target policy.
