@@ -225,6 +225,7 @@ func TestStandaloneEstimators(t *testing.T) {
 		sw SwitchDR
 		ds DRos
 	)
+	wt := NewWeights(DefaultTopK)
 	s, _ := NewSummary(Config{})
 	for _, r := range rs {
 		o.Add(r)
@@ -235,9 +236,14 @@ func TestStandaloneEstimators(t *testing.T) {
 		dr.Add(r)
 		sw.Add(r)
 		ds.Add(r)
+		wt.Add(r)
 		_ = s.Add(r, nil)
 	}
 	rep := s.Report()
+	d := wt.Diagnostics()
+	if d.ESS != rep.Weights.ESS || d.MeanWeightSE != rep.Weights.MeanWeightSE || d.TopEstimateShare != rep.Weights.TopEstimateShare || len(d.Warnings) != len(rep.Weights.Warnings) {
+		t.Errorf("standalone weights %+v, summary %+v", d, rep.Weights)
+	}
 	for _, e := range []Estimate{o.Estimate(0), rp.Estimate(0), ip.Estimate(0), sn.Estimate(0), dm.Estimate(0), dr.Estimate(0), sw.Estimate(0), ds.Estimate(0)} {
 		want, _ := rep.Estimate(e.Method)
 		if e.Value != want.Value || e.SE != want.SE || e.Normal != want.Normal || !(e.Param == want.Param || math.IsNaN(e.Param) && math.IsNaN(want.Param)) {
