@@ -21,7 +21,7 @@ type coverageCase struct {
 	boot     int
 	normal   []Method // methods whose normal interval must cover at 95%
 	boots    []Method // methods whose bootstrap interval must cover at 95%
-	bernsein []Method // methods whose Bernstein interval must cover at ≥ 95%
+	bernstein []Method // methods whose Bernstein interval must cover at ≥ 95%
 }
 
 // TestCoverage draws many logs from a synthetic world whose target values
@@ -36,7 +36,7 @@ func TestCoverage(t *testing.T) {
 			name: "softmax logging", logTemp: 0.5, temps: []float64{0.2, 0},
 			n: 2000, reps: 1000,
 			normal:   unbiased,
-			bernsein: []Method{MethodIPS, MethodDR},
+			bernstein: []Method{MethodIPS, MethodDR},
 		},
 		{
 			// Replay is unbiased only under uniform logging (Li et al. 2011).
@@ -116,7 +116,7 @@ func TestCoverage(t *testing.T) {
 				check(j, []Method{MethodObserved}, "normal", false)
 				check(j, tc.normal, "normal", false)
 				check(j, tc.boots, "bootstrap", false)
-				check(j, tc.bernsein, "bernstein", true)
+				check(j, tc.bernstein, "bernstein", true)
 				// Report every coverage, including those not asserted: DM
 				// (biased model), switch-DR and DRos (tuned, biased).
 				for _, m := range Methods {
