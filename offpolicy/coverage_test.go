@@ -14,13 +14,13 @@ import (
 func coverageTol(reps int) float64 { return 3.5 * math.Sqrt(0.95*0.05/float64(reps)) }
 
 type coverageCase struct {
-	name     string
-	logTemp  float64   // logging softmax temperature; +Inf is uniform
-	temps    []float64 // target temperatures; 0 is deterministic
-	n, reps  int
-	boot     int
-	normal   []Method // methods whose normal interval must cover at 95%
-	boots    []Method // methods whose bootstrap interval must cover at 95%
+	name      string
+	logTemp   float64   // logging softmax temperature; +Inf is uniform
+	temps     []float64 // target temperatures; 0 is deterministic
+	n, reps   int
+	boot      int
+	normal    []Method // methods whose normal interval must cover at 95%
+	boots     []Method // methods whose bootstrap interval must cover at 95%
 	bernstein []Method // methods whose Bernstein interval must cover at ≥ 95%
 }
 
@@ -35,7 +35,7 @@ func TestCoverage(t *testing.T) {
 		{
 			name: "softmax logging", logTemp: 0.5, temps: []float64{0.2, 0},
 			n: 2000, reps: 1000,
-			normal:   unbiased,
+			normal:    unbiased,
 			bernstein: []Method{MethodIPS, MethodDR},
 		},
 		{
