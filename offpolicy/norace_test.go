@@ -1,0 +1,5 @@
+//go:build !race
+
+package offpolicy
+
+const raceEnabled = false
