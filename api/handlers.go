@@ -21,7 +21,10 @@ type actionBody struct {
 	Group       string           `json:"group"`
 	Description string           `json:"description"`
 	Channels    []string         `json:"channels"`
-	Value       *float64         `json:"value"`
+	Value       *engine.Money    `json:"value"`
+	Cost        engine.Money     `json:"cost"`
+	ContactCost engine.Money     `json:"contact_cost"`
+	Objective   string           `json:"objective"`
 	Eligibility string           `json:"eligibility"`
 	Lever       *float64         `json:"lever"`
 	Enabled     *bool            `json:"enabled"`
@@ -37,11 +40,12 @@ func (s *Server) putAction(c *fiber.Ctx) error {
 	if b.ID != "" && b.ID != id {
 		return engine.Invalid("invalid_field", "id: body says %q but the URL says %q", b.ID, id)
 	}
-	a := engine.Action{ID: engine.ActionID(id), Issue: b.Issue, Group: b.Group, Description: b.Description, Channels: b.Channels, Eligibility: b.Eligibility, Model: b.Model, Enabled: true, Lever: 1}
+	a := engine.Action{ID: engine.ActionID(id), Issue: b.Issue, Group: b.Group, Description: b.Description, Channels: b.Channels, Eligibility: b.Eligibility, Model: b.Model, Enabled: true, Lever: 1,
+		Cost: b.Cost, ContactCost: b.ContactCost, Objective: b.Objective}
 	if b.Value == nil {
-		return engine.Invalid("invalid_field", "value: required (the business value of a positive response)")
+		return engine.Invalid("invalid_field", "value: required (the business value of a positive response: a number, or an expression such as \"0.5 * (profile.monthly_spend ?? 0)\"; 0 for an action worth only its objective)")
 	}
-	a.Value = *b.Value
+	a.Value, a.ValueExpr = b.Value.Const, b.Value.Expr
 	if b.Lever != nil {
 		a.Lever = *b.Lever
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"math"
 	"time"
 )
@@ -44,6 +45,19 @@ type Action struct {
 	Description string    `json:"description,omitempty"`
 	Channels    []string  `json:"channels"`    // channels on which it may be offered; empty = all
 	Value       float64   `json:"value"`       // business value of a positive response
+	// ValueExpr, when set, is the value of a positive response as an expression over the
+	// customer (JSON: "value" given as a string); Value is then unused.
+	ValueExpr string `json:"-"`
+	// Cost is what an accepted offer costs the business (a discount's money, a device
+	// subsidy); ContactCost what making the offer costs, taken or not (the channel's cost,
+	// fatigue). Each a constant or an expression; both 0 by default.
+	Cost        Money `json:"cost,omitzero"`
+	ContactCost Money `json:"contact_cost,omitzero"`
+	// Objective names the business outcome the action aims to change (an objective defined
+	// with PutObjective, such as "churn"): nextbest then learns the action's incremental
+	// effect on it and counts that effect, in money, in the action's net value. Empty: the
+	// action is worth its response value only.
+	Objective   string    `json:"objective,omitempty"`
 	Eligibility string    `json:"eligibility"` // expression over profile and context; empty = always
 	Lever       float64   `json:"lever"`       // business lever, multiplies priority; default 1
 	Enabled     bool      `json:"enabled"`
@@ -62,6 +76,44 @@ type ModelSpec struct {
 	WarmStartFrom  string  `json:"warm_start_from,omitempty"` // sibling action to copy the posterior from
 	WarmStartScale float64 `json:"warm_start_scale,omitempty"`
 	Value          bool    `json:"value,omitempty"` // also learn a Gaussian model of the reward
+	// EffectScale is s, the prior standard deviation of the action's effect on its
+	// objective relative to the baseline's (bandit.StackTreated); default 0.5.
+	EffectScale float64 `json:"effect_scale,omitempty"`
+}
+
+// DefaultEffectScale is ModelSpec.EffectScale's default: a prior on an action's effect
+// half as wide, in the logit, as the prior on the outcome's level.
+const DefaultEffectScale = 0.5
+
+// effectScale returns EffectScale or its default.
+func (m ModelSpec) effectScale() float64 {
+	if m.EffectScale == 0 {
+		return DefaultEffectScale
+	}
+	return m.EffectScale
+}
+
+// MarshalJSON writes "value" as the expression when there is one, else as the number.
+func (a Action) MarshalJSON() ([]byte, error) {
+	type plain Action
+	return json.Marshal(struct {
+		plain
+		Value Money `json:"value"`
+	}{plain(a), Money{Const: a.Value, Expr: a.ValueExpr}})
+}
+
+// UnmarshalJSON reads "value" as a number or an expression string.
+func (a *Action) UnmarshalJSON(b []byte) error {
+	type plain Action
+	v := struct {
+		*plain
+		Value Money `json:"value"`
+	}{plain: (*plain)(a)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	a.Value, a.ValueExpr = v.Value.Const, v.Value.Expr
+	return nil
 }
 
 // Limits on an action definition.
@@ -102,6 +154,12 @@ func (a *Action) Validate() error {
 	if a.Value < 0 {
 		return Invalid("invalid_field", "value: must not be negative")
 	}
+	if len(a.ValueExpr) > maxExprLength || len(a.Cost.Expr) > maxExprLength || len(a.ContactCost.Expr) > maxExprLength {
+		return errorf(ErrTooLarge, "expression_too_long", "value, cost and contact_cost: expressions longer than %d characters", maxExprLength)
+	}
+	if a.Objective != "" && !ValidID(a.Objective) {
+		return Invalid("invalid_field", "objective: %q is not a valid objective name", truncate(a.Objective, 40))
+	}
 	if !finite(a.Lever) || a.Lever < 0 || a.Lever > maxLeverMagnitde {
 		return Invalid("invalid_number", "lever: must be a finite number in [0, %g]", maxLeverMagnitde)
 	}
@@ -132,6 +190,9 @@ func (m *ModelSpec) validate() error {
 	}
 	if m.PriorPrecision < 0 || m.HalfLife < 0 {
 		return Invalid("invalid_field", "model: prior_precision and half_life must not be negative")
+	}
+	if !finite(m.EffectScale) || m.EffectScale < 0 || m.EffectScale > 10 {
+		return Invalid("invalid_field", "model.effect_scale: must be in (0, 10]; 0 or absent means %g", DefaultEffectScale)
 	}
 	if m.WarmStartScale < 0 || m.WarmStartScale > 1 {
 		return Invalid("invalid_field", "model.warm_start_scale: must be in (0, 1]")

@@ -75,6 +75,32 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 	a.Updated = now
 
 	st := &actionState{action: a, elig: elig}
+	st.key = a.ID
+	if err := compileAmounts(st); err != nil {
+		return Action{}, false, err
+	}
+	if a.Objective != "" {
+		if e.objectives[a.Objective] == nil {
+			return Action{}, false, errorf(ErrUnprocessable, "unknown_objective", "objective: %q is not defined (PUT /v1/objectives/%s first, with what one occurrence is worth and its horizon)", truncate(a.Objective, 40), truncate(a.Objective, 40))
+		}
+		if old != nil && old.uplift != nil && old.action.Objective == a.Objective && old.action.Model == a.Model {
+			st.uplift = old.uplift
+		} else {
+			ms, err := e.freshUplift(a, e.enc.Dim())
+			if err != nil {
+				return Action{}, false, err
+			}
+			if prev := e.uplifts(a.ID, a.Objective, old); prev != nil {
+				ms.version.Store(prev.version.Load())
+				ms.seq.Store(prev.seq.Load())
+			} else if vs, err := e.store.Versions(ctx, ms.key); err != nil {
+				return Action{}, false, fmt.Errorf("put action %q: %w", a.ID, err)
+			} else if len(vs) > 0 {
+				ms.version.Store(vs[0].Version) // an earlier model under this key: continue its versions
+			}
+			st.uplift = ms
+		}
+	}
 	if old != nil && old.action.Model == a.Model {
 		st.model.Store(old.model.Load())
 		st.seq.Store(old.seq.Load())
@@ -104,7 +130,16 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 	e.actions[a.ID] = st
 	e.resort()
 	e.noteActionChannels()
-	return a, old != nil && old.model.Load() != st.model.Load(), nil
+	return a, old != nil && old.model.Load() != st.model.Load() || st.uplift != nil && st.uplift.dirty.Load(), nil
+}
+
+// uplifts returns old's uplift model state if it is stored under the key of (id,
+// objective), so that a new model for that key continues its version numbers.
+func (e *Engine) uplifts(id ActionID, objective string, old *actionState) *modelState {
+	if old == nil || old.uplift == nil || old.uplift.key != upliftKey(id, objective) {
+		return nil
+	}
+	return old.uplift
 }
 
 // maxFullDim bounds full-covariance models: O(d^2) memory and time per decision.

@@ -43,6 +43,14 @@ type Ranked struct {
 	Value       float64  `json:"value"`       // business value of a positive response
 	Priority    float64  `json:"priority"`    // score x value x channel weight x lever
 	Probability float64  `json:"probability"` // estimated P(this action ranked first | context)
+	// The terms of a priced action's net value (an action with a cost, a contact cost or
+	// an objective; see Candidate): absent for an action worth its response value only.
+	Cost        float64 `json:"cost,omitempty"`
+	ContactCost float64 `json:"contact_cost,omitempty"`
+	Effect      float64 `json:"effect,omitempty"`
+	EffectSD    float64 `json:"effect_sd,omitempty"`
+	EffectValue float64 `json:"effect_value,omitempty"`
+	NetValue    float64 `json:"net_value,omitempty"`
 }
 
 // DecideResult is the answer to a DecideRequest, best action first.
@@ -63,6 +71,10 @@ const (
 	ReasonHoldout      = "holdout arm: no contact"
 	ReasonContactLimit = "contact policy"
 	ReasonNoCampaign   = "legacy arm: no campaign matches"
+	// ReasonExploreNone is the exploration floor's "no action" (Options.NoActionFloor):
+	// the best action aims at an objective, and this decision shows what doing nothing
+	// does, so that the action's effect can be learnt.
+	ReasonExploreNone = "exploration: no action, to learn what doing nothing does"
 )
 
 // ReasonCode returns the fixed code of a "no action" reason: no_eligible,
@@ -78,6 +90,8 @@ func ReasonCode(reason string) string {
 		return "holdout"
 	case ReasonNoCampaign:
 		return "no_campaign"
+	case ReasonExploreNone:
+		return "explore_no_action"
 	}
 	if strings.HasPrefix(reason, ReasonContactLimit) {
 		return "contact_policy"
@@ -95,6 +109,21 @@ type scratch struct {
 	idx     []int
 	order   []int
 	states  []*actionState
+	objs    []*objectiveState // each state's objective, read with the states
+	terms   []netTerms        // each scored candidate's amounts
+	net     []bandit.NetArm
+	buf     bandit.Vector
+}
+
+// netTerms are a scored candidate's amounts and, with an objective, the posterior of its
+// effect and what one occurrence of the outcome is worth.
+type netTerms struct {
+	gain    float64 // value - cost
+	contact float64
+	priced  bool
+	effect  bool
+	money   float64 // the objective's value for this customer
+	uplift  bandit.Uplift
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -139,6 +168,14 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 	e.mu.RLock()
 	enc := e.enc
 	states, err := e.candidates(req.Actions, sc.states[:0])
+	sc.objs = sc.objs[:0]
+	for _, st := range states {
+		var o *objectiveState
+		if st.action.Objective != "" {
+			o = e.objectives[st.action.Objective]
+		}
+		sc.objs = append(sc.objs, o)
+	}
 	e.mu.RUnlock()
 	if err != nil {
 		return nil, err
@@ -204,9 +241,10 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 // eligibility; score by Thompson sampling; arbitrate by priority; apply the threshold.
 func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, env *Env, machine *vm.VM, sc *scratch, rng *mrand.Rand) {
 	ch := e.opts.channel(req.Channel)
-	sc.models, sc.weights, sc.idx = sc.models[:0], sc.weights[:0], sc.idx[:0]
+	sc.models, sc.weights, sc.idx, sc.terms = sc.models[:0], sc.weights[:0], sc.idx[:0], sc.terms[:0]
 	x := bandit.Vector(sc.x)
-	for _, st := range sc.states {
+	netMode := false
+	for k, st := range sc.states {
 		a := &st.action
 		c := Candidate{ID: a.ID}
 		switch {
@@ -222,23 +260,30 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 				c.Filtered = "eligibility"
 			}
 		}
+		var t netTerms
 		if c.Filtered == "" {
 			m := st.model.Load()
-			c.Value = a.Value
-			if a.Model.Value && m.Config().Value {
-				v, _ := m.PredictValue(x)
-				c.Value = max(v, 0)
+			if err := e.amounts(st, sc.objs[k], m, x, machine, env, &c, &t, &sc.buf); err != nil {
+				c.Filtered, c.Detail = "amount", err.Error()
 			}
+		}
+		if c.Filtered == "" {
 			c.Weight = ch.Weight * a.Lever
 			c.ModelSeq = st.seq.Load()
-			sc.models = append(sc.models, m)
+			sc.models = append(sc.models, st.model.Load())
 			sc.weights = append(sc.weights, c.Value*c.Weight)
+			sc.terms = append(sc.terms, t)
 			sc.idx = append(sc.idx, len(d.Candidates))
+			netMode = netMode || t.priced
 		}
 		d.Candidates = append(d.Candidates, c)
 	}
 	if len(sc.models) == 0 {
 		res.NoAction, res.Reason = true, ReasonNoEligible
+		return
+	}
+	if netMode {
+		e.netChoice(d, res, req, sc, rng)
 		return
 	}
 
@@ -276,14 +321,7 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 		}
 	}
 
-	threshold := e.opts.Threshold
-	if req.Source != "inbound" {
-		threshold = e.opts.OutboundThreshold
-	}
-	limit := req.Limit
-	if limit <= 0 {
-		limit = 1
-	}
+	threshold, limit := e.threshold(req)
 	for _, i := range order {
 		if len(res.Actions) == limit {
 			break
@@ -307,6 +345,163 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 	if len(res.Actions) == 0 {
 		res.NoAction, res.Reason = true, ReasonBelowThresh
 	}
+}
+
+// threshold returns the request's threshold (inbound or outbound) and how many actions it
+// may return.
+func (e *Engine) threshold(req *DecideRequest) (float64, int) {
+	threshold := e.opts.Threshold
+	if req.Source != "inbound" {
+		threshold = e.opts.OutboundThreshold
+	}
+	return threshold, max(req.Limit, 1)
+}
+
+// amounts evaluates a candidate's value, cost and contact cost for this customer and,
+// for an action with an objective, the objective's value and the uplift model's posterior
+// of the action's effect, into c and t. An amount that cannot be evaluated (a run-time
+// error, a result that is not a finite number, a negative cost), or an objective that is
+// not defined, is an error: the candidate is filtered with it.
+func (e *Engine) amounts(st *actionState, obj *objectiveState, m *bandit.Model, x bandit.Vector, machine *vm.VM, env *Env, c *Candidate, t *netTerms, buf *bandit.Vector) error {
+	a := &st.action
+	v, err := st.value.eval(machine, env, false)
+	if err != nil {
+		return err
+	}
+	if a.Model.Value && m.Config().Value {
+		pv, _ := m.PredictValue(x)
+		v = max(pv, 0)
+	}
+	c.Value = v
+	if !st.priced() {
+		return nil
+	}
+	t.priced = true
+	if c.Cost, err = st.cost.eval(machine, env, false); err != nil {
+		return err
+	}
+	if c.ContactCost, err = st.contact.eval(machine, env, false); err != nil {
+		return err
+	}
+	t.gain, t.contact = v-c.Cost, c.ContactCost
+	if a.Objective == "" {
+		return nil
+	}
+	if obj == nil || st.uplift == nil {
+		return fmt.Errorf("objective: %q is not defined (PUT /v1/objectives/%s)", a.Objective, a.Objective)
+	}
+	if t.money, err = obj.value.eval(machine, env, true); err != nil {
+		return fmt.Errorf("objective %s: %w", a.Objective, err)
+	}
+	t.effect = true
+	t.uplift = st.uplift.model.Load().PredictUplift(x, a.Model.effectScale(), buf)
+	c.Effect = t.uplift.MeanEffect()
+	c.EffectSD = math.Sqrt(t.uplift.EffectVariance())
+	c.EffectValue = t.money * c.Effect
+	return nil
+}
+
+// netChoice is nbaChoice for a decision with a priced candidate (a cost, a contact cost
+// or an objective): every candidate is judged by its net value, the money it is expected
+// to create against offering nothing,
+//
+//	net = P(accept)·(value − cost) − contact cost + Σ money per occurrence · effect,
+//
+// times channel weight and lever. Thompson sampling draws each candidate's net value from
+// the normal with its posterior mean and α times its posterior standard deviation
+// (bandit.NetArm): the response probability's moments from the response model, the
+// effect's from the uplift model. The best draw wins if it is above 0 and the threshold:
+// "no action" is the answer when nothing is worth more than nothing. When the winner aims
+// at an objective, the exploration floor (Options.NoActionFloor) answers "no action"
+// instead with that probability, so that what doing nothing does is seen in every context
+// where the action is offered.
+func (e *Engine) netChoice(d *Decision, res *DecideResult, req *DecideRequest, sc *scratch, rng *mrand.Rand) {
+	x := bandit.Vector(sc.x)
+	alpha := e.opts.Alpha
+	sc.arms = bandit.Prepare(sc.models, x, alpha, nil, sc.arms[:0])
+	sc.net = sc.net[:0]
+	greedy := 0
+	for i, ci := range sc.idx {
+		c, t, arm := &d.Candidates[ci], &sc.terms[i], &sc.arms[i]
+		c.Propensity = arm.Propensity()
+		pm, pv := bandit.ResponseMoments(arm.Mean, arm.Var)
+		mean, variance := pm*t.gain-t.contact, t.gain*t.gain*pv
+		if t.effect {
+			mean += c.EffectValue
+			variance += t.money * t.money * c.EffectSD * c.EffectSD
+		}
+		c.Net = mean
+		sc.net = append(sc.net, bandit.NetArm{Mean: c.Weight * mean, SD: alpha * c.Weight * math.Sqrt(variance)})
+		if sc.net[i].Mean > sc.net[greedy].Mean {
+			greedy = i
+		}
+	}
+	if cap(sc.scores) < len(sc.net) {
+		sc.scores = make([]float64, len(sc.net))
+	}
+	sc.scores = sc.scores[:len(sc.net)]
+	bandit.SampleNet(sc.net, rng, sc.scores)
+	order := sc.order[:0]
+	for i, ci := range sc.idx {
+		c := &d.Candidates[ci]
+		c.Priority = sc.scores[i]
+		if c.Weight != 0 {
+			c.Score = c.Priority / c.Weight
+		}
+		order = append(order, i)
+	}
+	sc.order = order
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(sc.scores[b], sc.scores[a]) })
+	for rank, i := range order {
+		d.Candidates[sc.idx[i]].Rank = rank + 1
+	}
+	threshold, limit := e.threshold(req)
+	floor := max(threshold, 0)
+	for _, i := range order {
+		if len(res.Actions) == limit {
+			break
+		}
+		c := &d.Candidates[sc.idx[i]]
+		if c.Priority < threshold || c.Priority <= 0 {
+			break
+		}
+		c.Probability = e.netProbability(sc.net, i, floor)
+		st := sc.states[sc.idx[i]] // one candidate per state, in order
+		if len(d.Chosen) == 0 {
+			if st.uplift != nil && e.opts.NoActionFloor > 0 {
+				if rng.Float64() < e.opts.NoActionFloor {
+					c.Detail = "explore: no action"
+					res.NoAction, res.Reason = true, ReasonExploreNone
+					return
+				}
+				c.Probability *= 1 - e.opts.NoActionFloor
+			}
+			st.chosen.Add(1)
+			if i != greedy {
+				st.explored.Add(1)
+				c.Detail = "explore"
+			}
+		}
+		d.Chosen = append(d.Chosen, c.ID)
+		res.Actions = append(res.Actions, Ranked{ID: c.ID, Propensity: c.Propensity, Score: c.Score, Value: c.Value, Priority: c.Priority, Probability: c.Probability,
+			Cost: c.Cost, ContactCost: c.ContactCost, Effect: c.Effect, EffectSD: c.EffectSD, EffectValue: c.EffectValue, NetValue: c.Net})
+	}
+	if len(res.Actions) == 0 {
+		res.NoAction, res.Reason = true, ReasonBelowThresh
+	}
+}
+
+// netProbability is P(arm i is drawn best and at least floor) for net-value arms, by
+// quadrature (bandit.SelectionProbabilityNet), or 0 with selection probabilities off.
+func (e *Engine) netProbability(arms []bandit.NetArm, i int, floor float64) float64 {
+	if e.opts.Selection == SelectionOff {
+		return 0
+	}
+	tol := e.opts.SelectionTolerance
+	if tol <= 0 {
+		tol = bandit.SelectionTolerance
+	}
+	return bandit.SelectionProbabilityNet(arms, i, floor, tol)
 }
 
 // selectionProbability is P(arm i ranked first | context) by the configured method; the

@@ -45,6 +45,18 @@ type Candidate struct {
 	Priority    float64  `json:"priority"`
 	Probability float64  `json:"probability"` // Monte Carlo P(ranked first | context)
 	ModelSeq    uint64   `json:"model_seq"`   // journal sequence the model had applied
+	// The terms of a priced action's net value (engine.netChoice), zero for an action
+	// worth its response value only: the cost if accepted and the contact cost, for this
+	// customer; the posterior mean and standard deviation of the action's effect on the
+	// probability of its objective's outcome, and that effect in money (times what one
+	// occurrence is worth); and the posterior mean net value, before channel weight and
+	// lever.
+	Cost        float64 `json:"cost,omitempty"`
+	ContactCost float64 `json:"contact_cost,omitempty"`
+	Effect      float64 `json:"effect,omitempty"`
+	EffectSD    float64 `json:"effect_sd,omitempty"`
+	EffectValue float64 `json:"effect_value,omitempty"`
+	Net         float64 `json:"net_value,omitempty"`
 }
 
 // Outcome names a response to an offered action.

@@ -38,6 +38,11 @@ type Expression struct {
 // language does not allow, or that does not compile, is an ErrUnprocessable error whose
 // message gives the line and column.
 func CompileExpression(field, src string) (*Expression, error) {
+	return compileRule(field, src, expr.AsBool())
+}
+
+// compileRule compiles src in the rule language with the given result type.
+func compileRule(field, src string, result expr.Option) (*Expression, error) {
 	if src == "" {
 		return nil, nil
 	}
@@ -53,7 +58,7 @@ func CompileExpression(field, src string) (*Expression, error) {
 	if msg := checkRule(src, &tree.Node); msg != "" {
 		return nil, errorf(ErrUnprocessable, "invalid_expression", "%s: %s", field, msg)
 	}
-	prog, err := expr.Compile(src, exprOptions()...)
+	prog, err := expr.Compile(src, exprOptions(result)...)
 	if err != nil {
 		return nil, errorf(ErrUnprocessable, "invalid_expression", "%s: %v", field, err)
 	}

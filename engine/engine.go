@@ -38,11 +38,12 @@ type Engine struct {
 	log   *slog.Logger
 	obs   Observer
 
-	mu      sync.RWMutex // guards actions, sorted, enc, schema
-	actions map[ActionID]*actionState
-	sorted  []*actionState // by id
-	enc     *features.Encoder
-	schema  *features.Schema // nil: automatic encoding
+	mu         sync.RWMutex // guards actions, sorted, enc, schema, objectives
+	actions    map[ActionID]*actionState
+	sorted     []*actionState // by id
+	enc        *features.Encoder
+	schema     *features.Schema // nil: automatic encoding
+	objectives map[string]*objectiveState
 
 	progMu      sync.RWMutex // guards experiments and campaigns
 	experiments map[ExperimentID]*experimentState
@@ -60,18 +61,31 @@ type Engine struct {
 	ready     atomic.Bool
 }
 
-// actionState is an action with its compiled eligibility and live model. The model pointer
-// is swapped atomically on rollback or reset; the rest is replaced whole on PUT.
+// actionState is an action with its compiled eligibility and amounts, its live response
+// model and, for an action with an objective, its live uplift model. The model pointers
+// are swapped atomically on rollback or reset; the rest is replaced whole on PUT.
 type actionState struct {
 	action Action
 	elig   *Expression
-	model  atomic.Pointer[bandit.Model]
-	seq    atomic.Uint64 // last journal sequence applied to the model (written by the committer)
-	dirty  atomic.Bool   // changed since the newest stored version
+	// value, cost and contact are the action's amounts (Value or ValueExpr, Cost,
+	// ContactCost), compiled.
+	value, cost, contact *amount
+	modelState // the response model, stored under the action's id
+	// uplift is the model of the action's effect on its objective (nil without one),
+	// stored under upliftKey(id, objective).
+	uplift *modelState
 	// NBA decisions that chose this action first, and how many of those were exploration:
 	// the greedy choice (highest posterior-mean priority) was another action. Restored
 	// from the newest snapshot, so a crash loses at most one snapshot interval of counts.
 	chosen, explored atomic.Int64
+}
+
+// modelState is one live model and what the journal and the snapshots know of it.
+type modelState struct {
+	key   ActionID // the name its versions are stored under
+	model atomic.Pointer[bandit.Model]
+	seq   atomic.Uint64 // last journal sequence applied to the model (written by the committer)
+	dirty atomic.Bool   // changed since the newest stored version
 	// Written only by the committer goroutine.
 	version atomic.Uint64 // newest stored version (written by the committer, read by Model)
 	snapSeq uint64        // seq included in the newest stored version
@@ -95,6 +109,7 @@ func New(opts Options, store Store, clock Clock, log *slog.Logger, obs Observer)
 		log:         log,
 		obs:         obs,
 		actions:     map[ActionID]*actionState{},
+		objectives:  map[string]*objectiveState{},
 		recent:      newRecentDecisions(1 << 16),
 		experiments: map[ExperimentID]*experimentState{},
 		campaigns:   map[CampaignID]*campaignState{},
@@ -129,6 +144,9 @@ func (e *Engine) Ready() bool { return e.ready.Load() && e.journal.running.Load(
 // once.
 func (e *Engine) Open(ctx context.Context) error {
 	if err := e.loadSchema(ctx); err != nil {
+		return err
+	}
+	if err := e.loadObjectives(ctx); err != nil {
 		return err
 	}
 	actions, err := e.store.Actions(ctx)
@@ -294,7 +312,20 @@ func (e *Engine) newActionState(a Action) (*actionState, error) {
 		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
 	}
 	st := &actionState{action: a, elig: elig}
+	st.key = a.ID
 	st.model.Store(m)
+	if err := loadAmounts(st); err != nil {
+		e.log.Warn("stored action amount no longer accepted: the action is filtered until it is replaced (PUT /v1/actions/{id})", "action", a.ID, "err", err)
+	}
+	if a.Objective != "" {
+		if e.objectives[a.Objective] == nil {
+			e.log.Warn("the action's objective is not defined: the action is filtered until it is (PUT /v1/objectives/{outcome})", "action", a.ID, "objective", a.Objective)
+		}
+		if st.uplift, err = e.freshUplift(a, e.enc.Dim()); err != nil {
+			return nil, err
+		}
+		st.uplift.dirty.Store(false)
+	}
 	return st, nil
 }
 

@@ -53,6 +53,11 @@ type Options struct {
 	// ends the wait at once. A decision is written to the log within about this time of
 	// its answer; 0 commits at once.
 	CommitLinger time.Duration `yaml:"commit_linger"`
+	// NoActionFloor is the exploration floor of "no action": when the best action of an
+	// NBA decision aims at an objective, the decision offers nothing instead with this
+	// probability, so that the uplift models see, in every context where the action is
+	// offered, what doing nothing does (docs/value.md). 0 turns it off.
+	NoActionFloor float64 `yaml:"no_action_floor"`
 	// Seed, when not 0, makes each decision's random draws a function of the seed and the
 	// decision's own inputs (customer, event time, channel, source), so that replays and
 	// simulations are reproducible. 0 seeds from crypto/rand.
@@ -111,8 +116,9 @@ func DefaultOptions() Options {
 			MaxLimit:             100,
 			MaxCatalog:           10000,
 		},
-		MaxBatch:     1024,
-		CommitLinger: 5 * time.Millisecond,
+		MaxBatch:      1024,
+		CommitLinger:  5 * time.Millisecond,
+		NoActionFloor: 0.05,
 	}
 }
 
@@ -129,6 +135,9 @@ func (o *Options) Validate() error {
 	}
 	if err := o.ContactPolicy.validate(); err != nil {
 		return err
+	}
+	if !(o.NoActionFloor >= 0 && o.NoActionFloor <= 0.5) {
+		return fmt.Errorf("no_action_floor: must be in [0, 0.5], got %v", o.NoActionFloor)
 	}
 	if !finite(o.Alpha) || o.Alpha < 0 {
 		return fmt.Errorf("alpha: must be a finite number >= 0, got %v", o.Alpha)

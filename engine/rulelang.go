@@ -110,11 +110,11 @@ const (
 	fnAdd  = "_add"  // _add(a, b, $env): a + b, a string charged by its length
 )
 
-// exprOptions returns the compile options that make the rule language: Env, a boolean
-// result, expr's node limit, only the allowed builtins, and the metering functions and
-// patcher.
-func exprOptions() []expr.Option {
-	opts := []expr.Option{expr.Env(Env{}), expr.AsBool(), expr.MaxNodes(maxExprNodes), expr.DisableAllBuiltins()}
+// exprOptions returns the compile options that make the rule language: Env, the result
+// type (a boolean for rules, a number for amounts), expr's node limit, only the allowed
+// builtins, and the metering functions and patcher.
+func exprOptions(result expr.Option) []expr.Option {
+	opts := []expr.Option{expr.Env(Env{}), result, expr.MaxNodes(maxExprNodes), expr.DisableAllBuiltins()}
 	for name := range ruleBuiltins {
 		opts = append(opts, expr.EnableBuiltin(name))
 	}

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Money is an amount of money for one customer: a constant, or an expression in the rule
+// language (docs/security.md, "Rules") over profile.*, context.*, channel and
+// customer_id that gives a number, evaluated at decision time. In JSON it is a number or
+// a string:
+//
+//	"cost": 12.5
+//	"cost": "0.2 * (profile.monthly_spend ?? 0) * 12"
+type Money struct {
+	Const float64
+	Expr  string
+}
+
+// IsZero reports whether m is the constant 0 with no expression.
+func (m Money) IsZero() bool { return m.Expr == "" && m.Const == 0 }
+
+// MarshalJSON writes the expression as a string, or the constant as a number.
+func (m Money) MarshalJSON() ([]byte, error) {
+	if m.Expr != "" {
+		return json.Marshal(m.Expr)
+	}
+	if !finite(m.Const) {
+		return nil, fmt.Errorf("money: %v is not finite", m.Const)
+	}
+	return strconv.AppendFloat(nil, m.Const, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads a number or a string. An empty string or null is zero.
+func (m *Money) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	*m = Money{}
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return nil
+	case b[0] == '"':
+		return json.Unmarshal(b, &m.Expr)
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("want a number or an expression string: %w", err)
+	}
+	m.Const = f
+	return nil
+}
+
+// amount is a compiled Money.
+type amount struct {
+	field string
+	c     float64
+	x     *Expression // nil for a constant
+}
+
+// compileMoney validates m (a finite constant of magnitude at most maxActionValue, not
+// negative unless allowNegative; or an expression of the rule language that gives a
+// number) and compiles it. field names it in errors.
+func compileMoney(field string, m Money, allowNegative bool) (*amount, error) {
+	if m.Expr == "" {
+		if !finite(m.Const) || math.Abs(m.Const) > maxActionValue {
+			return nil, Invalid("invalid_number", "%s: must be a finite number with magnitude at most %g", field, maxActionValue)
+		}
+		if m.Const < 0 && !allowNegative {
+			return nil, Invalid("invalid_field", "%s: must not be negative", field)
+		}
+		return &amount{field: field, c: m.Const}, nil
+	}
+	x, err := compileRule(field, m.Expr, expr.AsFloat64())
+	if err != nil {
+		return nil, err
+	}
+	return &amount{field: field, x: x}, nil
+}
+
+// loadMoney is compileMoney for a stored amount: an expression an older version accepted
+// and this one refuses makes every evaluation fail with the reason (as loadExpression),
+// and the compile error is returned for the caller to log.
+func loadMoney(field string, m Money, allowNegative bool) (*amount, error) {
+	a, err := compileMoney(field, m, allowNegative)
+	if err != nil {
+		refused := fmt.Errorf("%s no longer accepted (stored by an older version; store it again, corrected): %s", field, firstLine(err))
+		return &amount{field: field, x: &Expression{src: m.Expr, refused: refused}}, err
+	}
+	return a, nil
+}
+
+// constant reports whether the amount needs no evaluation, and its value.
+func (a *amount) constant() (float64, bool) {
+	if a == nil {
+		return 0, true
+	}
+	return a.c, a.x == nil
+}
+
+// eval evaluates the amount for env. A run-time error (a missing attribute compared with a
+// number, the budget exceeded), a result that is not finite (a division by zero) or out of
+// range, or a negative result where none is allowed is an error naming the field.
+func (a *amount) eval(machine *vm.VM, env *Env, allowNegative bool) (float64, error) {
+	if c, ok := a.constant(); ok {
+		return c, nil
+	}
+	if a.x.refused != nil {
+		return 0, a.x.refused
+	}
+	machine.MemoryBudget = exprBudget
+	env.spent = 0
+	out, err := machine.Run(a.x.prog, env)
+	if err != nil {
+		return 0, fmt.Errorf("%s: evaluate %q: %s", a.field, truncate(a.x.src, 60), firstLine(err))
+	}
+	v, ok := out.(float64)
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("%s: %q gave %T, not a number", a.field, truncate(a.x.src, 60), out)
+	case !finite(v):
+		return 0, fmt.Errorf("%s: %q gave %v (a division by zero?)", a.field, truncate(a.x.src, 60), v)
+	case math.Abs(v) > maxActionValue:
+		return 0, fmt.Errorf("%s: %q gave %g, beyond %g", a.field, truncate(a.x.src, 60), v, maxActionValue)
+	case v < 0 && !allowNegative:
+		return 0, fmt.Errorf("%s: %q gave %g, which must not be negative", a.field, truncate(a.x.src, 60), v)
+	}
+	return v, nil
+}

@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"strings"
+
+	"github.com/nextbest/nextbest/bandit"
+)
+
+// An action with an objective has an uplift model beside its response model: a
+// bandit.Model over the stacked design of bandit.StackTreated, which learns the
+// probability of the objective's outcome (churn) within its horizon after a decision, with
+// and without the action, from every logged decision that offered the action (treated)
+// or offered nothing (untreated): see bandit/uplift.go for the maths and the reasons for
+// this design, and docs/value.md for the whole flow.
+
+// upliftSep separates an action id from its objective in an uplift model's key. Ids never
+// contain it (ValidID), so the key is never an action's own.
+const upliftSep = "~"
+
+// upliftKey is the name an action's uplift model is stored under: "retention-20~churn".
+func upliftKey(id ActionID, objective string) ActionID {
+	return id + upliftSep + ActionID(objective)
+}
+
+// splitUpliftKey reports whether key names an uplift model, and its action and objective.
+func splitUpliftKey(key ActionID) (ActionID, string, bool) {
+	id, obj, ok := strings.Cut(string(key), upliftSep)
+	return ActionID(id), obj, ok
+}
+
+// upliftConfig is the bandit configuration of an action's uplift model over an encoding
+// of dim dimensions: twice the dimensions (the baseline and the effect), the action's
+// prior and form (the diagonal form where the full one would be over maxFullDim), no
+// forgetting and no value model.
+func (e *Engine) upliftConfig(s ModelSpec, dim int) bandit.Config {
+	cfg := e.modelConfig(ModelSpec{Form: s.Form, PriorMean: 0, PriorPrecision: s.PriorPrecision}, 2*dim)
+	if cfg.Form == bandit.Full && 2*dim > maxFullDim {
+		cfg.Form = bandit.Diagonal
+	}
+	return cfg
+}
+
+// freshUplift returns a new uplift model state for action a at its prior.
+func (e *Engine) freshUplift(a Action, dim int) (*modelState, error) {
+	m, err := bandit.New(e.upliftConfig(a.Model, dim))
+	if err != nil {
+		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
+	}
+	ms := &modelState{key: upliftKey(a.ID, a.Objective)}
+	ms.model.Store(m)
+	ms.dirty.Store(true)
+	return ms, nil
+}
+
+// compileAmounts compiles an action's value, cost and contact cost into st. Each is a 422
+// that names the field when it does not compile.
+func compileAmounts(st *actionState) error {
+	a := &st.action
+	var err error
+	if st.value, err = compileMoney("value", Money{Const: a.Value, Expr: a.ValueExpr}, false); err != nil {
+		return err
+	}
+	if st.cost, err = compileMoney("cost", a.Cost, false); err != nil {
+		return err
+	}
+	st.contact, err = compileMoney("contact_cost", a.ContactCost, false)
+	return err
+}
+
+// loadAmounts is compileAmounts for a stored action: an amount that no longer compiles
+// fails each evaluation with the reason (the action is then filtered), and the first
+// error is returned for the caller to log.
+func loadAmounts(st *actionState) error {
+	a := &st.action
+	var first error
+	keep := func(err error) {
+		if first == nil {
+			first = err
+		}
+	}
+	var err error
+	if st.value, err = loadMoney("value", Money{Const: a.Value, Expr: a.ValueExpr}, false); err != nil {
+		keep(err)
+	}
+	if st.cost, err = loadMoney("cost", a.Cost, false); err != nil {
+		keep(err)
+	}
+	if st.contact, err = loadMoney("contact_cost", a.ContactCost, false); err != nil {
+		keep(err)
+	}
+	return first
+}
+
+// priced reports whether the action is judged by its net value rather than by its
+// response value alone: it has a cost, a contact cost or an objective.
+func (st *actionState) priced() bool {
+	return !st.action.Cost.IsZero() || !st.action.ContactCost.IsZero() || st.action.Objective != ""
+}
