@@ -39,12 +39,12 @@ func idAlnum(c byte) bool {
 // Action is one thing nextbest can do for a customer: an offer, a retention save, a service
 // fix. Its fields follow Pega's action hierarchy (issue, group) and arbitration inputs.
 type Action struct {
-	ID          ActionID  `json:"id"`
-	Issue       string    `json:"issue"` // business issue, e.g. "retention", "service", "sales"
-	Group       string    `json:"group"` // group within the issue, e.g. "discounts"
-	Description string    `json:"description,omitempty"`
-	Channels    []string  `json:"channels"`    // channels on which it may be offered; empty = all
-	Value       float64   `json:"value"`       // business value of a positive response
+	ID          ActionID `json:"id"`
+	Issue       string   `json:"issue"` // business issue, e.g. "retention", "service", "sales"
+	Group       string   `json:"group"` // group within the issue, e.g. "discounts"
+	Description string   `json:"description,omitempty"`
+	Channels    []string `json:"channels"` // channels on which it may be offered; empty = all
+	Value       float64  `json:"value"`    // business value of a positive response
 	// ValueExpr, when set, is the value of a positive response as an expression over the
 	// customer (JSON: "value" given as a string); Value is then unused.
 	ValueExpr string `json:"-"`

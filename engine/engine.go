@@ -70,7 +70,7 @@ type actionState struct {
 	// value, cost and contact are the action's amounts (Value or ValueExpr, Cost,
 	// ContactCost), compiled.
 	value, cost, contact *amount
-	modelState // the response model, stored under the action's id
+	modelState           // the response model, stored under the action's id
 	// uplift is the model of the action's effect on its objective (nil without one),
 	// stored under upliftKey(id, objective).
 	uplift *modelState
