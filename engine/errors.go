@@ -19,6 +19,10 @@ var (
 	ErrTooLarge = errors.New("request too large")
 	// ErrUnavailable marks a request refused because the engine is starting or stopping (HTTP 503).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrInsufficientStorage marks a write refused because the disk the store writes to is
+	// nearly full (HTTP 507). Reads and decisions go on; writes are accepted again once
+	// space is freed.
+	ErrInsufficientStorage = errors.New("insufficient storage")
 )
 
 // Error is an error with a stable machine-readable code for API clients, such as

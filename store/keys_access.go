@@ -19,7 +19,7 @@ func (s *Store) PutKey(_ context.Context, k access.Key) error {
 	if err != nil {
 		return fmt.Errorf("encode key %s: %w", k.ID, err)
 	}
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set([]byte(tKey+string(k.ID)), b) }); err != nil {
+	if err := s.update(len(b)+entryOverhead, func(txn *badger.Txn) error { return txn.Set([]byte(tKey+string(k.ID)), b) }); err != nil {
 		return fmt.Errorf("put key %s: %w", k.ID, err)
 	}
 	return nil
