@@ -90,15 +90,28 @@ func (g *diskGuard) admit(n int) error {
 }
 
 // fits reports whether need more bytes leave the reserve free. Once the disk is full, it
-// must also leave a tenth of the reserve more (hysteresis): Badger's compactions free
+// must also leave a quarter of the reserve more (hysteresis): Badger's compactions free
 // space in steps and take it back, and the store should not flip between refusing and
 // accepting writes with each of them. g.mu is held.
 func (g *diskGuard) fits(need int64) bool {
 	limit := g.reserve
 	if g.full.Load() {
-		limit += g.reserve / 10
+		limit += g.reserve / 4
 	}
 	return g.free-g.spent-need >= limit
+}
+
+// open takes the first reading, when the store opens. A disk within the hysteresis band
+// counts as full: a store restarted after it filled its disk comes back refusing writes
+// until space is freed, not accepting them on whatever the restart's memtable flush
+// happened to free.
+func (g *diskGuard) open() (free int64, full bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.full.Store(true)
+	g.check(time.Now())
+	g.full.Store(g.err == nil && !g.fits(0))
+	return g.free, g.full.Load()
 }
 
 // state returns the free bytes and whether writes are refused, reading the file system
@@ -189,13 +202,15 @@ func autoReserve(o Options) int64 {
 	return (n+badgerL0Tables)*mt + 2*badgerBaseLevelSize + (badgerLevelMultiplier+1)*badgerBaseTableSize + reserveMargin
 }
 
-// openNeeds is the free space Badger needs to open the store in dir without faulting:
-// the memtables it finds (left by a process that did not close the store) are flushed
-// into tables, about as large as their logs' allocated blocks, and it starts a new
-// memtable log and a new value-log file, plus a margin for the manifest and compactions'
-// first tables.
-func openNeeds(dir string) int64 {
-	need := int64(openMargin)
+// openNeeds is the free space Badger needs to open the store in dir without faulting,
+// the reserve being what the store keeps when running: the memtables it finds (left by a
+// process that did not close the store) are flushed into tables about as large as their
+// logs' allocated blocks, and the level-0 tables they add may start a compaction at once,
+// for which half the reserve is asked. That is less than autoReserve's room for
+// compactions: starting on a disk below the reserve (and serving decisions) is chosen
+// over refusing to start, as long as the disk is not far below it.
+func openNeeds(dir string, reserve int64) int64 {
+	need := reserve / 2
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return need

@@ -130,13 +130,17 @@ func Open(opts Options) (*Store, error) {
 		bo = bo.WithValueLogFileSize(opts.valueLogFileSize)
 	}
 	// Opening writes through memory mappings too (new log files, the memtables a killed
-	// process left, flushed into tables): on a disk without room for that, refuse to start
-	// rather than die of SIGBUS. Between that and the reserve, the store opens and refuses
-	// writes (ErrDiskFull) until space is freed.
+	// process left, flushed into tables, and the compactions they start): on a disk without
+	// room for that, refuse to start rather than die of SIGBUS. Between that and the
+	// reserve, the store opens and refuses writes (ErrDiskFull) until space is freed.
+	reserve := opts.DiskReserve
+	if reserve <= 0 {
+		reserve = autoReserve(opts)
+	}
 	if free, err := freeFrom(opts.Dir); err == nil {
-		if need := openNeeds(opts.Dir); free < need {
-			return nil, fmt.Errorf("open store %s: %w: %d KB free on its file system, and opening it needs at least %d KB (Badger starts new log files and flushes the memtables it finds into tables); free some space and start again",
-				opts.Dir, ErrDiskFull, free>>10, need>>10)
+		if need := openNeeds(opts.Dir, reserve); free < need {
+			return nil, fmt.Errorf("open store %s: %w: %d MB free on its file system, and opening it needs %d MB (the memtables it finds, flushed into tables, and half the %d MB reserve for the compactions that may follow); free some space and start again",
+				opts.Dir, ErrDiskFull, free>>20, need>>20, reserve>>20)
 		}
 	}
 	db, err := badger.Open(bo)
@@ -144,12 +148,8 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
 	s := &Store{db: db, opts: opts, log: log, customers: newCustomerCache(opts.CustomerCache)}
-	reserve := opts.DiskReserve
-	if reserve <= 0 {
-		reserve = autoReserve(opts)
-	}
 	s.disk = newDiskGuard(opts.Dir, reserve, log)
-	if free, full := s.disk.state(); full {
+	if free, full := s.disk.open(); full {
 		log.Warn("the store's disk is nearly full: writes are refused until space is freed", "dir", opts.Dir, "free_mb", free>>20, "reserve_mb", reserve>>20)
 	}
 	if opts.SyncWrites {
