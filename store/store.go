@@ -224,7 +224,7 @@ func (s *Store) DiskFull() bool {
 // disk guard does not see: it runs only while that much fits above the disk reserve.
 func (s *Store) RunGC(ctx context.Context) (rewritten int, err error) {
 	for ctx.Err() == nil {
-		if !s.disk.roomFor(s.valueLogFileSize() / 2 * writeAmplification) {
+		if !s.disk.roomFor(s.valueLogFileSize() / 2) {
 			s.log.Warn("value log gc skipped: the disk has no room above its reserve for the entries a round moves", "dir", s.opts.Dir)
 			return rewritten, nil
 		}
