@@ -45,7 +45,7 @@ type diskGuard struct {
 	spent int64     // bytes admitted since read, times writeAmplification
 	err   error     // the last statfs error (the guard then admits everything)
 
-	full    atomic.Bool   // the last check found the free space below the reserve
+	full    atomic.Bool   // writes are refused: the last check found too little free space (see fits)
 	refused atomic.Uint64 // writes refused
 	dropped atomic.Uint64 // decision records not logged because their write was refused
 }
@@ -173,7 +173,6 @@ const (
 	badgerBaseTableSize   = 2 << 20  // the tables compactions write (TableSizeMultiplier 1: see Open)
 	badgerLevelMultiplier = 10       // LevelSizeMultiplier
 	reserveMargin         = 8 << 20
-	openMargin            = 2 << 20
 )
 
 // autoReserve is the free space the store keeps for what Badger writes by itself after
@@ -238,3 +237,5 @@ func freeFrom(dir string) (int64, error) {
 		dir = parent
 	}
 }
+
+func megabytes(n int64) float64 { return float64(n) / (1 << 20) }

@@ -139,8 +139,8 @@ func Open(opts Options) (*Store, error) {
 	}
 	if free, err := freeFrom(opts.Dir); err == nil {
 		if need := openNeeds(opts.Dir, reserve); free < need {
-			return nil, fmt.Errorf("open store %s: %w: %d MB free on its file system, and opening it needs %d MB (the memtables it finds, flushed into tables, and half the %d MB reserve for the compactions that may follow); free some space and start again",
-				opts.Dir, ErrDiskFull, free>>20, need>>20, reserve>>20)
+			return nil, fmt.Errorf("open store %s: %w: %.1f MB free on its file system, and opening it needs %.1f MB (the memtables it finds, flushed into tables, and half the %.0f MB reserve for the compactions that may follow); free some space and start again",
+				opts.Dir, ErrDiskFull, megabytes(free), megabytes(need), megabytes(reserve))
 		}
 	}
 	db, err := badger.Open(bo)

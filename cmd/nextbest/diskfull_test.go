@@ -138,8 +138,10 @@ func crashOf(stderr string) string {
 // the automatic reserve (106 MB with the default memtables, 57 MB with 1 MB ones: see
 // store.autoReserve) would leave no room, so the test sets 16 MB, as an operator of a
 // small disk would, and logs how much of it Badger used after the last accepted write.
-// The filler files are the space freed and taken by someone else; fillStore's 16
-// workers keep the group committer busy.
+// Its memtables are 1 MB, in proportion to the disk, and the caches and memory limit
+// small: the tmpfs is memory too, on a machine that runs other tests. The filler files
+// are the space freed and taken by someone else; fillStore's 16 workers keep the group
+// committer busy.
 const (
 	diskSize    = 64 << 20
 	fillerSize  = 8 << 20
@@ -164,8 +166,8 @@ store:
 // refused with 507 and the JSON error, the process lives on and answers decisions,
 // /readyz and /metrics say the disk is full; a crash on the full disk and a restart on it
 // lose nothing acknowledged and start (refusing writes); freeing space lets writes in
-// again without a restart; and a disk with no room at all to open the store is refused
-// at start with a message, not a fault.
+// again without a restart; and a disk without the room to open the store is refused at
+// start with a message, not a fault.
 func TestDiskFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and fills a tmpfs")
@@ -273,10 +275,11 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("nextbest_store_disk_full = %v after space came back, want 0", m["nextbest_store_disk_full"])
 	}
 
-	// A crash, and no room left (someone else filled the disk): Badger would flush the
-	// memtables the crash left into tables through memory mappings, with no block to
-	// write them to. The start is refused with a message and a non-zero exit code, not a
-	// fault. (With no byte free at all, Badger fails earlier, on its lock file.)
+	// A crash, and 64 KB left (someone else filled the disk): opening the store needs
+	// room to flush the memtables the crash left and for the compactions that may follow,
+	// which Badger writes through memory mappings. The start is refused with a message
+	// and a non-zero exit code. (With no byte free at all, Badger fails on its lock file
+	// before it maps anything.)
 	p.kill()
 	writeFiller(t, filler, freeBytes(t, mnt)-64<<10)
 	c, err := tryStartChild(t, bin, data, config)
