@@ -60,6 +60,9 @@ func status(err error) (int, string, string) {
 		return fiber.StatusUnprocessableEntity, or(code, "unprocessable"), err.Error()
 	case errors.Is(err, engine.ErrTooLarge):
 		return fiber.StatusRequestEntityTooLarge, or(code, "too_large"), err.Error()
+	case errors.Is(err, engine.ErrInsufficientStorage):
+		// A fixed message: the wrapped error names files and sizes, which are the operator's.
+		return fiber.StatusInsufficientStorage, or(code, "insufficient_storage"), "insufficient storage: the server's disk is full, so writes are refused until space is freed; decisions are still answered"
 	case errors.Is(err, engine.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fiber.StatusServiceUnavailable, or(code, "unavailable"), "the service is unavailable: " + err.Error()
 	case errors.As(err, &ee):
@@ -80,7 +83,10 @@ func or(a, b string) string {
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		st, code, msg := status(err)
-		if st >= 500 && st != fiber.StatusServiceUnavailable {
+		// 503 and 507 are states of the service (starting, stopping, disk full) that it
+		// reports elsewhere (/readyz, metrics, one log line per change), not failures of
+		// this request.
+		if st >= 500 && st != fiber.StatusServiceUnavailable && st != fiber.StatusInsufficientStorage {
 			log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		}
 		if st == fiber.StatusServiceUnavailable {

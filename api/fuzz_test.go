@@ -214,6 +214,9 @@ func FuzzDecodeAction(f *testing.F) {
 		`{"id": "other", "value": 1}`,
 		`{"value": 1, "channels": ["bad channel"]}`,
 		`{"value": "ten"}`, `{"issue": "sales"}`, ``,
+		`{"value": "0.5 * (profile.monthly_spend ?? 0)", "cost": "0.2 * (profile.monthly_spend ?? 0) * 12", "contact_cost": 0.5}`,
+		`{"value": 0, "cost": "1 / 0", "objective": "churn"}`, `{"value": 0, "cost": "profile.plan"}`, `{"value": 0, "cost": -1}`,
+		`{"value": 1, "objective": "nps"}`, `{"value": 1, "contact_cost": true}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -223,7 +226,8 @@ func FuzzDecodeAction(f *testing.F) {
 		err := decode(body, &b)
 		checkAPIError(t, "action", body, err)
 		if err == nil && b.Value != nil {
-			a := engine.Action{ID: "fuzz-action", Issue: b.Issue, Group: b.Group, Description: b.Description, Channels: b.Channels, Value: *b.Value, Eligibility: b.Eligibility, Model: b.Model, Enabled: true, Lever: 1}
+			a := engine.Action{ID: "fuzz-action", Issue: b.Issue, Group: b.Group, Description: b.Description, Channels: b.Channels, Value: b.Value.Const, ValueExpr: b.Value.Expr,
+				Cost: b.Cost, ContactCost: b.ContactCost, Objective: b.Objective, Eligibility: b.Eligibility, Model: b.Model, Enabled: true, Lever: 1}
 			if b.Lever != nil {
 				a.Lever = *b.Lever
 			}

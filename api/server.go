@@ -43,6 +43,13 @@ type Options struct {
 	// MaxConnsPerIP caps the connections from one address; one more is answered 429 and
 	// closed at once. 0 means no cap.
 	MaxConnsPerIP int
+	// Disk reports a full disk in /readyz; nil means it is never full.
+	Disk DiskState
+}
+
+// DiskState reports whether the store refuses writes because its disk is nearly full.
+type DiskState interface {
+	DiskFull() bool
 }
 
 // DefaultOptions returns the defaults.
@@ -61,6 +68,7 @@ type Server struct {
 	keys   KeyStore
 	backup func(ctx context.Context, w io.Writer) error
 	clock  ClockDriver
+	disk   DiskState
 	words  *wordCache // recurring strings of decide bodies (decode_flat.go)
 	perIP  int        // Options.MaxConnsPerIP
 }
@@ -87,7 +95,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		// parsing them while reading the request.
 		DisablePreParseMultipartForm: true,
 	})
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, words: newWordCache(), perIP: opts.MaxConnsPerIP}
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, disk: opts.Disk, words: newWordCache(), perIP: opts.MaxConnsPerIP}
 	app.Use(s.recoverPanics)
 	if s.met != nil {
 		// Exported from the start, at 0.
@@ -202,6 +210,13 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if !s.eng.Ready() {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(ErrorBody{Error: ErrorDetail{Code: "not_ready", Message: "the engine is loading its state or shutting down"}})
+	}
+	// A full disk keeps the node ready: it still answers decisions, the most of its
+	// traffic, which a load balancer taking it out would stop too. Writes get 507 until
+	// space is freed; the body and nextbest_store_disk_full say why.
+	if s.disk != nil && s.disk.DiskFull() {
+		return c.JSON(fiber.Map{"status": "degraded", "reason": "disk_full",
+			"message": "the disk is full: writes are refused with 507 until space is freed; decisions are answered but not logged"})
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

@@ -214,6 +214,9 @@ func (e *Engine) Open(ctx context.Context) error {
 			return nil
 		}
 		e.apply(st, ev)
+		// The next snapshot must store what replay rebuilt: a later checkpoint would
+		// otherwise skip these events, which no snapshot holds (issue 15, defect 5).
+		st.dirty.Store(true)
 		replayed++
 		return nil
 	})

@@ -22,6 +22,10 @@ var (
 	// ErrRateLimited marks a request refused because its client is over a limit, such as
 	// too many failed authentications (HTTP 429).
 	ErrRateLimited = errors.New("rate limited")
+	// ErrInsufficientStorage marks a write refused because the disk the store writes to is
+	// nearly full (HTTP 507). Reads and decisions go on; writes are accepted again once
+	// space is freed.
+	ErrInsufficientStorage = errors.New("insufficient storage")
 )
 
 // Error is an error with a stable machine-readable code for API clients, such as

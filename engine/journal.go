@@ -143,6 +143,12 @@ func (c *committer) run(ctx context.Context) error {
 				c.process(context.WithoutCancel(ctx), batch)
 			}
 			if _, err := c.snapshot(context.WithoutCancel(ctx), "shutdown"); err != nil {
+				if errors.Is(err, ErrInsufficientStorage) {
+					// Nothing acknowledged is lost: the journal holds every event, and the
+					// next start replays what no snapshot covers.
+					c.e.log.Warn("final snapshot not stored: the disk is full; the next start rebuilds the models from the journal", "err", err)
+					return nil
+				}
 				return fmt.Errorf("final snapshot: %w", err)
 			}
 			return nil
@@ -378,7 +384,11 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 // fail answers every waiting request of a batch that could not be committed: nothing in
 // it was acknowledged.
 func (c *committer) fail(b *Batch, replies []pendingReply, err error) {
-	c.e.log.Error("group commit failed; nothing in it was acknowledged", "decisions", len(b.Decisions), "events", len(b.Events), "outcomes", len(b.Outcomes), "err", err)
+	// A full disk refuses every commit until space is freed; the store logs when that
+	// starts and ends, and counts what it refused.
+	if !errors.Is(err, ErrInsufficientStorage) {
+		c.e.log.Error("group commit failed; nothing in it was acknowledged", "decisions", len(b.Decisions), "events", len(b.Events), "outcomes", len(b.Outcomes), "err", err)
+	}
 	for _, d := range b.Decisions {
 		c.e.recent.forget(d.ID)
 	}

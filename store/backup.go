@@ -86,6 +86,11 @@ func (s *Store) Restore(_ context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	// Badger loads through its memory-mapped logs and tables: check the room first, as
+	// every other write does (diskGuard).
+	if err := s.disk.admit(len(payload)); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	defer s.customers.clear() // also after a partial load
 	if err := s.db.Load(bytes.NewReader(payload), 256); err != nil {
 		return fmt.Errorf("restore: %w", err)

@@ -38,7 +38,7 @@ func (s *Store) PutAction(_ context.Context, a engine.Action) error {
 	if err != nil {
 		return fmt.Errorf("encode action %q: %w", a.ID, err)
 	}
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(actionKey(a.ID), b) }); err != nil {
+	if err := s.update(len(b)+entryOverhead, func(txn *badger.Txn) error { return txn.Set(actionKey(a.ID), b) }); err != nil {
 		return fmt.Errorf("put action %q: %w", a.ID, err)
 	}
 	return nil
@@ -66,7 +66,7 @@ func (s *Store) Setting(_ context.Context, name string) ([]byte, error) {
 
 // PutSetting stores a named setting.
 func (s *Store) PutSetting(_ context.Context, name string, value []byte) error {
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(settingKey(name), value) }); err != nil {
+	if err := s.update(len(value)+entryOverhead, func(txn *badger.Txn) error { return txn.Set(settingKey(name), value) }); err != nil {
 		return fmt.Errorf("put setting %q: %w", name, err)
 	}
 	return nil
@@ -98,7 +98,7 @@ func (s *Store) PutCustomer(_ context.Context, c engine.Customer) error {
 	if err != nil {
 		return fmt.Errorf("encode customer %q: %w", c.ID, err)
 	}
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(customerKey(c.ID), b) }); err != nil {
+	if err := s.update(len(b)+entryOverhead, func(txn *badger.Txn) error { return txn.Set(customerKey(c.ID), b) }); err != nil {
 		return fmt.Errorf("put customer %q: %w", c.ID, err)
 	}
 	s.customers.wrote(c)

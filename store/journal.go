@@ -101,6 +101,18 @@ func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 		groups = append(groups, book[:n])
 		book = book[n:]
 	}
+	size := 0
+	for _, g := range groups {
+		for _, w := range g {
+			size += len(w.key) + len(w.value) + entryOverhead
+		}
+	}
+	if err := s.disk.admit(size); err != nil {
+		// Nothing is written. Decision records are not retried: decide answered without
+		// waiting for them (docs/durability.md, "A full disk").
+		s.disk.dropped.Add(uint64(len(b.Decisions)))
+		return fmt.Errorf("commit: %w", err)
+	}
 	if err := s.writeGroups(ctx, groups); err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func (s *Store) PutKey(_ context.Context, k access.Key) error {
 	if err != nil {
 		return fmt.Errorf("encode key %s: %w", k.ID, err)
 	}
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set([]byte(tKey+string(k.ID)), b) }); err != nil {
+	if err := s.update(len(b)+entryOverhead, func(txn *badger.Txn) error { return txn.Set([]byte(tKey+string(k.ID)), b) }); err != nil {
 		return fmt.Errorf("put key %s: %w", k.ID, err)
 	}
 	return nil
@@ -75,7 +75,7 @@ func (s *Store) PutSession(_ context.Context, ss access.Session) error {
 		return fmt.Errorf("encode session of key %s: %w", ss.KeyID, err)
 	}
 	e := badger.NewEntry([]byte(tSession+string(ss.ID)), b).WithTTL(ttl)
-	if err := s.update(func(txn *badger.Txn) error { return txn.SetEntry(e) }); err != nil {
+	if err := s.update(len(b)+entryOverhead, func(txn *badger.Txn) error { return txn.SetEntry(e) }); err != nil {
 		return fmt.Errorf("put session of key %s: %w", ss.KeyID, err)
 	}
 	return nil
@@ -83,7 +83,7 @@ func (s *Store) PutSession(_ context.Context, ss access.Session) error {
 
 // DeleteSession deletes a dashboard session; deleting one that does not exist is no error.
 func (s *Store) DeleteSession(_ context.Context, id access.SessionID) error {
-	if err := s.update(func(txn *badger.Txn) error { return txn.Delete([]byte(tSession + string(id))) }); err != nil {
+	if err := s.update(entryOverhead, func(txn *badger.Txn) error { return txn.Delete([]byte(tSession + string(id))) }); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil

@@ -212,7 +212,7 @@ func (s *Store) putJSON(key []byte, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
-	if err := s.update(func(txn *badger.Txn) error { return txn.Set(key, b) }); err != nil {
+	if err := s.update(len(key)+len(b)+entryOverhead, func(txn *badger.Txn) error { return txn.Set(key, b) }); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil

@@ -48,7 +48,13 @@ type Options struct {
 	CustomerCache  int
 	BlockCacheSize int64
 	IndexCacheSize int64
-	Logger         *slog.Logger
+	// DiskReserve is the free space, in bytes, that the store keeps on the file system of
+	// Dir: a write that would take the free space below it is refused with ErrDiskFull,
+	// because Badger writes through memory mappings and dies of SIGBUS when the disk fills
+	// (see diskGuard). 0 sizes it from the memtables (autoReserve: 106 MB with the
+	// defaults).
+	DiskReserve int64
+	Logger      *slog.Logger
 
 	valueLogFileSize int64 // tests: Badger's default (1 GB) unless set
 }
@@ -78,6 +84,7 @@ type Store struct {
 	log       *slog.Logger
 	customers *customerCache
 	syncer    *syncer // nil without SyncWrites
+	disk      *diskGuard
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -122,11 +129,29 @@ func Open(opts Options) (*Store, error) {
 	if opts.valueLogFileSize > 0 {
 		bo = bo.WithValueLogFileSize(opts.valueLogFileSize)
 	}
+	// Opening writes through memory mappings too (new log files, the memtables a killed
+	// process left, flushed into tables, and the compactions they start): on a disk without
+	// room for that, refuse to start rather than die of SIGBUS. Between that and the
+	// reserve, the store opens and refuses writes (ErrDiskFull) until space is freed.
+	reserve := opts.DiskReserve
+	if reserve <= 0 {
+		reserve = autoReserve(opts)
+	}
+	if free, err := freeFrom(opts.Dir); err == nil {
+		if need := openNeeds(opts.Dir, reserve); free < need {
+			return nil, fmt.Errorf("open store %s: %w: %.1f MB free on its file system, and opening it needs %.1f MB (the memtables it finds, flushed into tables, and half the %.0f MB reserve for the compactions that may follow); free some space and start again",
+				opts.Dir, ErrDiskFull, megabytes(free), megabytes(need), megabytes(reserve))
+		}
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
 	s := &Store{db: db, opts: opts, log: log, customers: newCustomerCache(opts.CustomerCache)}
+	s.disk = newDiskGuard(opts.Dir, reserve, log)
+	if free, full := s.disk.open(); full {
+		log.Warn("the store's disk is nearly full: writes are refused until space is freed", "dir", opts.Dir, "free_mb", free>>20, "reserve_mb", reserve>>20)
+	}
 	if opts.SyncWrites {
 		if opts.LazySync <= 0 {
 			db.Close()
@@ -161,12 +186,24 @@ type Stats struct {
 	// SyncWrites.
 	Fsyncs    uint64
 	FsyncTime time.Duration
+	// DiskFree is the free space on the store's file system, DiskReserve the part of it
+	// the store keeps (Options.DiskReserve), and DiskFull whether writes are refused
+	// (ErrDiskFull) because the free space is below the reserve. WritesRefused counts the
+	// refused writes and DecisionsDropped the decision records not logged because of it.
+	DiskFree         int64
+	DiskReserve      int64
+	DiskFull         bool
+	WritesRefused    uint64
+	DecisionsDropped uint64
 }
 
 // Stats returns the store's current size on disk.
 func (s *Store) Stats() Stats {
 	lsm, vlog := s.db.Size()
 	st := Stats{LSMBytes: lsm, ValueLogBytes: vlog}
+	st.DiskFree, st.DiskFull = s.disk.state()
+	st.DiskReserve = s.disk.reserve
+	st.WritesRefused, st.DecisionsDropped = s.disk.refused.Load(), s.disk.dropped.Load()
 	if s.syncer != nil {
 		st.Fsyncs = s.syncer.rounds.Load()
 		st.FsyncTime = time.Duration(s.syncer.roundNanos.Load())
@@ -174,9 +211,23 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
-// RunGC runs Badger's value-log garbage collection until it finds nothing to rewrite.
+// DiskFull reports whether writes are refused (ErrDiskFull) because the store's disk is
+// nearly full.
+func (s *Store) DiskFull() bool {
+	_, full := s.disk.state()
+	return full
+}
+
+// RunGC runs Badger's value-log garbage collection until it finds nothing to rewrite. A
+// round moves the live entries of a value-log file (at most half of it: see gcOnce) to
+// the head of the log before it deletes the file, through Badger's own writes, which the
+// disk guard does not see: it runs only while that much fits above the disk reserve.
 func (s *Store) RunGC(ctx context.Context) (rewritten int, err error) {
 	for ctx.Err() == nil {
+		if !s.disk.roomFor(s.valueLogFileSize() / 2) {
+			s.log.Warn("value log gc skipped: the disk has no room above its reserve for the entries a round moves", "dir", s.opts.Dir)
+			return rewritten, nil
+		}
 		done, err := s.gcOnce()
 		if err != nil {
 			return rewritten, err
@@ -232,9 +283,20 @@ func (s *Store) getRecord(key []byte, decode func([]byte) error) error {
 	})
 }
 
-// update runs fn in a read-write transaction. fn must only write (Set, Delete): the store
+func (s *Store) valueLogFileSize() int64 {
+	if s.opts.valueLogFileSize > 0 {
+		return s.opts.valueLogFileSize
+	}
+	return badgerValueLogFile
+}
+
+// update runs fn in a read-write transaction that writes about size bytes (ErrDiskFull if
+// they do not fit above the disk reserve). fn must only write (Set, Delete): the store
 // runs without conflict detection (see Open).
-func (s *Store) update(fn func(txn *badger.Txn) error) error {
+func (s *Store) update(size int, fn func(txn *badger.Txn) error) error {
+	if err := s.disk.admit(size); err != nil {
+		return err
+	}
 	if err := s.db.Update(fn); err != nil {
 		return err
 	}

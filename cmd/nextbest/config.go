@@ -69,6 +69,9 @@ type StoreOptions struct {
 	ValueThresholdBytes int64 `yaml:"value_threshold_bytes"`
 	// CustomerCache is how many decoded customer profiles are kept in memory; 0 = none.
 	CustomerCache int `yaml:"customer_cache"`
+	// DiskReserveMB is the free space kept on the data directory's file system: below it
+	// writes are refused with 507. 0 sizes it from the memtables (106 MB with the defaults).
+	DiskReserveMB int64 `yaml:"disk_reserve_mb"`
 }
 
 // badgerMB is what Badger's memtables and caches hold at most, in MB.
@@ -164,6 +167,7 @@ func (o *Options) storeOptions(log *slog.Logger) store.Options {
 	so.IndexCacheSize = o.Store.IndexCacheMB << 20
 	so.ValueThreshold = o.Store.ValueThresholdBytes
 	so.CustomerCache = o.Store.CustomerCache
+	so.DiskReserve = o.Store.DiskReserveMB << 20
 	so.Logger = log
 	return so
 }
@@ -250,6 +254,9 @@ func (o *Options) validate() error {
 	}
 	if o.Store.CustomerCache < 0 {
 		return fmt.Errorf("store.customer_cache: must not be negative (0 turns the cache off)")
+	}
+	if o.Store.DiskReserveMB < 0 {
+		return fmt.Errorf("store.disk_reserve_mb: must not be negative (0 sizes it from the memtables)")
 	}
 	if o.GoMaxProcs < 0 || o.GoMaxProcs > 1024 {
 		return fmt.Errorf("gomaxprocs: must be in [0, 1024] (0: %d per CPU)", procsPerCPU)

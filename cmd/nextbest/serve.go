@@ -105,6 +105,15 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		metrics.WriteGaugeUint64(w, "nextbest_store_vlog_bytes", uint64(s.ValueLogBytes))
 		metrics.WriteCounterUint64(w, "nextbest_store_fsyncs_total", s.Fsyncs)
 		metrics.WriteCounterFloat64(w, "nextbest_store_fsync_seconds_total", s.FsyncTime.Seconds())
+		metrics.WriteGaugeUint64(w, "nextbest_store_disk_free_bytes", uint64(max(s.DiskFree, 0)))
+		metrics.WriteGaugeUint64(w, "nextbest_store_disk_reserve_bytes", uint64(s.DiskReserve))
+		full := uint64(0)
+		if s.DiskFull {
+			full = 1
+		}
+		metrics.WriteGaugeUint64(w, "nextbest_store_disk_full", full)
+		metrics.WriteCounterUint64(w, "nextbest_store_writes_refused_total", s.WritesRefused)
+		metrics.WriteCounterUint64(w, "nextbest_store_decisions_dropped_total", s.DecisionsDropped)
 	})
 	clock := o.newClock()
 	schedState, err := loadSchedState(ctx, st, clock, log) // a manual clock resumes here
@@ -202,7 +211,7 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 	}
 	ao := o.apiOptions(log, met)
 	ao.MaxConnections = connectionCap(o.HTTP.MaxConnections, log)
-	ao.Auth, ao.Keys, ao.Backup, ao.Clock = auth, st, st.Backup, sched
+	ao.Auth, ao.Keys, ao.Backup, ao.Clock, ao.Disk = auth, st, st.Backup, sched, st
 	ao.Extra = func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler) {
 		pages.Register(r, guard)
 	}
