@@ -100,6 +100,9 @@ type Journal interface {
 	Replay(ctx context.Context, after uint64, fn func(*Event) error) error
 	// Outcome returns the state of a (decision, action) pair, ErrNotFound if none.
 	Outcome(ctx context.Context, k OutcomeKey) (OutcomeState, error)
+	// TrimJournal deletes events at or below covered that are older than the store's
+	// retention, never one above covered; it returns how many it deleted.
+	TrimJournal(ctx context.Context, covered uint64) (int, error)
 }
 
 // DecisionLog reads the decision log.

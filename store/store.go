@@ -28,8 +28,11 @@ type Options struct {
 	// LazySync bounds how long a write no one waits for (a batch of decision records,
 	// engine.Batch.Lazy) may wait for its fsync when SyncWrites is on; it is usually
 	// fsync'd sooner, by the next write someone waits for. See syncer.
-	LazySync  time.Duration
-	Retention time.Duration // decision log and journal TTL; 0 keeps them forever
+	LazySync time.Duration
+	// Retention is how long the decision log and its bookkeeping are kept (Badger TTL);
+	// journal events are kept that long and until a model snapshot covers them
+	// (TrimJournal). 0 keeps them forever.
+	Retention time.Duration
 	// Memory. Badger's heap is roughly MemTableSize x NumMemtables, plus BlockCacheSize
 	// and IndexCacheSize, plus its table builders: each holds about 4 to 10 times the
 	// table it builds (a MemTableSize table when a memtable is flushed, a 2 MB table in
@@ -50,7 +53,8 @@ type Options struct {
 	IndexCacheSize int64
 	Logger         *slog.Logger
 
-	valueLogFileSize int64 // tests: Badger's default (1 GB) unless set
+	valueLogFileSize int64            // tests: Badger's default (1 GB) unless set
+	now              func() time.Time // tests: the clock of the journal's retention; time.Now unless set
 }
 
 // DefaultOptions returns options sized so that, with 1,000 full-covariance models and a
@@ -239,6 +243,14 @@ func (s *Store) update(fn func(txn *badger.Txn) error) error {
 		return err
 	}
 	return s.durable()
+}
+
+// now is the wall time the journal's retention is measured in, as Badger's TTLs are.
+func (s *Store) now() time.Time {
+	if s.opts.now != nil {
+		return s.opts.now()
+	}
+	return time.Now()
 }
 
 func (s *Store) ttlEntry(key, value []byte) *badger.Entry {
