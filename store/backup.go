@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,7 @@ import (
 //
 //	"NXBK" | version byte (1) | Badger backup bytes | CRC-32C of those bytes (4 bytes BE) | "NXND"
 //
-// Restore reads and verifies the whole file before it writes a single key.
+// RestoreDir reads and verifies the whole file before it writes a single key.
 const (
 	backupMagic   = "NXBK"
 	backupTrailer = "NXND"
@@ -76,22 +75,4 @@ func VerifyBackup(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch (%08x, want %08x): the file is corrupted", ErrBadBackup, got, want)
 	}
 	return payload, nil
-}
-
-// Restore loads a verified backup into the store. The backup is verified in full first; a
-// bad file changes nothing. Restore into an empty store: keys in the backup overwrite keys
-// already present.
-func (s *Store) Restore(_ context.Context, r io.Reader) error {
-	payload, err := VerifyBackup(r)
-	if err != nil {
-		return err
-	}
-	defer s.customers.clear() // also after a partial load
-	if err := s.db.Load(bytes.NewReader(payload), 256); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if err := s.durable(); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	return nil
 }

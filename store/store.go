@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +58,7 @@ type Options struct {
 
 	valueLogFileSize int64            // tests: Badger's default (1 GB) unless set
 	now              func() time.Time // tests: the clock of the journal's retention; time.Now unless set
+	restoring        bool             // RestoreDir: open a directory that holds the restore marker
 }
 
 // DefaultOptions returns options sized so that, with 1,000 full-covariance models and a
@@ -88,6 +92,16 @@ type Store struct {
 func Open(opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("open store: no directory given")
+	}
+	if !opts.restoring {
+		// A restore writes its marker first and removes it last (RestoreDir).
+		note, err := os.ReadFile(filepath.Join(opts.Dir, restoreMarker))
+		if err == nil {
+			return nil, fmt.Errorf("open store %s: %w: %s", opts.Dir, ErrIncompleteRestore, bytes.TrimSpace(note))
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+		}
 	}
 	log := opts.Logger
 	if log == nil {

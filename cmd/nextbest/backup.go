@@ -83,23 +83,16 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	// Verify the whole file before touching the data directory.
-	if _, err := store.VerifyBackup(bytes.NewReader(raw)); err != nil {
+	// RestoreDir verifies the whole file before it touches the data directory, restores
+	// beside it and moves the store into place only once it is complete and verified.
+	err = store.RestoreDir(ctx, bytes.NewReader(raw), store.DefaultOptions(*data))
+	switch {
+	case errors.Is(err, store.ErrBadBackup):
 		return fmt.Errorf("restore %s: %w; nothing was changed", *in, err)
-	}
-	if entries, err := os.ReadDir(*data); err == nil && len(entries) > 0 {
+	case errors.Is(err, store.ErrNotEmpty):
 		return fmt.Errorf("restore: %s is not empty; restore into a new directory (--data) and point the server at it", *data)
-	}
-	st, err := store.Open(store.DefaultOptions(*data))
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if err := st.Restore(ctx, bytes.NewReader(raw)); err != nil {
-		st.Close()
-		return err
-	}
-	if err := st.Close(); err != nil {
-		return err
+	case err != nil:
+		return fmt.Errorf("%w; the restore did not complete: run it again", err)
 	}
 	fmt.Fprintf(stdout, "restored %s into %s\n", *in, *data)
 	return nil
