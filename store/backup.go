@@ -26,9 +26,10 @@ var ErrBadBackup = errors.New("not a valid nextbest backup")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Backup writes a full backup of the store to w.
-func (s *Store) Backup(_ context.Context, w io.Writer) error {
-	bw := bufio.NewWriter(w)
+// Backup writes a full backup of the store to w. It stops with ctx's error once ctx is
+// done (a signal to the CLI, a server shutting down).
+func (s *Store) Backup(ctx context.Context, w io.Writer) error {
+	bw := bufio.NewWriter(ctxWriter{ctx, w})
 	if _, err := bw.WriteString(backupMagic); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -50,6 +51,19 @@ func (s *Store) Backup(_ context.Context, w io.Writer) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
+}
+
+// ctxWriter fails every write once ctx is done; Badger's backup stream takes no context.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // VerifyBackup reads a whole backup and checks its envelope and checksum. It returns the

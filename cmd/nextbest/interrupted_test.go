@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 
 // restoreFixture is a backup file and what the store it was taken from held.
 type restoreFixture struct {
+	data      string // the store's directory
 	file      string
 	decisions int
 	events    int
@@ -98,7 +100,7 @@ func makeRestoreFixture(t *testing.T, n int) restoreFixture {
 	if err := run(ctx, []string{"backup", "--data", dir, "--out", file}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	return restoreFixture{file: file, decisions: n, events: n, adminKey: plain}
+	return restoreFixture{data: dir, file: file, decisions: n, events: n, adminKey: plain}
 }
 
 // writtenBytes adds up the disk blocks allocated to Badger's files (tables, value logs,
@@ -227,5 +229,109 @@ func TestKilledRestoreRefusesToStart(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("the old admin key on the restored store: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestInterruptedBackupLeavesNothing: `nextbest backup --out FILE` stopped part-way never
+// leaves a partial FILE, nor litter that outlives the next backup: killed with SIGKILL, it
+// leaves only a hidden ".FILE.partial-*", which the next backup removes; stopped with
+// SIGTERM, or failing, it removes its own. Before, SIGKILL left FILE.tmp, SIGTERM was
+// ignored until the backup was done, and a failed rename left FILE.tmp.
+func TestInterruptedBackupLeavesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and a backup of 30,000 decisions")
+	}
+	bin := buildNextbest(t)
+	fx := makeRestoreFixture(t, 30000)
+	outDir := t.TempDir()
+	file := filepath.Join(outDir, "nextbest.bak")
+	listing := func() []string {
+		var names []string
+		entries, err := os.ReadDir(outDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	// start runs the backup and waits until a megabyte of it is written (in a file that
+	// was not there before).
+	start := func() (*exec.Cmd, chan error, *syncBuffer) {
+		before := listing()
+		cmd := exec.Command(bin, "backup", "--data", fx.data, "--out", file)
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Millisecond) {
+			select {
+			case err := <-exited:
+				t.Fatalf("the backup finished (%v) before a megabyte of it was seen: make the store larger\n%s", err, out.String())
+			default:
+			}
+			for _, name := range listing() {
+				if fi, err := os.Stat(filepath.Join(outDir, name)); err == nil && fi.Size() >= 1<<20 && !slices.Contains(before, name) {
+					return cmd, exited, &out
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no megabyte of backup written in 2 minutes\n%s", out.String())
+			}
+		}
+	}
+
+	// SIGKILL: the process can clean nothing up; what it leaves is hidden and not FILE.
+	cmd, exited, _ := start()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	if left := listing(); len(left) != 1 || !strings.HasPrefix(left[0], ".nextbest.bak.partial-") {
+		t.Fatalf("a backup killed with SIGKILL left %v, want only a hidden .nextbest.bak.partial-*", left)
+	}
+
+	// SIGTERM: the backup stops, removes its file and the one the killed run left, and
+	// exits non-zero.
+	cmd, exited, out := start()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(time.Minute):
+		t.Fatal("the backup did not stop within a minute of SIGTERM")
+	}
+	if code := cmd.ProcessState.ExitCode(); code == 0 || len(listing()) != 0 {
+		t.Fatalf("a backup stopped with SIGTERM: exit code %d, left %v; want non-zero and nothing\n%s", code, listing(), out.String())
+	}
+
+	// A failure at the end (FILE is a directory, so the rename fails) leaves nothing either.
+	if err := os.MkdirAll(filepath.Join(file, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"backup", "--data", fx.data, "--out", file}, io.Discard, io.Discard); err == nil {
+		t.Fatal("a backup onto a directory succeeded")
+	}
+	if left := listing(); len(left) != 1 || left[0] != "nextbest.bak" {
+		t.Fatalf("a failed backup left %v, want only the directory in its way", left)
+	}
+	if err := os.RemoveAll(file); err != nil {
+		t.Fatal(err)
+	}
+
+	// A backup that completes leaves FILE alone, and it restores.
+	if raw, err := exec.Command(bin, "backup", "--data", fx.data, "--out", file).CombinedOutput(); err != nil {
+		t.Fatalf("backup: %v\n%s", err, raw)
+	}
+	if left := listing(); len(left) != 1 || left[0] != "nextbest.bak" {
+		t.Fatalf("a completed backup left %v, want only nextbest.bak", left)
+	}
+	if raw, err := exec.Command(bin, "restore", "--in", file, "--data", filepath.Join(t.TempDir(), "restored")).CombinedOutput(); err != nil {
+		t.Fatalf("restore of the completed backup: %v\n%s", err, raw)
 	}
 }
