@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -71,13 +72,15 @@ func RestoreDir(ctx context.Context, r io.Reader, opts Options) error {
 	if err := syncDirs(dir, parent); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	stale, err := filepath.Glob(filepath.Join(parent, "."+base+".restore-*"))
+	beside, err := os.ReadDir(parent)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	for _, s := range stale {
-		if err := os.RemoveAll(s); err != nil {
-			return fmt.Errorf("restore: remove what an interrupted restore left: %w", err)
+	for _, e := range beside {
+		if strings.HasPrefix(e.Name(), "."+base+".restore-") {
+			if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
+				return fmt.Errorf("restore: remove what an interrupted restore left: %w", err)
+			}
 		}
 	}
 	tmp, err := os.MkdirTemp(parent, "."+base+".restore-")

@@ -56,7 +56,7 @@ func TestOpenRefusesIncompleteRestore(t *testing.T) {
 }
 
 // TestRestoreDirInterrupted: a restore stopped after its load (here by a cancelled context;
-// SIGKILL at any moment is TestKilledRestoreRefusesToStart in cmd/nextbest) leaves the
+// SIGKILL is TestInterruptedBackupAndRestore in cmd/nextbest) leaves the
 // target marked, so it does not open, and nothing beside it; the restore run again
 // completes over the marker and the leftovers of an earlier killed run.
 func TestRestoreDirInterrupted(t *testing.T) {
