@@ -227,7 +227,14 @@ func (e *Engine) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open engine: %w", err)
 	}
+	// Never reuse a sequence a snapshot or the checkpoint claims, even when the journal
+	// below it has been trimmed away: replay would skip an event that reused one.
+	last = max(last, from)
+	for _, sn := range snaps {
+		last = max(last, sn.Seq, sn.ModelSeq)
+	}
 	e.journal.nextSeq = last + 1
+	e.journal.replayed = replayed > 0
 	e.log.Info("engine state loaded", "actions", len(e.actions), "snapshots", len(snaps), "replayed_events", replayed, "journal_seq", last)
 	e.ready.Store(true)
 	return nil

@@ -24,6 +24,8 @@ type committer struct {
 	done    chan struct{} // closed when run has returned
 	running atomic.Bool
 	nextSeq uint64 // next event sequence number; committer goroutine only (and Open)
+	// replayed: Open rebuilt models from the journal; run stores them first.
+	replayed bool
 	// rollups caches each experiment's stored daily rollups (committer goroutine only).
 	rollups map[rollKey]*Rollup
 	loaded  map[ExperimentID]bool
@@ -131,6 +133,14 @@ func (c *committer) run(ctx context.Context) error {
 	batch := make([]*request, 0, c.e.opts.MaxBatch)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
+	// Models that Open rebuilt from the journal are stored at once, before the journal
+	// entries they came from can expire: entries written by earlier versions carry a
+	// Badger TTL. A failure is retried by the next snapshot.
+	if c.replayed {
+		if _, err := c.snapshot(ctx, "recovery"); err != nil {
+			c.e.log.Error("snapshot of the models rebuilt from the journal", "err", err)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():

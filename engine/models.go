@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/nextbest/nextbest/bandit"
 )
@@ -136,4 +139,23 @@ func (e *Engine) Rollback(ctx context.Context, id ActionID, version uint64) (uin
 func (e *Engine) Snapshot(ctx context.Context, reason string) (uint64, error) {
 	res := e.journal.submit(ctx, &request{snapshot: reason})
 	return res.version, res.err
+}
+
+// TrimJournal deletes the journal events that the store's retention lets go: events older
+// than the retention that every model's stored snapshot includes (at or below the stored
+// checkpoint). An event no snapshot covers is never deleted, so a model can always be
+// rebuilt. The scheduler calls it after each snapshot; it returns how many events went.
+func (e *Engine) TrimJournal(ctx context.Context) (int, error) {
+	raw, err := e.store.Setting(ctx, settingCheckpoint)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil // no snapshot yet: every event is needed
+	}
+	if err != nil {
+		return 0, fmt.Errorf("trim journal: %w", err)
+	}
+	covered, err := strconv.ParseUint(string(raw), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("trim journal: bad checkpoint %q: %w", raw, err)
+	}
+	return e.store.TrimJournal(ctx, covered) // its errors say "trim journal"
 }

@@ -80,7 +80,7 @@ type Snapshot struct {
 	Time      time.Time `json:"time"`
 	Responses int64     `json:"responses"`
 	Positives int64     `json:"positives"`
-	Reason    string    `json:"reason"`   // "periodic", "shutdown", "rollback", "reset"
+	Reason    string    `json:"reason"`   // "periodic", "shutdown", "recovery", "rollback", "reset"
 	AUC       *float64  `json:"auc"`      // windowed AUC when stored (null until defined)
 	LogLoss   *float64  `json:"log_loss"` // windowed log-loss when stored
 	Chosen    int64     `json:"chosen"`   // NBA decisions that chose this action, to date
@@ -100,6 +100,13 @@ type Journal interface {
 	Replay(ctx context.Context, after uint64, fn func(*Event) error) error
 	// Outcome returns the state of a (decision, action) pair, ErrNotFound if none.
 	Outcome(ctx context.Context, k OutcomeKey) (OutcomeState, error)
+}
+
+// Trimmer applies the store's retention to the journal.
+type Trimmer interface {
+	// TrimJournal deletes events at or below covered that are older than the store's
+	// retention, never one above covered; it returns how many it deleted.
+	TrimJournal(ctx context.Context, covered uint64) (int, error)
 }
 
 // DecisionLog reads the decision log.
@@ -155,6 +162,7 @@ type Store interface {
 	Catalog
 	Profiles
 	Journal
+	Trimmer
 	DecisionLog
 	Models
 	Programs

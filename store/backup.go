@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,7 @@ import (
 //
 //	"NXBK" | version byte (1) | Badger backup bytes | CRC-32C of those bytes (4 bytes BE) | "NXND"
 //
-// Restore reads and verifies the whole file before it writes a single key.
+// RestoreDir reads and verifies the whole file before it writes a single key.
 const (
 	backupMagic   = "NXBK"
 	backupTrailer = "NXND"
@@ -27,9 +26,10 @@ var ErrBadBackup = errors.New("not a valid nextbest backup")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Backup writes a full backup of the store to w.
-func (s *Store) Backup(_ context.Context, w io.Writer) error {
-	bw := bufio.NewWriter(w)
+// Backup writes a full backup of the store to w. It stops with ctx's error once ctx is
+// done (a signal to the CLI, a server shutting down).
+func (s *Store) Backup(ctx context.Context, w io.Writer) error {
+	bw := bufio.NewWriter(ctxWriter{ctx, w})
 	if _, err := bw.WriteString(backupMagic); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -51,6 +51,19 @@ func (s *Store) Backup(_ context.Context, w io.Writer) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
+}
+
+// ctxWriter fails every write once ctx is done; Badger's backup stream takes no context.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // VerifyBackup reads a whole backup and checks its envelope and checksum. It returns the
@@ -76,27 +89,4 @@ func VerifyBackup(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch (%08x, want %08x): the file is corrupted", ErrBadBackup, got, want)
 	}
 	return payload, nil
-}
-
-// Restore loads a verified backup into the store. The backup is verified in full first; a
-// bad file changes nothing. Restore into an empty store: keys in the backup overwrite keys
-// already present.
-func (s *Store) Restore(_ context.Context, r io.Reader) error {
-	payload, err := VerifyBackup(r)
-	if err != nil {
-		return err
-	}
-	// Badger loads through its memory-mapped logs and tables: check the room first, as
-	// every other write does (diskGuard).
-	if err := s.disk.admit(len(payload)); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer s.customers.clear() // also after a partial load
-	if err := s.db.Load(bytes.NewReader(payload), 256); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if err := s.durable(); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	return nil
 }

@@ -70,13 +70,6 @@ func TestDiskFullRefusesWrites(t *testing.T) {
 		{"events", func() error {
 			return s.Commit(ctx, &engine.Batch{Events: []engine.EventWrite{{Event: ev, Outcome: engine.OutcomeState{Seq: 2, Outcome: engine.Clicked}}}})
 		}},
-		{"restore", func() error {
-			var buf strings.Builder
-			if err := s.Backup(ctx, &buf); err != nil {
-				return err
-			}
-			return s.Restore(ctx, strings.NewReader(buf.String()))
-		}},
 	}
 	for _, w := range writes {
 		if err := w.write(); !errors.Is(err, ErrDiskFull) || !errors.Is(err, engine.ErrInsufficientStorage) {

@@ -185,7 +185,9 @@ func decisionWrites(d *engine.Decision) []write {
 func eventWrites(ew engine.EventWrite) []write {
 	e := ew.Event
 	g := []write{
-		{key: eventKey(e.Seq), value: engine.EncodeEvent(nil, e), ttl: true},
+		// No TTL on the event itself: the journal keeps an event until a model snapshot
+		// covers it and it is older than the retention (TrimJournal). The rest expires.
+		{key: eventKey(e.Seq), value: engine.EncodeEvent(nil, e)},
 		{key: outcomeKey(engine.OutcomeKey{Decision: e.DecisionID, Action: e.ActionID}), value: engine.EncodeOutcomeState(nil, &ew.Outcome), ttl: true},
 		{key: decisionEventKey(e.DecisionID, e.Seq), ttl: true},
 	}

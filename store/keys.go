@@ -23,6 +23,7 @@ const (
 	tDecEvent   = layout + "devent/"    // + decision id NUL seq (8 bytes BE) -> empty: the events of a decision
 	tModelMeta  = layout + "modelmeta/" // + action id NUL version (8 bytes BE) -> engine.Snapshot JSON
 	tModelBytes = layout + "model/"     // + action id NUL version (8 bytes BE) -> model bytes
+	tTrimMark   = layout + "trimmark/"  // + time (8 bytes BE unix ns) -> covered seq (8 bytes BE): see TrimJournal
 	sep         = "\x00"
 	// tHold is a prefix no key has: an iterator over it holds Badger's value-log file
 	// deletions (Store.holdDeletions) and reads nothing.

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -28,8 +31,11 @@ type Options struct {
 	// LazySync bounds how long a write no one waits for (a batch of decision records,
 	// engine.Batch.Lazy) may wait for its fsync when SyncWrites is on; it is usually
 	// fsync'd sooner, by the next write someone waits for. See syncer.
-	LazySync  time.Duration
-	Retention time.Duration // decision log and journal TTL; 0 keeps them forever
+	LazySync time.Duration
+	// Retention is how long the decision log and its bookkeeping are kept (Badger TTL);
+	// journal events are kept that long and until a model snapshot covers them
+	// (TrimJournal). 0 keeps them forever.
+	Retention time.Duration
 	// Memory. Badger's heap is roughly MemTableSize x NumMemtables, plus BlockCacheSize
 	// and IndexCacheSize, plus its table builders: each holds about 4 to 10 times the
 	// table it builds (a MemTableSize table when a memtable is flushed, a 2 MB table in
@@ -56,7 +62,9 @@ type Options struct {
 	DiskReserve int64
 	Logger      *slog.Logger
 
-	valueLogFileSize int64 // tests: Badger's default (1 GB) unless set
+	valueLogFileSize int64            // tests: Badger's default (1 GB) unless set
+	now              func() time.Time // tests: the clock of the journal's retention; time.Now unless set
+	restoring        bool             // RestoreDir: open a directory that holds the restore marker
 }
 
 // DefaultOptions returns options sized so that, with 1,000 full-covariance models and a
@@ -91,6 +99,16 @@ type Store struct {
 func Open(opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("open store: no directory given")
+	}
+	if !opts.restoring {
+		// A restore writes its marker first and removes it last (RestoreDir).
+		note, err := os.ReadFile(filepath.Join(opts.Dir, restoreMarker))
+		if err == nil {
+			return nil, fmt.Errorf("open store %s: %w: %s", opts.Dir, ErrIncompleteRestore, bytes.TrimSpace(note))
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+		}
 	}
 	log := opts.Logger
 	if log == nil {
@@ -301,6 +319,14 @@ func (s *Store) update(size int, fn func(txn *badger.Txn) error) error {
 		return err
 	}
 	return s.durable()
+}
+
+// now is the wall time the journal's retention is measured in, as Badger's TTLs are.
+func (s *Store) now() time.Time {
+	if s.opts.now != nil {
+		return s.opts.now()
+	}
+	return time.Now()
 }
 
 func (s *Store) ttlEntry(key, value []byte) *badger.Entry {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -78,11 +80,12 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if err := src.Backup(context.Background(), &buf); err != nil {
 		t.Fatal(err)
 	}
-	dst := openTest(t, t.TempDir())
-	defer dst.Close()
-	if err := dst.Restore(context.Background(), bytes.NewReader(buf.Bytes())); err != nil {
+	dir := filepath.Join(t.TempDir(), "restored")
+	if err := RestoreDir(context.Background(), bytes.NewReader(buf.Bytes()), DefaultOptions(dir)); err != nil {
 		t.Fatal(err)
 	}
+	dst := openTest(t, dir)
+	defer dst.Close()
 	want, got := dump(t, src), dump(t, dst)
 	if len(want) < 8 {
 		t.Fatalf("source holds only %d keys; fill wrote fewer than expected", len(want))
@@ -137,21 +140,34 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
-			dst := openTest(t, t.TempDir())
-			defer dst.Close()
-			if err := dst.PutSetting(context.Background(), "marker", []byte("before")); err != nil {
-				t.Fatal(err)
-			}
-			before := dump(t, dst)
-			err := dst.Restore(context.Background(), bytes.NewReader(data))
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "restored")
+			err := RestoreDir(context.Background(), bytes.NewReader(data), DefaultOptions(dir))
 			if !errors.Is(err, ErrBadBackup) {
 				t.Fatalf("restore returned %v, want ErrBadBackup", err)
 			}
-			after := dump(t, dst)
-			if len(after) != len(before) || after["v1/setting/marker"] != "before" {
-				t.Fatalf("a refused restore changed the store: %d keys before, %d after", len(before), len(after))
+			if left, _ := os.ReadDir(parent); len(left) != 0 {
+				t.Fatalf("a refused restore wrote %v", left)
 			}
 		})
+	}
+	// A good backup into a directory that holds a store is refused, and the store is left
+	// as it was.
+	dst := openTest(t, t.TempDir())
+	if err := dst.PutSetting(context.Background(), "marker", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, dst)
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := RestoreDir(context.Background(), bytes.NewReader(good), DefaultOptions(dst.opts.Dir)); !errors.Is(err, ErrNotEmpty) {
+		t.Fatalf("restore into a store: %v, want ErrNotEmpty", err)
+	}
+	dst = openTest(t, dst.opts.Dir)
+	defer dst.Close()
+	if after := dump(t, dst); len(after) != len(before) || after["v1/setting/marker"] != "before" {
+		t.Fatalf("a refused restore changed the store: %d keys before, %d after", len(before), len(after))
 	}
 }
 

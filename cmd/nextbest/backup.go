@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nextbest/nextbest/store"
 )
@@ -29,31 +30,77 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	tmp := *out + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := st.Backup(ctx, f); err != nil {
-		f.Close()
-		os.Remove(tmp)
+	if err := writeBackup(ctx, st, *out); err != nil {
 		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := os.Rename(tmp, *out); err != nil {
-		return fmt.Errorf("backup: %w", err)
 	}
 	fi, _ := os.Stat(*out)
 	fmt.Fprintf(stdout, "wrote backup %s (%d bytes)\n", *out, fi.Size())
 	return nil
+}
+
+// partialBackup is what a backup file's name gets, with a unique suffix, while it is
+// written: ".NAME.partial-*" beside it, hidden and never taken for a backup.
+func partialBackup(out string) string { return "." + filepath.Base(out) + ".partial-" }
+
+// writeBackup writes the backup to a new temporary file beside out and renames it to out
+// once it is complete and fsync'd, so that out is never a partial backup. On an error or
+// a signal (ctx done) the temporary file is removed; one left by a process killed with
+// SIGKILL, which can clean up nothing, is removed by the next backup to the same file.
+func writeBackup(ctx context.Context, st *store.Store, out string) (err error) {
+	dir := filepath.Dir(out)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), partialBackup(out)) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("backup: remove what an interrupted backup left: %w", err)
+			}
+		}
+	}
+	f, err := os.CreateTemp(dir, partialBackup(out)+"*")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := st.Backup(ctx, f); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("backup interrupted (%w): %s was not written", ctx.Err(), out)
+		}
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := os.Rename(f.Name(), out); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory, so that a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // openStopped opens the store in data for a command that needs the server stopped.
@@ -83,23 +130,16 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	// Verify the whole file before touching the data directory.
-	if _, err := store.VerifyBackup(bytes.NewReader(raw)); err != nil {
+	// RestoreDir verifies the whole file before it touches the data directory, restores
+	// beside it and moves the store into place only once it is complete and verified.
+	err = store.RestoreDir(ctx, bytes.NewReader(raw), store.DefaultOptions(*data))
+	switch {
+	case errors.Is(err, store.ErrBadBackup):
 		return fmt.Errorf("restore %s: %w; nothing was changed", *in, err)
-	}
-	if entries, err := os.ReadDir(*data); err == nil && len(entries) > 0 {
+	case errors.Is(err, store.ErrNotEmpty):
 		return fmt.Errorf("restore: %s is not empty; restore into a new directory (--data) and point the server at it", *data)
-	}
-	st, err := store.Open(store.DefaultOptions(*data))
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if err := st.Restore(ctx, bytes.NewReader(raw)); err != nil {
-		st.Close()
-		return err
-	}
-	if err := st.Close(); err != nil {
-		return err
+	case err != nil:
+		return fmt.Errorf("%w; the restore did not complete: run it again", err)
 	}
 	fmt.Fprintf(stdout, "restored %s into %s\n", *in, *data)
 	return nil

@@ -162,7 +162,14 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 			return err
 		}},
 		{"snapshots", o.Schedule.Snapshots, func(ctx context.Context, _ time.Time) error {
-			_, err := eng.Snapshot(ctx, "periodic")
+			if _, err := eng.Snapshot(ctx, "periodic"); err != nil {
+				return err
+			}
+			// Then the journal's retention: only events the stored snapshots cover go.
+			n, err := eng.TrimJournal(ctx)
+			if n > 0 {
+				log.Info("journal trimmed: events past the retention that model snapshots include", "events", n)
+			}
 			return err
 		}},
 		{"gc", o.Schedule.GC, func(ctx context.Context, _ time.Time) error {
