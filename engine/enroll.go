@@ -27,6 +27,9 @@ type Enrollment struct {
 	Churned    bool         `json:"churned"`
 	Discount   float64      `json:"discount"`
 	NPS        *float64     `json:"nps,omitempty"` // first NPS answer, as +100/0/-100
+	Revenue    float64      `json:"revenue,omitempty"`
+	// Net is the customer's net value so far (Rollup.NetSum).
+	Net float64 `json:"net,omitempty"`
 }
 
 // armCache remembers each customer's arm of the running experiment so that a customer

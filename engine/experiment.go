@@ -27,9 +27,11 @@ const (
 	MetricDiscount     = "retention_discount" // discount money per assigned customer
 	MetricNPS          = "nps"                // mean of +100/0/-100 per respondent
 	MetricResponders   = "responders"         // responders per assigned customer
+	MetricNetValue     = "net_value"          // net value (Rollup.NetSum) per assigned customer
+	MetricRevenue      = "revenue"            // revenue outcomes per assigned customer
 )
 
-var allMetrics = []string{MetricResponseRate, MetricChurn, MetricDiscount, MetricNPS, MetricResponders}
+var allMetrics = []string{MetricResponseRate, MetricChurn, MetricDiscount, MetricNPS, MetricResponders, MetricNetValue, MetricRevenue}
 
 // Experiment compares decision policies on randomly assigned customers: typically NBA
 // against the legacy campaigns it replaces and a no-contact holdout.
@@ -99,7 +101,7 @@ func (e *Engine) PutExperiment(ctx context.Context, x Experiment) (Experiment, e
 		return Experiment{}, Invalid("invalid_field", "salt (128) or description (%d) too long", maxDescLength)
 	}
 	if len(x.Metrics) == 0 {
-		x.Metrics = []string{MetricResponseRate, MetricChurn, MetricDiscount, MetricNPS}
+		x.Metrics = []string{MetricResponseRate, MetricChurn, MetricDiscount, MetricNPS, MetricNetValue}
 	}
 	for i, m := range x.Metrics {
 		if !slices.Contains(allMetrics, m) {

@@ -40,6 +40,7 @@ type request struct {
 	outcomes []CustomerOutcome // waits for the commit
 	enroll   *Enrollment       // a customer assigned but not contacted; no wait
 	flush    bool              // nothing: answered once everything queued before it is committed
+	label    *LabelKey         // resolve a due label (labels.go); waits for the commit
 	reply    chan result
 }
 
@@ -268,6 +269,7 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 	var later []*request
 	seq := c.nextSeq
 	tr := c.newTracker(ctx)
+	lb := c.newLabelBatch()
 	var exps []Experiment
 	seenIDs := map[string]bool{}
 	for _, r := range batch {
@@ -276,6 +278,7 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 			d := r.decision
 			b.Decisions = append(b.Decisions, d)
 			tr.decision(d)
+			lb.openFor(d, &b)
 			if len(d.Chosen) > 0 {
 				b.Contacts = append(b.Contacts, ContactEvent{Customer: d.CustomerID, Time: d.Time, Channel: d.Channel})
 			}
@@ -285,7 +288,7 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 				b.Events = append(b.Events, *ew)
 				seq++
 				if res.responded {
-					tr.response(r.feedback.d, ew.Event.Time)
+					tr.response(r.feedback.d, r.feedback.action, ew.Event.Time)
 				}
 				if res.negative {
 					b.Contacts = append(b.Contacts, ContactEvent{Customer: r.feedback.d.CustomerID, Time: ew.Event.Time, Negative: true})
@@ -320,7 +323,25 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 				if tr.outcome(&o, exps) {
 					res.outcomes.Attributed++
 				}
+				n, err := c.hit(ctx, lb, &o, &b)
+				if err != nil {
+					res.err = err
+					break
+				}
+				res.outcomes.Labelled += n
 				b.Outcomes = append(b.Outcomes, o)
+			}
+			replies = append(replies, pendingReply{r: r, res: res})
+		case r.label != nil:
+			var res result
+			ew, err := c.resolve(ctx, lb, *r.label, seq, &b)
+			switch {
+			case err != nil:
+				res.err = err
+			case ew != nil:
+				b.Events = append(b.Events, *ew)
+				res.seq, res.learned = seq, ew.Event.Learned
+				seq++
 			}
 			replies = append(replies, pendingReply{r: r, res: res})
 		default:
@@ -330,7 +351,7 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 	if err := tr.flush(&b); err != nil {
 		c.fail(&b, replies, fmt.Errorf("experiment bookkeeping: %w", err))
 		replies = nil
-	} else if len(b.Decisions) > 0 || len(b.Events) > 0 || len(b.Outcomes) > 0 || len(b.Enrollments) > 0 {
+	} else if len(b.Decisions) > 0 || len(b.Events) > 0 || len(b.Outcomes) > 0 || len(b.Enrollments) > 0 || len(b.DropLabels) > 0 {
 		b.Lazy = len(replies) == 0 && len(b.Events) == 0
 		if err := e.store.Commit(ctx, &b); err != nil {
 			// The store may have written part of the batch before failing: never reuse
@@ -346,6 +367,10 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 			}
 			e.mu.RLock()
 			for _, ew := range b.Events {
+				if ew.Event.Objective != "" {
+					e.applyLabel(ew.Event, nil)
+					continue
+				}
 				if st := e.actions[ew.Event.ActionID]; st != nil {
 					e.apply(st, ew.Event)
 					st.dirty.Store(true)

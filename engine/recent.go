@@ -1,6 +1,9 @@
 package engine
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // recentDecisions keeps the newest decisions in memory so feedback on them needs no store
 // read. It is a fixed-size ring: the oldest entry is evicted first.
@@ -45,8 +48,20 @@ func (r *recentDecisions) slim(d *Decision) {
 	r.byID[d.ID] = &Decision{
 		ID: d.ID, CustomerID: d.CustomerID, Channel: d.Channel, Time: d.Time, Arm: d.Arm, Experiment: d.Experiment,
 		Source: d.Source, Schema: d.Schema, Features: d.Features, Chosen: d.Chosen, NoAction: d.NoAction,
-		Reason: d.Reason, Deadline: d.Deadline,
+		Reason: d.Reason, Deadline: d.Deadline, Candidates: chosenCandidates(d),
 	}
+}
+
+// chosenCandidates returns the candidates of the actions a decision offered (what an
+// answer's bookkeeping reads: the value and costs logged for them).
+func chosenCandidates(d *Decision) []Candidate {
+	var out []Candidate
+	for _, c := range d.Candidates {
+		if slices.Contains(d.Chosen, c.ID) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (r *recentDecisions) forget(id DecisionID) {

@@ -36,6 +36,8 @@ type ArmTotals struct {
 	Churned    int64   `json:"churned"`
 	Discount   float64 `json:"discount_total"`
 	NPSAnswers int     `json:"nps_respondents"`
+	Revenue    float64 `json:"revenue_total"`
+	NetValue   float64 `json:"net_value_total"`
 }
 
 // MetricResult is one metric: its value per arm and the comparisons.
@@ -101,6 +103,12 @@ var metricDefs = []metricDef{
 	{MetricNPS, "respondent", experiments.NPS, false, func(r *Rollup) experiments.Summary { return r.NPS }},
 	{MetricResponders, "assigned customer", experiments.Binary, false, func(r *Rollup) experiments.Summary {
 		return experiments.Summary{N: int(r.Assigned), Sum: float64(r.Responders), SumSq: float64(r.Responders)}
+	}},
+	{MetricNetValue, "assigned customer", experiments.Mean, false, func(r *Rollup) experiments.Summary {
+		return experiments.Summary{N: int(r.Assigned), Sum: r.NetSum, SumSq: r.NetSumSq}
+	}},
+	{MetricRevenue, "assigned customer", experiments.Mean, false, func(r *Rollup) experiments.Summary {
+		return experiments.Summary{N: int(r.Assigned), Sum: r.RevenueSum, SumSq: r.RevenueSumSq}
 	}},
 }
 
@@ -280,7 +288,8 @@ func armTotals(x *Experiment, cum []Rollup) []ArmTotals {
 	for i, a := range x.Arms {
 		r := &cum[i]
 		out[i] = ArmTotals{Name: a.Name, Policy: string(a.Policy), Weight: a.Weight, Assigned: r.Assigned, Decisions: r.Decisions, Contacts: r.Contacts,
-			Responses: r.Responses, Responders: r.Responders, Churned: r.Churned, Discount: r.DiscountSum, NPSAnswers: r.NPS.N}
+			Responses: r.Responses, Responders: r.Responders, Churned: r.Churned, Discount: r.DiscountSum, NPSAnswers: r.NPS.N,
+			Revenue: r.RevenueSum, NetValue: r.NetSum}
 	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/nextbest/nextbest/experiments"
 )
 
@@ -27,6 +29,15 @@ type Rollup struct {
 	DiscountSum   float64             `json:"discount_sum"`
 	DiscountSumSq float64             `json:"discount_sum_sq"`
 	NPS           experiments.Summary `json:"nps"` // first answer per respondent, +100/0/-100
+	RevenueSum    float64             `json:"revenue_sum,omitempty"`
+	RevenueSumSq  float64             `json:"revenue_sum_sq,omitempty"`
+	// NetSum is the arm's net value: the value of the responses to its offers (each at
+	// the value its decision logged), plus its objectives' outcomes at their value (a
+	// churn at what losing the customer costs), minus the retention discounts granted,
+	// minus the contact costs of its offers. NetSumSq, like DiscountSumSq, holds
+	// increments of the per-customer totals' squares.
+	NetSum   float64 `json:"net_sum,omitempty"`
+	NetSumSq float64 `json:"net_sum_sq,omitempty"`
 }
 
 func (r *Rollup) add(o *Rollup) {
@@ -39,6 +50,10 @@ func (r *Rollup) add(o *Rollup) {
 	r.DiscountSum += o.DiscountSum
 	r.DiscountSumSq += o.DiscountSumSq
 	r.NPS = r.NPS.Merge(o.NPS)
+	r.RevenueSum += o.RevenueSum
+	r.RevenueSumSq += o.RevenueSumSq
+	r.NetSum += o.NetSum
+	r.NetSumSq += o.NetSumSq
 }
 
 // Outcome types for POST /v1/outcomes.
@@ -47,6 +62,7 @@ const (
 	OutcomeDiscount = "retention_discount"
 	OutcomeNPS      = "nps"
 	OutcomeResponse = "response"
+	OutcomeRevenue  = "revenue" // money received from the customer, such as a paid bill
 )
 
 // CustomerOutcome is a business outcome of a customer: churn, a retention discount
@@ -57,6 +73,10 @@ type CustomerOutcome struct {
 	Type     string     `json:"type"`
 	Value    float64    `json:"value"`
 	Time     time.Time  `json:"time"`
+	// Money is what the outcome is worth to the business, in the experiment report's net
+	// value: a churn at its objective's value for the customer (set by RecordOutcomes; 0
+	// without a churn objective), a retention discount at minus its amount.
+	Money float64 `json:"money,omitempty"`
 }
 
 // Validate checks an outcome.
@@ -78,16 +98,16 @@ func (o *CustomerOutcome) Validate() error {
 		if o.Value != 1 {
 			return Invalid("invalid_field", "value: a %s outcome has value 1 (or none)", o.Type)
 		}
-	case OutcomeDiscount:
+	case OutcomeDiscount, OutcomeRevenue:
 		if o.Value < 0 || o.Value > maxActionValue {
-			return Invalid("invalid_field", "value: a retention discount is an amount in [0, %g]", maxActionValue)
+			return Invalid("invalid_field", "value: a %s is an amount in [0, %g]", o.Type, maxActionValue)
 		}
 	case OutcomeNPS:
 		if _, err := experiments.NPSScore(int(o.Value)); err != nil || o.Value != float64(int(o.Value)) {
 			return Invalid("invalid_field", "value: an NPS answer is a whole number from 0 to 10")
 		}
 	default:
-		return Invalid("invalid_field", "type: %q is not churn, retention_discount, nps or response", truncate(o.Type, 32))
+		return Invalid("invalid_field", "type: %q is not churn, retention_discount, revenue, nps or response", truncate(o.Type, 32))
 	}
 	return nil
 }
@@ -97,6 +117,9 @@ type OutcomesResult struct {
 	Accepted   int `json:"accepted"`
 	Duplicates int `json:"duplicates"`
 	Attributed int `json:"attributed"` // counted in an experiment (the customer is enrolled)
+	// Labelled counts the open labels the outcomes marked: decisions of the customer's
+	// within an objective's horizon before the outcome (labels.go).
+	Labelled int `json:"labelled"`
 }
 
 // RecordOutcomes validates a batch of outcomes and records them durably: all or none.
@@ -120,12 +143,57 @@ func (e *Engine) RecordOutcomes(ctx context.Context, os []CustomerOutcome) (Outc
 			os[i].Time = now
 		}
 		os[i].Time = os[i].Time.UTC()
+		if os[i].Time.After(now.Add(maxOutcomeAhead)) {
+			return OutcomesResult{}, Invalid("invalid_field", "outcomes[%d].time: %s is more than %s after the engine's clock (%s): record an outcome once it has happened", i, os[i].Time.Format(time.RFC3339), maxOutcomeAhead, now.Format(time.RFC3339))
+		}
+		money, err := e.outcomeMoney(ctx, &os[i])
+		if err != nil {
+			return OutcomesResult{}, err
+		}
+		os[i].Money = money
 	}
 	res := e.journal.submit(ctx, &request{outcomes: os})
 	if res.err != nil {
 		return OutcomesResult{}, res.err
 	}
 	return res.outcomes, nil
+}
+
+// maxOutcomeAhead is how far after the engine's clock an outcome's time may be: clients'
+// clocks differ by seconds, and a replay posts an hour's outcomes before it moves the
+// clock to the hour's end.
+const maxOutcomeAhead = 24 * time.Hour
+
+// outcomeMoney is what an outcome is worth in the experiment report's net value: a churn
+// at its objective's value for the customer (0 without a churn objective, or if the value
+// cannot be evaluated for this customer, which is logged), a retention discount at minus
+// its amount (counted in the tracker), nothing else.
+func (e *Engine) outcomeMoney(ctx context.Context, o *CustomerOutcome) (float64, error) {
+	if o.Type != OutcomeChurn {
+		return 0, nil
+	}
+	e.mu.RLock()
+	obj := e.objectives[OutcomeChurn]
+	e.mu.RUnlock()
+	if obj == nil {
+		return 0, nil
+	}
+	if c, ok := obj.value.constant(); ok {
+		return c, nil
+	}
+	profile, err := e.profile(ctx, o.Customer)
+	if err != nil {
+		return 0, err
+	}
+	machine := e.vms.Get().(*vm.VM)
+	defer e.vms.Put(machine)
+	env := Env{Profile: profile, Context: map[string]any{}, Customer: string(o.Customer)}
+	v, err := obj.value.eval(machine, &env, true)
+	if err != nil {
+		e.log.Warn("the churn objective's value could not be evaluated for a customer; the churn counts 0 in the net value", "customer", o.Customer, "err", err)
+		return 0, nil
+	}
+	return v, nil
 }
 
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
@@ -181,6 +249,28 @@ func (t *tracker) roll(x ExperimentID, at time.Time, arm string) *Rollup {
 	return r
 }
 
+// net adds delta to a customer's net value and to the arm's rollup of the day of at.
+func (t *tracker) net(en *Enrollment, at time.Time, delta float64) {
+	if delta == 0 || !finite(delta) {
+		return
+	}
+	r := t.roll(en.Experiment, at, en.Arm)
+	old := en.Net
+	en.Net += delta
+	r.NetSum += delta
+	r.NetSumSq += en.Net*en.Net - old*old
+}
+
+// candidate returns the logged candidate of action id in d, or nil.
+func candidate(d *Decision, id ActionID) *Candidate {
+	for i := range d.Candidates {
+		if d.Candidates[i].ID == id {
+			return &d.Candidates[i]
+		}
+	}
+	return nil
+}
+
 // decision counts a logged decision, enrolling the customer if this is the first.
 func (t *tracker) decision(d *Decision) {
 	if d.Experiment == "" {
@@ -201,6 +291,9 @@ func (t *tracker) decision(d *Decision) {
 	if len(d.Chosen) > 0 {
 		en.Contacts++
 		r.Contacts++
+		if c := candidate(d, d.Chosen[0]); c != nil {
+			t.net(en, d.Time, -c.ContactCost)
+		}
 	}
 	t.touched[k] = true
 }
@@ -218,8 +311,9 @@ func (t *tracker) enrollOnly(en *Enrollment) {
 	t.roll(en.Experiment, en.Assigned, en.Arm).Assigned++
 }
 
-// response counts a positive response to a decision's offer (once per decision).
-func (t *tracker) response(d *Decision, at time.Time) {
+// response counts a positive response to a decision's offer of action (once per
+// decision), and the value its decision logged for it in the customer's net value.
+func (t *tracker) response(d *Decision, action ActionID, at time.Time) {
 	if d.Experiment == "" {
 		return
 	}
@@ -228,6 +322,9 @@ func (t *tracker) response(d *Decision, at time.Time) {
 		return
 	}
 	t.respond(en, at)
+	if c := candidate(d, action); c != nil {
+		t.net(en, at, c.Value)
+	}
 }
 
 func (t *tracker) respond(en *Enrollment, at time.Time) {
@@ -261,12 +358,19 @@ func (t *tracker) outcome(o *CustomerOutcome, exps []Experiment) bool {
 			if !en.Churned {
 				en.Churned = true
 				r.Churned++
+				t.net(en, o.Time, o.Money)
 			}
 		case OutcomeDiscount:
 			old := en.Discount
 			en.Discount += o.Value
 			r.DiscountSum += o.Value
 			r.DiscountSumSq += en.Discount*en.Discount - old*old
+			t.net(en, o.Time, -o.Value)
+		case OutcomeRevenue:
+			old := en.Revenue
+			en.Revenue += o.Value
+			r.RevenueSum += o.Value
+			r.RevenueSumSq += en.Revenue*en.Revenue - old*old
 		case OutcomeNPS:
 			if en.NPS == nil {
 				score, _ := experiments.NPSScore(int(o.Value))

@@ -38,6 +38,11 @@ type Batch struct {
 	Rollups     []Rollup
 	Contacts    []ContactEvent
 	Outcomes    []CustomerOutcome
+	// Delayed labels (labels.go): labels opened or marked, labels dropped unlearnt, and
+	// when customers left. A resolved label is deleted with its event (EventWrite).
+	Labels     []*Label
+	DropLabels []Label
+	Left       map[CustomerID]time.Time
 	// Lazy marks a batch no request waits for (decision records and their bookkeeping):
 	// the store may make it durable a little later, and does so before any later batch
 	// that is not lazy is acknowledged.
@@ -49,6 +54,9 @@ type EventWrite struct {
 	Event   *Event
 	Outcome OutcomeState
 	Resolve *PendingKey // the pending response this event answers, if any
+	// ResolveLabel is the open label a label event resolves (Event.Objective set): it is
+	// deleted with the event, which has no outcome state.
+	ResolveLabel *Label
 }
 
 // OutcomeKey names a (decision, action) pair.
@@ -168,4 +176,5 @@ type Store interface {
 	Programs
 	Results
 	OutcomeLog
+	Labels
 }

@@ -46,6 +46,15 @@ func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 	for _, ew := range b.Events {
 		groups = append(groups, eventWrites(ew))
 	}
+	for _, l := range b.Labels {
+		groups = append(groups, labelWrites(l))
+	}
+	for i := range b.DropLabels {
+		groups = append(groups, labelDeletes(&b.DropLabels[i]))
+	}
+	for c, t := range b.Left {
+		groups = append(groups, []write{{key: leftKey(c), value: binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano())), ttl: true}})
+	}
 	for _, sn := range b.Snapshots {
 		meta, err := gojson.Marshal(sn)
 		if err != nil {
@@ -184,6 +193,12 @@ func decisionWrites(d *engine.Decision) []write {
 
 func eventWrites(ew engine.EventWrite) []write {
 	e := ew.Event
+	if ew.ResolveLabel != nil {
+		// A label event: the event, its place among the decision's events, and the open
+		// label it resolves; no outcome state (that is feedback's idempotency).
+		g := []write{{key: eventKey(e.Seq), value: engine.EncodeEvent(nil, e)}, {key: decisionEventKey(e.DecisionID, e.Seq), ttl: true}}
+		return append(g, labelDeletes(ew.ResolveLabel)...)
+	}
 	g := []write{
 		// No TTL on the event itself: the journal keeps an event until a model snapshot
 		// covers it and it is older than the retention (TrimJournal). The rest expires.
