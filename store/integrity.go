@@ -234,7 +234,7 @@ func verifyTable(path string, id uint64, tm badger.TableManifest) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("unreadable: %v", firstLine(fmt.Sprint(r)))
+			err = fmt.Errorf("a block does not read back: it does not decompress or its layout is damaged (Badger's table reader failed with %q)", firstLine(fmt.Sprint(r)))
 		}
 	}()
 	t, err := table.OpenInMemoryTable(data, id, &table.Options{Compression: tm.Compression, BlockSize: 4 << 10, ChkMode: options.NoVerification})
