@@ -300,9 +300,19 @@ func firstLine(s string) string {
 
 // checkBeforeOpen refuses a store whose files are damaged (checkFiles), before Badger
 // opens it and repairs or crashes on the damage. A directory without a MANIFEST is a new
-// store. It holds the directory's lock (Badger's own, see lockDir) while it reads.
+// store, unless it holds tables or logs: Badger would start an empty store over them and
+// delete the tables. It holds the directory's lock (Badger's own, see lockDir) while it
+// reads.
 func checkBeforeOpen(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); errors.Is(err, os.ErrNotExist) {
+		var files []string
+		for _, pattern := range []string{"*.sst", "*.vlog", "*.mem"} {
+			m, _ := filepath.Glob(filepath.Join(dir, pattern))
+			files = append(files, m...)
+		}
+		if len(files) > 0 {
+			return &DamageError{Dir: dir, Damage: []Damage{{File: "MANIFEST", Reason: fmt.Sprintf("missing, while the directory holds %d tables and logs (%s, ...): Badger would start an empty store and delete the tables", len(files), filepath.Base(files[0]))}}}
+		}
 		return nil
 	}
 	unlock, err := lockDir(dir)

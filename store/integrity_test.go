@@ -265,8 +265,9 @@ func TestOpenRefusesDamagedTables(t *testing.T) {
 
 // TestOpenRefusesDamagedManifest: a MANIFEST record damaged in its length reads to Badger
 // as a torn tail, which it drops with the tables it created (they are deleted at open);
-// damaged in its body, Badger refuses it. Either way Open refuses the store, naming the
-// MANIFEST, and deletes nothing.
+// damaged in its body, Badger refuses it; a MANIFEST gone makes Badger start an empty store
+// and delete every table. Each time Open refuses the store, naming the MANIFEST, and
+// deletes nothing. So with a damaged key registry.
 func TestOpenRefusesDamagedManifest(t *testing.T) {
 	dir := t.TempDir()
 	o := DefaultOptions(dir)
@@ -297,6 +298,13 @@ func TestOpenRefusesDamagedManifest(t *testing.T) {
 	t.Run("body of the last record", func(t *testing.T) {
 		d := copyFiles(t, dir)
 		flip(t, filepath.Join(d, "MANIFEST"), int64(len(raw)-1), 0x01)
+		wantDamage(t, d, "MANIFEST")
+	})
+	t.Run("MANIFEST missing", func(t *testing.T) {
+		d := copyFiles(t, dir)
+		if err := os.Remove(filepath.Join(d, "MANIFEST")); err != nil {
+			t.Fatal(err)
+		}
 		wantDamage(t, d, "MANIFEST")
 	})
 	t.Run("key registry", func(t *testing.T) {

@@ -61,6 +61,6 @@ func refuseDamaged(err error, dir string) error {
 	if !errors.Is(err, engine.ErrDamaged) {
 		return err
 	}
-	return fmt.Errorf("%w\nnextbest refuses to start on a damaged store rather than serve models that lack what they learned. "+
+	return fmt.Errorf("%w\nnextbest refuses to open a damaged store rather than serve, or copy, models that lack what they learned. "+
 		"`nextbest verify --data %s` reports all the damage; then restore the last backup (docs/durability.md, \"Damage\")", err, dir)
 }
