@@ -22,7 +22,9 @@ import (
 //
 // Layout, after the version byte: strings and byte strings as uvarint length then bytes;
 // counts as uvarints; times as a presence byte then a varint of Unix nanoseconds (UTC);
-// floats as 8 bytes little-endian IEEE 754.
+// floats as 8 bytes little-endian IEEE 754. Version 2 is version 1 followed by a CRC-32C
+// of the record, version byte included (binrec.AppendChecksum): a record damaged on disk
+// is an error, never decoded into wrong values; version 1 records are still read.
 //
 //	id customer channel time arm experiment source context schema
 //	features: n, n x (varint index), n x float
@@ -30,7 +32,10 @@ import (
 //	                    priority probability uvarint(model_seq))
 //	chosen: n, n x id
 //	no_action(byte) reason deadline
-const decisionRecordV1 = 1
+const (
+	decisionRecordV1 = 1
+	decisionRecordV2 = 2
+)
 
 // errRecord reports a decision record that cannot be decoded.
 var errRecord = errors.New("decision record")
@@ -38,7 +43,8 @@ var errRecord = errors.New("decision record")
 // EncodeDecision appends the stored form of d (without its outcomes, which live in the
 // journal) to b.
 func EncodeDecision(b []byte, d *Decision) []byte {
-	b = append(b, decisionRecordV1)
+	start := len(b)
+	b = append(b, decisionRecordV2)
 	for _, s := range []string{string(d.ID), string(d.CustomerID), d.Channel} {
 		b = appendString(b, s)
 	}
@@ -69,7 +75,8 @@ func EncodeDecision(b []byte, d *Decision) []byte {
 		b = append(b, 0)
 	}
 	b = appendString(b, d.Reason)
-	return appendTime(b, d.Deadline)
+	b = appendTime(b, d.Deadline)
+	return binrec.AppendChecksum(b, start)
 }
 
 // DecodeDecision decodes a stored decision record, binary or (older) JSON, into d. d
@@ -99,10 +106,11 @@ func DecodeDecision(b []byte, d *Decision) error {
 		}
 		return jsonFeatures(errRecord, &d.Features)
 	}
-	if b[0] != decisionRecordV1 {
-		return fmt.Errorf("%w: unknown version %d", errRecord, b[0])
+	body, err := versioned(b, decisionRecordV1, decisionRecordV2, errRecord)
+	if err != nil {
+		return err
 	}
-	r := recordReader{binrec.NewReader(b[1:], errRecord)}
+	r := recordReader{binrec.NewReader(body, errRecord)}
 	out := Decision{
 		ID:         DecisionID(r.str()),
 		CustomerID: CustomerID(r.str()),

@@ -141,7 +141,8 @@ func (e *Engine) Ready() bool { return e.ready.Load() && e.journal.running.Load(
 
 // Open loads the catalog, the schema and the models from the store, then replays the
 // journal after each model's snapshot so that every acknowledged event is applied exactly
-// once.
+// once. It refuses a store whose journal or snapshots lost what the models need with an
+// error wrapping ErrDamaged (verifyJournal).
 func (e *Engine) Open(ctx context.Context) error {
 	if err := e.loadSchema(ctx); err != nil {
 		return err
@@ -208,7 +209,9 @@ func (e *Engine) Open(ctx context.Context) error {
 		return fmt.Errorf("open engine: %w", err)
 	}
 	replayed := 0
+	tally := replayTally{from: from, last: from}
 	err = e.store.Replay(ctx, from, func(ev *Event) error {
+		tally.see(ev.Seq)
 		st := e.actions[ev.ActionID]
 		if st == nil || ev.Seq <= covered[ev.ActionID] {
 			return nil
@@ -225,6 +228,11 @@ func (e *Engine) Open(ctx context.Context) error {
 	}
 	last, err := e.store.LastSeq(ctx)
 	if err != nil {
+		return fmt.Errorf("open engine: %w", err)
+	}
+	// Refuse a journal that lost events the models need, rather than serve models that
+	// silently lack them.
+	if err := e.verifyJournal(ctx, tally, last); err != nil {
 		return fmt.Errorf("open engine: %w", err)
 	}
 	// Never reuse a sequence a snapshot or the checkpoint claims, even when the journal

@@ -26,6 +26,11 @@ var (
 	// nearly full (HTTP 507). Reads and decisions go on; writes are accepted again once
 	// space is freed.
 	ErrInsufficientStorage = errors.New("insufficient storage")
+	// ErrDamaged marks a store whose contents are damaged or contradict each other: a file
+	// or a record that does not read back, acknowledged journal events or model snapshots
+	// that are missing. Open refuses such a store rather than serve models that lack what
+	// they learned (docs/durability.md, "Damage"); `nextbest verify` reports all of it.
+	ErrDamaged = errors.New("store damaged")
 )
 
 // Error is an error with a stable machine-readable code for API clients, such as

@@ -353,11 +353,11 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 		replies = nil
 	} else if len(b.Decisions) > 0 || len(b.Events) > 0 || len(b.Outcomes) > 0 || len(b.Enrollments) > 0 || len(b.DropLabels) > 0 {
 		b.Lazy = len(replies) == 0 && len(b.Events) == 0
+		if len(b.Events) > 0 {
+			b.Settings = map[string][]byte{settingHead: strconv.AppendUint(nil, seq-1, 10)}
+		}
 		if err := e.store.Commit(ctx, &b); err != nil {
-			// The store may have written part of the batch before failing: never reuse
-			// its sequence numbers (a gap in the journal is harmless; a reused number
-			// would overwrite an event).
-			c.nextSeq = seq
+			c.nextSeq = c.resume(ctx, seq)
 			c.fail(&b, replies, err)
 			replies = nil
 		} else {
@@ -414,6 +414,21 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 		}
 		r.reply <- res
 	}
+}
+
+// resume returns the sequence to continue with after a failed commit that took the
+// numbers up to end (excluded). The store may have written part of the batch (whole
+// groups, in order) before failing: the journal continues right after what it holds, so
+// that it has no gap, which start-up reads as damage (verifyJournal), and no number is
+// reused, which would overwrite an event. If the store cannot say what it holds, the
+// numbers are skipped.
+func (c *committer) resume(ctx context.Context, end uint64) uint64 {
+	last, err := c.e.store.LastSeq(ctx)
+	if err != nil {
+		c.e.log.Error("after a failed commit, the journal's last event cannot be read; its sequence numbers are skipped, and the next start will report the gap", "from", c.nextSeq, "to", end-1, "err", err)
+		return end
+	}
+	return max(last+1, c.nextSeq)
 }
 
 // fail answers every waiting request of a batch that could not be committed: nothing in
@@ -591,12 +606,16 @@ func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error)
 		}
 		bumps = append(bumps, bump{st, v})
 	}
-	var encState []byte
+	var encState, versions []byte
 	if len(bumps) > 0 {
 		var err error
 		if encState, err = e.enc.MarshalBinary(); err != nil {
 			e.mu.RUnlock()
 			return 0, fmt.Errorf("encode feature encoder state: %w", err)
+		}
+		if versions, err = e.modelVersions(b.Snapshots); err != nil {
+			e.mu.RUnlock()
+			return 0, fmt.Errorf("encode model versions: %w", err)
 		}
 	}
 	e.mu.RUnlock()
@@ -605,7 +624,7 @@ func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error)
 	}
 	// Settings are written after the snapshots, so a checkpoint never claims more than
 	// what is stored.
-	b.Settings = map[string][]byte{settingCheckpoint: []byte(strconv.FormatUint(last, 10)), settingEncoder: encState}
+	b.Settings = map[string][]byte{settingCheckpoint: []byte(strconv.FormatUint(last, 10)), settingEncoder: encState, settingModels: versions}
 	if err := e.store.Commit(ctx, &b); err != nil {
 		return 0, fmt.Errorf("store model snapshots: %w", err)
 	}

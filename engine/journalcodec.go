@@ -24,7 +24,8 @@ import (
 // and decode about 3 times faster (`go test -run '^$' -bench BenchmarkJournalRecords -v
 // ./engine` logs the sizes; docs/benchmarks.md). Records written before them (JSON,
 // always starting with '{') are still read. The layout conventions are the decision
-// record's (decisioncodec.go).
+// record's (decisioncodec.go), version 2 included: version 1 without the checksum is
+// still read.
 //
 //	event:         seq time decision action customer outcome
 //	               reward(presence byte, float) flags(learned, reward_learned)
@@ -35,6 +36,14 @@ const (
 	eventRecordV1   = 1
 	outcomeRecordV1 = 1
 	contactRecordV1 = 1
+	// Version 2 of each is version 1 followed by a CRC-32C of the record (version byte
+	// included): a record damaged on disk is an error, never decoded into wrong values.
+	eventRecordV2   = 2
+	outcomeRecordV2 = 2
+	contactRecordV2 = 2
+	// Version 3 of the event is version 2 with the objective of a label event
+	// (labels.go) after the features; only label events use it.
+	eventRecordV3 = 3
 )
 
 // errJournalRecord reports a journal record that cannot be decoded.
@@ -42,8 +51,13 @@ var errJournalRecord = errors.New("journal record")
 
 // EncodeEvent appends the stored form of e to b.
 func EncodeEvent(b []byte, e *Event) []byte {
-	b = slices.Grow(b, 40+len(e.DecisionID)+len(e.ActionID)+len(e.CustomerID)+len(e.Outcome)+13*len(e.Features.Index))
-	b = append(b, eventRecordV1)
+	b = slices.Grow(b, 48+len(e.DecisionID)+len(e.ActionID)+len(e.CustomerID)+len(e.Outcome)+len(e.Objective)+13*len(e.Features.Index))
+	start := len(b)
+	version := byte(eventRecordV2)
+	if e.Objective != "" {
+		version = eventRecordV3
+	}
+	b = append(b, version)
 	b = binary.AppendUvarint(b, e.Seq)
 	b = appendTime(b, e.Time)
 	for _, s := range [...]string{string(e.DecisionID), string(e.ActionID), string(e.CustomerID), string(e.Outcome)} {
@@ -55,7 +69,11 @@ func EncodeEvent(b []byte, e *Event) []byte {
 		b = append(b, 0)
 	}
 	b = append(b, flags(e.Learned, e.RewardLearned))
-	return appendFeatures(b, e.Features)
+	b = appendFeatures(b, e.Features)
+	if version == eventRecordV3 {
+		b = appendString(b, e.Objective)
+	}
+	return binrec.AppendChecksum(b, start)
 }
 
 // DecodeEvent decodes a stored event, binary or (older) JSON, into e. e keeps nothing of
@@ -71,7 +89,11 @@ func DecodeEvent(b []byte, e *Event) error {
 		}
 		return jsonFeatures(errJournalRecord, &e.Features)
 	}
-	r, err := journalReader(b, eventRecordV1, "event")
+	v2 := byte(eventRecordV2)
+	if len(b) > 0 && b[0] == eventRecordV3 {
+		v2 = eventRecordV3 // checksummed like version 2, with the objective at the end
+	}
+	r, err := journalReader(b, eventRecordV1, v2, "event")
 	if err != nil {
 		return err
 	}
@@ -94,6 +116,11 @@ func DecodeEvent(b []byte, e *Event) error {
 	f := r.flags(2)
 	out.Learned, out.RewardLearned = f&1 != 0, f&2 != 0
 	out.Features = r.features()
+	if v2 == eventRecordV3 {
+		if out.Objective = r.str(); out.Objective == "" {
+			r.Fail("a label event without its objective")
+		}
+	}
 	if err := r.Done(); err != nil {
 		return err
 	}
@@ -103,8 +130,9 @@ func DecodeEvent(b []byte, e *Event) error {
 
 // EncodeOutcomeState appends the stored form of o to b.
 func EncodeOutcomeState(b []byte, o *OutcomeState) []byte {
-	b = slices.Grow(b, 16+len(o.Outcome)+20*len(o.Also))
-	b = append(b, outcomeRecordV1)
+	b = slices.Grow(b, 20+len(o.Outcome)+20*len(o.Also))
+	start := len(b)
+	b = append(b, outcomeRecordV2)
 	b = binary.AppendUvarint(b, o.Seq)
 	b = appendString(b, string(o.Outcome))
 	b = append(b, flags(o.Implicit, o.Rewarded))
@@ -113,7 +141,7 @@ func EncodeOutcomeState(b []byte, o *OutcomeState) []byte {
 		b = appendString(b, string(a.Outcome))
 		b = binary.AppendUvarint(b, a.Seq)
 	}
-	return b
+	return binrec.AppendChecksum(b, start)
 }
 
 // DecodeOutcomeState decodes a stored outcome state, binary or (older) JSON, into o.
@@ -128,7 +156,7 @@ func DecodeOutcomeState(b []byte, o *OutcomeState) error {
 		}
 		return nil
 	}
-	r, err := journalReader(b, outcomeRecordV1, "outcome state")
+	r, err := journalReader(b, outcomeRecordV1, outcomeRecordV2, "outcome state")
 	if err != nil {
 		return err
 	}
@@ -150,12 +178,14 @@ func DecodeOutcomeState(b []byte, o *OutcomeState) error {
 
 // EncodeContact appends the stored form of c to b.
 func EncodeContact(b []byte, c *ContactEvent) []byte {
-	b = slices.Grow(b, 16+len(c.Customer)+len(c.Channel))
-	b = append(b, contactRecordV1)
+	b = slices.Grow(b, 20+len(c.Customer)+len(c.Channel))
+	start := len(b)
+	b = append(b, contactRecordV2)
 	b = appendString(b, string(c.Customer))
 	b = appendTime(b, c.Time)
 	b = appendString(b, c.Channel)
-	return append(b, flags(c.Negative, false))
+	b = append(b, flags(c.Negative, false))
+	return binrec.AppendChecksum(b, start)
 }
 
 // DecodeContact decodes a stored contact, binary or (older) JSON, into c.
@@ -167,7 +197,7 @@ func DecodeContact(b []byte, c *ContactEvent) error {
 		}
 		return jsonTimes(errJournalRecord, &c.Time)
 	}
-	r, err := journalReader(b, contactRecordV1, "contact")
+	r, err := journalReader(b, contactRecordV1, contactRecordV2, "contact")
 	if err != nil {
 		return err
 	}
@@ -257,13 +287,30 @@ func jsonFeatures(sentinel error, x *features.Vector) error {
 	return nil
 }
 
-// journalReader checks a binary record's version byte and returns a reader past it.
-func journalReader(b []byte, version byte, what string) (recordReader, error) {
-	if len(b) == 0 {
-		return recordReader{}, fmt.Errorf("%w: empty %s", errJournalRecord, what)
+// journalReader checks a binary record's version byte (v1, or v2 with its checksum) and
+// returns a reader of the fields after it.
+func journalReader(b []byte, v1, v2 byte, what string) (recordReader, error) {
+	body, err := versioned(b, v1, v2, errJournalRecord)
+	if err != nil {
+		return recordReader{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if b[0] != version {
-		return recordReader{}, fmt.Errorf("%w: %s: unknown version %d", errJournalRecord, what, b[0])
+	return recordReader{binrec.NewReader(body, errJournalRecord)}, nil
+}
+
+// versioned returns the fields of a binary record after its version byte: for v2, once
+// the checksum at its end matches (binrec.Checked); v1 has none. Errors wrap sentinel.
+func versioned(b []byte, v1, v2 byte, sentinel error) ([]byte, error) {
+	switch {
+	case len(b) == 0:
+		return nil, fmt.Errorf("%w: empty", sentinel)
+	case b[0] == v1:
+		return b[1:], nil
+	case b[0] == v2:
+		body, err := binrec.Checked(b, sentinel)
+		if err != nil {
+			return nil, err
+		}
+		return body[1:], nil
 	}
-	return recordReader{binrec.NewReader(b[1:], errJournalRecord)}, nil
+	return nil, fmt.Errorf("%w: unknown version %d", sentinel, b[0])
 }

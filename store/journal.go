@@ -245,7 +245,7 @@ func (s *Store) Replay(ctx context.Context, after uint64, fn func(*engine.Event)
 			var e engine.Event
 			// DecodeEvent keeps nothing of Badger's buffer.
 			if err := it.Item().Value(func(b []byte) error { return engine.DecodeEvent(b, &e) }); err != nil {
-				return fmt.Errorf("decode event %x: %w", it.Item().Key(), err)
+				return fmt.Errorf("decode event %s: %w", keyName(it.Item().Key()), err)
 			}
 			if err := fn(&e); err != nil {
 				return err

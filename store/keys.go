@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,6 +74,15 @@ func pendingKey(p engine.PendingKey) []byte {
 	k = append(k, p.Decision...)
 	k = append(k, sep...)
 	return append(k, p.Action...)
+}
+
+// keyName spells a key for people: an event's key with its sequence number, any other
+// quoted (ids are text; the few binary parts are escaped).
+func keyName(k []byte) string {
+	if seq, err := parseEventKey(k); err == nil {
+		return fmt.Sprintf("%s%d", tEvent, seq)
+	}
+	return strconv.Quote(string(k))
 }
 
 func parsePendingKey(k []byte) (engine.PendingKey, error) {

@@ -122,7 +122,7 @@ func (s *Store) Contacts(ctx context.Context, c engine.CustomerID, since time.Ti
 			}
 			var ev engine.ContactEvent
 			if err := it.Item().Value(func(b []byte) error { return engine.DecodeContact(b, &ev) }); err != nil {
-				return err
+				return fmt.Errorf("decode contact %s: %w", keyName(it.Item().Key()), err)
 			}
 			out = append(out, ev)
 		}

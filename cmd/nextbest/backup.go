@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/store"
 )
 
@@ -109,6 +110,9 @@ func openStopped(cmd, data string) (*store.Store, error) {
 		return nil, fmt.Errorf("%s: %s holds no nextbest store", cmd, data)
 	}
 	st, err := store.Open(store.DefaultOptions(data))
+	if errors.Is(err, engine.ErrDamaged) {
+		return nil, fmt.Errorf("%s: %w", cmd, refuseDamaged(err, data))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (is a server running on this directory? stop it first)", cmd, err)
 	}

@@ -4,6 +4,7 @@
 //	nextbest serve    [--addr 127.0.0.1:8080] [--data ./data] [--config nextbest.yaml]
 //	nextbest backup   --out FILE  [--data ./data]
 //	nextbest restore  --in FILE   [--data ./data]
+//	nextbest verify   [--data ./data]
 //	nextbest version
 package main
 
@@ -40,6 +41,7 @@ Usage:
   nextbest backup   --out FILE [--data ./data]                                write a backup of a stopped store
   nextbest restore  --in FILE  [--data ./data]                                restore a backup into an empty store
   nextbest du       [--data ./data]                                          what each table of a stopped store holds
+  nextbest verify   [--data ./data]                                          check every file and record of a stopped store
   nextbest analyze  --data FILE --arm COL --control VAL --metric NAME:KIND    analyse an experiment table (CSV)
   nextbest config   [--config FILE]                                          print the effective configuration as YAML
   nextbest import   outcomes FILE.csv                                         post churn, discounts, NPS answers to a running server
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRestore(ctx, args[1:], stdout, stderr)
 	case "du":
 		return cmdDu(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "analyze":
 		return cmdAnalyze(ctx, args[1:], stdout, stderr)
 	case "config":

@@ -90,7 +90,7 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 	st, err := store.Open(o.storeOptions(log))
 	if err != nil {
 		ln.Close()
-		return err
+		return refuseDamaged(err, o.Data)
 	}
 	defer func() {
 		if cerr := st.Close(); cerr != nil && err == nil {
@@ -128,7 +128,7 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 	}
 	if err := eng.Open(ctx); err != nil {
 		ln.Close()
-		return err
+		return refuseDamaged(err, o.Data)
 	}
 	runCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()

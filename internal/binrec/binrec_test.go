@@ -119,3 +119,33 @@ func TestVarintMatchesEncodingBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestChecksum: a record with its checksum reads back whole; a flip of any bit, a
+// truncation, or an appended byte is an error wrapping both the sentinel and ErrChecksum.
+func TestChecksum(t *testing.T) {
+	prefix := []byte("caller's buffer")
+	b := append(append([]byte(nil), prefix...), record()...)
+	b = AppendChecksum(b, len(prefix))
+	rec := b[len(prefix):]
+	got, err := Checked(rec, errTest)
+	if err != nil || string(got) != string(record()) {
+		t.Fatalf("Checked = %q, %v; want the record", got, err)
+	}
+	for i := range rec {
+		for bit := range 8 {
+			bad := append([]byte(nil), rec...)
+			bad[i] ^= 1 << bit
+			if _, err := Checked(bad, errTest); !errors.Is(err, ErrChecksum) || !errors.Is(err, errTest) {
+				t.Fatalf("bit %d of byte %d flipped: err %v", bit, i, err)
+			}
+		}
+	}
+	for n := range len(rec) {
+		if _, err := Checked(rec[:n], errTest); !errors.Is(err, ErrChecksum) || !errors.Is(err, errTest) {
+			t.Fatalf("truncated to %d of %d bytes: err %v", n, len(rec), err)
+		}
+	}
+	if _, err := Checked(append(append([]byte(nil), rec...), 0), errTest); !errors.Is(err, ErrChecksum) {
+		t.Errorf("trailing byte: err %v", err)
+	}
+}
