@@ -87,20 +87,20 @@ func (o Outcome) Positive() (positive, ok bool) {
 // Event is one journal entry: a response to an offered action, explicit or implicit. The
 // journal is the source of truth for learning: models are snapshots of it.
 type Event struct {
-	Seq           uint64          `json:"seq"`
-	Time          time.Time       `json:"time"`
-	DecisionID    DecisionID      `json:"decision_id"`
-	ActionID      ActionID        `json:"action_id"`
-	CustomerID    CustomerID      `json:"customer_id,omitempty"`
-	Outcome       Outcome         `json:"outcome"`
-	Reward        *float64        `json:"reward,omitempty"`
-	Learned       bool            `json:"learned"`                  // the outcome updated the model
-	RewardLearned bool            `json:"reward_learned,omitempty"` // the reward updated the value model
+	Seq           uint64     `json:"seq"`
+	Time          time.Time  `json:"time"`
+	DecisionID    DecisionID `json:"decision_id"`
+	ActionID      ActionID   `json:"action_id"`
+	CustomerID    CustomerID `json:"customer_id,omitempty"`
+	Outcome       Outcome    `json:"outcome"`
+	Reward        *float64   `json:"reward,omitempty"`
+	Learned       bool       `json:"learned"`                  // the outcome updated the model
+	RewardLearned bool       `json:"reward_learned,omitempty"` // the reward updated the value model
 	// Objective is set on a label event (labels.go): the decision's label for this
 	// objective, resolved at its horizon; Outcome says whether the outcome occurred, and
 	// ActionID is the action the decision offered ("" for none).
-	Objective string `json:"objective,omitempty"`
-	Features      features.Vector `json:"features,omitzero"`
+	Objective string          `json:"objective,omitempty"`
+	Features  features.Vector `json:"features,omitzero"`
 }
 
 // OutcomeState is what the journal knows about one (decision, action) pair; it makes
