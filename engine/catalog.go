@@ -310,7 +310,8 @@ func (c *committer) changeSchema(ctx context.Context, r *schemaReq) error {
 		if err != nil {
 			return fmt.Errorf("encode model %q: %w", id, err)
 		}
-		ns := &actionState{action: st.action, elig: st.elig}
+		ns := &actionState{action: st.action, elig: st.elig, value: st.value, cost: st.cost, contact: st.contact}
+		ns.key = id
 		ns.model.Store(m)
 		ns.seq.Store(st.seq.Load())
 		ns.version.Store(st.version.Load() + 1)
@@ -323,6 +324,24 @@ func (c *committer) changeSchema(ctx context.Context, r *schemaReq) error {
 			Chosen: ns.chosen.Load(), Explored: ns.explored.Load()})
 		if keep := uint64(e.opts.KeepVersions); ns.version.Load() > keep {
 			b.Prune = append(b.Prune, VersionKey{Action: id, Version: ns.version.Load() - keep})
+		}
+		if st.uplift != nil {
+			ums, err := e.freshUplift(st.action, dim)
+			if err != nil {
+				return errorf(ErrUnprocessable, "invalid_schema", "action %q: its uplift model cannot restart under this schema: %v", id, err)
+			}
+			um := ums.model.Load()
+			raw, err := um.MarshalBinary()
+			if err != nil {
+				return fmt.Errorf("encode model %q: %w", ums.key, err)
+			}
+			ums.seq.Store(st.uplift.seq.Load())
+			ums.version.Store(st.uplift.version.Load() + 1)
+			ums.snapSeq = last
+			ums.dirty.Store(false)
+			b.Snapshots = append(b.Snapshots, Snapshot{Action: ums.key, Version: ums.version.Load(), Seq: last, ModelSeq: ums.seq.Load(), Time: now,
+				Reason: "schema", Schema: hash, Model: raw})
+			ns.uplift = ums
 		}
 		actions[id] = ns
 	}

@@ -59,6 +59,11 @@ type Candidate struct {
 	Net         float64 `json:"net_value,omitempty"`
 }
 
+// priced reports whether any of the candidate's net-value terms is set.
+func (c *Candidate) priced() bool {
+	return c.Cost != 0 || c.ContactCost != 0 || c.Effect != 0 || c.EffectSD != 0 || c.EffectValue != 0 || c.Net != 0
+}
+
 // Outcome names a response to an offered action.
 type Outcome string
 

@@ -32,9 +32,14 @@ import (
 //	                    priority probability uvarint(model_seq))
 //	chosen: n, n x id
 //	no_action(byte) reason deadline
+//
+// Version 3 adds, after each candidate's model_seq, a byte that says whether the
+// candidate was priced (engine.netChoice), and if so its cost, contact cost, effect,
+// effect SD, effect value and net value as floats.
 const (
 	decisionRecordV1 = 1
 	decisionRecordV2 = 2
+	decisionRecordV3 = 3
 )
 
 // errRecord reports a decision record that cannot be decoded.
@@ -44,7 +49,7 @@ var errRecord = errors.New("decision record")
 // journal) to b.
 func EncodeDecision(b []byte, d *Decision) []byte {
 	start := len(b)
-	b = append(b, decisionRecordV2)
+	b = append(b, decisionRecordV3)
 	for _, s := range []string{string(d.ID), string(d.CustomerID), d.Channel} {
 		b = appendString(b, s)
 	}
@@ -64,6 +69,14 @@ func EncodeDecision(b []byte, d *Decision) []byte {
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 		}
 		b = binary.AppendUvarint(b, c.ModelSeq)
+		if c.priced() {
+			b = append(b, 1)
+			for _, v := range [...]float64{c.Cost, c.ContactCost, c.Effect, c.EffectSD, c.EffectValue, c.Net} {
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+			}
+		} else {
+			b = append(b, 0)
+		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(d.Chosen)))
 	for _, id := range d.Chosen {
@@ -106,7 +119,11 @@ func DecodeDecision(b []byte, d *Decision) error {
 		}
 		return jsonFeatures(errRecord, &d.Features)
 	}
-	body, err := versioned(b, decisionRecordV1, decisionRecordV2, errRecord)
+	v2 := byte(decisionRecordV2)
+	if b[0] == decisionRecordV3 {
+		v2 = decisionRecordV3 // checksummed like version 2, with the priced terms
+	}
+	body, err := versioned(b, decisionRecordV1, v2, errRecord)
 	if err != nil {
 		return err
 	}
@@ -140,6 +157,17 @@ func DecodeDecision(b []byte, d *Decision) error {
 			c.Propensity, c.Score, c.Value = r.Float64("number"), r.Float64("number"), r.Float64("number")
 			c.Weight, c.Priority, c.Probability = r.Float64("number"), r.Float64("number"), r.Float64("number")
 			c.ModelSeq = r.Uvarint("number")
+			if v2 != decisionRecordV3 {
+				continue
+			}
+			switch r.Byte("flag") {
+			case 0:
+			case 1:
+				c.Cost, c.ContactCost, c.Effect = r.Float64("number"), r.Float64("number"), r.Float64("number")
+				c.EffectSD, c.EffectValue, c.Net = r.Float64("number"), r.Float64("number"), r.Float64("number")
+			default:
+				r.Fail("priced flag")
+			}
 		}
 	}
 	if n := r.Count(1, "count"); n > 0 {

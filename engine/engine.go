@@ -174,29 +174,31 @@ func (e *Engine) Open(ctx context.Context) error {
 	schemaHash := e.enc.SchemaHash()
 	covered := map[ActionID]uint64{} // journal sequence each loaded snapshot includes
 	for _, sn := range snaps {
-		st := e.actions[sn.Action]
-		if st == nil {
+		ms, st := e.modelByKey(sn.Action)
+		if ms == nil {
 			continue
 		}
-		st.version.Store(sn.Version)
+		ms.version.Store(sn.Version)
 		if sn.Schema != schemaHash {
-			e.log.Warn("model snapshot was trained on another feature schema; starting from the prior", "action", sn.Action, "version", sn.Version)
+			e.log.Warn("model snapshot was trained on another feature schema; starting from the prior", "model", sn.Action, "version", sn.Version)
 			continue
 		}
 		m, err := decodeModel(sn.Model)
 		if err != nil {
 			return fmt.Errorf("open engine: model %q version %d: %w", sn.Action, sn.Version, err)
 		}
-		if !sameModelConfig(m.Config(), st.model.Load().Config()) {
-			e.log.Warn("model snapshot does not match the action's model spec; starting from the prior", "action", sn.Action, "version", sn.Version)
-			st.dirty.Store(true)
+		if !sameModelConfig(m.Config(), ms.model.Load().Config()) {
+			e.log.Warn("model snapshot does not match the action's model spec; starting from the prior", "model", sn.Action, "version", sn.Version)
+			ms.dirty.Store(true)
 			continue
 		}
-		st.model.Store(m)
-		st.chosen.Store(sn.Chosen)
-		st.explored.Store(sn.Explored)
-		st.seq.Store(sn.ModelSeq)
-		st.snapSeq = sn.Seq
+		ms.model.Store(m)
+		if ms == &st.modelState {
+			st.chosen.Store(sn.Chosen)
+			st.explored.Store(sn.Explored)
+		}
+		ms.seq.Store(sn.ModelSeq)
+		ms.snapSeq = sn.Seq
 		covered[sn.Action] = sn.Seq
 	}
 
@@ -212,6 +214,18 @@ func (e *Engine) Open(ctx context.Context) error {
 	tally := replayTally{from: from, last: from}
 	err = e.store.Replay(ctx, from, func(ev *Event) error {
 		tally.see(ev.Seq)
+		if ev.Objective != "" {
+			learnt := false
+			e.applyLabel(ev, func(ms *modelState) bool {
+				skip := ev.Seq <= covered[ms.key]
+				learnt = learnt || !skip
+				return skip
+			})
+			if learnt {
+				replayed++
+			}
+			return nil
+		}
 		st := e.actions[ev.ActionID]
 		if st == nil || ev.Seq <= covered[ev.ActionID] {
 			return nil

@@ -86,12 +86,15 @@ func (e *Engine) verifyJournal(ctx context.Context, t replayTally, last uint64) 
 		}
 		slices.Sort(ids)
 		for _, id := range ids {
-			st := e.actions[id]
+			ms, _ := e.modelByKey(id)
 			switch {
-			case st == nil:
+			case ms == nil:
+				if _, _, uplift := splitUpliftKey(id); uplift {
+					continue // an uplift model of an objective the action no longer has
+				}
 				damage = append(damage, fmt.Sprintf("action %q has a stored model (version %d) but is missing from the catalog", id, versions[id]))
-			case st.version.Load() < versions[id]:
-				damage = append(damage, fmt.Sprintf("model %q: version %d was stored, but the newest snapshot found is version %d", id, versions[id], st.version.Load()))
+			case ms.version.Load() < versions[id]:
+				damage = append(damage, fmt.Sprintf("model %q: version %d was stored, but the newest snapshot found is version %d", id, versions[id], ms.version.Load()))
 			}
 		}
 	}
@@ -105,11 +108,11 @@ func (e *Engine) verifyJournal(ctx context.Context, t replayTally, last uint64) 
 // snaps (a snapshot's new versions) over the ones held. The caller holds e.mu.
 func (e *Engine) modelVersions(snaps []Snapshot) ([]byte, error) {
 	versions := make(map[ActionID]uint64, len(e.sorted))
-	for _, st := range e.sorted {
-		if v := st.version.Load(); v > 0 {
-			versions[st.action.ID] = v
+	e.eachModel(func(ms *modelState, _ *actionState) {
+		if v := ms.version.Load(); v > 0 {
+			versions[ms.key] = v
 		}
-	}
+	})
 	for _, sn := range snaps {
 		versions[sn.Action] = max(versions[sn.Action], sn.Version)
 	}

@@ -581,30 +581,39 @@ func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error)
 	now := e.clock.Now().UTC()
 	var b Batch
 	type bump struct {
-		st      *actionState
+		ms      *modelState
 		version uint64
 	}
 	var bumps []bump
+	var encodeErr error
 	e.mu.RLock()
 	hash := e.enc.SchemaHash()
-	for _, st := range e.sorted {
-		if !st.dirty.Load() {
-			continue
+	e.eachModel(func(ms *modelState, st *actionState) {
+		if !ms.dirty.Load() || encodeErr != nil {
+			return
 		}
-		m := st.model.Load()
+		m := ms.model.Load()
 		raw, err := m.MarshalBinary()
 		if err != nil {
-			e.mu.RUnlock()
-			return 0, fmt.Errorf("encode model %q: %w", st.action.ID, err)
+			encodeErr = fmt.Errorf("encode model %q: %w", ms.key, err)
+			return
 		}
 		h := m.Health()
-		v := st.version.Load() + 1
-		b.Snapshots = append(b.Snapshots, Snapshot{Action: st.action.ID, Version: v, Seq: last, ModelSeq: st.seq.Load(), Time: now, Responses: h.Responses, Positives: h.Positives, Reason: reason, Schema: hash, Model: raw,
-			AUC: finitePtr(h.AUC), LogLoss: finitePtr(h.LogLoss), Chosen: st.chosen.Load(), Explored: st.explored.Load()})
-		if keep := uint64(e.opts.KeepVersions); v > keep {
-			b.Prune = append(b.Prune, VersionKey{Action: st.action.ID, Version: v - keep})
+		v := ms.version.Load() + 1
+		sn := Snapshot{Action: ms.key, Version: v, Seq: last, ModelSeq: ms.seq.Load(), Time: now, Responses: h.Responses, Positives: h.Positives, Reason: reason, Schema: hash, Model: raw,
+			AUC: finitePtr(h.AUC), LogLoss: finitePtr(h.LogLoss)}
+		if ms == &st.modelState {
+			sn.Chosen, sn.Explored = st.chosen.Load(), st.explored.Load()
 		}
-		bumps = append(bumps, bump{st, v})
+		b.Snapshots = append(b.Snapshots, sn)
+		if keep := uint64(e.opts.KeepVersions); v > keep {
+			b.Prune = append(b.Prune, VersionKey{Action: ms.key, Version: v - keep})
+		}
+		bumps = append(bumps, bump{ms, v})
+	})
+	if encodeErr != nil {
+		e.mu.RUnlock()
+		return 0, encodeErr
 	}
 	var encState, versions []byte
 	if len(bumps) > 0 {
@@ -630,9 +639,9 @@ func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error)
 	}
 	var newest uint64
 	for _, bu := range bumps {
-		bu.st.version.Store(bu.version)
-		bu.st.snapSeq = last
-		bu.st.dirty.Store(false)
+		bu.ms.version.Store(bu.version)
+		bu.ms.snapSeq = last
+		bu.ms.dirty.Store(false)
 		newest = max(newest, bu.version)
 	}
 	e.log.Debug("models snapshotted", "reason", reason, "models", len(bumps), "seq", last)

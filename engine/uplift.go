@@ -96,3 +96,31 @@ func loadAmounts(st *actionState) error {
 func (st *actionState) priced() bool {
 	return !st.action.Cost.IsZero() || !st.action.ContactCost.IsZero() || st.action.Objective != ""
 }
+
+// eachModel calls fn for every live model in key order of its action: each action's
+// response model, then its uplift model if it has one. Callers hold e.mu.
+func (e *Engine) eachModel(fn func(ms *modelState, st *actionState)) {
+	for _, st := range e.sorted {
+		fn(&st.modelState, st)
+		if st.uplift != nil {
+			fn(st.uplift, st)
+		}
+	}
+}
+
+// modelByKey returns the live model stored under key (an action id, or an uplift key)
+// and its action, or nil. Callers hold e.mu.
+func (e *Engine) modelByKey(key ActionID) (*modelState, *actionState) {
+	if id, obj, ok := splitUpliftKey(key); ok {
+		st := e.actions[id]
+		if st == nil || st.uplift == nil || st.action.Objective != obj {
+			return nil, nil
+		}
+		return st.uplift, st
+	}
+	st := e.actions[key]
+	if st == nil {
+		return nil, nil
+	}
+	return &st.modelState, st
+}

@@ -100,6 +100,7 @@ type HTTPOptions struct {
 // the service's scheduled work. An empty spec switches the job off.
 type Schedule struct {
 	Timeouts  string `yaml:"timeouts"`  // turn unanswered offers into implicit negatives
+	Labels    string `yaml:"labels"`    // resolve the labels of decisions whose objective's horizon has passed
 	Outbound  string `yaml:"outbound"`  // the NBA outbound pass on engine.outbound_channel
 	Snapshots string `yaml:"snapshots"` // store new model versions
 	GC        string `yaml:"gc"`        // Badger value-log garbage collection
@@ -137,7 +138,7 @@ func DefaultOptions() Options {
 			"admin":   1000,
 		},
 		HTTP:     HTTPOptions{BodyLimitKB: 1024, ReadTimeout: 30 * time.Second, ShutdownMax: 30 * time.Second, AuthFailureBurst: 20, AuthFailuresPerMinute: 60},
-		Schedule: Schedule{Timeouts: "@every 1m", Snapshots: "@every 1m", GC: "@every 10m", Outbound: "0 9 * * *"},
+		Schedule: Schedule{Timeouts: "@every 1m", Labels: "@every 10m", Snapshots: "@every 1m", GC: "@every 10m", Outbound: "0 9 * * *"},
 		Clock:    "system",
 	}
 }

@@ -161,6 +161,13 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 			}
 			return err
 		}},
+		{"labels", o.Schedule.Labels, func(ctx context.Context, _ time.Time) error {
+			n, err := eng.ResolveLabels(ctx)
+			if n > 0 {
+				log.Info("resolved the labels of decisions whose objective's horizon has passed", "count", n)
+			}
+			return err
+		}},
 		{"snapshots", o.Schedule.Snapshots, func(ctx context.Context, _ time.Time) error {
 			if _, err := eng.Snapshot(ctx, "periodic"); err != nil {
 				return err
