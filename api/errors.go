@@ -109,7 +109,7 @@ func decodeError(err error) error {
 		return engine.Invalid("invalid_type", "field \"time\": %q is not an RFC 3339 time such as 2026-11-22T10:00:00Z", pe.Value)
 	case errors.As(err, &se):
 		return engine.Invalid("invalid_json", "malformed JSON at byte %d: %v", se.Offset, se)
-	case errors.As(err, &te) && strings.HasPrefix(te.Value, "number") && te.Type != nil && (te.Type.Kind() == reflect.Float64 || te.Type.Kind() == reflect.Interface):
+	case errors.As(err, &te) && strings.HasPrefix(te.Value, "number") && te.Type != nil && (te.Type.Kind() == reflect.Float64 || te.Type.Kind() == reflect.Interface || te.Type == reflect.TypeFor[engine.Money]()):
 		field := te.Field
 		if field == "" {
 			field = "body"
@@ -120,7 +120,11 @@ func decodeError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return engine.Invalid("invalid_type", "field %q: want %s, got JSON %s", field, te.Type.String(), te.Value)
+		want := te.Type.String()
+		if te.Type == reflect.TypeFor[engine.Money]() {
+			want = "a number or an expression string"
+		}
+		return engine.Invalid("invalid_type", "field %q: want %s, got JSON %s", field, want, te.Value)
 	case errors.Is(err, errEmptyBody):
 		return engine.Invalid("invalid_json", "empty request body: send a JSON object")
 	}

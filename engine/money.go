@@ -3,8 +3,10 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 
 	"github.com/expr-lang/expr"
@@ -49,7 +51,13 @@ func (m *Money) UnmarshalJSON(b []byte) error {
 	}
 	var f float64
 	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("want a number or an expression string: %w", err)
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// The decoder names the field; the type says what is wanted (api's
+			// decodeError words it).
+			return &json.UnmarshalTypeError{Value: te.Value, Type: reflect.TypeFor[Money]()}
+		}
+		return err
 	}
 	m.Const = f
 	return nil

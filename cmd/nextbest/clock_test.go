@@ -25,7 +25,7 @@ func TestManualClockSurvivesCrash(t *testing.T) {
 	// of its runs contacts every customer.
 	config := writeChildConfig(t, dir, `clock: manual
 clock_start: "2026-11-02T00:00:00Z"
-schedule: {timeouts: "", snapshots: "", gc: "", outbound: ""}
+schedule: {timeouts: "", labels: "", snapshots: "", gc: "", outbound: ""}
 `)
 	const customers = 10
 	p := startChild(t, bin, data, config)

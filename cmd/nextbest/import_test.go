@@ -19,11 +19,11 @@ func TestImportOutcomes(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "outcomes.csv")
 	csv := "customer_id,type,value,time,id\n" +
-		"a1,churn,,2030-01-01T00:00:00Z,a1-churn\n" +
+		"a1,churn,,,a1-churn\n" +
 		"a2,nps,9,,\n" +
 		"a2,retention_discount,25.5,,\n" +
 		"zz-not-enrolled,churn,,,\n" +
-		"a1,churn,,2030-01-01T00:00:00Z,a1-churn\n"
+		"a1,churn,,,a1-churn\n"
 	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
 		t.Fatal(err)
 	}
