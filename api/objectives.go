@@ -12,6 +12,7 @@ type objectiveBody struct {
 	Description string        `json:"description"`
 	Value       *engine.Money `json:"value"`
 	Horizon     *string       `json:"horizon"`
+	BaseRate    float64       `json:"base_rate"`
 }
 
 func (s *Server) listObjectives(c *fiber.Ctx) error {
@@ -45,7 +46,7 @@ func (s *Server) putObjective(c *fiber.Ctx) error {
 	if err != nil {
 		return engine.Invalid("invalid_field", "horizon: %v", err)
 	}
-	o, err := s.eng.PutObjective(c.UserContext(), engine.Objective{Outcome: outcome, Description: b.Description, Value: *b.Value, Horizon: h})
+	o, err := s.eng.PutObjective(c.UserContext(), engine.Objective{Outcome: outcome, Description: b.Description, Value: *b.Value, Horizon: h, BaseRate: b.BaseRate})
 	if err != nil {
 		return err
 	}

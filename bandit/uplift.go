@@ -1,6 +1,7 @@
 package bandit
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 )
@@ -309,4 +310,22 @@ func (q *netIntegrand) simpson(a, b, fa, fm, fb, whole, tol float64, depth int) 
 	}
 	return q.simpson(a, m, fa, flm, fm, left, tol/2, depth-1) +
 		q.simpson(m, b, fm, frm, fb, right, tol/2, depth-1)
+}
+
+// CenterWeight moves the prior mean of weight i of a model that has learnt nothing to
+// mean, leaving its precision: the prior becomes N(m₀·1 + (mean − m₀)·eᵢ, λ⁻¹I). It
+// centres an intercept on a known base rate, logit(rate), so that a rare outcome is not
+// taken for an even chance before the first labels arrive. It returns ErrInvalidArgument
+// for an index out of range, a mean that is not finite, or a model that has learnt.
+func (m *Model) CenterWeight(i int, mean float64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if i < 0 || i >= m.cfg.Dim || !finite(mean) {
+		return fmt.Errorf("%w: center weight %d of %d at %v", ErrInvalidArgument, i, m.cfg.Dim, mean)
+	}
+	if m.responses > 0 || m.evidence > 0 {
+		return fmt.Errorf("%w: center weight %d of a model that has learnt", ErrInvalidArgument, i)
+	}
+	m.w.mean[i] = mean
+	return nil
 }

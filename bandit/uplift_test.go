@@ -287,3 +287,27 @@ func TestSelectionProbabilityNet(t *testing.T) {
 		t.Errorf("NaN arm: %v, want NaN", p)
 	}
 }
+
+// TestCenterWeight: a centred intercept predicts its base rate before any data, in both
+// forms (logit(0.01) exactly, with the prior's variance), and a model that has learnt
+// refuses it.
+func TestCenterWeight(t *testing.T) {
+	for _, form := range []Form{Diagonal, Full} {
+		m := mustNew(t, Config{Dim: 4, Form: form})
+		want := math.Log(0.01 / 0.99)
+		if err := m.CenterWeight(0, want); err != nil {
+			t.Fatal(err)
+		}
+		mean, v := m.Predict(Vector{Index: []int32{0}, Value: []float64{1}})
+		if !near(mean, want, 1e-12) || !near(v, 1, 1e-12) {
+			t.Errorf("%v: intercept N(%v, %v), want N(%v, 1)", form, mean, v, want)
+		}
+		m.Update(Vector{Index: []int32{0}, Value: []float64{1}}, true, time.Time{})
+		if err := m.CenterWeight(0, 0); err == nil {
+			t.Errorf("%v: centred a model that has learnt", form)
+		}
+		if err := m.CenterWeight(4, 0); err == nil {
+			t.Errorf("%v: centred weight 4 of 4", form)
+		}
+	}
+}

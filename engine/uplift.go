@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"math"
 	"strings"
 
 	"github.com/nextbest/nextbest/bandit"
@@ -45,6 +47,14 @@ func (e *Engine) freshUplift(a Action, dim int) (*modelState, error) {
 	m, err := bandit.New(e.upliftConfig(a.Model, dim))
 	if err != nil {
 		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
+	}
+	rate := DefaultBaseRate
+	if o := e.objectives[a.Objective]; o != nil {
+		rate = o.obj.BaseRate
+	}
+	// The intercept (index 0, features' convention) starts at the base rate's logit.
+	if err := m.CenterWeight(0, math.Log(rate/(1-rate))); err != nil {
+		return nil, fmt.Errorf("uplift model of %q: %w", a.ID, err)
 	}
 	ms := &modelState{key: upliftKey(a.ID, a.Objective)}
 	ms.model.Store(m)

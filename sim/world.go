@@ -33,6 +33,7 @@ type World struct {
 	plan    []event // the current day's events, in time order
 	next    int
 	pending []pending // accepted outbound offers whose response has not happened yet
+	bills   []Outcome // the day's bills, as revenue outcomes: Hour returns them first
 }
 
 // New returns a world of n customers over days days from start (a midnight, UTC).
@@ -99,7 +100,7 @@ type Interaction struct {
 type Outcome struct {
 	ID       string    `json:"id"`
 	Customer string    `json:"customer_id"`
-	Type     string    `json:"type"` // churn, retention_discount, nps
+	Type     string    `json:"type"` // churn, retention_discount, nps, revenue
 	Value    float64   `json:"value"`
 	Time     time.Time `json:"time"`
 }
@@ -171,6 +172,10 @@ func (w *World) StartDay(d int) ([]ProfileUpdate, error) {
 		}
 		before := c.real
 		ch := w.evolve(c, &c.real, d, &x)
+		if ch.bill {
+			// The billing system posts each bill as money received: a CRM knows it.
+			w.bills = append(w.bills, Outcome{ID: c.id + "-bill-" + strconv.Itoa(d), Customer: c.id, Type: "revenue", Value: math.Round(c.real.lastBill*100) / 100, Time: midnight})
+		}
 		if attrs := w.changed(c, d, &before, ch); len(attrs) > 0 {
 			ups = append(ups, ProfileUpdate{Customer: c.id, Attributes: attrs})
 		}
@@ -348,7 +353,8 @@ func (w *World) page(c *customer, st *state, d int, u float64) string {
 // survey answers. Departures take effect here, with a profile change (status churned).
 func (w *World) Hour(from, to time.Time) ([]Interaction, []Outcome, []ProfileUpdate) {
 	var ins []Interaction
-	var outs []Outcome
+	outs := w.bills
+	w.bills = nil
 	var ups []ProfileUpdate
 	for ; w.next < len(w.plan) && w.plan[w.next].t.Before(to); w.next++ {
 		ev := &w.plan[w.next]

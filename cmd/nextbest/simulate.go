@@ -24,7 +24,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gopkg.in/yaml.v3"
 
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
@@ -445,11 +444,9 @@ func (r *simRun) setup(ctx context.Context) error {
 		byID[id] = a
 	}
 	active := p.Scenario.Active
-	var demo struct {
-		Actions []demoAction `yaml:"actions"`
-	}
-	if err := yaml.Unmarshal(demoCatalog, &demo); err != nil {
-		return fmt.Errorf("parse the demo catalog: %w", err)
+	demo, err := parseDemoCatalog()
+	if err != nil {
+		return err
 	}
 	original := map[string]string{}
 	for _, a := range demo.Actions {
@@ -476,6 +473,11 @@ func (r *simRun) setup(ctx context.Context) error {
 		}
 		body := map[string]any{"issue": a["issue"], "group": a["group"], "description": a["description"], "channels": a["channels"], "value": a["value"],
 			"eligibility": want, "lever": a["lever"], "enabled": a["enabled"], "model": a["model"]}
+		for _, k := range []string{"cost", "contact_cost", "objective"} {
+			if v, ok := a[k]; ok {
+				body[k] = v
+			}
+		}
 		if err := c.do(ctx, "PUT", "/v1/actions/"+url.PathEscape(id), body, nil); err != nil {
 			return fmt.Errorf("set the eligibility of action %s: %w", id, err)
 		}
