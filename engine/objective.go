@@ -22,10 +22,10 @@ import (
 // negative: what losing this customer costs, such as a year of margin,
 // "-9 * (profile.monthly_spend ?? 0)".
 type Objective struct {
-	Outcome     string    `json:"outcome"`
-	Description string    `json:"description,omitempty"`
-	Value       Money     `json:"value"`
-	Horizon     Duration  `json:"horizon"`
+	Outcome     string   `json:"outcome"`
+	Description string   `json:"description,omitempty"`
+	Value       Money    `json:"value"`
+	Horizon     Duration `json:"horizon"`
 	// BaseRate is the prior belief of how often the outcome follows a decision within the
 	// horizon, for a customer one knows nothing about (a telco with 1.3% monthly churn
 	// sees about 0.6% within 14 days). The uplift models start from it instead of from

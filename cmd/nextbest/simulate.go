@@ -24,7 +24,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/features"
