@@ -49,6 +49,9 @@ type (
 
 // series returns the counter or histogram of the series with labels k, made with
 // newSeries (which returns the key to keep and the series) on first use.
+// amountSeries keys the counter of an action's amounts that could not be evaluated.
+type amountSeries struct{ action engine.ActionID }
+
 func series[K comparable, V any](m *Metrics, k K, newSeries func(K) (K, V)) V {
 	if v, ok := m.series.Load(k); ok {
 		return v.(V)
@@ -91,6 +94,16 @@ func (m *Metrics) histogram(name string) *metrics.Histogram {
 // channels from the configured ones (engine refuses others), arms from experiments.
 func (m *Metrics) Decided(d *engine.Decision, elapsed time.Duration) {
 	m.histogram(`nextbest_decide_engine_seconds`).Update(elapsed.Seconds())
+	for i := range d.Candidates {
+		if d.Candidates[i].Filtered == "amount" {
+			// A value, cost or contact cost that could not be evaluated for this
+			// customer: the candidate was filtered, with the reason in the decision log.
+			series(m, amountSeries{d.Candidates[i].ID}, func(k amountSeries) (amountSeries, *metrics.Counter) {
+				k = amountSeries{engine.ActionID(strings.Clone(string(k.action)))}
+				return k, m.set.GetOrCreateCounter(`nextbest_decide_amount_errors_total{action=` + strconv.Quote(string(k.action)) + `}`)
+			}).Inc()
+		}
+	}
 	if d.NoAction {
 		series(m, noActionSeries{engine.ReasonCode(d.Reason), d.Arm}, func(k noActionSeries) (noActionSeries, *metrics.Counter) {
 			k = noActionSeries{strings.Clone(k.reason), strings.Clone(k.arm)}

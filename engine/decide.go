@@ -537,18 +537,46 @@ func (e *Engine) legacyChoice(d *Decision, res *DecideResult, env *Env, machine 
 			c.Filtered = "disabled"
 		default:
 			c.Propensity = st.model.Load().Propensity(x)
-			c.Value = st.action.Value
 			c.ModelSeq = st.seq.Load()
 		}
 		if c.Filtered == "" && len(d.Chosen) == 0 {
 			c.Probability = 1
+			priceFixed(st, x, machine, env, &c)
 			d.Chosen = append(d.Chosen, c.ID)
-			res.Actions = append(res.Actions, Ranked{ID: c.ID, Propensity: c.Propensity, Value: c.Value, Priority: c.Priority, Probability: 1})
+			res.Actions = append(res.Actions, Ranked{ID: c.ID, Propensity: c.Propensity, Value: c.Value, Priority: c.Priority, Probability: 1,
+				Cost: c.Cost, ContactCost: c.ContactCost})
 		}
 		d.Candidates = append(d.Candidates, c)
 	}
 	if len(d.Chosen) == 0 {
 		res.NoAction, res.Reason = true, ReasonNoCampaign
+	}
+}
+
+// priceFixed logs the value, cost and contact cost of an action offered by a fixed rule (a
+// legacy campaign), which the experiment report counts in the arm's net value as it does
+// NBA's. An amount that cannot be evaluated counts 0, and the reason joins c.Detail: the
+// rule offers the action all the same.
+func priceFixed(st *actionState, x bandit.Vector, machine *vm.VM, env *Env, c *Candidate) {
+	var err error
+	note := func(e error) {
+		if e != nil {
+			err = e
+		}
+	}
+	v, e := st.value.eval(machine, env, false)
+	note(e)
+	if m := st.model.Load(); st.action.Model.Value && m.Config().Value {
+		pv, _ := m.PredictValue(x) // the learnt value, as NBA counts it
+		v = max(pv, 0)
+	}
+	c.Value = v
+	c.Cost, e = st.cost.eval(machine, env, false)
+	note(e)
+	c.ContactCost, e = st.contact.eval(machine, env, false)
+	note(e)
+	if err != nil {
+		c.Detail += "; " + err.Error()
 	}
 }
 

@@ -22,6 +22,22 @@ type ModelInfo struct {
 	TopWeights []Weight `json:"top_weights"`
 	Chosen     int64    `json:"chosen"`   // NBA decisions that chose this action first
 	Explored   int64    `json:"explored"` // of those, exploration (not the greedy choice)
+	// Uplift is the model of the action's effect on its objective; absent without one.
+	Uplift *UpliftInfo `json:"uplift,omitempty"`
+}
+
+// UpliftInfo summarises an action's uplift model (uplift.go): its health as a predictor of
+// the objective's outcome within the horizon (AUC, calibration), and its top weights, in
+// the logit of the outcome's probability: Baseline, what makes the outcome likely without
+// the action; Effect, where the action changes it (negative: it prevents the outcome).
+type UpliftInfo struct {
+	Objective string   `json:"objective"`
+	Model     ActionID `json:"model"` // the name its versions are stored under
+	Seq       uint64   `json:"seq"`
+	Version   uint64   `json:"version"`
+	Health    Health   `json:"health"`
+	Baseline  []Weight `json:"baseline"`
+	Effect    []Weight `json:"effect"`
 }
 
 // Health is a model's health in the API's terms: undefined figures (an AUC before both
@@ -95,6 +111,26 @@ func (e *Engine) Model(id ActionID, top int) (ModelInfo, error) {
 		}
 		w := Weight{Index: i, Feature: enc.FeatureName(i), Mean: mean[i], SD: sd[i]}
 		info.TopWeights = insertTop(info.TopWeights, w, top)
+	}
+	if ms := st.uplift; ms != nil {
+		um := ms.model.Load()
+		ucfg := um.Config()
+		u := &UpliftInfo{Objective: st.action.Objective, Model: ms.key, Seq: ms.seq.Load(), Version: ms.version.Load(), Health: healthOf(um.Health()),
+			Baseline: []Weight{}, Effect: []Weight{}}
+		d := ucfg.Dim / 2
+		mean := make([]float64, ucfg.Dim)
+		sd := make([]float64, ucfg.Dim)
+		um.Weights(mean, sd)
+		s := st.action.Model.effectScale()
+		for i := range d {
+			if mean[i] != 0 {
+				u.Baseline = insertTop(u.Baseline, Weight{Index: i, Feature: enc.FeatureName(i), Mean: mean[i], SD: sd[i]}, top)
+			}
+			if mean[d+i] != 0 { // the effect weight is s times the stored one
+				u.Effect = insertTop(u.Effect, Weight{Index: i, Feature: enc.FeatureName(i), Mean: s * mean[d+i], SD: s * sd[d+i]}, top)
+			}
+		}
+		info.Uplift = u
 	}
 	return info, nil
 }

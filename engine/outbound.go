@@ -98,8 +98,9 @@ func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, err
 		if asg != nil {
 			d.Arm, d.Experiment = asg.arm, asg.exp.exp.ID
 		}
-		c := Candidate{ID: cs.c.Action, Rank: 1, Priority: cs.c.Priority, Detail: "campaign " + string(id), Value: st.action.Value, ModelSeq: st.seq.Load()}
+		c := Candidate{ID: cs.c.Action, Rank: 1, Priority: cs.c.Priority, Detail: "campaign " + string(id), ModelSeq: st.seq.Load()}
 		c.Propensity = st.model.Load().Propensity(bandit.Vector(x))
+		priceFixed(st, bandit.Vector(x), &machine, &env, &c)
 		if reason != "" {
 			res.Capped++
 			c.Filtered, c.Detail = "contact_policy", reason

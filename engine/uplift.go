@@ -30,12 +30,20 @@ func splitUpliftKey(key ActionID) (ActionID, string, bool) {
 	return ActionID(id), obj, ok
 }
 
+// upliftPriorSD is the prior standard deviation of an uplift model's baseline weights: the
+// weakly informative prior of Gelman, Jakulin, Pittau & Su ("A weakly informative default
+// prior distribution for logistic and other regression models", Annals of Applied
+// Statistics 2(4), 2008, Section 2: a scale of 2.5 for a coefficient), wide enough for a
+// context that makes an outcome near certain (a customer calling to cancel) to be learnt
+// from a few dozen labels. The effect weights have s times this (ModelSpec.EffectScale).
+const upliftPriorSD = 2.5
+
 // upliftConfig is the bandit configuration of an action's uplift model over an encoding
-// of dim dimensions: twice the dimensions (the baseline and the effect), the action's
-// prior and form (the diagonal form where the full one would be over maxFullDim), no
-// forgetting and no value model.
+// of dim dimensions: twice the dimensions (the baseline and the effect), the prior of
+// upliftPriorSD, the action's form (the diagonal form where the full one would be over
+// maxFullDim), no forgetting and no value model.
 func (e *Engine) upliftConfig(s ModelSpec, dim int) bandit.Config {
-	cfg := e.modelConfig(ModelSpec{Form: s.Form, PriorMean: 0, PriorPrecision: s.PriorPrecision}, 2*dim)
+	cfg := e.modelConfig(ModelSpec{Form: s.Form, PriorPrecision: 1 / (upliftPriorSD * upliftPriorSD)}, 2*dim)
 	if cfg.Form == bandit.Full && 2*dim > maxFullDim {
 		cfg.Form = bandit.Diagonal
 	}

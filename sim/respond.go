@@ -83,12 +83,21 @@ func (w *World) apply(c *customer, st *state, a string, t time.Time, d int, u fl
 		return true, []Outcome{{ID: c.id + "-disc-" + strconv.FormatInt(t.UnixNano(), 36), Customer: c.id, Type: "retention_discount", Value: cost, Time: t}}
 	}
 	switch a {
+	// An add-on already held, or an upgrade from the top plan, changes nothing: two offers
+	// taken in turn (an email answered after an inbound offer of the same thing) give
+	// what one gives.
 	case e.Addon:
+		if st.addon {
+			break
+		}
 		st.addon = true
 		st.allowance += p.Usage.AddonGB
 		st.price += p.Usage.AddonPrice
 		w.rebase(st, attrs)
 	case e.Upgrade:
+		if st.plan >= len(p.Population.Plans)-1 {
+			break
+		}
 		st.plan++
 		pl := p.Population.Plans[st.plan]
 		st.allowance, st.price = pl.AllowanceGB, pl.Price

@@ -239,3 +239,33 @@ func TestParams(t *testing.T) {
 		t.Errorf("the scenario file should add eligibility and keep the rest: %+v", q.Scenario.Eligibility)
 	}
 }
+
+// TestOfferTakenTwice: a plan upgrade taken twice in turn (an inbound offer, then an
+// email sent before it was taken) upgrades once from the top plan's neighbour and never
+// past the top plan; an add-on taken twice is added once. Before, the second upgrade
+// indexed past the plan list and the simulator panicked (seed 2, 20,000 customers).
+func TestOfferTakenTwice(t *testing.T) {
+	w, err := New(DefaultParams(), 10, 5, 1, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := w.cust[0]
+	st := &c.real
+	top := len(w.p.Population.Plans) - 1
+	st.plan = top - 1
+	at := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	for range 2 {
+		w.apply(c, st, w.p.Effects.Upgrade, at, 0, 0.5, map[string]any{})
+	}
+	if st.plan != top {
+		t.Fatalf("plan %d after two upgrades from %d, want the top plan %d", st.plan, top-1, top)
+	}
+	st.addon = false
+	price := st.price
+	for range 2 {
+		w.apply(c, st, w.p.Effects.Addon, at, 0, 0.5, map[string]any{})
+	}
+	if want := price + w.p.Usage.AddonPrice; st.price != want {
+		t.Fatalf("price %v after two add-ons, want %v (one add-on)", st.price, want)
+	}
+}
