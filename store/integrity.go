@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -111,7 +112,11 @@ func checkFiles(dir string, all bool) (*fileCheck, error) {
 	}
 	c := &fileCheck{}
 	var mems []string
-	var vlogs []uint64
+	type vlog struct {
+		fid  uint64
+		name string
+	}
+	var vlogs []vlog
 	for _, e := range entries {
 		name := e.Name()
 		switch {
@@ -119,7 +124,7 @@ func checkFiles(dir string, all bool) (*fileCheck, error) {
 			mems = append(mems, name)
 		case strings.HasSuffix(name, ".vlog"):
 			if fid, err := strconv.ParseUint(strings.TrimSuffix(name, ".vlog"), 10, 32); err == nil {
-				vlogs = append(vlogs, fid)
+				vlogs = append(vlogs, vlog{fid, name})
 			}
 		}
 	}
@@ -130,13 +135,14 @@ func checkFiles(dir string, all bool) (*fileCheck, error) {
 			return nil, err
 		}
 	}
-	slices.Sort(vlogs)
-	for i, fid := range vlogs {
+	// Badger replays the newest value log file (the highest id) at open.
+	slices.SortFunc(vlogs, func(a, b vlog) int { return cmp.Compare(a.fid, b.fid) })
+	for i, v := range vlogs {
 		last := i == len(vlogs)-1
 		if !last && !all {
 			continue
 		}
-		if err := c.checkLog(dir, fmt.Sprintf("%06d.vlog", fid), !last); err != nil {
+		if err := c.checkLog(dir, v.name, !last); err != nil {
 			return nil, err
 		}
 	}
