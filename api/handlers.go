@@ -146,6 +146,20 @@ func (s *Server) getModel(c *fiber.Ctx) error {
 	return c.JSON(info)
 }
 
+// upliftReport answers an action's uplift report (engine.UpliftReport) over the labelled
+// decisions since the since parameter (default: all the log holds).
+func (s *Server) upliftReport(c *fiber.Ctx) error {
+	since, err := parseSince(c.Query("since"), s.eng.Clock().Now())
+	if err != nil {
+		return err
+	}
+	rep, err := s.eng.UpliftReport(c.UserContext(), engine.ActionID(param(c, "id")), since)
+	if err != nil {
+		return err
+	}
+	return c.JSON(rep)
+}
+
 func (s *Server) modelVersions(c *fiber.Ctx) error {
 	vs, err := s.eng.Versions(c.UserContext(), engine.ActionID(param(c, "id")))
 	if err != nil {

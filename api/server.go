@@ -125,6 +125,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	v1.Delete("/actions/:id", g(access.PermConfigure, s.deleteAction))
 	v1.Get("/models/:id", g(access.PermInspect, s.getModel))
 	v1.Get("/models/:id/versions", g(access.PermInspect, s.modelVersions))
+	v1.Get("/models/:id/uplift", g(access.PermInspect, s.upliftReport))
 	v1.Post("/models/:id/rollback", g(access.PermConfigure, s.rollback))
 	v1.Get("/decisions", g(access.PermInspect, s.decisions))
 	v1.Get("/decisions/:id", g(access.PermInspect, s.getDecision))
