@@ -79,6 +79,11 @@ type ModelSpec struct {
 	// EffectScale is s, the prior standard deviation of the action's effect on its
 	// objective relative to the baseline's (bandit.StackTreated); default 0.5.
 	EffectScale float64 `json:"effect_scale,omitempty"`
+	// BaseRate, when set, is the prior belief of how often the action is taken (a few
+	// percent for most offers): the response model's intercept starts at its logit
+	// instead of at an even chance, so that a new action is not offered to everyone
+	// before its first responses arrive. 0 keeps the even chance (Pega's 0.5).
+	BaseRate float64 `json:"base_rate,omitempty"`
 }
 
 // DefaultEffectScale is ModelSpec.EffectScale's default: a prior on an action's effect
@@ -191,6 +196,9 @@ func (m *ModelSpec) validate() error {
 	}
 	if m.PriorPrecision < 0 || m.HalfLife < 0 {
 		return Invalid("invalid_field", "model: prior_precision and half_life must not be negative")
+	}
+	if !finite(m.BaseRate) || m.BaseRate < 0 || m.BaseRate >= 1 {
+		return Invalid("invalid_field", "model.base_rate: must be a probability in (0, 1); 0 or absent means an even chance")
 	}
 	if !finite(m.EffectScale) || m.EffectScale < 0 || m.EffectScale > 10 {
 		return Invalid("invalid_field", "model.effect_scale: must be in (0, 10]; 0 or absent means %g", DefaultEffectScale)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 
@@ -149,9 +150,9 @@ const maxFullDim = 512
 // warm-started from a sibling's posterior with its precision scaled down. Callers hold
 // e.mu.
 func (e *Engine) freshModel(a Action, dim int) (*bandit.Model, error) {
-	m, err := bandit.New(e.modelConfig(a.Model, dim))
+	m, err := e.priorModel(a.Model, dim)
 	if err != nil {
-		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
+		return nil, err
 	}
 	if a.Model.WarmStartFrom != "" {
 		src := e.actions[ActionID(a.Model.WarmStartFrom)]
@@ -164,6 +165,21 @@ func (e *Engine) freshModel(a Action, dim int) (*bandit.Model, error) {
 		}
 		if err := m.WarmStart(src.model.Load(), scale); err != nil {
 			return nil, errorf(ErrUnprocessable, "invalid_field", "model.warm_start_from: %v", err)
+		}
+	}
+	return m, nil
+}
+
+// priorModel is a new response model of a spec at its prior, its intercept (index 0, the
+// features' convention) centred on the spec's base rate if it has one.
+func (e *Engine) priorModel(s ModelSpec, dim int) (*bandit.Model, error) {
+	m, err := bandit.New(e.modelConfig(s, dim))
+	if err != nil {
+		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
+	}
+	if s.BaseRate > 0 {
+		if err := m.CenterWeight(0, math.Log(s.BaseRate/(1-s.BaseRate))); err != nil {
+			return nil, fmt.Errorf("model: %w", err)
 		}
 	}
 	return m, nil

@@ -339,9 +339,9 @@ func (e *Engine) newActionState(a Action) (*actionState, error) {
 	if err != nil {
 		e.log.Warn("stored eligibility rule no longer accepted: the action is never eligible until its rule is replaced (PUT /v1/actions/{id})", "action", a.ID, "err", err)
 	}
-	m, err := bandit.New(e.modelConfig(a.Model, e.enc.Dim()))
+	m, err := e.priorModel(a.Model, e.enc.Dim())
 	if err != nil {
-		return nil, errorf(ErrInvalid, "invalid_field", "model: %v", err)
+		return nil, err
 	}
 	st := &actionState{action: a, elig: elig}
 	st.key = a.ID

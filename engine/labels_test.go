@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,31 @@ func TestAmountErrorsFilter(t *testing.T) {
 		}
 		if c.Filtered != "amount" || !strings.Contains(c.Detail, "cost") {
 			t.Errorf("%s: filtered %q (%s), want amount, naming the cost", c.ID, c.Filtered, c.Detail)
+		}
+	}
+}
+
+// TestResponseBaseRate: an action whose model spec has a base rate starts with that
+// propensity (the intercept centred on its logit; MacKay's correction for the prior's
+// variance brings it a little toward 0.5: σ(logit(0.05)/√(1 + π/8)) = 0.081), where one
+// without starts at an even chance.
+func TestResponseBaseRate(t *testing.T) {
+	h := newHarness(t, t.TempDir(), nil)
+	ctx := context.Background()
+	if _, err := h.eng.PutAction(ctx, engine.Action{ID: "rare", Value: 100, Enabled: true, Model: engine.ModelSpec{BaseRate: 0.05}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.PutAction(ctx, engine.Action{ID: "even", Value: 100, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.eng.Decide(ctx, engine.DecideRequest{CustomerID: "c1", Channel: "web", Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[engine.ActionID]float64{"rare": 1 / (1 + math.Exp(math.Log(0.95/0.05)/math.Sqrt(1+math.Pi/8))), "even": 0.5}
+	for _, a := range res.Actions {
+		if math.Abs(a.Propensity-want[a.ID]) > 1e-9 {
+			t.Errorf("%s: prior propensity %v, want %v", a.ID, a.Propensity, want[a.ID])
 		}
 	}
 }

@@ -24,6 +24,9 @@ type demoAction struct {
 	Objective   string    `yaml:"objective"`
 	Channels    []string  `yaml:"channels"`
 	Eligibility string    `yaml:"eligibility"`
+	Model       struct {
+		BaseRate float64 `yaml:"base_rate"`
+	} `yaml:"model"`
 }
 
 type demoObjective struct {
@@ -89,7 +92,7 @@ func loadDemoCatalog(ctx context.Context, eng *engine.Engine) (int, error) {
 		_, err := eng.PutAction(ctx, engine.Action{
 			ID: engine.ActionID(a.ID), Issue: a.Issue, Group: a.Group, Description: a.Description,
 			Value: a.Value.Const, ValueExpr: a.Value.Expr, Cost: engine.Money(a.Cost), ContactCost: engine.Money(a.ContactCost), Objective: a.Objective,
-			Channels: a.Channels, Eligibility: a.Eligibility, Lever: 1, Enabled: true,
+			Channels: a.Channels, Eligibility: a.Eligibility, Lever: 1, Enabled: true, Model: engine.ModelSpec{BaseRate: a.Model.BaseRate},
 		})
 		if err != nil {
 			return 0, fmt.Errorf("demo action %q: %w", a.ID, err)
