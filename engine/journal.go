@@ -324,8 +324,13 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 					res.outcomes.Attributed++
 				}
 				n, err := c.hit(ctx, lb, &o, &b)
-				if err != nil {
+				switch {
+				case errors.Is(err, errLate):
+					res.outcomes.Late++
+				case err != nil:
 					res.err = err
+				}
+				if res.err != nil {
 					break
 				}
 				res.outcomes.Labelled += n

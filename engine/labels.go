@@ -66,6 +66,9 @@ type Labels interface {
 	LeftAt(ctx context.Context, c CustomerID) (time.Time, error)
 }
 
+// errLate reports an outcome older than its objective's horizon (labels.go, hit).
+var errLate = errors.New("outcome after its horizon")
+
 // Label event outcomes: the objective's outcome occurred within the horizon, or not.
 const (
 	LabelHit  Outcome = "occurred"
@@ -132,8 +135,12 @@ func (c *committer) hit(ctx context.Context, lb *labelBatch, o *CustomerOutcome,
 	if lb == nil || o.Type != OutcomeChurn {
 		return 0, nil
 	}
-	if _, ok := lb.horizons[o.Type]; !ok {
+	h, ok := lb.horizons[o.Type]
+	if !ok {
 		return 0, nil
+	}
+	if now := c.e.clock.Now(); o.Time.Add(h).Before(now) {
+		return 0, errLate // every label it could mark is due: resolved, or about to be
 	}
 	stored, err := c.e.store.CustomerLabels(ctx, o.Customer)
 	if err != nil {

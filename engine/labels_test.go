@@ -182,3 +182,57 @@ func TestResponseBaseRate(t *testing.T) {
 		}
 	}
 }
+
+// TestLateOutcomes: a churn recorded after the horizon of the decisions it could be
+// attributed to is accepted and counted as late, and marks no label.
+func TestLateOutcomes(t *testing.T) {
+	h := newHarness(t, t.TempDir(), nil)
+	churnSetup(t, h)
+	ctx := context.Background()
+	if _, err := h.eng.Decide(ctx, engine.DecideRequest{CustomerID: "c1", Channel: "web", Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(t0.Add(3 * 24 * time.Hour))
+	res, err := h.eng.RecordOutcomes(ctx, []engine.CustomerOutcome{
+		{Customer: "c1", Type: engine.OutcomeChurn, Time: t0.Add(time.Hour)},                // two days late
+		{Customer: "c2", Type: engine.OutcomeChurn, Time: t0.Add(3*24*time.Hour - time.Hour)}, // in time, no decision
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 2 || res.Late != 1 || res.Labelled != 0 {
+		t.Fatalf("result %+v, want 2 accepted, 1 late, 0 labelled", res)
+	}
+}
+
+// TestNetValueTerms: a priced candidate's logged net value is its terms put together,
+// P(accept)·(value − cost) − contact cost + effect value, and the effect value is the
+// objective's value times the effect (within 1e-9, rounding).
+func TestNetValueTerms(t *testing.T) {
+	h := newHarness(t, t.TempDir(), nil)
+	churnSetup(t, h)
+	ctx := context.Background()
+	if _, err := h.eng.PutAction(ctx, engine.Action{ID: "upsell", Value: 60, ContactCost: engine.Money{Expr: `channel == "web" ? 0.25 : 1`}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.eng.Decide(ctx, engine.DecideRequest{CustomerID: "c1", Channel: "web", Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.eng.Decision(ctx, res.DecisionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range d.Candidates {
+		want := c.Propensity*(c.Value-c.Cost) - c.ContactCost + c.EffectValue
+		if math.Abs(c.Net-want) > 1e-9 {
+			t.Errorf("%s: net %v, terms give %v (%+v)", c.ID, c.Net, want, c)
+		}
+		if c.ID == "save" && (c.Cost != 10 || math.Abs(c.EffectValue-(-100)*c.Effect) > 1e-9 || c.EffectSD <= 0) {
+			t.Errorf("save: %+v, want cost 10, effect value -100 x effect, an effect SD", c)
+		}
+		if c.ID == "upsell" && c.ContactCost != 0.25 {
+			t.Errorf("upsell: contact cost %v on the web, want 0.25", c.ContactCost)
+		}
+	}
+}

@@ -120,6 +120,10 @@ type OutcomesResult struct {
 	// Labelled counts the open labels the outcomes marked: decisions of the customer's
 	// within an objective's horizon before the outcome (labels.go).
 	Labelled int `json:"labelled"`
+	// Late counts outcomes of an objective that came after the horizon of every decision
+	// they could be attributed to had passed: recorded and reported, but their labels were
+	// already learnt, so they teach the models nothing.
+	Late int `json:"late"`
 }
 
 // RecordOutcomes validates a batch of outcomes and records them durably: all or none.
