@@ -194,7 +194,7 @@ func TestLateOutcomes(t *testing.T) {
 	}
 	h.clock.Set(t0.Add(3 * 24 * time.Hour))
 	res, err := h.eng.RecordOutcomes(ctx, []engine.CustomerOutcome{
-		{Customer: "c1", Type: engine.OutcomeChurn, Time: t0.Add(time.Hour)},                // two days late
+		{Customer: "c1", Type: engine.OutcomeChurn, Time: t0.Add(time.Hour)},                  // two days late
 		{Customer: "c2", Type: engine.OutcomeChurn, Time: t0.Add(3*24*time.Hour - time.Hour)}, // in time, no decision
 	})
 	if err != nil {
