@@ -154,6 +154,47 @@ func BenchmarkDecide(b *testing.B) {
 	reportCPU(b, cpu0)
 }
 
+// BenchmarkDecideNetValue is BenchmarkDecide with outcome models on (issue 16): a churn
+// objective, and a quarter of the 20 actions (5) priced like the demo's retention
+// discounts (a cost and a contact cost as expressions over the profile and channel, the
+// churn objective, so an uplift model each), which puts every decision in net-value mode
+// (Gaussian Thompson sampling over all 20, each priced action's uplift posterior, the net
+// selection probability).
+func BenchmarkDecideNetValue(b *testing.B) {
+	eng := benchEngine(b, nil)
+	ctx := context.Background()
+	if _, err := eng.PutObjective(ctx, engine.Objective{Outcome: engine.OutcomeChurn, Value: engine.Money{Expr: "-9 * (profile.monthly_spend ?? 0)"}, Horizon: engine.Duration(14 * 24 * time.Hour), BaseRate: 0.01}); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < benchActions; i += 4 {
+		id := engine.ActionID(fmt.Sprintf("offer-%02d", i))
+		a, err := eng.Action(id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.Cost = engine.Money{Expr: "0.2 * (profile.monthly_spend ?? 0) * 12"}
+		a.ContactCost = engine.Money{Expr: `channel in ["email", "sms"] ? 1 : 0.1`}
+		a.Objective = engine.OutcomeChurn
+		if _, err := eng.PutAction(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reqs := benchRequests(4)
+	b.ReportAllocs()
+	i := 0
+	var cpu0 time.Duration
+	for b.Loop() {
+		if i == 0 {
+			cpu0 = processCPU()
+		}
+		if _, err := eng.Decide(ctx, reqs[i%len(reqs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	reportCPU(b, cpu0)
+}
+
 // BenchmarkDecideParallel is BenchmarkDecide from GOMAXPROCS goroutines.
 func BenchmarkDecideParallel(b *testing.B) {
 	eng := benchEngine(b, nil)

@@ -25,7 +25,8 @@ type demoAction struct {
 	Channels    []string  `yaml:"channels"`
 	Eligibility string    `yaml:"eligibility"`
 	Model       struct {
-		BaseRate float64 `yaml:"base_rate"`
+		BaseRate       float64 `yaml:"base_rate"`
+		PriorPrecision float64 `yaml:"prior_precision"`
 	} `yaml:"model"`
 }
 
@@ -92,7 +93,7 @@ func loadDemoCatalog(ctx context.Context, eng *engine.Engine) (int, error) {
 		_, err := eng.PutAction(ctx, engine.Action{
 			ID: engine.ActionID(a.ID), Issue: a.Issue, Group: a.Group, Description: a.Description,
 			Value: a.Value.Const, ValueExpr: a.Value.Expr, Cost: engine.Money(a.Cost), ContactCost: engine.Money(a.ContactCost), Objective: a.Objective,
-			Channels: a.Channels, Eligibility: a.Eligibility, Lever: 1, Enabled: true, Model: engine.ModelSpec{BaseRate: a.Model.BaseRate},
+			Channels: a.Channels, Eligibility: a.Eligibility, Lever: 1, Enabled: true, Model: engine.ModelSpec{BaseRate: a.Model.BaseRate, PriorPrecision: a.Model.PriorPrecision},
 		})
 		if err != nil {
 			return 0, fmt.Errorf("demo action %q: %w", a.ID, err)
