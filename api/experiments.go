@@ -225,7 +225,14 @@ func (s *Server) outboundFeed(c *fiber.Ctx) error {
 				return errStop
 			}
 			n++
-			return enc.Encode(outboundItem{DecisionID: d.ID, CustomerID: d.CustomerID, Channel: d.Channel, Time: d.Time, Actions: d.Chosen, Arm: d.Arm, Source: d.Source})
+			it := outboundItem{DecisionID: d.ID, CustomerID: d.CustomerID, Channel: d.Channel, Time: d.Time, Actions: d.Chosen, Arm: d.Arm, Source: d.Source}
+			for _, c := range d.Candidates {
+				if len(d.Chosen) > 0 && c.ID == d.Chosen[0] {
+					it.Value, it.Cost, it.ContactCost = c.Value, c.Cost, c.ContactCost
+					break
+				}
+			}
+			return enc.Encode(it)
 		})
 		if err != nil && err != errStop {
 			s.log.Warn("outbound feed ended early", "err", err)
@@ -245,6 +252,11 @@ type outboundItem struct {
 	Actions    []engine.ActionID `json:"actions"`
 	Arm        string            `json:"arm,omitempty"`
 	Source     string            `json:"source"`
+	// The terms the decision logged for the first action: its value if taken, its cost
+	// if taken and what the contact costs.
+	Value       float64 `json:"value"`
+	Cost        float64 `json:"cost,omitempty"`
+	ContactCost float64 `json:"contact_cost,omitempty"`
 }
 
 type outcomeBody struct {

@@ -51,15 +51,17 @@ type customer struct {
 	arm string // the experiment arm, as the service said
 
 	// Ground truth and realised counts, per customer (summed per arm at the end).
-	contacts   int     // offers the service made (inbound offers and outbound contacts)
-	expResp    float64 // expected responses to them (true probabilities)
-	responses  int     // responses that happened (feedback sent)
-	expDisc    float64 // expected discount cost of the offers made
-	discount   float64 // discount cost that happened (outcomes sent)
-	npsAnswers int     // survey answers sent
-	npsFirst   bool    // the first answer has been given
-	npsReal    float64 // expected NPS score (-100..100) of the first answer, real state
-	npsTwin    float64 // the same for the twin, at the same moment
+	contacts    int     // offers the service made (inbound offers and outbound contacts)
+	expResp     float64 // expected responses to them (true probabilities)
+	expValue    float64 // expected value of the responses (true probabilities x the value logged)
+	contactCost float64 // the contact costs the service logged for the offers made
+	responses   int     // responses that happened (feedback sent)
+	expDisc     float64 // expected discount cost of the offers made
+	discount    float64 // discount cost that happened (outcomes sent)
+	npsAnswers  int     // survey answers sent
+	npsFirst    bool    // the first answer has been given
+	npsReal     float64 // expected NPS score (-100..100) of the first answer, real state
+	npsTwin     float64 // the same for the twin, at the same moment
 }
 
 // create draws customer idx from its own stream.

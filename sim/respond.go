@@ -195,6 +195,8 @@ func (w *World) Respond(in *Interaction, o Offer) Reaction {
 		p := w.acceptProb(c, st, a, in.Channel, d, in.leaving)
 		c.contacts++
 		c.expResp += p
+		c.expValue += p * o.Value
+		c.contactCost += o.ContactCost
 		if pct, ok := w.p.Effects.Retention[a]; ok {
 			c.expDisc += p * w.discountCost(st, pct)
 		}
@@ -255,6 +257,7 @@ func (w *World) Contacted(o Offer) {
 		c.arm = o.Arm
 	}
 	c.contacts++
+	c.contactCost += o.ContactCost
 	if st.churned && !o.Time.Before(st.churnedAt) {
 		return // a message to a customer who has left
 	}
@@ -268,6 +271,7 @@ func (w *World) Contacted(o Offer) {
 		reach = 1 - math.Exp(-left/in.EmailLagHours)
 	}
 	c.expResp += p * reach
+	c.expValue += p * reach * o.Value
 	if pct, ok := w.p.Effects.Retention[a]; ok {
 		c.expDisc += p * reach * w.discountCost(st, pct)
 	}

@@ -26,14 +26,26 @@ type ArmTruth struct {
 	Churn        float64 // churned per customer
 	DiscountPer  float64 // discount money per customer
 	NPS          float64 // Net Promoter Score of respondents
+
+	// The net value's parts, as the service counts them (docs/value.md), at their
+	// expected values: the value of the responses (true probabilities times the value the
+	// service logged), the discounts (ExpDiscount), the contact costs the service logged,
+	// and the departures at what each is worth (SetChurnValue), real and untouched twin.
+	ExpValue       float64
+	ContactCost    float64
+	ChurnValue     float64 // Σ value of the customers who left
+	TwinChurnValue float64 // Σ value of the customers whose twin left
+	NetValue       float64 // true net value per customer (see Truth)
 }
 
 // Truth is the ground truth of a run.
 type Truth struct {
 	Arms []ArmTruth
-	// The population's untouched values: churn and NPS had nobody been contacted.
-	BaselineChurn float64
-	BaselineNPS   float64
+	// The population's untouched values: churn and NPS had nobody been contacted, and
+	// the value lost to departures per customer.
+	BaselineChurn      float64
+	BaselineNPS        float64
+	BaselineChurnValue float64
 }
 
 // Arm returns the named arm's truth.
@@ -57,7 +69,11 @@ func (t *Truth) Arm(name string) (ArmTruth, bool) {
 //     per customer;
 //   - discount: the expected cost of the discount offers the arm made, per customer;
 //   - NPS: the population's untouched NPS (twins' expected scores at the moment of each
-//     first answer) plus the arm's mean effect on the expected score of its respondents.
+//     first answer) plus the arm's mean effect on the expected score of its respondents;
+//   - net value: the expected value of the arm's responses, minus its expected discount
+//     cost and its contact costs, per customer, plus the population's untouched
+//     departures' value and the arm's mean effect on it (each customer's departure at the
+//     same value, real or twin, so that only the arm's effect on who leaves counts).
 //
 // Comparing real with twin customer by customer removes both the noise of chance
 // outcomes and the luck of which customers fell in which arm.
@@ -65,7 +81,7 @@ func (w *World) Truth(arm func(customer string) string) Truth {
 	var tr Truth
 	index := map[string]int{}
 	twinChurned, npsN := 0, 0
-	npsTwin := 0.0
+	npsTwin, twinValue := 0.0, 0.0
 	for _, c := range w.cust {
 		name := arm(c.id)
 		i, ok := index[name]
@@ -84,12 +100,21 @@ func (w *World) Truth(arm func(customer string) string) Truth {
 		}
 		a.ExpResponses += c.expResp
 		a.ExpDiscount += c.expDisc
+		a.ExpValue += c.expValue
+		a.ContactCost += c.contactCost
+		v := 0.0
+		if w.churnValue != nil && (c.real.churned || c.twin.churned) {
+			v = w.churnValue(w.profile(c, w.day))
+		}
 		if c.real.churned {
 			a.Churned++
+			a.ChurnValue += v
 		}
 		if c.twin.churned {
 			a.TwinChurned++
+			a.TwinChurnValue += v
 			twinChurned++
+			twinValue += v
 		}
 		if c.npsFirst {
 			a.NPSResponses++
@@ -100,6 +125,7 @@ func (w *World) Truth(arm func(customer string) string) Truth {
 		}
 	}
 	tr.BaselineChurn = float64(twinChurned) / float64(len(w.cust))
+	tr.BaselineChurnValue = twinValue / float64(len(w.cust))
 	if npsN > 0 {
 		tr.BaselineNPS = npsTwin / float64(npsN)
 	}
@@ -110,6 +136,7 @@ func (w *World) Truth(arm func(customer string) string) Truth {
 		}
 		a.Churn = tr.BaselineChurn + float64(a.Churned-a.TwinChurned)/float64(a.Customers)
 		a.DiscountPer = a.ExpDiscount / float64(a.Customers)
+		a.NetValue = tr.BaselineChurnValue + (a.ExpValue-a.ExpDiscount-a.ContactCost+a.ChurnValue-a.TwinChurnValue)/float64(a.Customers)
 		a.NPS = tr.BaselineNPS
 		if a.NPSResponses > 0 {
 			a.NPS += (a.NPSReal - a.NPSTwin) / float64(a.NPSResponses)

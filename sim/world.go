@@ -34,7 +34,14 @@ type World struct {
 	next    int
 	pending []pending // accepted outbound offers whose response has not happened yet
 	bills   []Outcome // the day's bills, as revenue outcomes: Hour returns them first
+	// churnValue prices a departure for the net value's truth (SetChurnValue); nil: 0.
+	churnValue func(profile map[string]any) float64
 }
+
+// SetChurnValue sets what a departure is worth for a customer with a profile (the
+// service's churn objective, which the simulator reads from it), for the net value's
+// truth.
+func (w *World) SetChurnValue(fn func(profile map[string]any) float64) { w.churnValue = fn }
 
 // New returns a world of n customers over days days from start (a midnight, UTC).
 func New(p *Params, n, days int, seed uint64, start time.Time) (*World, error) {
@@ -122,6 +129,9 @@ type Offer struct {
 	Actions    []string // best first; the customer sees the first
 	Channel    string
 	Time       time.Time
+	// What the service logged for the first action: its value if taken and what the
+	// contact costs (for the net value's truth).
+	Value, ContactCost float64
 }
 
 type eventKind int

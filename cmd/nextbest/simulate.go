@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/expr-lang/expr"
+
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/features"
@@ -576,6 +578,22 @@ func (r *simRun) setup(ctx context.Context) error {
 	if r.w, err = sim.New(p, r.o.customers, r.o.days, r.o.seed, r.t0); err != nil {
 		return err
 	}
+	// The net value's truth prices a departure as the service's churn objective does.
+	var obj engine.Objective
+	switch err := c.do(ctx, "GET", "/v1/objectives/churn", nil, &obj); {
+	case err == nil:
+		value, err := churnValue(obj.Value)
+		if err != nil {
+			return fmt.Errorf("the service's churn objective: %w", err)
+		}
+		r.w.SetChurnValue(value)
+	default:
+		var ae *simAPIError
+		if !errors.As(err, &ae) || ae.status != http.StatusNotFound {
+			return err
+		}
+		r.note("the service has no churn objective: departures count 0 in the net value")
+	}
 
 	// The CRM load: every profile, and the customers of a bigger earlier world closed.
 	fmt.Fprintf(r.log, "simulate: loading %d customer profiles\n", r.o.customers)
@@ -626,6 +644,26 @@ func (r *simRun) setup(ctx context.Context) error {
 	}
 	fmt.Fprintf(r.log, "simulate: experiment %s, %d customers, %d days from %s, seed %d\n", r.expID, r.o.customers, r.o.days, r.t0.Format(time.DateOnly), r.o.seed)
 	return nil
+}
+
+// churnValue is a churn objective's value as a function of a profile: the constant, or the
+// expression evaluated by expr-lang (the service's rule language is a subset of it).
+func churnValue(m engine.Money) (func(map[string]any) float64, error) {
+	if m.Expr == "" {
+		return func(map[string]any) float64 { return m.Const }, nil
+	}
+	prog, err := expr.Compile(m.Expr, expr.AsFloat64())
+	if err != nil {
+		return nil, fmt.Errorf("value %q: %w", m.Expr, err)
+	}
+	return func(profile map[string]any) float64 {
+		v, err := expr.Run(prog, map[string]any{"profile": profile, "context": map[string]any{}, "channel": "", "customer_id": ""})
+		if err != nil {
+			return 0
+		}
+		f, _ := v.(float64)
+		return f
+	}, nil
 }
 
 // simCustomersRe reads the world size from an earlier simulation's experiment description.
@@ -694,7 +732,9 @@ type simDecision struct {
 	DecisionID string `json:"decision_id"`
 	Arm        string `json:"arm"`
 	Actions    []struct {
-		ID string `json:"id"`
+		ID          string  `json:"id"`
+		Value       float64 `json:"value"`
+		ContactCost float64 `json:"contact_cost"`
 	} `json:"actions"`
 	NoAction bool `json:"no_action"`
 }
@@ -770,6 +810,9 @@ func (r *simRun) hour(ctx context.Context, from, to time.Time) error {
 			if !dec.NoAction {
 				for _, a := range dec.Actions {
 					off.Actions = append(off.Actions, a.ID)
+				}
+				if len(dec.Actions) > 0 {
+					off.Value, off.ContactCost = dec.Actions[0].Value, dec.Actions[0].ContactCost
 				}
 				r.offers.Add(1)
 			}
@@ -875,6 +918,9 @@ type simFeedItem struct {
 	Actions    []string  `json:"actions"`
 	Arm        string    `json:"arm"`
 	Source     string    `json:"source"`
+	// The first action's logged terms (the net value's truth).
+	Value       float64 `json:"value"`
+	ContactCost float64 `json:"contact_cost"`
 }
 
 // readFeed reads the contacts made in (from, to] from the outbound feed, as a sending
@@ -927,7 +973,8 @@ func (r *simRun) readFeed(ctx context.Context, from, to time.Time) error {
 		if it.Arm == "holdout" {
 			r.holdoutContacted++
 		}
-		r.w.Contacted(sim.Offer{DecisionID: it.DecisionID, Customer: it.CustomerID, Arm: it.Arm, Actions: it.Actions, Channel: it.Channel, Time: it.Time})
+		r.w.Contacted(sim.Offer{DecisionID: it.DecisionID, Customer: it.CustomerID, Arm: it.Arm, Actions: it.Actions, Channel: it.Channel, Time: it.Time,
+			Value: it.Value, ContactCost: it.ContactCost})
 	}
 	return nil
 }
@@ -1080,6 +1127,7 @@ type simMetric struct {
 	up      string // verb when the arm is higher: "raised"
 	down    string // verb when lower: "cut"
 	points  bool   // NPS: absolute points; else relative
+	money   bool   // net value: absolute money a customer; else relative
 	lowerOK bool   // lower is better
 	format  func(float64) string
 	truth   func(sim.ArmTruth) float64
@@ -1094,6 +1142,9 @@ var simMetrics = []simMetric{
 		format: func(x float64) string { return fmt.Sprintf("EUR %.2f", x) }, truth: func(a sim.ArmTruth) float64 { return a.DiscountPer }},
 	{name: engine.MetricNPS, short: "NPS", title: "NPS: Net Promoter Score of survey respondents (higher is better)", label: "NPS", up: "raised", down: "lowered", points: true,
 		format: func(x float64) string { return fmt.Sprintf("%+.1f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NPS }},
+	{name: engine.MetricNetValue, short: "net value", title: "Net value: responses' value and departures' cost, less discounts and contact costs, per assigned customer (higher is better)",
+		label: "net value", up: "raised", down: "lowered", money: true,
+		format: func(x float64) string { return fmt.Sprintf("EUR %.2f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NetValue }},
 }
 
 // writeSimReport prints the result for a reader who has not read the code.
@@ -1168,10 +1219,11 @@ func writeSimReport(w io.Writer, res *simResult) {
 	claims := simNBARows(res)
 	writeSimSummary(w, claims)
 
-	p("\nThe four uplift metrics\n")
+	n := numberWord(len(res.exp.Metrics))
+	p("\nThe %s uplift metrics\n", n)
 	p("For each: the service's own estimate per arm beside the truth that only the simulator\n")
 	p("knows (docs/simulation.md), then the comparisons, with 95%% intervals and p-values\n")
-	p("corrected for the four metrics (Holm). \"True\" is the simulator's ground truth.\n")
+	p("corrected for the %s metrics (Holm). \"True\" is the simulator's ground truth.\n", n)
 	none := map[string]bool{}
 	for _, a := range res.exp.Arms {
 		none[a.Name] = a.Policy == experiments.PolicyNone
@@ -1236,7 +1288,7 @@ func simNBARows(res *simResult) map[string]simClaimRow {
 			tb, okB := res.truth.Arm(c.Reference)
 			if okA && okB {
 				row.truth = m.truth(ta) - m.truth(tb)
-				if !m.points {
+				if !m.points && !m.money {
 					row.truth /= m.truth(tb)
 				}
 				row.hasTruth = !math.IsNaN(row.truth) && !math.IsInf(row.truth, 0)
@@ -1261,7 +1313,7 @@ func writeSimSummary(w io.Writer, rows map[string]simClaimRow) {
 			pv = *r.cmp.HolmP
 		}
 		lift := st.RelLift
-		if m.points {
+		if m.points || m.money {
 			lift = st.AbsLift
 		}
 		verdict := "not conclusive"
@@ -1275,6 +1327,8 @@ func writeSimSummary(w io.Writer, rows map[string]simClaimRow) {
 			switch {
 			case m.points:
 				return fmt.Sprintf("%+.1f points", x)
+			case m.money:
+				return fmt.Sprintf("%+.2f EUR a customer", x)
 			case m.name == engine.MetricResponseRate || m.name == engine.MetricDiscount:
 				return fmt.Sprintf("%.2f times legacy", 1+x)
 			case x < 0:
@@ -1321,7 +1375,7 @@ func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool)
 	size := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*math.Abs(x)) }
 	bound, signedBound := size, func(x float64) string { return fmt.Sprintf("%+.0f%%", 100*x) }
 	signed := signedBound
-	relative := !m.points && finite(lift, lo, hi)
+	relative := !m.points && !m.money && finite(lift, lo, hi)
 	trueLift := (tA - tR) / tR
 	if !relative {
 		lift, lo, hi = st.AbsLift, st.AbsCI.Lo, st.AbsCI.Hi
@@ -1332,7 +1386,7 @@ func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool)
 			bound = func(x float64) string { return fmt.Sprintf("%.1f", math.Abs(x)) }
 			signedBound = func(x float64) string { return fmt.Sprintf("%+.1f", x) }
 			signed = func(x float64) string { return fmt.Sprintf("%+.1f points", x) }
-		case m.name == engine.MetricDiscount:
+		case m.name == engine.MetricDiscount || m.money:
 			size = func(x float64) string { return fmt.Sprintf("EUR %.2f a customer", math.Abs(x)) }
 			bound = func(x float64) string { return fmt.Sprintf("%.2f", math.Abs(x)) }
 			signedBound = func(x float64) string { return fmt.Sprintf("%+.2f", x) }
@@ -1365,7 +1419,7 @@ func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool)
 	default:
 		s = "not conclusive: "
 		if st.PValue < 0.05 {
-			s = fmt.Sprintf("not conclusive once corrected for testing four metrics (Holm p = %.2f): ", pv)
+			s = fmt.Sprintf("not conclusive once corrected for testing several metrics (Holm p = %.2f): ", pv)
 		}
 		s += fmt.Sprintf("%s (95%% CI %s to %s), chance %s is better %.0f%%", signed(lift), signedBound(lo), signedBound(hi), arm, 100*st.ChanceToBeat)
 		switch {
@@ -1385,6 +1439,14 @@ func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool)
 		}
 	}
 	return s + "."
+}
+
+// numberWord spells small counts.
+func numberWord(n int) string {
+	if words := []string{"no", "one", "two", "three", "four", "five", "six", "seven"}; n < len(words) {
+		return words[n]
+	}
+	return strconv.Itoa(n)
 }
 
 func simArmName(a string) string {
