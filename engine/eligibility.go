@@ -20,6 +20,17 @@ type Env struct {
 	Channel  string         `expr:"channel"`
 	Customer string         `expr:"customer_id"`
 	spent    int            // budget units the current evaluation has spent (rulelang.go)
+	// amounts remembers the amounts evaluated for this env (money.go): a catalog whose
+	// actions share an expression (a contact cost by channel, an objective's value) has
+	// it evaluated once per decision.
+	amounts []memoAmount
+}
+
+// memoAmount is one evaluated amount expression and its result.
+type memoAmount struct {
+	src string
+	v   float64
+	err error
 }
 
 // Expression is a compiled boolean expression. Compile once, evaluate many times.

@@ -120,16 +120,36 @@ func (a *amount) eval(machine *vm.VM, env *Env, allowNegative bool) (float64, er
 	if a.x.refused != nil {
 		return 0, a.x.refused
 	}
+	for _, m := range env.amounts {
+		if m.src == a.x.src { // the same expression for the same customer and context
+			if m.err != nil {
+				return 0, fmt.Errorf("%s: %w", a.field, m.err)
+			}
+			return a.check(m.v, allowNegative)
+		}
+	}
 	machine.MemoryBudget = exprBudget
 	env.spent = 0
 	out, err := machine.Run(a.x.prog, env)
 	if err != nil {
-		return 0, fmt.Errorf("%s: evaluate %q: %s", a.field, truncate(a.x.src, 60), firstLine(err))
+		err = fmt.Errorf("evaluate %q: %s", truncate(a.x.src, 60), firstLine(err))
+		env.amounts = append(env.amounts, memoAmount{src: a.x.src, err: err})
+		return 0, fmt.Errorf("%s: %w", a.field, err)
 	}
 	v, ok := out.(float64)
+	if !ok {
+		err := fmt.Errorf("%q gave %T, not a number", truncate(a.x.src, 60), out)
+		env.amounts = append(env.amounts, memoAmount{src: a.x.src, err: err})
+		return 0, fmt.Errorf("%s: %w", a.field, err)
+	}
+	env.amounts = append(env.amounts, memoAmount{src: a.x.src, v: v})
+	return a.check(v, allowNegative)
+}
+
+// check refuses a result that is not finite, out of range, or negative where that is not
+// allowed, naming the field.
+func (a *amount) check(v float64, allowNegative bool) (float64, error) {
 	switch {
-	case !ok:
-		return 0, fmt.Errorf("%s: %q gave %T, not a number", a.field, truncate(a.x.src, 60), out)
 	case !finite(v):
 		return 0, fmt.Errorf("%s: %q gave %v (a division by zero?)", a.field, truncate(a.x.src, 60), v)
 	case math.Abs(v) > maxActionValue:

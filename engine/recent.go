@@ -52,9 +52,13 @@ func (r *recentDecisions) slim(d *Decision) {
 	}
 }
 
-// chosenCandidates returns the candidates of the actions a decision offered (what an
-// answer's bookkeeping reads: the value and costs logged for them).
+// chosenCandidates returns the candidates of the actions a decision in an experiment
+// offered: what the experiment's bookkeeping reads of an answer (the value logged for the
+// action, tracker.response). Outside an experiment nothing reads them.
 func chosenCandidates(d *Decision) []Candidate {
+	if d.Experiment == "" {
+		return nil
+	}
 	var out []Candidate
 	for _, c := range d.Candidates {
 		if slices.Contains(d.Chosen, c.ID) {
