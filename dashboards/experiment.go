@@ -26,6 +26,11 @@ type experimentPage struct {
 	Warnings []string
 	Metrics  []metricSection
 	Ranges   []string
+	// Over time: the charts of one metric at a time (Trend), picked with ?metric=.
+	Trend     metricText
+	Tabs      []trendOption
+	Charts    []seqChart
+	Every     string // which days the charts' tables list
 }
 
 type armRow struct {
@@ -55,8 +60,8 @@ type metricSection struct {
 	Lower, Primary          bool
 	Values                  []armValue
 	Rows                    []statRow
-	Hidden                  int // comparisons left out: not applicable
-	Charts                  []seqChart
+	Hidden                  int  // comparisons left out: not applicable
+	Points                  bool // NPS: differences in points, no relative change
 }
 
 type statRow struct {
@@ -94,11 +99,11 @@ func (p *Pages) experiment(c *fiber.Ctx) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
-	pg := experimentOf(rep, p.eng.Clock().Now())
+	pg := experimentOf(rep, p.eng.Clock().Now(), strings.Clone(c.Query("metric")))
 	return view{template: "experiment.html", title: "Experiment " + string(id), nav: "uplift", data: pg}, nil
 }
 
-func experimentOf(rep *engine.Report, now time.Time) experimentPage {
+func experimentOf(rep *engine.Report, now time.Time, metric string) experimentPage {
 	x := rep.Experiment
 	a := newArms(x)
 	pg := experimentPage{Exp: x, Src: reportSrc(x.ID), Status: statusLine(x, rep.Days, now), Warnings: rep.Warnings,
@@ -128,27 +133,39 @@ func experimentOf(rep *engine.Report, now time.Time) experimentPage {
 	for _, r := range x.Ranges {
 		pg.Ranges = append(pg.Ranges, fmt.Sprintf("%s: buckets %d–%d", r.Arm, r.Start, r.End-1))
 	}
+	if metric == "" || !validMetric(metric) {
+		metric = engine.MetricNetValue
+		if !contains(x.Metrics, metric) && len(x.Metrics) > 0 {
+			metric = x.Metrics[0]
+		}
+	}
+	pg.Trend = metricTextOf(metric)
 	for _, m := range rep.Metrics {
 		mt := metricTextOf(m.Name)
-		ms := metricSection{Name: m.Name, Title: mt.Title, Kind: m.Kind, Unit: m.Unit, Lower: m.LowerIsBetter, Primary: m.Primary}
+		ms := metricSection{Name: m.Name, Title: mt.Title, Kind: m.Kind, Unit: m.Unit, Lower: m.LowerIsBetter, Primary: m.Primary, Points: !mt.relative && m.Name == engine.MetricNPS}
 		for _, av := range m.Arms {
 			ms.Values = append(ms.Values, armValue{Label: av.Arm, Value: num(fmt.Sprintf("metrics[name=%s].arms[arm=%s].value", m.Name, av.Arm), av.Value, mt.scale, mt.value)})
 		}
 		for _, cmp := range m.Comparisons {
-			row := statRowOf(a, m, cmp)
-			if row.Verdict.Tone == ToneNone && row.Verdict.Label == "Not applicable" {
-				ms.Hidden++ // a response rate against a holdout, which is never contacted
+			if notApplicable(a, m.Name, cmp.Arm, cmp.Reference) {
+				ms.Hidden++ // against a holdout, which is never contacted
 				continue
 			}
-			ms.Rows = append(ms.Rows, row)
-		}
-		for ai, arm := range x.Arms {
-			if arm.Name == x.Control || (m.Name == engine.MetricResponseRate && (arm.Policy == experiments.PolicyNone || a.policy[x.Control] == experiments.PolicyNone)) {
-				continue
-			}
-			ms.Charts = append(ms.Charts, seqChartOf(rep, m.Name, arm.Name, ai))
+			ms.Rows = append(ms.Rows, statRowOf(a, m, cmp))
 		}
 		pg.Metrics = append(pg.Metrics, ms)
+		pg.Tabs = append(pg.Tabs, trendOption{Name: m.Name, Title: mt.Title, Active: m.Name == metric,
+			Href: fmt.Sprintf("/experiments/%s?metric=%s#over-time", x.ID, m.Name)})
+		if m.Name != metric {
+			continue
+		}
+		for ai, arm := range x.Arms {
+			if arm.Name == x.Control || notApplicable(a, m.Name, arm.Name, x.Control) {
+				continue
+			}
+			ch, every := seqChartOf(rep, m.Name, arm.Name, ai)
+			pg.Charts, pg.Every = append(pg.Charts, ch), every
+		}
 	}
 	return pg
 }
@@ -158,6 +175,12 @@ func statRowOf(a arms, m engine.MetricResult, cmp engine.Comparison) statRow {
 	st := cmp.Stats
 	b := cmpPath(m.Name, cmp.Arm, cmp.Reference)
 	s := b + ".stats."
+	rel, relLo, relHi := num(s+"rel_lift", ptr(st.RelLift), 100, styleSignedPct), num(s+"rel_ci.lo", ptr(st.RelCI.Lo), 100, styleSignedPct), num(s+"rel_ci.hi", ptr(st.RelCI.Hi), 100, styleSignedPct)
+	if m.Name == engine.MetricNPS {
+		// NPS differences are points: a relative change of a score that can be zero
+		// or negative means nothing (−622% [−4111%, +2867%]).
+		rel, relLo, relHi = noNum(), noNum(), noNum()
+	}
 	return statRow{Arm: cmp.Arm, Reference: cmp.Reference,
 		Treatment: num(s+"treatment", ptr(st.Treatment), mt.scale, mt.value),
 		Control:   num(s+"control", ptr(st.Control), mt.scale, mt.value),
@@ -166,9 +189,9 @@ func statRowOf(a arms, m engine.MetricResult, cmp engine.Comparison) statRow {
 		AbsLift:   num(s+"abs_lift", ptr(st.AbsLift), mt.scale, mt.absSign),
 		AbsLo:     num(s+"abs_ci.lo", ptr(st.AbsCI.Lo), mt.scale, mt.absSign),
 		AbsHi:     num(s+"abs_ci.hi", ptr(st.AbsCI.Hi), mt.scale, mt.absSign),
-		RelLift:   num(s+"rel_lift", ptr(st.RelLift), 100, styleSignedPct),
-		RelLo:     num(s+"rel_ci.lo", ptr(st.RelCI.Lo), 100, styleSignedPct),
-		RelHi:     num(s+"rel_ci.hi", ptr(st.RelCI.Hi), 100, styleSignedPct),
+		RelLift:   rel,
+		RelLo:     relLo,
+		RelHi:     relHi,
 		P:         num(s+"p_value", ptr(st.PValue), 1, styleP),
 		HolmP:     num(b+".holm_p", cmp.HolmP, 1, styleP),
 		Chance:    num(s+"chance_to_beat", ptr(st.ChanceToBeat), 100, stylePct),
@@ -182,8 +205,9 @@ func statRowOf(a arms, m engine.MetricResult, cmp engine.Comparison) statRow {
 }
 
 // seqChartOf draws one arm's cumulative lift over the control, day by day, with the
-// always-valid interval (outer band) and the fixed-horizon interval (inner band).
-func seqChartOf(rep *engine.Report, metric, arm string, ai int) seqChart {
+// always-valid interval (outer band) and the fixed-horizon interval (inner band); its
+// table lists the days tableDays picks, and it says which.
+func seqChartOf(rep *engine.Report, metric, arm string, ai int) (seqChart, string) {
 	x := rep.Experiment
 	mt := metricTextOf(metric)
 	cls := ai % 2
@@ -194,11 +218,17 @@ func seqChartOf(rep *engine.Report, metric, arm string, ai int) seqChart {
 		YFormat: func(v float64) string { return formatNum(v, mt.absSign) },
 		Zero:    true,
 		Height:  220,
+		YLimit:  yLimit(metric),
 	}
 	line := Line{Class: fmt.Sprintf("s%d", cls), Dots: len(rep.Daily) < 40}
 	outer := Band{Class: fmt.Sprintf("band%d", cls)}
 	inner := Band{Class: fmt.Sprintf("inner%d", cls)}
 	sc := seqChart{Title: title, Legend: []legendItem{{Class: line.Class, Label: "difference"}, {Class: inner.Class, Label: "95% interval (fixed horizon)"}, {Class: outer.Class, Label: "always-valid 95% interval"}}}
+	rows, every := tableDays(len(rep.Daily))
+	listed := make(map[int]bool, len(rows))
+	for _, i := range rows {
+		listed[i] = true
+	}
 	for i, d := range rep.Daily {
 		if t, err := time.Parse(time.DateOnly, d.Day); err == nil {
 			ch.XTicks = append(ch.XTicks, Tick{At: float64(i), Label: t.Format("2 Jan")})
@@ -214,7 +244,7 @@ func seqChartOf(rep *engine.Report, metric, arm string, ai int) seqChart {
 		line.Points = append(line.Points, Point{X: float64(i), Y: st.AbsLift * mt.scale})
 		outer.Points = append(outer.Points, BandPoint{X: float64(i), Lo: st.SeqCI.Lo * mt.scale, Hi: st.SeqCI.Hi * mt.scale})
 		inner.Points = append(inner.Points, BandPoint{X: float64(i), Lo: st.AbsCI.Lo * mt.scale, Hi: st.AbsCI.Hi * mt.scale})
-		if found {
+		if found && listed[i] {
 			sc.Rows = append(sc.Rows, seqRow{Day: d.Day,
 				Lift: num(base+"abs_lift", ptr(st.AbsLift), mt.scale, mt.absSign),
 				Lo:   num(base+"abs_ci.lo", ptr(st.AbsCI.Lo), mt.scale, mt.absSign), Hi: num(base+"abs_ci.hi", ptr(st.AbsCI.Hi), mt.scale, mt.absSign),
@@ -224,5 +254,5 @@ func seqChartOf(rep *engine.Report, metric, arm string, ai int) seqChart {
 	ch.Lines = []Line{line}
 	ch.Bands = []Band{outer, inner}
 	sc.Chart = ch.SVG()
-	return sc
+	return sc, every
 }

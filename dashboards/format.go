@@ -64,7 +64,31 @@ const (
 	styleWholePct                       // 18%
 	styleSignedWholePct                 // +18%
 	styleAmount                         // 80 or 12.50: decimals only when needed
+	styleMoneyCents                     // 12.50, 1,234.50: for figures shown together
+	styleMoneyWhole                     // 1,234
+	styleSignedMoneyCents               // +12.50
+	styleSignedMoneyWhole               // +1,234
 )
+
+// moneyStyle is one precision for amounts shown together (a figure and its interval):
+// whole units once any is 100 or more, else cents; signed or not.
+func moneyStyle(signed bool, xs ...float64) numStyle {
+	whole := false
+	for _, x := range xs {
+		if finite(x) && math.Abs(x) >= 100 {
+			whole = true
+		}
+	}
+	switch {
+	case whole && signed:
+		return styleSignedMoneyWhole
+	case whole:
+		return styleMoneyWhole
+	case signed:
+		return styleSignedMoneyCents
+	}
+	return styleMoneyCents
+}
 
 // num makes a checked number from an API value. scale multiplies the value (100 for a
 // fraction shown in percent) before it is formatted with style; the minus sign is
@@ -151,6 +175,14 @@ func formatNum(x float64, style numStyle) string {
 			return group(x, 0)
 		}
 		return group(x, 2)
+	case styleMoneyCents:
+		return group(x, 2)
+	case styleMoneyWhole:
+		return group(x, 0)
+	case styleSignedMoneyCents:
+		return signed(group(x, 2))
+	case styleSignedMoneyWhole:
+		return signed(group(x, 0))
 	case styleWholePct:
 		return fixed(x, 0) + "%"
 	case styleSignedWholePct:

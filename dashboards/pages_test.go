@@ -94,7 +94,7 @@ func TestPagesRender(t *testing.T) {
 		path string
 		want []string // text the page must show
 	}{
-		{"/", []string{"nba-vs-legacy", "Results by metric", "Incremental impact", "Churn over time", "always-valid"}},
+		{"/", []string{"nba-vs-legacy", "Bottom line: net value against the legacy campaigns", "Results by metric", "Incremental impact", "Net value over time", "always-valid"}},
 		{"/?experiment=nba-vs-legacy&metric=nps", []string{"NPS over time"}},
 		{"/experiments/nba-vs-legacy", []string{"Arms and sizes", "Sample-ratio check", "Configuration", "Holm", "buckets 0–4499"}},
 		{"/models", []string{"retention-10", "data-addon", "bill-explanation", "How health warnings are decided"}},
