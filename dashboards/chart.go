@@ -289,14 +289,16 @@ func (c LineChart) draw(width float64, suffix string) string {
 	if empty {
 		fmt.Fprintf(&b, `<text class="empty" x="%.1f" y="%.1f" text-anchor="middle">No data yet</text>`, (f.left+f.w-f.right)/2, (f.top+base)/2)
 	}
+	// Paths in whole user units: a unit is about a CSS pixel at the drawings' sizes, and a
+	// 90-day chart's paths are most of a page's bytes.
 	for _, band := range c.Bands {
 		for _, seg := range bandSegments(band.Points) {
 			var p strings.Builder
 			for i, q := range seg {
-				fmt.Fprintf(&p, "%s%.1f,%.1f ", map[bool]string{true: "M", false: "L"}[i == 0], f.x(q.X), f.y(q.Hi))
+				fmt.Fprintf(&p, "%s%.0f,%.0f ", map[bool]string{true: "M", false: "L"}[i == 0], f.x(q.X), f.y(q.Hi))
 			}
 			for i := len(seg) - 1; i >= 0; i-- {
-				fmt.Fprintf(&p, "L%.1f,%.1f ", f.x(seg[i].X), f.y(seg[i].Lo))
+				fmt.Fprintf(&p, "L%.0f,%.0f ", f.x(seg[i].X), f.y(seg[i].Lo))
 			}
 			if len(seg) == 1 { // a single day: a vertical bar
 				q := seg[0]
@@ -311,7 +313,7 @@ func (c LineChart) draw(width float64, suffix string) string {
 			if len(seg) > 1 {
 				var p strings.Builder
 				for i, q := range seg {
-					fmt.Fprintf(&p, "%s%.1f,%.1f ", map[bool]string{true: "M", false: "L"}[i == 0], f.x(q.X), f.y(q.Y))
+					fmt.Fprintf(&p, "%s%.0f,%.0f ", map[bool]string{true: "M", false: "L"}[i == 0], f.x(q.X), f.y(q.Y))
 				}
 				fmt.Fprintf(&b, `<path class="line %s" d="%s"/>`, l.Class, strings.TrimSpace(p.String()))
 			}

@@ -27,10 +27,10 @@ type experimentPage struct {
 	Metrics  []metricSection
 	Ranges   []string
 	// Over time: the charts of one metric at a time (Trend), picked with ?metric=.
-	Trend     metricText
-	Tabs      []trendOption
-	Charts    []seqChart
-	Every     string // which days the charts' tables list
+	Trend  metricText
+	Tabs   []trendOption
+	Charts []seqChart
+	Every  string // which days the charts' tables list
 }
 
 type armRow struct {
@@ -60,11 +60,30 @@ type metricSection struct {
 	Lower, Primary          bool
 	Values                  []armValue
 	Rows                    []statRow
-	Hidden                  int  // comparisons left out: not applicable
-	Points                  bool // NPS: differences in points, no relative change
+	Hidden                  int      // comparisons left out: not applicable
+	Mirrored                []string // left out: the other way round of a row shown
+	Points                  bool     // NPS: differences in points, no relative change
+}
+
+// mirrored reports whether a comparison is another one the other way round, which the
+// table shows instead: the report compares every arm with the control, a holdout
+// included, and every other arm with each holdout, so "holdout vs legacy" mirrors
+// "legacy vs holdout". The difference and its intervals change sign; the p-values are
+// the same.
+func mirrored(a arms, m engine.MetricResult, c engine.Comparison) bool {
+	if a.policy[c.Arm] != experiments.PolicyNone || c.Reference != a.x.Control {
+		return false
+	}
+	for _, o := range m.Comparisons {
+		if o.Arm == c.Reference && o.Reference == c.Arm {
+			return true
+		}
+	}
+	return false
 }
 
 type statRow struct {
+	Metric         string
 	Arm, Reference string
 	Treatment      Num
 	Control        Num
@@ -151,6 +170,10 @@ func experimentOf(rep *engine.Report, now time.Time, metric string) experimentPa
 				ms.Hidden++ // against a holdout, which is never contacted
 				continue
 			}
+			if mirrored(a, m, cmp) {
+				ms.Mirrored = append(ms.Mirrored, cmp.Arm+" vs "+cmp.Reference)
+				continue
+			}
 			ms.Rows = append(ms.Rows, statRowOf(a, m, cmp))
 		}
 		pg.Metrics = append(pg.Metrics, ms)
@@ -181,7 +204,7 @@ func statRowOf(a arms, m engine.MetricResult, cmp engine.Comparison) statRow {
 		// or negative means nothing (−622% [−4111%, +2867%]).
 		rel, relLo, relHi = noNum(), noNum(), noNum()
 	}
-	return statRow{Arm: cmp.Arm, Reference: cmp.Reference,
+	return statRow{Metric: m.Name, Arm: cmp.Arm, Reference: cmp.Reference,
 		Treatment: num(s+"treatment", ptr(st.Treatment), mt.scale, mt.value),
 		Control:   num(s+"control", ptr(st.Control), mt.scale, mt.value),
 		NT:        numF(s+"n_treatment", float64(st.NTreatment), 1, styleCount),
