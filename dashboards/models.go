@@ -126,6 +126,7 @@ type modelPage struct {
 	Recent      []recentTerms // the terms of this action in recent decisions
 	RecentOf    int           // how many recent decisions were looked at
 	MaxDays     int           // the longest window of the uplift report
+	DefaultDays int           // the window it suggests
 }
 
 // upliftSection is the data scientist's view of an action's incremental effect on its
@@ -147,7 +148,17 @@ type upliftSection struct {
 	Baseline     template.HTML
 	BaselineRows []weightRow
 	Report       *upliftReportView
-	ReportErr    string
+	Windows      []trendOption // links that compute the report over a window
+}
+
+// upliftWindows links the windows the uplift report can be computed over; active is the
+// one shown (0: none).
+func upliftWindows(id engine.ActionID, active int) []trendOption {
+	var out []trendOption
+	for _, d := range []int{7, defaultUpliftDays, maxUpliftDays} {
+		out = append(out, trendOption{Name: strconv.Itoa(d), Title: fmt.Sprintf("last %d days", d), Active: d == active, Href: fmt.Sprintf("/models/%s?uplift=%d#uplift-report", id, d)})
+	}
+	return out
 }
 
 // upliftReportView is engine.UpliftReport on the page: over the decisions logged in the
@@ -155,8 +166,8 @@ type upliftSection struct {
 type upliftReportView struct {
 	Src                           string // its API path, with the window's start
 	Days                          int
-	Windows                       []trendOption
 	Since                         string
+	Took                          string // how long reading the log took
 	Decisions, Treated, Untreated Num
 	Coefficient                   Num
 	Qini                          template.HTML
@@ -184,8 +195,10 @@ type recentTerms struct {
 }
 
 const (
-	// defaultUpliftDays is the uplift report's window on the model page: it reads the
-	// decision log, so the page caps what it reads (?days= changes it, up to maxUpliftDays).
+	// The uplift report reads the decision log, a few seconds for 330,000 decisions
+	// (docs/benchmarks-dashboards.md), so the model page computes it only when asked
+	// (?uplift=days), over at most maxUpliftDays; defaultUpliftDays is the window it
+	// suggests.
 	defaultUpliftDays = 30
 	maxUpliftDays     = 90
 	// recentDecisions is how many of the newest decisions the model page searches for this
@@ -235,27 +248,30 @@ func (p *Pages) model(c *fiber.Ctx) (view, error) {
 	pg.Warnings = modelWarnings(info, versions, now)
 	obj := p.objectives()
 	if info.Uplift != nil {
-		days := defaultUpliftDays
-		if q := c.Query("days"); q != "" {
-			n, err := strconv.Atoi(q)
-			if err != nil || n < 1 || n > maxUpliftDays {
-				return view{}, engine.Invalid("invalid_query", "days: a number of days from 1 to %d", maxUpliftDays)
-			}
-			days = n
-		}
 		pg.Uplift = upliftSectionOf(a, info, obj)
-		since := now.Add(-time.Duration(days) * 24 * time.Hour).UTC().Truncate(time.Second)
-		rep, err := p.eng.UpliftReport(c.UserContext(), id, since)
-		if err != nil {
-			return view{}, err
+		pg.Uplift.Windows = upliftWindows(id, 0)
+		// The uplift report reads the decision log: only when asked, over a capped window.
+		if q := c.Query("uplift"); q != "" {
+			days, err := strconv.Atoi(q)
+			if err != nil || days < 1 || days > maxUpliftDays {
+				return view{}, engine.Invalid("invalid_query", "uplift: a number of days from 1 to %d", maxUpliftDays)
+			}
+			since := now.Add(-time.Duration(days) * 24 * time.Hour).UTC().Truncate(time.Second)
+			began := time.Now()
+			rep, err := p.eng.UpliftReport(c.UserContext(), id, since)
+			if err != nil {
+				return view{}, err
+			}
+			pg.Uplift.Report = upliftReportOf(rep, a.ID, days, since)
+			pg.Uplift.Report.Took = fixed(time.Since(began).Seconds(), 2) + " s"
+			pg.Uplift.Windows = upliftWindows(id, days)
 		}
-		pg.Uplift.Report = upliftReportOf(rep, a.ID, days, since)
 	}
 	ds, err := p.eng.Recent(c.UserContext(), recentDecisions)
 	if err != nil {
 		return view{}, err
 	}
-	pg.RecentOf, pg.MaxDays = len(ds), maxUpliftDays
+	pg.RecentOf, pg.MaxDays, pg.DefaultDays = len(ds), maxUpliftDays, defaultUpliftDays
 	pg.Recent = recentTermsOf(ds, id)
 	return view{template: "model.html", title: "Model " + string(id), nav: "models", data: pg}, nil
 }
@@ -342,9 +358,6 @@ func upliftReportOf(rep *engine.UpliftReport, id engine.ActionID, days int, sinc
 		Untreated:   numF("untreated", float64(rep.Untreated), 1, styleCount),
 		Coefficient: numF("qini.coefficient", rep.Qini.Coefficient, 1, styleQini),
 		Empty:       rep.Decisions == 0,
-	}
-	for _, d := range []int{7, 30, 90} {
-		v.Windows = append(v.Windows, trendOption{Name: strconv.Itoa(d), Title: fmt.Sprintf("last %d days", d), Active: d == days, Href: fmt.Sprintf("/models/%s?days=%d#uplift-report", id, d)})
 	}
 	curve := Line{Class: "s0", Dots: len(rep.Qini.Points) < 30}
 	random := Line{Class: "s1 dashed"}
