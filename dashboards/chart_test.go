@@ -112,7 +112,7 @@ func TestLineChartYLimit(t *testing.T) {
 	tickRE := regexp.MustCompile(`text-anchor="end" dominant-baseline="middle">([^<]+)</text>`)
 	pathRE := regexp.MustCompile(`[ML](-?[0-9.]+),(-?[0-9.]+)`)
 	for _, tc := range []struct {
-		name       string
+		name           string
 		lo, hi         float64 // the band's ends
 		wantLo, wantHi float64 // the axis's ends
 	}{
