@@ -238,7 +238,7 @@ func seqChartOf(rep *engine.Report, metric, arm string, ai int) (seqChart, strin
 	ch := LineChart{
 		Title:   title,
 		Desc:    fmt.Sprintf("Cumulative difference in %s between arm %s and the control %s at the end of each day, with the always-valid 95%% interval (outer band) and the fixed-horizon 95%% interval (inner band).", mt.noun, arm, x.Control),
-		YFormat: func(v float64) string { return formatNum(v, mt.absSign) },
+		YFormat: axisFormat(mt),
 		Zero:    true,
 		Height:  220,
 		YLimit:  yLimit(metric),

@@ -173,7 +173,8 @@ type upliftReportView struct {
 	Qini                          template.HTML
 	QiniRows                      []qiniRow
 	Segments                      []segmentRow
-	Empty                         bool // no labelled decision in the window
+	Empty                         bool   // no labelled decision in the window
+	OneSided                      string // why the curve says little: no treated or no untreated decision
 }
 
 type qiniRow struct{ Fraction, Targeted, Gain Num }
@@ -358,6 +359,13 @@ func upliftReportOf(rep *engine.UpliftReport, id engine.ActionID, days int, sinc
 		Untreated:   numF("untreated", float64(rep.Untreated), 1, styleCount),
 		Coefficient: numF("qini.coefficient", rep.Qini.Coefficient, 1, styleQini),
 		Empty:       rep.Decisions == 0,
+	}
+	switch {
+	case rep.Decisions == 0:
+	case rep.Treated == 0:
+		v.OneSided = "No decision in the window offered this action, so there is nothing to compare: the curve is flat and the effects by segment are the model's alone."
+	case rep.Untreated == 0:
+		v.OneSided = "No decision in the window offered nothing, so there is nothing to compare with: the curve counts the offered customers only."
 	}
 	curve := Line{Class: "s0", Dots: len(rep.Qini.Points) < 30}
 	random := Line{Class: "s1 dashed"}

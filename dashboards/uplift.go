@@ -487,7 +487,7 @@ func trendOf(rep *engine.Report, a arms, heroes []string, metric string) trend {
 		YLimit:  yLimit(metric),
 		Title:   fmt.Sprintf("%s: %s minus %s, by day", mt.Title, strings.Join(labels(a, charted), ", "), a.label(x.Control)),
 		Desc:    fmt.Sprintf("Cumulative difference in %s between %s and %s at the end of each day, with its always-valid 95%% interval shaded. The numbers are in the table below.", mt.noun, strings.Join(labels(a, charted), ", "), a.label(x.Control)),
-		YFormat: func(v float64) string { return formatNum(v, mt.absSign) },
+		YFormat: axisFormat(mt),
 		Zero:    true,
 		Width:   960,
 		Height:  300,
@@ -554,6 +554,17 @@ func tableDays(n int) ([]int, string) {
 	}
 	slices.Reverse(out)
 	return out, "every 7th day, back from the last"
+}
+
+// axisFormat writes a difference chart's y ticks: money in whole units when the tick is
+// whole (+50, not +50.00 beside +100), other metrics in their signed style.
+func axisFormat(mt metricText) func(float64) string {
+	return func(v float64) string {
+		if mt.abs == styleMoney && v == math.Trunc(v) {
+			return formatNum(v, styleSignedMoneyWhole)
+		}
+		return formatNum(v, mt.absSign)
+	}
 }
 
 // yLimit bounds a metric's difference chart: NPS differences within ±100 points (the
