@@ -254,7 +254,7 @@ func TestDashboardsInBrowser(t *testing.T) {
 		}()
 		for _, pg := range []struct{ name, path string }{
 			{"uplift-mobile", "/"},
-			{"experiment-mobile", "/experiments/" + w.experiment},
+			{"", "/experiments/" + w.experiment},
 			{"", "/decisions"},
 			{"", "/models/retention-20?uplift=30"},
 		} {
