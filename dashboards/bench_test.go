@@ -49,6 +49,10 @@ func BenchmarkPages(b *testing.B) {
 		{"experiment", "/experiments/nba-vs-legacy"},
 		{"models", "/models"},
 		{"model", "/models/retention-20"},
+		// The uplift report reads the decision log of the window: about 78,000 and
+		// 333,000 of the 1,000,000 decisions.
+		{"model-uplift-7d", "/models/retention-20?uplift=7"},
+		{"model-uplift-30d", "/models/retention-20?uplift=30"},
 		{"decisions", "/decisions"},
 		{"decisions-500", "/decisions?limit=500"},
 		{"catalog", "/catalog"},
@@ -108,6 +112,12 @@ func benchHarness(b *testing.B, dir string, n int) *harness {
 		{ID: "plan-upgrade", Issue: "sales", Group: "upsell", Value: 150, Eligibility: `(profile.plan ?? "") != "unlimited"`},
 		{ID: "device-upgrade", Issue: "sales", Group: "devices", Value: 200, Channels: []string{"web", "app", "call_center", "email"}, Eligibility: "(profile.months_to_contract_end ?? 99) <= 3"},
 	}
+	// retention-20 aims at churn, so that its model page reads the decision log for its
+	// uplift report (30 days of it by default).
+	if _, err := h.eng.PutObjective(ctx, engine.Objective{Outcome: engine.OutcomeChurn, Value: engine.Money{Const: -300}, Horizon: engine.Duration(14 * 24 * time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	actions[1].Objective, actions[1].Cost = engine.OutcomeChurn, engine.Money{Const: 24}
 	for _, a := range actions {
 		a.Enabled, a.Lever = true, 1
 		if _, err := h.eng.PutAction(ctx, a); err != nil {

@@ -72,14 +72,19 @@ type LineChart struct {
 	Diagonal    bool       // draw y = x (calibration)
 	XDomain     [2]float64 // fixed x domain when both differ
 	YDomain     [2]float64 // fixed y domain when both differ
-	Height      float64    // viewBox height; 0 = default
-	Width       float64    // viewBox width of the wide drawing; 0 = default
+	// YLimit, when both differ, bounds the y domain that the data sets: the axis fits
+	// the data but never goes beyond it, and values beyond are drawn at its edge (an NPS
+	// difference's interval can reach ±200 early on, which would flatten everything).
+	YLimit [2]float64
+	Height float64 // viewBox height; 0 = default
+	Width  float64 // viewBox width of the wide drawing; 0 = default
 }
 
 type frame struct {
 	w, h                     float64
 	left, right, top, bottom float64
 	x0, x1, y0, y1           float64
+	clampY                   bool // draw y values beyond [y0, y1] at the edge
 }
 
 func (f frame) x(v float64) float64 {
@@ -92,6 +97,9 @@ func (f frame) x(v float64) float64 {
 func (f frame) y(v float64) float64 {
 	if f.y1 == f.y0 {
 		return (f.top + f.h - f.bottom) / 2
+	}
+	if f.clampY {
+		v = math.Min(math.Max(v, f.y0), f.y1)
 	}
 	return f.h - f.bottom - (v-f.y0)/(f.y1-f.y0)*(f.h-f.top-f.bottom)
 }
@@ -193,9 +201,20 @@ func (c LineChart) draw(width float64, suffix string) string {
 	if empty {
 		xlo, xhi, ylo, yhi = 0, 1, 0, 1
 	}
+	limit := c.YLimit[0] != c.YLimit[1]
+	if limit && !empty {
+		ylo, yhi = math.Max(ylo, c.YLimit[0]), math.Min(yhi, c.YLimit[1])
+		if ylo > yhi { // every value beyond one edge
+			ylo, yhi = math.Min(ylo, c.YLimit[1]), math.Max(yhi, c.YLimit[0])
+		}
+	}
 	yticks, y0, y1 := niceTicks(ylo, yhi, 5)
 	if c.YDomain[0] != c.YDomain[1] {
 		y0, y1 = c.YDomain[0], c.YDomain[1]
+		yticks = trimTicks(yticks, y0, y1)
+	}
+	if limit {
+		y0, y1 = math.Max(y0, c.YLimit[0]), math.Min(y1, c.YLimit[1])
 		yticks = trimTicks(yticks, y0, y1)
 	}
 	// Leave room on the left for the longest y label.
@@ -217,7 +236,7 @@ func (c LineChart) draw(width float64, suffix string) string {
 	if len(xticks) > 0 {
 		right = math.Max(right, float64(len([]rune(xticks[len(xticks)-1].Label)))*chartFont*0.31+4)
 	}
-	f := frame{w: width, h: h, left: left, right: right, top: 12, bottom: bottom, x0: xlo, x1: xhi, y0: y0, y1: y1}
+	f := frame{w: width, h: h, left: left, right: right, top: 12, bottom: bottom, x0: xlo, x1: xhi, y0: y0, y1: y1, clampY: limit}
 	if xhi == xlo {
 		f.x0, f.x1 = xlo-0.5, xhi+0.5
 	}
@@ -270,14 +289,16 @@ func (c LineChart) draw(width float64, suffix string) string {
 	if empty {
 		fmt.Fprintf(&b, `<text class="empty" x="%.1f" y="%.1f" text-anchor="middle">No data yet</text>`, (f.left+f.w-f.right)/2, (f.top+base)/2)
 	}
+	// Paths in whole user units: a unit is about a CSS pixel at the drawings' sizes, and a
+	// 90-day chart's paths are most of a page's bytes.
 	for _, band := range c.Bands {
 		for _, seg := range bandSegments(band.Points) {
 			var p strings.Builder
 			for i, q := range seg {
-				fmt.Fprintf(&p, "%s%.1f,%.1f ", map[bool]string{true: "M", false: "L"}[i == 0], f.x(q.X), f.y(q.Hi))
+				fmt.Fprintf(&p, "%s%.0f,%.0f ", map[bool]string{true: "M", false: "L"}[i == 0], f.x(q.X), f.y(q.Hi))
 			}
 			for i := len(seg) - 1; i >= 0; i-- {
-				fmt.Fprintf(&p, "L%.1f,%.1f ", f.x(seg[i].X), f.y(seg[i].Lo))
+				fmt.Fprintf(&p, "L%.0f,%.0f ", f.x(seg[i].X), f.y(seg[i].Lo))
 			}
 			if len(seg) == 1 { // a single day: a vertical bar
 				q := seg[0]
@@ -292,7 +313,7 @@ func (c LineChart) draw(width float64, suffix string) string {
 			if len(seg) > 1 {
 				var p strings.Builder
 				for i, q := range seg {
-					fmt.Fprintf(&p, "%s%.1f,%.1f ", map[bool]string{true: "M", false: "L"}[i == 0], f.x(q.X), f.y(q.Y))
+					fmt.Fprintf(&p, "%s%.0f,%.0f ", map[bool]string{true: "M", false: "L"}[i == 0], f.x(q.X), f.y(q.Y))
 				}
 				fmt.Fprintf(&b, `<path class="line %s" d="%s"/>`, l.Class, strings.TrimSpace(p.String()))
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -102,5 +103,47 @@ func TestWhiskerChart(t *testing.T) {
 	}
 	if !strings.Contains(svgs(t, string(WhiskerChart{Title: "None", Desc: "d"}.SVG()))[0], "No weights learnt yet") {
 		t.Error("an empty weight chart does not say so")
+	}
+}
+
+// TestLineChartYLimit: an NPS difference whose always-valid band reaches ±200 (a few
+// answers) is drawn on an axis within ±100; the axis still fits data inside the limit.
+func TestLineChartYLimit(t *testing.T) {
+	tickRE := regexp.MustCompile(`text-anchor="end" dominant-baseline="middle">([^<]+)</text>`)
+	pathRE := regexp.MustCompile(`[ML](-?[0-9.]+),(-?[0-9.]+)`)
+	for _, tc := range []struct {
+		name           string
+		lo, hi         float64 // the band's ends
+		wantLo, wantHi float64 // the axis's ends
+	}{
+		{"beyond the limit", -200, 200, -100, 100},
+		{"inside it: fitted to the data", -12, 8, -15, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := LineChart{Title: "NPS", Desc: "d", Zero: true, YLimit: [2]float64{-100, 100},
+				Lines: []Line{{Class: "s0", Points: []Point{{0, -3}, {1, -2}, {2, -1}}}},
+				Bands: []Band{{Class: "band0", Points: []BandPoint{{0, tc.lo, tc.hi}, {1, tc.lo / 2, tc.hi / 2}, {2, tc.lo / 4, tc.hi / 4}}}}}
+			for _, s := range svgs(t, string(c.SVG())) {
+				var ticks []float64
+				for _, m := range tickRE.FindAllStringSubmatch(s, -1) {
+					v, err := strconv.ParseFloat(strings.NewReplacer("−", "-").Replace(m[1]), 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ticks = append(ticks, v)
+				}
+				if len(ticks) == 0 || ticks[0] != tc.wantLo || ticks[len(ticks)-1] != tc.wantHi {
+					t.Errorf("y ticks %v, want from %g to %g", ticks, tc.wantLo, tc.wantHi)
+				}
+				// Every drawn point stays inside the drawing (values beyond the limit are
+				// drawn at its edge).
+				h := 250.0 // chartH
+				for _, m := range pathRE.FindAllStringSubmatch(s, -1) {
+					if y, _ := strconv.ParseFloat(m[2], 64); y < 0 || y > h {
+						t.Errorf("a point drawn at y = %g, outside the drawing", y)
+					}
+				}
+			}
+		})
 	}
 }

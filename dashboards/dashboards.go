@@ -41,9 +41,18 @@ type Sessions interface {
 // Guard wraps a handler with a permission check.
 type Guard func(access.Permission, fiber.Handler) fiber.Handler
 
+// Options configures the pages.
+type Options struct {
+	// Currency is written before the amounts of money in the uplift page's sentences
+	// ("EUR"); empty writes bare amounts. The engine keeps no currency: amounts are in
+	// whatever the catalog's values and the recorded outcomes are in.
+	Currency string
+}
+
 // Pages serves the dashboards.
 type Pages struct {
 	eng     *engine.Engine
+	opts    Options
 	sess    Sessions
 	log     *slog.Logger
 	tmpl    *template.Template
@@ -58,7 +67,7 @@ type asset struct {
 }
 
 // New parses the embedded templates and loads the static assets.
-func New(eng *engine.Engine, sess Sessions, log *slog.Logger) (*Pages, error) {
+func New(eng *engine.Engine, sess Sessions, log *slog.Logger, opts Options) (*Pages, error) {
 	t, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse dashboard templates: %w", err)
@@ -66,7 +75,7 @@ func New(eng *engine.Engine, sess Sessions, log *slog.Logger) (*Pages, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pages{eng: eng, sess: sess, log: log, tmpl: t, assets: map[string]asset{}}
+	p := &Pages{eng: eng, opts: opts, sess: sess, log: log, tmpl: t, assets: map[string]asset{}}
 	p.bufs.New = func() any { return new(bytes.Buffer) }
 	h := sha256.New()
 	err = fs.WalkDir(staticFS, "static", func(name string, d fs.DirEntry, err error) error {

@@ -26,6 +26,11 @@ type experimentPage struct {
 	Warnings []string
 	Metrics  []metricSection
 	Ranges   []string
+	// Over time: the charts of one metric at a time (Trend), picked with ?metric=.
+	Trend  metricText
+	Tabs   []trendOption
+	Charts []seqChart
+	Every  string // which days the charts' tables list
 }
 
 type armRow struct {
@@ -55,11 +60,30 @@ type metricSection struct {
 	Lower, Primary          bool
 	Values                  []armValue
 	Rows                    []statRow
-	Hidden                  int // comparisons left out: not applicable
-	Charts                  []seqChart
+	Hidden                  int      // comparisons left out: not applicable
+	Mirrored                []string // left out: the other way round of a row shown
+	Points                  bool     // NPS: differences in points, no relative change
+}
+
+// mirrored reports whether a comparison is another one the other way round, which the
+// table shows instead: the report compares every arm with the control, a holdout
+// included, and every other arm with each holdout, so "holdout vs legacy" mirrors
+// "legacy vs holdout". The difference and its intervals change sign; the p-values are
+// the same.
+func mirrored(a arms, m engine.MetricResult, c engine.Comparison) bool {
+	if a.policy[c.Arm] != experiments.PolicyNone || c.Reference != a.x.Control {
+		return false
+	}
+	for _, o := range m.Comparisons {
+		if o.Arm == c.Reference && o.Reference == c.Arm {
+			return true
+		}
+	}
+	return false
 }
 
 type statRow struct {
+	Metric         string
 	Arm, Reference string
 	Treatment      Num
 	Control        Num
@@ -94,11 +118,11 @@ func (p *Pages) experiment(c *fiber.Ctx) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
-	pg := experimentOf(rep, p.eng.Clock().Now())
+	pg := experimentOf(rep, p.eng.Clock().Now(), strings.Clone(c.Query("metric")))
 	return view{template: "experiment.html", title: "Experiment " + string(id), nav: "uplift", data: pg}, nil
 }
 
-func experimentOf(rep *engine.Report, now time.Time) experimentPage {
+func experimentOf(rep *engine.Report, now time.Time, metric string) experimentPage {
 	x := rep.Experiment
 	a := newArms(x)
 	pg := experimentPage{Exp: x, Src: reportSrc(x.ID), Status: statusLine(x, rep.Days, now), Warnings: rep.Warnings,
@@ -128,27 +152,43 @@ func experimentOf(rep *engine.Report, now time.Time) experimentPage {
 	for _, r := range x.Ranges {
 		pg.Ranges = append(pg.Ranges, fmt.Sprintf("%s: buckets %d–%d", r.Arm, r.Start, r.End-1))
 	}
+	if metric == "" || !validMetric(metric) {
+		metric = engine.MetricNetValue
+		if !contains(x.Metrics, metric) && len(x.Metrics) > 0 {
+			metric = x.Metrics[0]
+		}
+	}
+	pg.Trend = metricTextOf(metric)
 	for _, m := range rep.Metrics {
 		mt := metricTextOf(m.Name)
-		ms := metricSection{Name: m.Name, Title: mt.Title, Kind: m.Kind, Unit: m.Unit, Lower: m.LowerIsBetter, Primary: m.Primary}
+		ms := metricSection{Name: m.Name, Title: mt.Title, Kind: m.Kind, Unit: m.Unit, Lower: m.LowerIsBetter, Primary: m.Primary, Points: !mt.relative && m.Name == engine.MetricNPS}
 		for _, av := range m.Arms {
 			ms.Values = append(ms.Values, armValue{Label: av.Arm, Value: num(fmt.Sprintf("metrics[name=%s].arms[arm=%s].value", m.Name, av.Arm), av.Value, mt.scale, mt.value)})
 		}
 		for _, cmp := range m.Comparisons {
-			row := statRowOf(a, m, cmp)
-			if row.Verdict.Tone == ToneNone && row.Verdict.Label == "Not applicable" {
-				ms.Hidden++ // a response rate against a holdout, which is never contacted
+			if notApplicable(a, m.Name, cmp.Arm, cmp.Reference) {
+				ms.Hidden++ // against a holdout, which is never contacted
 				continue
 			}
-			ms.Rows = append(ms.Rows, row)
-		}
-		for ai, arm := range x.Arms {
-			if arm.Name == x.Control || (m.Name == engine.MetricResponseRate && (arm.Policy == experiments.PolicyNone || a.policy[x.Control] == experiments.PolicyNone)) {
+			if mirrored(a, m, cmp) {
+				ms.Mirrored = append(ms.Mirrored, cmp.Arm+" vs "+cmp.Reference)
 				continue
 			}
-			ms.Charts = append(ms.Charts, seqChartOf(rep, m.Name, arm.Name, ai))
+			ms.Rows = append(ms.Rows, statRowOf(a, m, cmp))
 		}
 		pg.Metrics = append(pg.Metrics, ms)
+		pg.Tabs = append(pg.Tabs, trendOption{Name: m.Name, Title: mt.Title, Active: m.Name == metric,
+			Href: fmt.Sprintf("/experiments/%s?metric=%s#over-time", x.ID, m.Name)})
+		if m.Name != metric {
+			continue
+		}
+		for ai, arm := range x.Arms {
+			if arm.Name == x.Control || notApplicable(a, m.Name, arm.Name, x.Control) {
+				continue
+			}
+			ch, every := seqChartOf(rep, m.Name, arm.Name, ai)
+			pg.Charts, pg.Every = append(pg.Charts, ch), every
+		}
 	}
 	return pg
 }
@@ -158,7 +198,13 @@ func statRowOf(a arms, m engine.MetricResult, cmp engine.Comparison) statRow {
 	st := cmp.Stats
 	b := cmpPath(m.Name, cmp.Arm, cmp.Reference)
 	s := b + ".stats."
-	return statRow{Arm: cmp.Arm, Reference: cmp.Reference,
+	rel, relLo, relHi := num(s+"rel_lift", ptr(st.RelLift), 100, styleSignedPct), num(s+"rel_ci.lo", ptr(st.RelCI.Lo), 100, styleSignedPct), num(s+"rel_ci.hi", ptr(st.RelCI.Hi), 100, styleSignedPct)
+	if m.Name == engine.MetricNPS {
+		// NPS differences are points: a relative change of a score that can be zero
+		// or negative means nothing (−622% [−4111%, +2867%]).
+		rel, relLo, relHi = noNum(), noNum(), noNum()
+	}
+	return statRow{Metric: m.Name, Arm: cmp.Arm, Reference: cmp.Reference,
 		Treatment: num(s+"treatment", ptr(st.Treatment), mt.scale, mt.value),
 		Control:   num(s+"control", ptr(st.Control), mt.scale, mt.value),
 		NT:        numF(s+"n_treatment", float64(st.NTreatment), 1, styleCount),
@@ -166,9 +212,9 @@ func statRowOf(a arms, m engine.MetricResult, cmp engine.Comparison) statRow {
 		AbsLift:   num(s+"abs_lift", ptr(st.AbsLift), mt.scale, mt.absSign),
 		AbsLo:     num(s+"abs_ci.lo", ptr(st.AbsCI.Lo), mt.scale, mt.absSign),
 		AbsHi:     num(s+"abs_ci.hi", ptr(st.AbsCI.Hi), mt.scale, mt.absSign),
-		RelLift:   num(s+"rel_lift", ptr(st.RelLift), 100, styleSignedPct),
-		RelLo:     num(s+"rel_ci.lo", ptr(st.RelCI.Lo), 100, styleSignedPct),
-		RelHi:     num(s+"rel_ci.hi", ptr(st.RelCI.Hi), 100, styleSignedPct),
+		RelLift:   rel,
+		RelLo:     relLo,
+		RelHi:     relHi,
 		P:         num(s+"p_value", ptr(st.PValue), 1, styleP),
 		HolmP:     num(b+".holm_p", cmp.HolmP, 1, styleP),
 		Chance:    num(s+"chance_to_beat", ptr(st.ChanceToBeat), 100, stylePct),
@@ -182,8 +228,9 @@ func statRowOf(a arms, m engine.MetricResult, cmp engine.Comparison) statRow {
 }
 
 // seqChartOf draws one arm's cumulative lift over the control, day by day, with the
-// always-valid interval (outer band) and the fixed-horizon interval (inner band).
-func seqChartOf(rep *engine.Report, metric, arm string, ai int) seqChart {
+// always-valid interval (outer band) and the fixed-horizon interval (inner band); its
+// table lists the days tableDays picks, and it says which.
+func seqChartOf(rep *engine.Report, metric, arm string, ai int) (seqChart, string) {
 	x := rep.Experiment
 	mt := metricTextOf(metric)
 	cls := ai % 2
@@ -191,14 +238,20 @@ func seqChartOf(rep *engine.Report, metric, arm string, ai int) seqChart {
 	ch := LineChart{
 		Title:   title,
 		Desc:    fmt.Sprintf("Cumulative difference in %s between arm %s and the control %s at the end of each day, with the always-valid 95%% interval (outer band) and the fixed-horizon 95%% interval (inner band).", mt.noun, arm, x.Control),
-		YFormat: func(v float64) string { return formatNum(v, mt.absSign) },
+		YFormat: axisFormat(mt),
 		Zero:    true,
 		Height:  220,
+		YLimit:  yLimit(metric),
 	}
 	line := Line{Class: fmt.Sprintf("s%d", cls), Dots: len(rep.Daily) < 40}
 	outer := Band{Class: fmt.Sprintf("band%d", cls)}
 	inner := Band{Class: fmt.Sprintf("inner%d", cls)}
 	sc := seqChart{Title: title, Legend: []legendItem{{Class: line.Class, Label: "difference"}, {Class: inner.Class, Label: "95% interval (fixed horizon)"}, {Class: outer.Class, Label: "always-valid 95% interval"}}}
+	rows, every := tableDays(len(rep.Daily))
+	listed := make(map[int]bool, len(rows))
+	for _, i := range rows {
+		listed[i] = true
+	}
 	for i, d := range rep.Daily {
 		if t, err := time.Parse(time.DateOnly, d.Day); err == nil {
 			ch.XTicks = append(ch.XTicks, Tick{At: float64(i), Label: t.Format("2 Jan")})
@@ -214,7 +267,7 @@ func seqChartOf(rep *engine.Report, metric, arm string, ai int) seqChart {
 		line.Points = append(line.Points, Point{X: float64(i), Y: st.AbsLift * mt.scale})
 		outer.Points = append(outer.Points, BandPoint{X: float64(i), Lo: st.SeqCI.Lo * mt.scale, Hi: st.SeqCI.Hi * mt.scale})
 		inner.Points = append(inner.Points, BandPoint{X: float64(i), Lo: st.AbsCI.Lo * mt.scale, Hi: st.AbsCI.Hi * mt.scale})
-		if found {
+		if found && listed[i] {
 			sc.Rows = append(sc.Rows, seqRow{Day: d.Day,
 				Lift: num(base+"abs_lift", ptr(st.AbsLift), mt.scale, mt.absSign),
 				Lo:   num(base+"abs_ci.lo", ptr(st.AbsCI.Lo), mt.scale, mt.absSign), Hi: num(base+"abs_ci.hi", ptr(st.AbsCI.Hi), mt.scale, mt.absSign),
@@ -224,5 +277,5 @@ func seqChartOf(rep *engine.Report, metric, arm string, ai int) seqChart {
 	ch.Lines = []Line{line}
 	ch.Bands = []Band{outer, inner}
 	sc.Chart = ch.SVG()
-	return sc
+	return sc, every
 }

@@ -48,23 +48,49 @@ func (n Num) Shown() float64 {
 type numStyle int
 
 const (
-	styleCount          numStyle = iota // 1,234
-	stylePct                            // 12.3%
-	styleRelPct                         // 18% or 4.5%: whole percent from 10%
-	stylePP                             // 1.2 pp (percentage points)
-	styleMoney                          // 1,234 or 12.34
-	styleDecimal                        // 0.734
-	stylePoints                         // NPS points: 12.3
-	styleDays                           // 12
-	styleP                              // p-values: 0.034, < 0.001
-	styleSignedPct                      // +4.5% or −18%
-	styleSignedPP                       // +1.2 pp
-	styleSignedPoints                   // +3.1
-	styleSignedMoney                    // +1.20
-	styleWholePct                       // 18%
-	styleSignedWholePct                 // +18%
-	styleAmount                         // 80 or 12.50: decimals only when needed
+	styleCount            numStyle = iota // 1,234
+	stylePct                              // 12.3%
+	styleRelPct                           // 18% or 4.5%: whole percent from 10%
+	stylePP                               // 1.2 pp (percentage points)
+	styleMoney                            // 1,234 or 12.34
+	styleDecimal                          // 0.734
+	stylePoints                           // NPS points: 12.3
+	styleDays                             // 12
+	styleP                                // p-values: 0.034, < 0.001
+	styleSignedPct                        // +4.5% or −18%
+	styleSignedPP                         // +1.2 pp
+	styleSignedPoints                     // +3.1
+	styleSignedMoney                      // +1.20
+	styleWholePct                         // 18%
+	styleSignedWholePct                   // +18%
+	styleAmount                           // 80 or 12.50: decimals only when needed
+	styleMoneyCents                       // 12.50, 1,234.50: for figures shown together
+	styleMoneyWhole                       // 1,234
+	styleSignedMoneyCents                 // +12.50
+	styleSignedMoneyWhole                 // +1,234
+	styleQini                             // a Qini coefficient: 0.0123, four decimals
+	styleGain                             // incremental customers: 12.3
 )
+
+// moneyStyle is one precision for amounts shown together (a figure and its interval):
+// whole units once any is 100 or more, else cents; signed or not.
+func moneyStyle(signed bool, xs ...float64) numStyle {
+	whole := false
+	for _, x := range xs {
+		if finite(x) && math.Abs(x) >= 100 {
+			whole = true
+		}
+	}
+	switch {
+	case whole && signed:
+		return styleSignedMoneyWhole
+	case whole:
+		return styleMoneyWhole
+	case signed:
+		return styleSignedMoneyCents
+	}
+	return styleMoneyCents
+}
 
 // num makes a checked number from an API value. scale multiplies the value (100 for a
 // fraction shown in percent) before it is formatted with style; the minus sign is
@@ -151,6 +177,18 @@ func formatNum(x float64, style numStyle) string {
 			return group(x, 0)
 		}
 		return group(x, 2)
+	case styleMoneyCents:
+		return group(x, 2)
+	case styleMoneyWhole:
+		return group(x, 0)
+	case styleSignedMoneyCents:
+		return signed(group(x, 2))
+	case styleSignedMoneyWhole:
+		return signed(group(x, 0))
+	case styleQini:
+		return fixed(x, 4)
+	case styleGain:
+		return group(x, 1)
 	case styleWholePct:
 		return fixed(x, 0) + "%"
 	case styleSignedWholePct:

@@ -78,7 +78,7 @@ func newHarness(tb testing.TB, dir string, now time.Time, mutate func(*store.Opt
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.eng.Run(ctx) }()
-	pages, err := dashboards.New(h.eng, headerSessions{}, nil)
+	pages, err := dashboards.New(h.eng, headerSessions{}, nil, dashboards.Options{Currency: "EUR"})
 	if err != nil {
 		tb.Fatal(err)
 	}

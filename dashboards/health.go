@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nextbest/nextbest/engine"
@@ -24,7 +25,82 @@ const (
 	// is about 0.03-0.04 (Hanley & McNeil 1982, table 1), small enough for a 0.05 drop
 	// to mean something; with 20 it is about 0.08.
 	aucEvidence = 100
+	// aucJudged is the fewest positive and negative outcomes each in the AUC window for a
+	// model's ranking to be judged at all: with 20 of the rarer class the AUC's standard
+	// error is about 0.07 (Hanley & McNeil 1982, table 1), so an AUC below weakAUC is
+	// then more than a fluke of a handful of responses. With fewer the page says the
+	// ranking is not judged yet, and does not call the model healthy.
+	aucJudged = 20
+	// weakAUC is the AUC below which a model's ranking is weak: 0.5 is a coin toss, and
+	// Hosmer & Lemeshow (Applied Logistic Regression, 2nd ed. 2000, section 5.2.4) call
+	// 0.5 to 0.7 poor discrimination. An AUC of 0.53 after 25,000 choices is a model
+	// that does not rank, however long it has run.
+	weakAUC = 0.6
 )
+
+// windowCounts counts the positive and negative outcomes in a model's AUC window, from
+// its calibration bins (each bin's count times its observed rate); with no bins, from the
+// window's size and the model's overall share of positives.
+func windowCounts(h engine.Health) (pos, neg int) {
+	for _, b := range h.Calibration {
+		if b.ObservedRate != nil && b.Count > 0 {
+			p := int(math.Round(float64(b.Count) * *b.ObservedRate))
+			pos, neg = pos+p, neg+b.Count-p
+		}
+	}
+	if pos+neg == 0 && h.Responses > 0 && h.AUCWindow > 0 {
+		w := float64(min(int64(h.AUCWindow), h.Responses))
+		pos = int(math.Round(w * float64(h.Positives) / float64(h.Responses)))
+		neg = int(w) - pos
+	}
+	return pos, neg
+}
+
+// ranking judges a model's ranking from its windowed AUC: not judged while the window
+// holds fewer than aucJudged positive or negative outcomes; weak below weakAUC.
+type ranking struct {
+	Judged   bool
+	Weak     bool
+	Pos, Neg int
+	AUC      float64
+}
+
+func rankingOf(h engine.Health) ranking {
+	pos, neg := windowCounts(h)
+	r := ranking{Pos: pos, Neg: neg}
+	if h.AUC == nil || pos < aucJudged || neg < aucJudged {
+		return r
+	}
+	r.Judged, r.AUC, r.Weak = true, *h.AUC, *h.AUC < weakAUC
+	return r
+}
+
+// outcomeWords name what a model predicts, for rankingText.
+type outcomeWords struct {
+	noun     string // "responses"
+	pos, neg string // "positive responses", "negative ones"
+	posShort string // "positive", in "(30 positive)"
+}
+
+var responseWords = outcomeWords{noun: "responses", pos: "positive responses", neg: "negative ones", posShort: "positive"}
+
+// labelWords names the labels of an objective: "churn labels", "where churn occurred".
+func labelWords(objective string) outcomeWords {
+	return outcomeWords{noun: objective + " labels", pos: "labels where " + objective + " occurred", neg: "where it did not", posShort: "where " + objective + " occurred"}
+}
+
+// rankingText says how a model ranks, in a sentence.
+func rankingText(r ranking, w outcomeWords) string {
+	switch {
+	case !r.Judged:
+		return fmt.Sprintf("Ranking not judged yet: the AUC window holds %s %s and %s %s; at least %d of each are needed.",
+			group(float64(r.Pos), 0), w.pos, group(float64(r.Neg), 0), w.neg, aucJudged)
+	case r.Weak:
+		return fmt.Sprintf("Weak ranking: AUC %s over the last %s %s (%s %s). The model barely tells them apart (0.5 is a coin toss): what it sees does not predict them, or it has not learnt how yet.",
+			fixed(r.AUC, 3), group(float64(r.Pos+r.Neg), 0), w.noun, group(float64(r.Pos), 0), w.posShort)
+	}
+	return fmt.Sprintf("Ranks: AUC %s over the last %s %s (%s %s).", fixed(r.AUC, 3), group(float64(r.Pos+r.Neg), 0), w.noun, group(float64(r.Pos), 0), w.posShort)
+}
 
 // modelWarning is one problem with a model, in plain language.
 type modelWarning struct {
@@ -38,6 +114,8 @@ type modelWarning struct {
 //     ever been learnt;
 //   - stopped learning: the learnt responses have not changed since a version stored at
 //     least stallAge ago, while NBA chose the action at least stallChosen times since;
+//   - weak ranking: the AUC window holds at least aucJudged positive and negative
+//     responses and the AUC is below weakAUC;
 //   - AUC drop: the current windowed AUC is more than aucDrop below the best AUC of the
 //     stored versions. Only windows with at least aucEvidence positive and negative
 //     responses count, the current one included.
@@ -60,6 +138,9 @@ func modelWarnings(info engine.ModelInfo, versions []engine.Snapshot, now time.T
 			out = append(out, modelWarning{Kind: "stalled", Text: fmt.Sprintf("Stopped learning: no new response since %s (version %d), although NBA chose this action %s times since. Check the feedback pipeline for it.",
 				fmtTime(since.Time), since.Version, group(float64(info.Chosen-since.Chosen), 0))})
 		}
+	}
+	if r := rankingOf(h); r.Weak {
+		out = append(out, modelWarning{Kind: "weak-ranking", Text: rankingText(r, responseWords)})
 	}
 	if h.AUC != nil && enoughForAUC(h.Responses, h.Positives, h.AUCWindow) {
 		best, bestV := -1.0, engine.Snapshot{}

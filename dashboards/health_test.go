@@ -34,6 +34,11 @@ func TestModelWarnings(t *testing.T) {
 		{"auc within 0.05", info(3000, 600, 9000, auc(0.72)), []engine.Snapshot{snap(2, ago(30), 2000, 400, 6000, auc(0.76))}, nil},
 		// 0.96 at 40 positives is noise: too few to compare.
 		{"early auc ignored", info(3000, 600, 9000, auc(0.70)), []engine.Snapshot{snap(2, ago(300), 200, 40, 600, auc(0.96))}, nil},
+		// The model: AUC 0.53 after 25,000 choices. With 3% positive responses
+		// the window of 1,000 holds 30 positives (>= aucJudged, 20): weak, not healthy.
+		{"weak ranking", info(25000, 750, 25000, auc(0.53)), nil, []string{"weak-ranking"}},
+		// 0.4% positive: 4 in the window, too few to judge (and no warning).
+		{"too few to judge", info(25000, 100, 25000, auc(0.53)), nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := modelWarnings(tc.info, tc.versions, now)
@@ -45,5 +50,44 @@ func TestModelWarnings(t *testing.T) {
 				t.Errorf("warnings %v, want %v (%v)", kinds, tc.want, got)
 			}
 		})
+	}
+}
+
+func TestRanking(t *testing.T) {
+	auc := func(x float64) *float64 { return &x }
+	rate := func(x float64) *float64 { return &x }
+	for _, tc := range []struct {
+		name     string
+		h        engine.Health
+		pos, neg int
+		judged   bool
+		weak     bool
+		text     string
+	}{
+		// Counts from the calibration bins: 100 × 0.3 = 30 positive, 70 + 50 negative.
+		{"judged from the bins", engine.Health{Responses: 5000, Positives: 10, AUC: auc(0.71), AUCWindow: 150,
+			Calibration: []engine.CalibrationBin{{Count: 100, ObservedRate: rate(0.3)}, {Count: 50, ObservedRate: rate(0)}, {Count: 0}}},
+			30, 120, true, false, "Ranks: AUC 0.710 over the last 150 responses (30 positive)."},
+		{"weak", engine.Health{Responses: 25000, Positives: 750, AUC: auc(0.53), AUCWindow: 1000}, 30, 970, true, true,
+			"Weak ranking: AUC 0.530 over the last 1,000 responses (30 positive). The model barely tells them apart (0.5 is a coin toss): what it sees does not predict them, or it has not learnt how yet."},
+		{"not judged", engine.Health{Responses: 1000, Positives: 6, AUC: auc(0.9), AUCWindow: 1000}, 6, 994, false, false,
+			"Ranking not judged yet: the AUC window holds 6 positive responses and 994 negative ones; at least 20 of each are needed."},
+		{"no AUC", engine.Health{Responses: 4, Positives: 4, AUCWindow: 4}, 4, 0, false, false,
+			"Ranking not judged yet: the AUC window holds 4 positive responses and 0 negative ones; at least 20 of each are needed."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rankingOf(tc.h)
+			if r.Pos != tc.pos || r.Neg != tc.neg || r.Judged != tc.judged || r.Weak != tc.weak {
+				t.Errorf("ranking %+v, want %d positive, %d negative, judged %v, weak %v", r, tc.pos, tc.neg, tc.judged, tc.weak)
+			}
+			if got := rankingText(r, responseWords); got != tc.text {
+				t.Errorf("text %q\nwant %q", got, tc.text)
+			}
+		})
+	}
+	// An effect model's labels.
+	r := rankingOf(engine.Health{Responses: 172, Positives: 35, AUC: auc(0.711), AUCWindow: 172})
+	if got, want := rankingText(r, labelWords("churn")), "Ranks: AUC 0.711 over the last 172 churn labels (35 where churn occurred)."; got != want {
+		t.Errorf("labels: %q, want %q", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type upliftExp struct {
 	Src      string // the JSON API response every number comes from
 	Status   string
 	Arms     []armSummary
+	Bottom   []bottomLine // the bottom line: each hero arm's net value against the control
 	Headline Headline
 	SRM      bool
 	Warnings []string
@@ -68,27 +70,49 @@ type tileRow struct {
 	Verdict Verdict
 }
 
+// bottomLine is one sentence: whether an arm creates value against the control
+// (experiments.BottomLine, rendered).
+type bottomLine struct {
+	Tone     Tone
+	Against  string
+	Sentence []Part
+}
+
 type impactRow struct {
 	Against    string
-	Conclusive bool
-	Saved      Num // customers kept per 10,000
-	SavedLo    Num
-	SavedHi    Num
-	SavedWord  string // "kept" or "lost"
-	Money      Num    // discount money saved per assigned customer
-	MoneyLo    Num
-	MoneyHi    Num
-	Total      Num // in total, over the arm's assigned customers
-	TotalLo    Num
-	TotalHi    Num
-	MoneyWord  string // "less" or "more"
-	Assigned   Num
-	MoneyKnown bool
-	ChurnKnown bool
+	Conclusive bool // churn
+	Currency   string
+	// Net value: the difference per assigned customer and over the arm's customers, with
+	// their always-valid intervals.
+	NetKnown        bool
+	NetConclusive   bool
+	Net             Num
+	NetLo, NetHi    Num
+	NetTotal        Num
+	NetTotalLo      Num
+	NetTotalHi      Num
+	NetWord         string // "more" or "less"
+	Saved           Num    // customers kept per 10,000
+	SavedLo         Num
+	SavedHi         Num
+	SavedWord       string // "kept" or "lost"
+	Money           Num    // discount money saved per assigned customer
+	MoneyLo         Num
+	MoneyHi         Num
+	Total           Num // in total, over the arm's assigned customers
+	TotalLo         Num
+	TotalHi         Num
+	MoneyWord       string // "less" or "more"
+	MoneyConclusive bool
+	Assigned        Num
+	MoneyKnown      bool
+	ChurnKnown      bool
 }
 
 type trend struct {
 	Metric  metricText
+	Every   string // which days the table lists: "every day", "every 7th day"
+	CSV     string // the full daily series
 	Options []trendOption
 	Chart   template.HTML
 	Legend  []legendItem
@@ -156,7 +180,7 @@ func (p *Pages) uplift(c *fiber.Ctx) (view, error) {
 		if err != nil {
 			return view{}, err
 		}
-		ux := upliftOf(rep, metric, p.eng.Clock().Now())
+		ux := upliftOf(rep, metric, p.eng.Clock().Now(), p.opts.Currency)
 		ux.Inspect = role.Allows(access.PermInspect)
 		pg.Shown = append(pg.Shown, ux)
 	}
@@ -190,10 +214,10 @@ func containsExp(xs []engine.Experiment, id engine.ExperimentID) bool {
 func reportSrc(id engine.ExperimentID) string { return "/v1/experiments/" + string(id) + "/report" }
 
 // upliftOf builds the uplift view of one experiment's report.
-func upliftOf(rep *engine.Report, metric string, now time.Time) upliftExp {
+func upliftOf(rep *engine.Report, metric string, now time.Time, currency string) upliftExp {
 	x := rep.Experiment
 	a := newArms(x)
-	ux := upliftExp{Exp: x, Src: reportSrc(x.ID), Headline: headline(a, rep)}
+	ux := upliftExp{Exp: x, Src: reportSrc(x.ID), Headline: headline(a, rep), Bottom: bottomLines(rep, a, currency)}
 	ux.Status = statusLine(x, rep.Days, now)
 	ux.SRM = rep.SRM != nil && rep.SRM.Mismatch
 	for _, w := range rep.Warnings {
@@ -239,7 +263,7 @@ func upliftOf(rep *engine.Report, metric string, now time.Time) upliftExp {
 		}
 		ux.Tiles = append(ux.Tiles, t)
 	}
-	ux.Impact = impactOf(rep, a, heroes, refs)
+	ux.Impact = impactOf(rep, a, heroes, refs, currency)
 	ux.Trend = trendOf(rep, a, heroes, metric)
 	return ux
 }
@@ -290,25 +314,109 @@ func statusLine(x engine.Experiment, days int, now time.Time) string {
 	return "Draft: not started yet"
 }
 
-// impactOf computes the incremental impact rows: customers kept per 10,000 assigned
-// (−abs_lift of churn × 10,000) and discount money saved (−abs_lift of the discount per
-// assigned customer, per customer and times the arm's assigned customers).
-func impactOf(rep *engine.Report, a arms, heroes, refs []string) []impactRow {
+// bottomLines words, for each hero arm, its net value per assigned customer against the
+// control in one sentence (experiments.BottomLine: the wording lives there), each figure
+// tied to the report value it shows.
+func bottomLines(rep *engine.Report, a arms, currency string) []bottomLine {
+	x := rep.Experiment
+	m, ok := metricOf(rep, engine.MetricNetValue)
+	if !ok {
+		return nil
+	}
+	var out []bottomLine
+	for _, h := range a.heroes() {
+		c, ok := comparisonOf(m, h, x.Control)
+		if !ok {
+			continue
+		}
+		s := experiments.BottomLine(experiments.NetValue{Arm: a.label(h), Reference: a.against(x.Control), Diff: c.Stats,
+			Customers: assignedOf(rep, h), Currency: currency, Stopped: stopped(x)})
+		out = append(out, bottomLine{Tone: findingTone(s.Finding), Against: a.against(x.Control),
+			Sentence: statementParts(s, cmpPath(m.Name, h, x.Control)+".stats.", fmt.Sprintf("arms[name=%s].assigned", h))})
+	}
+	return out
+}
+
+// findingTone is how a bottom line reads for the business.
+func findingTone(f experiments.Finding) Tone {
+	switch f {
+	case experiments.FindingCreating:
+		return ToneGood
+	case experiments.FindingLosing:
+		return ToneBad
+	case experiments.FindingPending, experiments.FindingInconclusive:
+		return TonePending
+	}
+	return ToneNone
+}
+
+// statementParts renders an experiments.Statement: each figure marked with the path of
+// its value, the comparison's field under stats (base) or the arm's customers.
+func statementParts(s experiments.Statement, stats, customers string) []Part {
+	out := make([]Part, 0, len(s.Parts))
+	for _, p := range s.Parts {
+		if p.Figure == nil {
+			out = append(out, Part{Text: p.Text})
+			continue
+		}
+		f := p.Figure
+		path := stats + f.Source
+		if f.Source == experiments.FigureCustomers {
+			path = customers
+		}
+		n := Num{Path: path, Value: ptr(f.Value), Scale: f.Scale, Text: f.Text}
+		n.HTML = n.markup()
+		out = append(out, Part{Num: &n})
+	}
+	return out
+}
+
+func assignedOf(rep *engine.Report, arm string) int64 {
+	for _, t := range rep.Arms {
+		if t.Name == arm {
+			return t.Assigned
+		}
+	}
+	return 0
+}
+
+// impactOf computes the incremental impact rows, each figure with the always-valid 95%
+// interval that its verdict reads:
+//   - net value: the difference per assigned customer (abs_lift of net_value), and times
+//     the arm's assigned customers;
+//   - customers kept per 10,000 assigned: −abs_lift of churn × 10,000;
+//   - discount money saved: −abs_lift of the discount per assigned customer, per customer
+//     and times the arm's assigned customers.
+func impactOf(rep *engine.Report, a arms, heroes, refs []string, currency string) []impactRow {
 	churn, hasChurn := metricOf(rep, engine.MetricChurn)
 	disc, hasDisc := metricOf(rep, engine.MetricDiscount)
+	net, hasNet := metricOf(rep, engine.MetricNetValue)
 	var out []impactRow
 	for _, h := range heroes {
-		assigned := int64(0)
-		for _, arm := range rep.Arms {
-			if arm.Name == h {
-				assigned = arm.Assigned
-			}
-		}
+		assigned := assignedOf(rep, h)
+		n := float64(assigned)
 		for _, ref := range refs {
-			row := impactRow{Against: "Compared with " + a.against(ref), SavedWord: "kept", MoneyWord: "less",
-				Assigned: numF(fmt.Sprintf("arms[name=%s].assigned", h), float64(assigned), 1, styleCount)}
+			row := impactRow{Against: "Compared with " + a.against(ref), SavedWord: "kept", MoneyWord: "less", NetWord: "more", Currency: currency,
+				Assigned: numF(fmt.Sprintf("arms[name=%s].assigned", h), n, 1, styleCount)}
 			if len(heroes) > 1 {
 				row.Against = a.label(h) + " compared with " + a.against(ref)
+			}
+			if c, ok := comparisonOf(net, h, ref); hasNet && ok && finite(c.Stats.AbsLift) && (c.Stats.AbsLift != 0 || c.Stats.SE != 0) {
+				st, base := c.Stats, cmpPath(net.Name, h, ref)+".stats."
+				sign := 1.0
+				if st.AbsLift < 0 {
+					sign, row.NetWord = -1, "less"
+				}
+				row.NetKnown, row.NetConclusive = true, st.SeqSignificant
+				one, all := moneyStyle(false, st.AbsLift, st.SeqCI.Lo, st.SeqCI.Hi), moneyStyle(false, n*st.AbsLift, n*st.SeqCI.Lo, n*st.SeqCI.Hi)
+				row.Net = num(base+"abs_lift", ptr(st.AbsLift), sign, one)
+				row.NetLo, row.NetHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign, one), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign, one)
+				row.NetTotal = num(base+"abs_lift", ptr(st.AbsLift), sign*n, all)
+				row.NetTotalLo, row.NetTotalHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign*n, all), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign*n, all)
+				if sign < 0 {
+					row.NetLo, row.NetHi = row.NetHi, row.NetLo
+					row.NetTotalLo, row.NetTotalHi = row.NetTotalHi, row.NetTotalLo
+				}
 			}
 			if c, ok := comparisonOf(churn, h, ref); hasChurn && ok && finite(c.Stats.AbsLift) {
 				st, base := c.Stats, cmpPath(churn.Name, h, ref)+".stats."
@@ -319,7 +427,7 @@ func impactOf(rep *engine.Report, a arms, heroes, refs []string) []impactRow {
 				row.ChurnKnown = true
 				row.Conclusive = st.SeqSignificant
 				row.Saved = num(base+"abs_lift", ptr(st.AbsLift), sign*10000, styleCount)
-				row.SavedLo, row.SavedHi = num(base+"abs_ci.lo", ptr(st.AbsCI.Lo), sign*10000, styleCount), num(base+"abs_ci.hi", ptr(st.AbsCI.Hi), sign*10000, styleCount)
+				row.SavedLo, row.SavedHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign*10000, styleCount), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign*10000, styleCount)
 				if sign < 0 {
 					row.SavedLo, row.SavedHi = row.SavedHi, row.SavedLo
 				}
@@ -330,12 +438,12 @@ func impactOf(rep *engine.Report, a arms, heroes, refs []string) []impactRow {
 				if st.AbsLift > 0 {
 					sign, row.MoneyWord = 1, "more"
 				}
-				row.MoneyKnown = true
-				row.Money = num(base+"abs_lift", ptr(st.AbsLift), sign, styleMoney)
-				row.MoneyLo, row.MoneyHi = num(base+"abs_ci.lo", ptr(st.AbsCI.Lo), sign, styleMoney), num(base+"abs_ci.hi", ptr(st.AbsCI.Hi), sign, styleMoney)
-				n := float64(assigned)
-				row.Total = num(base+"abs_lift", ptr(st.AbsLift), sign*n, styleMoney)
-				row.TotalLo, row.TotalHi = num(base+"abs_ci.lo", ptr(st.AbsCI.Lo), sign*n, styleMoney), num(base+"abs_ci.hi", ptr(st.AbsCI.Hi), sign*n, styleMoney)
+				row.MoneyKnown, row.MoneyConclusive = true, st.SeqSignificant
+				one, all := moneyStyle(false, st.AbsLift, st.SeqCI.Lo, st.SeqCI.Hi), moneyStyle(false, n*st.AbsLift, n*st.SeqCI.Lo, n*st.SeqCI.Hi)
+				row.Money = num(base+"abs_lift", ptr(st.AbsLift), sign, one)
+				row.MoneyLo, row.MoneyHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign, one), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign, one)
+				row.Total = num(base+"abs_lift", ptr(st.AbsLift), sign*n, all)
+				row.TotalLo, row.TotalHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign*n, all), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign*n, all)
 				if sign < 0 {
 					row.MoneyLo, row.MoneyHi = row.MoneyHi, row.MoneyLo
 					row.TotalLo, row.TotalHi = row.TotalHi, row.TotalLo
@@ -353,14 +461,18 @@ func impactOf(rep *engine.Report, a arms, heroes, refs []string) []impactRow {
 func trendOf(rep *engine.Report, a arms, heroes []string, metric string) trend {
 	x := rep.Experiment
 	if metric == "" || !validMetric(metric) {
-		metric = engine.MetricChurn
+		// The bottom line's metric first, then churn, then the first primary metric.
+		metric = engine.MetricNetValue
+		if !contains(x.Metrics, metric) {
+			metric = engine.MetricChurn
+		}
 		if !contains(x.Metrics, metric) && len(x.Metrics) > 0 {
 			metric = x.Metrics[0]
 		}
 	}
 	mt := metricTextOf(metric)
 	tr := trend{Metric: mt, Control: a.label(x.Control), Unit: unitOf(mt)}
-	for _, m := range []string{engine.MetricResponseRate, engine.MetricChurn, engine.MetricDiscount, engine.MetricNPS} {
+	for _, m := range []string{engine.MetricNetValue, engine.MetricResponseRate, engine.MetricChurn, engine.MetricDiscount, engine.MetricNPS} {
 		tr.Options = append(tr.Options, trendOption{Name: m, Title: metricTextOf(m).Title, Active: m == metric,
 			Href: fmt.Sprintf("/?experiment=%s&metric=%s#trend-%s", x.ID, m, x.ID)})
 	}
@@ -372,9 +484,10 @@ func trendOf(rep *engine.Report, a arms, heroes []string, metric string) trend {
 		}
 	}
 	chart := LineChart{
+		YLimit:  yLimit(metric),
 		Title:   fmt.Sprintf("%s: %s minus %s, by day", mt.Title, strings.Join(labels(a, charted), ", "), a.label(x.Control)),
 		Desc:    fmt.Sprintf("Cumulative difference in %s between %s and %s at the end of each day, with its always-valid 95%% interval shaded. The numbers are in the table below.", mt.noun, strings.Join(labels(a, charted), ", "), a.label(x.Control)),
-		YFormat: func(v float64) string { return formatNum(v, mt.absSign) },
+		YFormat: axisFormat(mt),
 		Zero:    true,
 		Width:   960,
 		Height:  300,
@@ -402,7 +515,10 @@ func trendOf(rep *engine.Report, a arms, heroes []string, metric string) trend {
 		chart.Bands = append(chart.Bands, band)
 		tr.Legend = append(tr.Legend, legendItem{Class: line.Class, Label: a.label(arm) + " minus " + a.label(x.Control)}, legendItem{Class: band.Class, Label: "always-valid 95% interval"})
 	}
-	for i, d := range rep.Daily {
+	rows, every := tableDays(len(rep.Daily))
+	tr.Every, tr.CSV = every, reportSrc(x.ID)+"?format=csv"
+	for _, i := range rows {
+		d := rep.Daily[i]
 		row := trendRow{Day: d.Day}
 		for _, arm := range charted {
 			base := fmt.Sprintf("daily[%d].metrics.%s[arm=%s].stats.", i, metric, arm)
@@ -419,6 +535,45 @@ func trendOf(rep *engine.Report, a arms, heroes []string, metric string) trend {
 	}
 	tr.Chart = chart.SVG()
 	return tr
+}
+
+// tableDays picks the days a chart's table lists: every day of a month or less, else every
+// 7th day counted back from the last, so that a 90-day experiment's tables stay short (the
+// report's CSV has every day). It returns their indices, oldest first, and says which.
+func tableDays(n int) ([]int, string) {
+	const everyDay, step = 31, 7
+	var out []int
+	if n <= everyDay {
+		for i := range n {
+			out = append(out, i)
+		}
+		return out, "every day"
+	}
+	for i := n - 1; i >= 0; i -= step {
+		out = append(out, i)
+	}
+	slices.Reverse(out)
+	return out, "every 7th day, back from the last"
+}
+
+// axisFormat writes a difference chart's y ticks: money in whole units when the tick is
+// whole (+50, not +50.00 beside +100), other metrics in their signed style.
+func axisFormat(mt metricText) func(float64) string {
+	return func(v float64) string {
+		if mt.abs == styleMoney && v == math.Trunc(v) {
+			return formatNum(v, styleSignedMoneyWhole)
+		}
+		return formatNum(v, mt.absSign)
+	}
+}
+
+// yLimit bounds a metric's difference chart: NPS differences within ±100 points (the
+// always-valid interval of a few answers reaches ±200), other metrics from the data.
+func yLimit(metric string) [2]float64 {
+	if metric == engine.MetricNPS {
+		return [2]float64{-100, 100}
+	}
+	return [2]float64{}
 }
 
 func validMetric(name string) bool {

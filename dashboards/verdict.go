@@ -31,6 +31,19 @@ var metricTexts = []metricText{
 	{Name: engine.MetricDiscount, Title: "Retention discount", noun: "retention discounts", Per: "discount money per assigned customer", value: styleMoney, scale: 1, abs: styleMoney, absSign: styleSignedMoney, relative: true, up: "raised", down: "cut", absUnit: " per customer"},
 	{Name: engine.MetricNPS, Title: "NPS", noun: "NPS", Per: "Net Promoter Score of survey respondents", value: stylePoints, scale: 1, abs: stylePoints, absSign: styleSignedPoints, relative: false, up: "raised", down: "lowered", absUnit: " points"},
 	{Name: engine.MetricResponders, Title: "Responders", noun: "the share of customers who responded", Per: "customers who responded, of those assigned", value: stylePct, scale: 100, abs: stylePP, absSign: styleSignedPP, relative: true, up: "raised", down: "lowered"},
+	// Net value can be negative in either arm, so a relative change says nothing: money.
+	{Name: engine.MetricNetValue, Title: "Net value", noun: "net value", Per: "money per assigned customer: offers' values and objective outcomes, less discounts and contact costs", value: styleMoney, scale: 1, abs: styleMoney, absSign: styleSignedMoney, relative: false, up: "raised", down: "lowered", absUnit: " per customer"},
+	{Name: engine.MetricRevenue, Title: "Revenue", noun: "revenue", Per: "revenue outcomes per assigned customer", value: styleMoney, scale: 1, abs: styleMoney, absSign: styleSignedMoney, relative: true, up: "raised", down: "lowered", absUnit: " per customer"},
+}
+
+// notApplicable reports whether a metric cannot be compared between two arms because one
+// of them contacts nobody: a never-contacted holdout has no response rate, and no
+// responders by construction.
+func notApplicable(a arms, metric, arm, ref string) bool {
+	if metric != engine.MetricResponseRate && metric != engine.MetricResponders {
+		return false
+	}
+	return a.policy[arm] == experiments.PolicyNone || a.policy[ref] == experiments.PolicyNone
 }
 
 func metricTextOf(name string) metricText {
@@ -60,8 +73,13 @@ type Verdict struct {
 	Conclusive bool
 	Label      string // "Conclusive", "Not yet conclusive", "No data yet", ...
 	Sentence   []Part // the verdict: "NBA cut churn by 18% (95% CI 9% to 27%)"
-	Estimate   []Part // for an inconclusive result: the estimate so far, with its interval
-	Big        Num    // the headline number: the relative (or absolute) lift, signed
+	// Estimate is the always-valid interval the verdict rests on: for an inconclusive
+	// result with the estimate so far, for a conclusive one on its own.
+	Estimate []Part
+	// Why says why an ordinary 95% interval that excludes zero has not made the result
+	// conclusive: the verdict reads the always-valid one.
+	Why []Part
+	Big Num // the headline number: the relative (or absolute) lift, signed
 }
 
 // arms names the arms of an experiment for people.
@@ -161,8 +179,12 @@ func verdict(a arms, m engine.MetricResult, c engine.Comparison) Verdict {
 	st := c.Stats
 	base := cmpPath(m.Name, c.Arm, c.Reference)
 	who := a.label(c.Arm)
-	if m.Name == engine.MetricResponseRate && (a.policy[c.Reference] == experiments.PolicyNone || a.policy[c.Arm] == experiments.PolicyNone) {
-		return Verdict{Tone: ToneNone, Label: "Not applicable", Sentence: sentence("Not applicable: the holdout is never contacted, so it has no response rate."), Big: num(base+".stats.rel_lift", nil, 100, styleSignedPct)}
+	if notApplicable(a, m.Name, c.Arm, c.Reference) {
+		what := "no response rate"
+		if m.Name == engine.MetricResponders {
+			what = "no responders by construction"
+		}
+		return Verdict{Tone: ToneNone, Label: "Not applicable", Sentence: sentence("Not applicable: the holdout is never contacted, so it has " + what + "."), Big: num(base+".stats.rel_lift", nil, 100, styleSignedPct)}
 	}
 	if st.NTreatment == 0 || st.NControl == 0 || !finite(st.AbsLift) {
 		return Verdict{Tone: ToneNone, Label: "No data yet", Sentence: sentence("No data yet: " + noDataReason(m.Name)), Big: num(base+".stats.rel_lift", nil, 100, styleSignedPct)}
@@ -178,11 +200,26 @@ func verdict(a arms, m engine.MetricResult, c engine.Comparison) Verdict {
 		if 100*math.Max(math.Abs(lift), math.Max(math.Abs(lo), math.Abs(hi))) >= 10 {
 			style, sstyle = styleWholePct, styleSignedWholePct
 		}
+	} else if mt.abs == styleMoney {
+		// One precision for a sum of money and its interval.
+		style, sstyle = moneyStyle(false, lift, lo, hi), moneyStyle(true, lift, lo, hi)
+	}
+	seqStyle := mt.absSign
+	if mt.abs == styleMoney {
+		seqStyle = moneyStyle(true, st.AbsLift, st.SeqCI.Lo, st.SeqCI.Hi)
 	}
 	big := num(base+".stats."+field, &lift, scale, sstyle)
 	level := levelText(st)
-	estimate := sentence("So far: ", big, unit, " ("+level+" CI ",
-		num(base+".stats."+ciField+".lo", ptr(lo), scale, sstyle), " to ", num(base+".stats."+ciField+".hi", ptr(hi), scale, sstyle), ").")
+	// The always-valid interval is of the absolute difference: the verdict rests on it,
+	// so every verdict shows it.
+	seqRange := sentence(num(base+".stats.seq_ci.lo", ptr(st.SeqCI.Lo), mt.scale, seqStyle), " to ",
+		num(base+".stats.seq_ci.hi", ptr(st.SeqCI.Hi), mt.scale, seqStyle), mt.absUnit)
+	seqCI := sentence("always-valid "+level+" CI ", seqRange)
+	estimate := sentence("So far: ", big, unit)
+	if rel {
+		estimate = sentence(estimate, " (", num(base+".stats.abs_lift", ptr(st.AbsLift), mt.scale, seqStyle), mt.absUnit, ")")
+	}
+	estimate = sentence(estimate, "; ", seqCI, ".")
 
 	if st.SeqSignificant && lift != 0 {
 		good := (lift < 0) == m.LowerIsBetter
@@ -197,13 +234,18 @@ func verdict(a arms, m engine.MetricResult, c engine.Comparison) Verdict {
 			first, second = second, first
 		}
 		v := Verdict{Tone: ToneBad, Conclusive: true, Label: "Conclusive", Big: big,
-			Sentence: sentence(who+" "+verb+" "+mt.noun+" by ", num(base+".stats."+field, &lift, sign*scale, style), unit, " ("+level+" CI ", first, " to ", second, ")")}
+			Sentence: sentence(who+" "+verb+" "+mt.noun+" by ", num(base+".stats."+field, &lift, sign*scale, style), unit, " ("+level+" CI ", first, " to ", second, ")"),
+			Estimate: sentence("Always-valid "+level+" CI of the difference: ", seqRange, ", which excludes zero.")}
 		if good {
 			v.Tone = ToneGood
 		}
 		return v
 	}
 	v := Verdict{Tone: TonePending, Label: "Not yet conclusive", Estimate: estimate, Big: big}
+	if st.Significant && lift != 0 {
+		v.Why = sentence("The ordinary "+level+" CI, ", num(base+".stats."+ciField+".lo", ptr(lo), scale, sstyle), " to ", num(base+".stats."+ciField+".hi", ptr(hi), scale, sstyle), unit,
+			", excludes zero, but it holds for one look at a planned sample size only; the verdict waits for the always-valid interval, which holds however often this page is read.")
+	}
 	switch {
 	case stopped(a.x):
 		v.Label = "Inconclusive"

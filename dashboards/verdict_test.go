@@ -12,10 +12,15 @@ import (
 var testExp = engine.Experiment{ID: "x", Control: "legacy", State: engine.Running, Metrics: []string{engine.MetricResponseRate, engine.MetricChurn, engine.MetricDiscount, engine.MetricNPS},
 	Arms: []experiments.Arm{{Name: "nba", Policy: experiments.PolicyNBA, Weight: 0.45}, {Name: "legacy", Policy: experiments.PolicyLegacy, Weight: 0.45}, {Name: "holdout", Policy: experiments.PolicyNone, Weight: 0.1}}}
 
-// stats is a comparison with the given relative lift and interval and absolute lift.
+// stats is a comparison with the given relative lift and interval and absolute lift. Its
+// always-valid interval is abs ± |abs|/2 when seq (it excludes zero), else abs ± 0.02.
 func stats(abs, relLo, rel, relHi float64, seq bool) experiments.Comparison {
+	half := 0.02
+	if seq {
+		half = math.Abs(abs) / 2
+	}
 	return experiments.Comparison{Level: 0.95, NTreatment: 1000, NControl: 1000, AbsLift: abs, AbsCI: experiments.Interval{Lo: abs - 1, Hi: abs + 1},
-		RelLift: rel, RelCI: experiments.Interval{Lo: relLo, Hi: relHi}, SeqSignificant: seq, Significant: seq}
+		RelLift: rel, RelCI: experiments.Interval{Lo: relLo, Hi: relHi}, SeqSignificant: seq, Significant: seq, SeqCI: experiments.Interval{Lo: abs - half, Hi: abs + half}}
 }
 
 func metric(name string, lower bool) engine.MetricResult {
@@ -36,38 +41,52 @@ func TestVerdict(t *testing.T) {
 		tone     Tone
 		sentence string
 		estimate string
+		why      string
 	}{
 		{"churn cut", testExp, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(-0.03, -0.27, -0.18, -0.09, true)},
-			ToneGood, "NBA cut churn by 18% (95% CI 9% to 27%)", ""},
+			ToneGood, "NBA cut churn by 18% (95% CI 9% to 27%)", "Always-valid 95% CI of the difference: −4.5 pp to −1.5 pp, which excludes zero.", ""},
 		{"churn raised", testExp, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(0.02, 0.05, 0.2, 0.35, true)},
-			ToneBad, "NBA raised churn by 20% (95% CI 5% to 35%)", ""},
+			ToneBad, "NBA raised churn by 20% (95% CI 5% to 35%)", "", ""},
 		{"response rate raised", testExp, metric(engine.MetricResponseRate, false), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(0.02, 0.13, 0.26, 0.39, true)},
-			ToneGood, "NBA raised the response rate by 26% (95% CI 13% to 39%)", ""},
+			ToneGood, "NBA raised the response rate by 26% (95% CI 13% to 39%)", "", ""},
 		{"NPS in points", testExp, metric(engine.MetricNPS, false), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(6.2, 0.1, 0.3, 0.5, true)},
-			ToneGood, "NBA raised NPS by 6.2 points (95% CI 5.2 to 7.2)", ""},
+			ToneGood, "NBA raised NPS by 6.2 points (95% CI 5.2 to 7.2)", "Always-valid 95% CI of the difference: +3.1 to +9.3 points, which excludes zero.", ""},
 		{"discount without a relative lift", testExp, metric(engine.MetricDiscount, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(1.2, nan, nan, nan, true)},
-			ToneBad, "NBA raised retention discounts by 1.20 per customer (95% CI 0.20 to 2.20)", ""},
+			ToneBad, "NBA raised retention discounts by 1.20 per customer (95% CI 0.20 to 2.20)", "", ""},
 		{"more days", testExp, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(-0.01, -0.4, -0.18, 0.05, false), MoreDays: days(12)},
-			TonePending, "Not yet conclusive: about 12 more days at the current rate.", "So far: −18% (95% CI −40% to +5%)."},
+			TonePending, "Not yet conclusive: about 12 more days at the current rate.", "So far: −18% (−1.0 pp); always-valid 95% CI −3.0 pp to +1.0 pp.", ""},
 		{"more than a year", testExp, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(-0.01, -0.4, -0.18, 0.05, false), MoreDays: days(1338)},
-			TonePending, "Not yet conclusive: at the current rate it would take more than a year to tell, so the difference may be too small to matter.", ""},
+			TonePending, "Not yet conclusive: at the current rate it would take more than a year to tell, so the difference may be too small to matter.", "", ""},
 		{"one more day", testExp, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(-0.01, -0.4, -0.18, 0.05, false), MoreDays: days(1)},
-			TonePending, "Not yet conclusive: about 1 more day at the current rate.", ""},
+			TonePending, "Not yet conclusive: about 1 more day at the current rate.", "", ""},
 		{"fixed horizon significant only", testExp, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: func() experiments.Comparison {
 			s := stats(-0.01, -0.3, -0.18, -0.02, false)
 			s.Significant = true
 			return s
-		}()}, TonePending, "Not yet conclusive: promising, but keep it running before acting on it.", ""},
+		}()}, TonePending, "Not yet conclusive: promising, but keep it running before acting on it.", "So far: −18% (−1.0 pp); always-valid 95% CI −3.0 pp to +1.0 pp.",
+			// The first-time reader: an ordinary interval that excludes zero beside "not yet conclusive".
+			"The ordinary 95% CI, −30% to −2%, excludes zero, but it holds for one look at a planned sample size only; the verdict waits for the always-valid interval, which holds however often this page is read."},
+		{"NPS not yet conclusive, in points", testExp, metric(engine.MetricNPS, false), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: func() experiments.Comparison {
+			s := stats(-2.7, -41.11, -6.22, 28.67, false) // the issue's −622% [−4111%, +2867%]: never shown
+			s.SeqCI = experiments.Interval{Lo: -8, Hi: 2.6}
+			return s
+		}(), MoreDays: days(40)},
+			TonePending, "Not yet conclusive: about 40 more days at the current rate.", "So far: −2.7 points; always-valid 95% CI −8.0 to +2.6 points.", ""},
 		{"no estimate of days", testExp, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(-0.01, -0.4, -0.18, 0.05, false)},
-			TonePending, "Not yet conclusive: not enough data yet to estimate how long it will take.", ""},
+			TonePending, "Not yet conclusive: not enough data yet to estimate how long it will take.", "", ""},
 		{"no difference", testExp, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(0, -0.1, 0, 0.1, false)},
-			TonePending, "No difference so far.", ""},
+			TonePending, "No difference so far.", "", ""},
 		{"stopped", stopped, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(-0.01, -0.4, -0.18, 0.05, false), MoreDays: days(3)},
-			TonePending, "No conclusive difference: the experiment stopped before one showed.", ""},
+			TonePending, "No conclusive difference: the experiment stopped before one showed.", "", ""},
 		{"no data", testExp, metric(engine.MetricChurn, true), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: experiments.Comparison{AbsLift: nan, RelLift: nan}},
-			ToneNone, "No data yet: no customers recorded in one of the arms.", ""},
+			ToneNone, "No data yet: no customers recorded in one of the arms.", "", ""},
 		{"holdout response rate", testExp, metric(engine.MetricResponseRate, false), engine.Comparison{Arm: "nba", Reference: "holdout", Stats: stats(0.1, 0, 0, 0, true)},
-			ToneNone, "Not applicable: the holdout is never contacted, so it has no response rate.", ""},
+			ToneNone, "Not applicable: the holdout is never contacted, so it has no response rate.", "", ""},
+		// A holdout that contacts nobody has no responders by construction: never "conclusive".
+		{"holdout responders", testExp, metric(engine.MetricResponders, false), engine.Comparison{Arm: "nba", Reference: "holdout", Stats: stats(0.1, 0, 0, 0, true)},
+			ToneNone, "Not applicable: the holdout is never contacted, so it has no responders by construction.", "", ""},
+		{"net value in money", testExp, metric(engine.MetricNetValue, false), engine.Comparison{Arm: "nba", Reference: "legacy", Stats: stats(4.1, 0.1, 0.2, 0.3, true)},
+			ToneGood, "NBA raised net value by 4.10 per customer (95% CI 3.10 to 5.10)", "Always-valid 95% CI of the difference: +2.05 to +6.15 per customer, which excludes zero.", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := verdict(newArms(tc.x), tc.m, tc.c)
@@ -77,11 +96,14 @@ func TestVerdict(t *testing.T) {
 			if tc.estimate != "" && plain(v.Estimate) != tc.estimate {
 				t.Errorf("estimate %q, want %q", plain(v.Estimate), tc.estimate)
 			}
+			if plain(v.Why) != tc.why {
+				t.Errorf("why %q, want %q", plain(v.Why), tc.why)
+			}
 			if v.Conclusive != (tc.tone == ToneGood || tc.tone == ToneBad) {
 				t.Errorf("conclusive %v for tone %s", v.Conclusive, v.Tone)
 			}
 			// Every number in the sentence names its place in the API's report.
-			for _, p := range append(v.Sentence, v.Estimate...) {
+			for _, p := range sentence(v.Sentence, v.Estimate, v.Why) {
 				if p.Num != nil && !strings.HasPrefix(p.Num.Path, "metrics[name="+tc.m.Name+"].comparisons[arm="+tc.c.Arm+"][reference="+tc.c.Reference+"]") {
 					t.Errorf("number %q has path %q", p.Num.Text, p.Num.Path)
 				}

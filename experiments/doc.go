@@ -58,6 +58,12 @@
 // logged treated and untreated outcomes (Radcliffe 2007): whether the customers a
 // model ranks first are those an action changes most.
 //
+// BottomLine words an experiment's bottom line: whether an arm creates value against a
+// reference, per customer and in total, from the comparison of net value per customer and
+// its always-valid interval. The sentence's figures are kept apart from its words
+// (Statement), so a page can tie each to the value it shows; this is the one place that
+// words it.
+//
 // Holm adjusts a family of p-values (Holm 1979). SRM runs Pearson's
 // chi-square test of the observed arm counts against the designed weights.
 // PowerPlan gives sample sizes and minimum detectable effects. Analyze runs

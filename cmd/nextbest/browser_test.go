@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/experiments"
 )
 
 // The browser test loads every dashboard page in headless Chromium against the real
@@ -129,7 +130,8 @@ func TestDashboardsInBrowser(t *testing.T) {
 		// euros): an outbound contact should be worth starting.
 		o.Engine.OutboundThreshold = 15
 		o.Clock, o.ClockStart = "manual", sim.Format(time.RFC3339)
-		o.Schedule = Schedule{Outbound: "0 9 * * *", Timeouts: "0 * * * *", Snapshots: "0 */6 * * *"}
+		o.Schedule = Schedule{Outbound: "0 9 * * *", Timeouts: "0 * * * *", Snapshots: "0 */6 * * *", Labels: "0 * * * *"}
+		o.Dashboards.Currency = "EUR" // the demo catalog's amounts are in euros
 	})
 	defer s.stop()
 	admin := s.as(adminKey)
@@ -168,6 +170,7 @@ func TestDashboardsInBrowser(t *testing.T) {
 		{"experiment", "/experiments/" + w.experiment},
 		{"models", "/models"},
 		{"model", "/models/retention-20"},
+		{"model-uplift", "/models/retention-20?uplift=30"},
 		{"decisions", "/decisions"},
 		{"catalog", "/catalog"},
 	}
@@ -199,21 +202,103 @@ func TestDashboardsInBrowser(t *testing.T) {
 		})
 	}
 
-	// The uplift page on a phone: no horizontal scrolling.
-	t.Run("uplift-mobile", func(t *testing.T) {
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile), chromedp.Navigate(s.base+"/")); err != nil {
+	// The executive's bottom line: one sentence, worded by experiments.BottomLine from the
+	// report the API serves (NBA's net value per customer against the legacy campaigns,
+	// its always-valid interval, times NBA's assigned customers), in the configured EUR.
+	t.Run("bottom-line", func(t *testing.T) {
+		if _, err := chromedp.RunResponse(ctx, chromedp.Navigate(s.base+"/")); err != nil {
 			t.Fatal(err)
 		}
-		fits, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`))
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.bottomline-text')).map(e => e.textContent)`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fits[0] > fits[2] || fits[1] > fits[2] {
-			t.Errorf("uplift page on a 390 px phone: scroll width %v / %v > viewport %v", fits[0], fits[1], fits[2])
+		var rep engine.Report
+		if code := analyst.call("GET", "/v1/experiments/"+w.experiment+"/report", nil, &rep); code != 200 {
+			t.Fatalf("report: %d", code)
 		}
-		saveScreenshot(t, ctx, filepath.Join(dir, "uplift-mobile.png"))
-		if err := chromedp.Do(ctx, chromedp.ResetViewport()); err != nil {
+		var net experiments.Comparison
+		var customers int64
+		for _, m := range rep.Metrics {
+			for _, c := range m.Comparisons {
+				if m.Name == engine.MetricNetValue && c.Arm == "nba" && c.Reference == "legacy" {
+					net = c.Stats
+				}
+			}
+		}
+		for _, a := range rep.Arms {
+			if a.Name == "nba" {
+				customers = a.Assigned
+			}
+		}
+		want := experiments.BottomLine(experiments.NetValue{Arm: "NBA", Reference: "the legacy campaigns", Diff: net, Customers: customers, Currency: "EUR"})
+		if len(got) != 1 || got[0] != want.String() {
+			t.Errorf("bottom line %q, want the one sentence %q", got, want.String())
+		}
+		if want.Finding == experiments.FindingNone {
+			t.Errorf("the simulation left no net value to compare: %q", want.String())
+		}
+		t.Logf("bottom line: %s", want.String())
+	})
+
+	// On a phone (390 px): no page scrolls sideways; the bottom line is in view; a wide
+	// table scrolls inside its box, with the verdict right after the row's name, in view.
+	t.Run("phone", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
 			t.Fatal(err)
+		}
+		defer func() {
+			if err := chromedp.Do(ctx, chromedp.ResetViewport()); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		for _, pg := range []struct{ name, path string }{
+			{"uplift-mobile", "/"},
+			{"", "/experiments/" + w.experiment},
+			{"", "/decisions"},
+			{"", "/models/retention-20?uplift=30"},
+		} {
+			if err := chromedp.Do(ctx, chromedp.Navigate(s.base+pg.path)); err != nil {
+				t.Fatal(err)
+			}
+			fits, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fits[0] > fits[2] || fits[1] > fits[2] {
+				t.Errorf("%s on a 390 px phone: scroll width %v / %v > viewport %v", pg.path, fits[0], fits[1], fits[2])
+			}
+			if pg.name != "" {
+				saveScreenshot(t, ctx, filepath.Join(dir, pg.name+".png"))
+			}
+		}
+		// The bottom line, whole, within the screen's width.
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/")); err != nil {
+			t.Fatal(err)
+		}
+		box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector('.bottomline').getBoundingClientRect(); return [r.left, r.right, r.width, window.innerWidth]; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if box[2] <= 0 || box[0] < 0 || box[1] > box[3] {
+			t.Errorf("the bottom line on a phone spans %v to %v of %v px", box[0], box[1], box[3])
+		}
+		// Every verdict of the experiment page's statistics tables is in view without
+		// scrolling the table.
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/experiments/"+w.experiment)); err != nil {
+			t.Fatal(err)
+		}
+		verdicts, err := chromedp.Run(ctx, chromedp.Evaluate[[][]float64](`Array.from(document.querySelectorAll('.stats-table td.verdict')).map(td => { const r = td.getBoundingClientRect(); return [r.left, r.right, window.innerWidth]; })`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(verdicts) == 0 {
+			t.Fatal("the experiment page has no verdict cell")
+		}
+		for i, v := range verdicts {
+			if v[0] < 0 || v[1] > v[2] {
+				t.Errorf("verdict %d on a phone spans %v to %v of %v px: off-screen", i, v[0], v[1], v[2])
+			}
 		}
 	})
 

@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -45,10 +48,19 @@ type Options struct {
 	// CPUs.
 	GoMaxProcs int `yaml:"gomaxprocs"`
 
-	Store    StoreOptions   `yaml:"store"`
-	Engine   engine.Options `yaml:"engine"`
-	HTTP     HTTPOptions    `yaml:"http"`
-	Schedule Schedule       `yaml:"schedule"`
+	Store      StoreOptions     `yaml:"store"`
+	Engine     engine.Options   `yaml:"engine"`
+	HTTP       HTTPOptions      `yaml:"http"`
+	Schedule   Schedule         `yaml:"schedule"`
+	Dashboards DashboardOptions `yaml:"dashboards"`
+}
+
+// DashboardOptions configures the web pages.
+type DashboardOptions struct {
+	// Currency is written before the amounts of money in the uplift page's sentences
+	// ("EUR"); empty writes bare amounts. The engine keeps amounts in whatever unit the
+	// catalog's values and the recorded outcomes are in.
+	Currency string `yaml:"currency"`
 }
 
 // StoreOptions sizes Badger. Its share of the Go heap is roughly memtable_mb x
@@ -232,6 +244,9 @@ func (o *Options) validate() error {
 		}
 	default:
 		return fmt.Errorf("clock: %q is not system or manual", o.Clock)
+	}
+	if c := o.Dashboards.Currency; utf8.RuneCountInString(c) > 8 || strings.IndexFunc(c, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.Is(unicode.Sc, r) }) >= 0 {
+		return fmt.Errorf("dashboards.currency: %q is not a currency code or symbol of at most 8 letters or currency signs (EUR, €, US$)", c)
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return fmt.Errorf("tls: give both tls_cert and tls_key, or neither")

@@ -245,3 +245,24 @@ func TestConfigLazySync(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigCurrency(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       string
+		err        string
+	}{
+		{"default: bare amounts", "log_level: info\n", "", ""},
+		{"a code", "dashboards:\n  currency: EUR\n", "EUR", ""},
+		{"a sign", "dashboards:\n  currency: US$\n", "US$", ""},
+		{"markup", "dashboards:\n  currency: <b>\n", "", "dashboards.currency"},
+		{"too long", "dashboards:\n  currency: EUROSEUROS\n", "", "dashboards.currency"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, ok := loadValid(t, tc.yaml, tc.err)
+			if ok && o.Dashboards.Currency != tc.want {
+				t.Errorf("currency %q, want %q", o.Dashboards.Currency, tc.want)
+			}
+		})
+	}
+}

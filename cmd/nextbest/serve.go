@@ -216,7 +216,7 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 		ln.Close()
 		return err
 	}
-	pages, err := dashboards.New(eng, sessions{auth}, log)
+	pages, err := dashboards.New(eng, sessions{auth}, log, dashboards.Options{Currency: o.Dashboards.Currency})
 	if err != nil {
 		stopEngine()
 		<-engineDone
