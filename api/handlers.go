@@ -195,13 +195,13 @@ func parseSince(q string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, q); err == nil {
 		return t, nil
 	}
-	if d, err := time.ParseDuration(q); err == nil && d > 0 {
-		return now.Add(-d), nil
+	if d, err := engine.ParseDuration(q); err == nil && d > 0 {
+		return now.Add(-time.Duration(d)), nil
 	}
 	if n, err := strconv.ParseInt(q, 10, 64); err == nil && n >= 0 {
 		return time.Unix(n, 0), nil
 	}
-	return time.Time{}, engine.Invalid("invalid_query", "since: %q is not an RFC 3339 time (2026-11-22T10:00:00Z), a duration ago (15m, 24h) or Unix seconds", truncateQ(q))
+	return time.Time{}, engine.Invalid("invalid_query", "since: %q is not an RFC 3339 time (2026-11-22T10:00:00Z), a duration ago (15m, 24h, 30d) or Unix seconds", truncateQ(q))
 }
 
 func truncateQ(s string) string {

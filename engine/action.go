@@ -102,7 +102,7 @@ func (m ModelSpec) effectScale() float64 {
 // MarshalJSON writes "value" as the expression when there is one, else as the number.
 func (a Action) MarshalJSON() ([]byte, error) {
 	type plain Action
-	return json.Marshal(struct {
+	return marshalNoEscape(struct {
 		plain
 		Value Money `json:"value"`
 	}{plain(a), Money{Const: a.Value, Expr: a.ValueExpr}})

@@ -31,12 +31,24 @@ func (m Money) IsZero() bool { return m.Expr == "" && m.Const == 0 }
 // MarshalJSON writes the expression as a string, or the constant as a number.
 func (m Money) MarshalJSON() ([]byte, error) {
 	if m.Expr != "" {
-		return json.Marshal(m.Expr)
+		return marshalNoEscape(m.Expr)
 	}
 	if !finite(m.Const) {
 		return nil, fmt.Errorf("money: %v is not finite", m.Const)
 	}
 	return strconv.AppendFloat(nil, m.Const, 'g', -1, 64), nil
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping: an expression's "a >= b" stays
+// readable, as the API writes every other string (api.marshalJSON).
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // UnmarshalJSON reads a number or a string. An empty string or null is zero.
