@@ -1218,6 +1218,17 @@ func writeSimReport(w io.Writer, res *simResult) {
 
 	claims := simNBARows(res)
 	writeSimSummary(w, claims)
+	if r, ok := claims[engine.MetricNetValue]; ok {
+		// The executive's bottom line, in the words the uplift page uses.
+		var nba int64
+		for _, a := range rep.Arms {
+			if a.Name == r.cmp.Arm {
+				nba = a.Assigned
+			}
+		}
+		bl := experiments.BottomLine(experiments.NetValue{Arm: "NBA", Reference: "the legacy campaigns", Diff: r.cmp.Stats, Customers: nba, Currency: "EUR"})
+		p("\nThe bottom line: %s\n", bl.String())
+	}
 
 	n := numberWord(len(res.exp.Metrics))
 	p("\nThe %s uplift metrics\n", n)
