@@ -202,6 +202,17 @@ func (s *Store) verifyRecords(ctx context.Context, r *Report) error {
 				if _, err := parsePendingKey(k); err != nil {
 					bad("%v", err)
 				}
+			case tLabel:
+				lk, err := parseLabelKey(k)
+				if err != nil {
+					bad("%v", err)
+				} else if _, err := decodeLabel(lk, v); err != nil {
+					bad("%v", err)
+				}
+			case tLabelCust, tLeft:
+				if len(v) != 8 {
+					bad("a time of %d bytes, not 8", len(v))
+				}
 			case tModelMeta:
 				s.verifySnapshot(txn, k, v, bad)
 			case tModelBytes:
