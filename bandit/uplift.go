@@ -329,3 +329,59 @@ func (m *Model) CenterWeight(i int, mean float64) error {
 	m.w.mean[i] = mean
 	return nil
 }
+
+// NoneAboveNet is the probability that no net-value arm's draw reaches floor, so that
+// the decision offers nothing: the draws are independent normals, so
+//
+//	P(max_j V_j < floor) = Π_j Φ((floor − m_j)/s_j),
+//
+// with an arm of SD 0 a step at its mean. It is the logging propensity of a "no action"
+// for off-policy evaluation. It returns NaN if a parameter is NaN or infinite.
+func NoneAboveNet(arms []NetArm, floor float64) float64 {
+	p := 1.0
+	for _, a := range arms {
+		if !finite(a.Mean) || !finite(a.SD) || a.SD < 0 {
+			return math.NaN()
+		}
+		switch {
+		case a.SD > 0:
+			p *= normCDF((floor - a.Mean) / a.SD)
+		case a.Mean >= floor:
+			return 0
+		}
+	}
+	return p
+}
+
+// NoneAbove is NoneAboveNet for the arms of Sample: the probability that no arm's sampled
+// priority w_a·σ(Z_a), Z_a ~ N(Mean_a, SD_a²), reaches threshold > 0,
+//
+//	Π_a P(w_a σ(Z_a) < t),  P = Φ((logit(t/w_a) − Mean_a)/SD_a) for w_a > t, else 1,
+//
+// since σ < 1 (an arm whose weight is at most t never reaches it). With threshold ≤ 0
+// some arm always reaches it, and it returns 0 for a non-empty set of arms.
+func NoneAbove(arms []Arm, threshold float64) float64 {
+	if len(arms) == 0 {
+		return 1
+	}
+	if threshold <= 0 {
+		return 0
+	}
+	p := 1.0
+	for _, a := range arms {
+		if !finite(a.Mean) || !finite(a.SD) || !finite(a.Weight) {
+			return math.NaN()
+		}
+		if a.Weight <= threshold {
+			continue
+		}
+		z := logit(threshold / a.Weight)
+		switch {
+		case a.SD > 0:
+			p *= normCDF((z - a.Mean) / a.SD)
+		case a.Mean >= z:
+			return 0
+		}
+	}
+	return p
+}

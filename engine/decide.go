@@ -113,6 +113,7 @@ type scratch struct {
 	terms   []netTerms        // each scored candidate's amounts
 	net     []bandit.NetArm
 	buf     bandit.Vector
+	floored []bandit.Arm // arms and the threshold's arm (selectionProbability)
 }
 
 // netTerms are a scored candidate's amounts and, with an objective, the posterior of its
@@ -207,6 +208,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 			d.Candidates = append(d.Candidates, Candidate{ID: st.action.ID, Filtered: "holdout"})
 		}
 		res.NoAction, res.Reason = true, ReasonHoldout
+		d.NoActionProbability = 1
 		return e.finish(d, res, start)
 	case experiments.PolicyLegacy:
 		e.legacyChoice(d, res, &env, machine, bandit.Vector(sc.x))
@@ -226,6 +228,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 			}
 			d.Chosen, res.Actions = nil, []Ranked{}
 			res.NoAction, res.Reason = true, ReasonContactLimit+": "+reason
+			d.NoActionProbability = 1 // the cap blocks any action on this channel
 			return e.finish(d, res, start)
 		}
 		if e.opts.ImplicitNegatives {
@@ -280,6 +283,7 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 	}
 	if len(sc.models) == 0 {
 		res.NoAction, res.Reason = true, ReasonNoEligible
+		d.NoActionProbability = 1
 		return
 	}
 	if netMode {
@@ -330,7 +334,7 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 		if c.Priority < threshold || c.Priority <= 0 && threshold > 0 {
 			break
 		}
-		c.Probability = e.selectionProbability(sc.arms, i, rng)
+		c.Probability = e.selectionProbability(sc, i, threshold, rng)
 		if len(d.Chosen) == 0 {
 			st := sc.states[sc.idx[i]] // one candidate per state, in order
 			st.chosen.Add(1)
@@ -344,6 +348,9 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 	}
 	if len(res.Actions) == 0 {
 		res.NoAction, res.Reason = true, ReasonBelowThresh
+		if e.opts.Selection != SelectionOff {
+			d.NoActionProbability = bandit.NoneAbove(sc.arms, threshold) // arms carry their weights (above)
+		}
 	}
 }
 
@@ -472,6 +479,7 @@ func (e *Engine) netChoice(d *Decision, res *DecideResult, req *DecideRequest, s
 				if rng.Float64() < e.opts.NoActionFloor {
 					c.Detail = "explore: no action"
 					res.NoAction, res.Reason = true, ReasonExploreNone
+					d.NoActionProbability = e.netNoAction(sc, floor)
 					return
 				}
 				c.Probability *= 1 - e.opts.NoActionFloor
@@ -488,7 +496,27 @@ func (e *Engine) netChoice(d *Decision, res *DecideResult, req *DecideRequest, s
 	}
 	if len(res.Actions) == 0 {
 		res.NoAction, res.Reason = true, ReasonBelowThresh
+		d.NoActionProbability = e.netNoAction(sc, floor)
 	}
+}
+
+// netNoAction is the probability that a net-value decision offers nothing: no draw
+// reaches the floor (bandit.NoneAboveNet), or one does and the winner aims at an
+// objective and the exploration floor withholds it, Σ over those arms of their selection
+// probability times the floor. 0 with selection probabilities off.
+func (e *Engine) netNoAction(sc *scratch, floor float64) float64 {
+	if e.opts.Selection == SelectionOff {
+		return 0
+	}
+	p := bandit.NoneAboveNet(sc.net, floor)
+	if e.opts.NoActionFloor > 0 {
+		for i, ci := range sc.idx {
+			if sc.states[ci].uplift != nil {
+				p += e.opts.NoActionFloor * e.netProbability(sc.net, i, floor)
+			}
+		}
+	}
+	return min(p, 1)
 }
 
 // netProbability is P(arm i is drawn best and at least floor) for net-value arms, by
@@ -504,9 +532,17 @@ func (e *Engine) netProbability(arms []bandit.NetArm, i int, floor float64) floa
 	return bandit.SelectionProbabilityNet(arms, i, floor, tol)
 }
 
-// selectionProbability is P(arm i ranked first | context) by the configured method; the
-// Monte Carlo estimate stands in where the quadrature does not apply.
-func (e *Engine) selectionProbability(arms []bandit.Arm, i int, rng *mrand.Rand) float64 {
+// selectionProbability is the probability that this decision offers arm i first: that
+// Thompson sampling ranks it first and its priority clears the threshold, by the
+// configured method; the Monte Carlo estimate stands in where the quadrature does not
+// apply. A threshold above 0 joins the arms as one more, deterministic, arm whose
+// priority is the threshold (weight 2t, logit 0): beating it is clearing the threshold.
+func (e *Engine) selectionProbability(sc *scratch, i int, threshold float64, rng *mrand.Rand) float64 {
+	arms := sc.arms
+	if threshold > 0 {
+		sc.floored = append(append(sc.floored[:0], arms...), bandit.Arm{Weight: 2 * threshold})
+		arms = sc.floored
+	}
 	switch e.opts.Selection {
 	case SelectionOff:
 		return 0
@@ -550,6 +586,7 @@ func (e *Engine) legacyChoice(d *Decision, res *DecideResult, env *Env, machine 
 	}
 	if len(d.Chosen) == 0 {
 		res.NoAction, res.Reason = true, ReasonNoCampaign
+		d.NoActionProbability = 1
 	}
 }
 

@@ -25,6 +25,11 @@ type Decision struct {
 	Chosen     []ActionID      `json:"chosen"` // the actions returned, best first
 	NoAction   bool            `json:"no_action"`
 	Reason     string          `json:"reason,omitempty"`
+	// NoActionProbability is, for a decision that offered nothing, the probability that
+	// its policy offers nothing in this context: the logging propensity of "no action" for
+	// off-policy evaluation (1 for a deterministic rule: a holdout, a legacy arm with no
+	// campaign, a contact cap, nothing eligible). 0 when the decision offered something.
+	NoActionProbability float64 `json:"no_action_probability,omitempty"`
 	Deadline   time.Time       `json:"deadline"`           // response timeout of the channel
 	Outcomes   []Event         `json:"outcomes,omitempty"` // filled in when the log is read
 	// Encoded is the stored record (EncodeDecision), made once by the deciding goroutine.

@@ -35,7 +35,8 @@ import (
 //
 // Version 3 adds, after each candidate's model_seq, a byte that says whether the
 // candidate was priced (engine.netChoice), and if so its cost, contact cost, effect,
-// effect SD, effect value and net value as floats.
+// effect SD, effect value and net value as floats; and after the deadline, the
+// no-action probability as a float.
 const (
 	decisionRecordV1 = 1
 	decisionRecordV2 = 2
@@ -89,6 +90,7 @@ func EncodeDecision(b []byte, d *Decision) []byte {
 	}
 	b = appendString(b, d.Reason)
 	b = appendTime(b, d.Deadline)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.NoActionProbability))
 	return binrec.AppendChecksum(b, start)
 }
 
@@ -185,6 +187,9 @@ func DecodeDecision(b []byte, d *Decision) error {
 	}
 	out.Reason = r.str()
 	out.Deadline = r.time()
+	if v2 == decisionRecordV3 {
+		out.NoActionProbability = r.Float64("number")
+	}
 	if err := r.Done(); err != nil {
 		return err
 	}

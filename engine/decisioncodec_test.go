@@ -18,15 +18,16 @@ import (
 // (UTC times, non-nil candidates).
 func randomDecision(rng *rand.Rand) *Decision {
 	d := &Decision{
-		ID:         DecisionID(fmt.Sprintf("%016x", rng.Uint64())),
-		CustomerID: CustomerID(fmt.Sprintf("c%d", rng.IntN(1000))),
-		Channel:    []string{"web", "email", "sms"}[rng.IntN(3)],
-		Time:       time.Unix(0, rng.Int64N(4e18)).UTC(),
-		Arm:        []string{"", "nba", "legacy", "holdout"}[rng.IntN(4)],
-		Source:     []string{"inbound", "outbound", "campaign"}[rng.IntN(3)],
-		Schema:     "auto:abc",
-		Candidates: []Candidate{},
-		NoAction:   rng.IntN(2) == 0,
+		ID:                  DecisionID(fmt.Sprintf("%016x", rng.Uint64())),
+		CustomerID:          CustomerID(fmt.Sprintf("c%d", rng.IntN(1000))),
+		NoActionProbability: rng.Float64(),
+		Channel:             []string{"web", "email", "sms"}[rng.IntN(3)],
+		Time:                time.Unix(0, rng.Int64N(4e18)).UTC(),
+		Arm:                 []string{"", "nba", "legacy", "holdout"}[rng.IntN(4)],
+		Source:              []string{"inbound", "outbound", "campaign"}[rng.IntN(3)],
+		Schema:              "auto:abc",
+		Candidates:          []Candidate{},
+		NoAction:            rng.IntN(2) == 0,
 	}
 	if rng.IntN(2) == 0 {
 		d.Experiment = "x1"

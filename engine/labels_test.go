@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -234,5 +235,70 @@ func TestNetValueTerms(t *testing.T) {
 		if c.ID == "upsell" && c.ContactCost != 0.25 {
 			t.Errorf("upsell: contact cost %v on the web, want 0.25", c.ContactCost)
 		}
+	}
+}
+
+// TestLoggedPropensities: the probabilities the decision log records are the policy's.
+// The same context is decided 6,000 times with the models unchanged (no feedback): the
+// share of decisions that offered each action must match the probability logged with
+// it, and the share that offered nothing the logged no-action probability, within 4
+// standard errors plus the quadrature's tolerance. Both arbitrations: response value
+// with a threshold, and net value with an objective and the exploration floor.
+func TestLoggedPropensities(t *testing.T) {
+	for _, priced := range []bool{false, true} {
+		name := "response value"
+		if priced {
+			name = "net value"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, t.TempDir(), func(o *engine.Options) { o.Threshold = 45 })
+			ctx := context.Background()
+			if priced {
+				churnSetup(t, h) // "save": cost 10, churn objective (value -100, base rate 0.2)
+			}
+			for i, v := range []float64{40, 60, 90} {
+				a := engine.Action{ID: engine.ActionID(fmt.Sprintf("offer-%d", i)), Value: v, Enabled: true}
+				if priced {
+					a.ContactCost = engine.Money{Const: 1}
+				}
+				if _, err := h.eng.PutAction(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const n = 6000
+			count := map[engine.ActionID]int{}
+			sumP := map[engine.ActionID]float64{}
+			for i := range n {
+				res, err := h.eng.Decide(ctx, engine.DecideRequest{CustomerID: "c1", Channel: "web", Time: t0.Add(time.Duration(i) * time.Second)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.NoAction {
+					d, err := h.eng.Decision(ctx, res.DecisionID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					count[""]++
+					sumP[""] += d.NoActionProbability
+					continue
+				}
+				a := res.Actions[0]
+				count[a.ID]++
+				sumP[a.ID] += a.Probability
+			}
+			for id, c := range count {
+				got := float64(c) / n
+				// The logged probability is the same for every decision of this context;
+				// its mean over the decisions that made the choice estimates it.
+				want := sumP[id] / float64(c)
+				se := math.Sqrt(want * (1 - want) / n)
+				if math.Abs(got-want) > 4*se+0.01 {
+					t.Errorf("%q chosen in %.4f of decisions, logged probability %.4f", id, got, want)
+				}
+			}
+			if count[""] == 0 {
+				t.Errorf("no decision offered nothing; the test needs the threshold to bite")
+			}
+		})
 	}
 }
