@@ -29,9 +29,9 @@ type Decision struct {
 	// its policy offers nothing in this context: the logging propensity of "no action" for
 	// off-policy evaluation (1 for a deterministic rule: a holdout, a legacy arm with no
 	// campaign, a contact cap, nothing eligible). 0 when the decision offered something.
-	NoActionProbability float64 `json:"no_action_probability,omitempty"`
-	Deadline   time.Time       `json:"deadline"`           // response timeout of the channel
-	Outcomes   []Event         `json:"outcomes,omitempty"` // filled in when the log is read
+	NoActionProbability float64   `json:"no_action_probability,omitempty"`
+	Deadline            time.Time `json:"deadline"`           // response timeout of the channel
+	Outcomes            []Event   `json:"outcomes,omitempty"` // filled in when the log is read
 	// Encoded is the stored record (EncodeDecision), made once by the deciding goroutine.
 	Encoded []byte `json:"-"`
 }
