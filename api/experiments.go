@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
 )
@@ -19,38 +20,17 @@ import (
 // ClockDriver moves a manual clock and runs the scheduled work that falls due: how a
 // replay or simulation drives nextbest faster than real time.
 type ClockDriver interface {
-	Advance(ctx context.Context, t time.Time) (ClockState, error)
-	State() ClockState
-}
-
-// ClockState describes the service's clock.
-type ClockState struct {
-	Mode string    `json:"mode"` // "system" or "manual"
-	Now  time.Time `json:"now"`
-	Ran  []string  `json:"ran,omitempty"` // jobs run by this advance, in order
-}
-
-type experimentBody struct {
-	Description string              `json:"description"`
-	Arms        []experiments.Arm   `json:"arms"`
-	Control     string              `json:"control"`
-	Salt        string              `json:"salt"`
-	Population  string              `json:"population"`
-	Start       *time.Time          `json:"start"`
-	End         *time.Time          `json:"end"`
-	Metrics     []string            `json:"metrics"`
-	State       string              `json:"state"`
-	ID          string              `json:"id"`
-	Ranges      []experiments.Range `json:"ranges"` // ignored: computed by the server
+	Advance(ctx context.Context, t time.Time) (wire.ClockState, error)
+	State() wire.ClockState
 }
 
 func (s *Server) putExperiment(c *fiber.Ctx) error {
-	var b experimentBody
+	var b wire.ExperimentRequest
 	if err := decode(c.Body(), &b); err != nil {
 		return err
 	}
 	id := param(c, "id")
-	if b.ID != "" && b.ID != id {
+	if b.ID != "" && string(b.ID) != id {
 		return engine.Invalid("invalid_field", "id: body says %q but the URL says %q", b.ID, id)
 	}
 	if len(b.Arms) == 0 || len(b.Arms) > experiments.MaxArms {
@@ -65,7 +45,7 @@ func (s *Server) putExperiment(c *fiber.Ctx) error {
 }
 
 func (s *Server) listExperiments(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"experiments": s.eng.Experiments()})
+	return c.JSON(wire.ExperimentList{Experiments: s.eng.Experiments()})
 }
 
 func (s *Server) getExperiment(c *fiber.Ctx) error {
@@ -126,28 +106,16 @@ func writeReportCSV(c *fiber.Ctx, rep *engine.Report) error {
 	return w.Error()
 }
 
-type campaignBody struct {
-	ID          string   `json:"id"`
-	Description string   `json:"description"`
-	Segment     string   `json:"segment"`
-	Action      string   `json:"action"`
-	Channel     string   `json:"channel"`
-	Schedule    string   `json:"schedule"`
-	Priority    *float64 `json:"priority"`
-	Cap         int      `json:"cap"`
-	Enabled     *bool    `json:"enabled"`
-}
-
 func (s *Server) putCampaign(c *fiber.Ctx) error {
-	var b campaignBody
+	var b wire.CampaignRequest
 	if err := decode(c.Body(), &b); err != nil {
 		return err
 	}
 	id := param(c, "id")
-	if b.ID != "" && b.ID != id {
+	if b.ID != "" && string(b.ID) != id {
 		return engine.Invalid("invalid_field", "id: body says %q but the URL says %q", b.ID, id)
 	}
-	cp := engine.Campaign{ID: engine.CampaignID(id), Description: b.Description, Segment: b.Segment, Action: engine.ActionID(b.Action), Channel: b.Channel,
+	cp := engine.Campaign{ID: engine.CampaignID(id), Description: b.Description, Segment: b.Segment, Action: b.Action, Channel: b.Channel,
 		Schedule: b.Schedule, Cap: b.Cap, Enabled: true}
 	if b.Priority != nil {
 		cp.Priority = *b.Priority
@@ -163,7 +131,7 @@ func (s *Server) putCampaign(c *fiber.Ctx) error {
 }
 
 func (s *Server) listCampaigns(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"campaigns": s.eng.Campaigns()})
+	return c.JSON(wire.CampaignList{Campaigns: s.eng.Campaigns()})
 }
 
 func (s *Server) getCampaign(c *fiber.Ctx) error {
@@ -182,12 +150,8 @@ func (s *Server) runCampaign(c *fiber.Ctx) error {
 	return c.JSON(res)
 }
 
-type outboundRunBody struct {
-	Channel string `json:"channel"`
-}
-
 func (s *Server) runOutbound(c *fiber.Ctx) error {
-	var b outboundRunBody
+	var b wire.OutboundRunRequest
 	if len(c.Body()) > 0 {
 		if err := decode(c.Body(), &b); err != nil {
 			return err
@@ -225,7 +189,7 @@ func (s *Server) outboundFeed(c *fiber.Ctx) error {
 				return errStop
 			}
 			n++
-			it := outboundItem{DecisionID: d.ID, CustomerID: d.CustomerID, Channel: d.Channel, Time: d.Time, Actions: d.Chosen, Arm: d.Arm, Source: d.Source}
+			it := wire.OutboundItem{DecisionID: d.ID, CustomerID: d.CustomerID, Channel: d.Channel, Time: d.Time, Actions: d.Chosen, Arm: d.Arm, Source: d.Source}
 			for _, c := range d.Candidates {
 				if len(d.Chosen) > 0 && c.ID == d.Chosen[0] {
 					it.Value, it.Cost, it.ContactCost = c.Value, c.Cost, c.ContactCost
@@ -242,33 +206,9 @@ func (s *Server) outboundFeed(c *fiber.Ctx) error {
 	return nil
 }
 
-// outboundItem is one contact for a sending system: whom to contact, with what, and the
-// decision id to report the response against.
-type outboundItem struct {
-	DecisionID engine.DecisionID `json:"decision_id"`
-	CustomerID engine.CustomerID `json:"customer_id"`
-	Channel    string            `json:"channel"`
-	Time       time.Time         `json:"time"`
-	Actions    []engine.ActionID `json:"actions"`
-	Arm        string            `json:"arm,omitempty"`
-	Source     string            `json:"source"`
-	// The terms the decision logged for the first action: its value if taken, its cost
-	// if taken and what the contact costs.
-	Value       float64 `json:"value"`
-	Cost        float64 `json:"cost,omitempty"`
-	ContactCost float64 `json:"contact_cost,omitempty"`
-}
-
-type outcomeBody struct {
-	ID         string     `json:"id"`
-	CustomerID string     `json:"customer_id"`
-	Type       string     `json:"type"`
-	Value      *float64   `json:"value"`
-	Time       *time.Time `json:"time"`
-}
-
-func (b outcomeBody) outcome() engine.CustomerOutcome {
-	o := engine.CustomerOutcome{ID: b.ID, Customer: engine.CustomerID(b.CustomerID), Type: b.Type}
+// outcomeOf is the engine's outcome of a request's.
+func outcomeOf(b wire.Outcome) engine.CustomerOutcome {
+	o := engine.CustomerOutcome{ID: b.ID, Customer: b.CustomerID, Type: b.Type}
 	if b.Value != nil {
 		o.Value = *b.Value
 	}
@@ -283,19 +223,19 @@ func (s *Server) postOutcomes(c *fiber.Ctx) error {
 	body := c.Body()
 	var os []engine.CustomerOutcome
 	if t := firstNonSpace(body); t == '[' {
-		var bs []outcomeBody
+		var bs []wire.Outcome
 		if err := decode(body, &bs); err != nil {
 			return err
 		}
 		for _, b := range bs {
-			os = append(os, b.outcome())
+			os = append(os, outcomeOf(b))
 		}
 	} else {
-		var b outcomeBody
+		var b wire.Outcome
 		if err := decode(body, &b); err != nil {
 			return err
 		}
-		os = append(os, b.outcome())
+		os = append(os, outcomeOf(b))
 	}
 	res, err := s.eng.RecordOutcomes(c.UserContext(), os)
 	if err != nil {
@@ -315,14 +255,9 @@ func firstNonSpace(b []byte) byte {
 	return 0
 }
 
-type clockBody struct {
-	Time    *time.Time `json:"time"`
-	Advance string     `json:"advance"` // a duration, e.g. "24h"
-}
-
 func (s *Server) getClock(c *fiber.Ctx) error {
 	if s.clock == nil {
-		return c.JSON(ClockState{Mode: "system", Now: time.Now().UTC()})
+		return c.JSON(wire.ClockState{Mode: "system", Now: time.Now().UTC()})
 	}
 	return c.JSON(s.clock.State())
 }
@@ -333,7 +268,7 @@ func (s *Server) advanceClock(c *fiber.Ctx) error {
 	if s.clock == nil || s.clock.State().Mode != "manual" {
 		return &engine.Error{Kind: engine.ErrUnprocessable, Code: "clock_not_manual", Message: "the clock follows the system time; start the server with clock: manual (docs/configuration.md) to drive it"}
 	}
-	var b clockBody
+	var b wire.ClockRequest
 	if err := decode(c.Body(), &b); err != nil {
 		return err
 	}
@@ -396,11 +331,11 @@ func (s *Server) power(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	inputs := fiber.Map{"kind": kind.String(), "level": or0(plan.Level, experiments.DefaultLevel), "power": or0(plan.Power, experiments.DefaultPower), "ratio": or0(plan.Ratio, 1)}
+	inputs := wire.PowerInputs{Kind: kind.String(), Level: or0(plan.Level, experiments.DefaultLevel), Power: or0(plan.Power, experiments.DefaultPower), Ratio: or0(plan.Ratio, 1)}
 	if kind == experiments.Binary {
-		inputs["baseline"] = plan.Baseline
+		inputs.Baseline = &plan.Baseline
 	} else {
-		inputs["sd"] = plan.SD
+		inputs.SD = &plan.SD
 	}
 	n, err := num("n", 0)
 	if err != nil {
@@ -412,7 +347,7 @@ func (s *Server) power(c *fiber.Ctx) error {
 		if err != nil {
 			return engine.Invalid("invalid_query", "%v", err)
 		}
-		return c.JSON(fiber.Map{"inputs": inputs, "mde": mde, "treatment": t, "control": ctl, "total": t + ctl})
+		return c.JSON(wire.Power{Inputs: inputs, MDE: mde, Treatment: t, Control: ctl, Total: t + ctl})
 	case n > 0 && mde == 0:
 		if n != math.Trunc(n) || n > 1e12 {
 			return engine.Invalid("invalid_query", "n: a whole number of treatment-arm customers")
@@ -421,7 +356,7 @@ func (s *Server) power(c *fiber.Ctx) error {
 		if err != nil {
 			return engine.Invalid("invalid_query", "%v", err)
 		}
-		return c.JSON(fiber.Map{"inputs": inputs, "treatment": int(n), "mde": m})
+		return c.JSON(wire.Power{Inputs: inputs, Treatment: int(n), MDE: m})
 	}
 	return engine.Invalid("invalid_query", "give mde (to get the sample size) or n (to get the detectable effect), not both")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/pprof"
 
 	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
 
@@ -209,19 +210,19 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWith
 func param(c *fiber.Ctx, name string) string { return strings.Clone(c.Params(name)) }
 
 func (s *Server) healthz(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"status": "ok"})
+	return c.JSON(wire.Health{Status: "ok"})
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if !s.eng.Ready() {
-		return c.Status(fiber.StatusServiceUnavailable).JSON(ErrorBody{Error: ErrorDetail{Code: "not_ready", Message: "the engine is loading its state or shutting down"}})
+		return c.Status(fiber.StatusServiceUnavailable).JSON(wire.ErrorBody{Error: wire.ErrorDetail{Code: "not_ready", Message: "the engine is loading its state or shutting down"}})
 	}
 	// A full disk keeps the node ready: it still answers decisions, the most of its
 	// traffic, which a load balancer taking it out would stop too. Writes get 507 until
 	// space is freed; the body and nextbest_store_disk_full say why.
 	if s.disk != nil && s.disk.DiskFull() {
-		return c.JSON(fiber.Map{"status": "degraded", "reason": "disk_full",
-			"message": "the disk is full: writes are refused with 507 until space is freed; decisions are answered but not logged"})
+		return c.JSON(wire.Health{Status: "degraded", Reason: "disk_full",
+			Message: "the disk is full: writes are refused with 507 until space is freed; decisions are answered but not logged"})
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	return c.JSON(wire.Health{Status: "ready"})
 }
