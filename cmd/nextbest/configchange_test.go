@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nextbest/nextbest/api/wire"
 )
 
 // TestRefusedSchemaChangeKeepsServing is issue 15's defect 3 against the real binary: a
@@ -36,7 +38,7 @@ func TestRefusedSchemaChangeKeepsServing(t *testing.T) {
 	// A bigger schema: "a" would warm-start from b's model of the old dimension.
 	big := `{"fields": [{"name": "plan", "source": "context", "type": "categorical", "vocabulary": ["basic", "plus", "pro"]},
 		{"name": "page", "source": "context", "type": "categorical", "hash_buckets": 64}]}`
-	var refused errorResponse
+	var refused wire.ErrorBody
 	p.mustJSON(hc, "PUT", "/v1/schema", json.RawMessage(big), 422, &refused)
 	t.Logf("refused: %s: %s", refused.Error.Code, refused.Error.Message)
 

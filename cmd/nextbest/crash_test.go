@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/bandit"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
@@ -180,6 +182,11 @@ func childSend(hc *http.Client, method, url string, body []byte) (int, []byte, e
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw, err
+}
+
+// client returns a client of the process over hc.
+func (c *childProc) client(hc *http.Client) *client.Client {
+	return client.New(c.base, client.WithHTTPClient(hc))
 }
 
 // mustJSON sends a request that must succeed with status want and decodes its JSON answer.
@@ -801,7 +808,7 @@ func verifyCrash(t *testing.T, p *childProc, hc *http.Client, jobs []*crashJob, 
 		}
 		if byID[r.j.decision] == nil {
 			// The decision itself died with the process: feedback on it is refused.
-			var er errorResponse
+			var er wire.ErrorBody
 			if code != http.StatusNotFound || json.Unmarshal(raw, &er) != nil || er.Error.Code != "unknown_decision" {
 				t.Errorf("resend for unlogged decision %s: status %d %s, want 404 unknown_decision", r.j.decision, code, raw)
 			}

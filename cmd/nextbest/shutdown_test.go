@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
 
@@ -279,7 +280,7 @@ func shutdownCall(hc *http.Client, p *childProc, l *shutdownLoad, termSent *atom
 		}
 		return true
 	case resp.StatusCode == http.StatusServiceUnavailable && termSent.Load():
-		var er errorResponse
+		var er wire.ErrorBody
 		if json.Unmarshal(raw, &er) != nil || er.Error.Code != "shutting_down" {
 			l.badf("POST %s: 503 without the shutting_down code: %s", path, raw)
 		}
