@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/api/wire"
-	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/bandit"
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
 )
