@@ -224,25 +224,15 @@ type loggedDecision struct {
 // decisionLog reads the whole decision log (GET /v1/decisions, JSON lines).
 func (c *childProc) decisionLog(hc *http.Client) []loggedDecision {
 	c.t.Helper()
-	resp, err := hc.Get(c.base + "/v1/decisions")
-	if err != nil {
-		c.t.Fatalf("GET /v1/decisions: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		c.t.Fatalf("GET /v1/decisions: status %d", resp.StatusCode)
-	}
 	var out []loggedDecision
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var d loggedDecision
-		if err := dec.Decode(&d); errors.Is(err, io.EOF) {
-			return out
-		} else if err != nil {
-			c.t.Fatalf("decision log line %d: %v", len(out)+1, err)
-		}
-		out = append(out, d)
+	err := c.client(hc).Decisions(c.t.Context(), client.DecisionsQuery{}, func(d *engine.Decision) error {
+		out = append(out, loggedDecision{ID: d.ID, Features: d.Features, Chosen: d.Chosen, Outcomes: d.Outcomes})
+		return nil
+	})
+	if err != nil {
+		c.t.Fatalf("decision log, line %d: %v", len(out)+1, err)
 	}
+	return out
 }
 
 // replayedEvents returns the replayed_events figure of the "engine state loaded" log line.
