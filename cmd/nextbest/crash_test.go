@@ -189,7 +189,19 @@ func (c *childProc) client(hc *http.Client) *client.Client {
 	return client.New(c.base, client.WithHTTPClient(hc))
 }
 
-// mustJSON sends a request that must succeed with status want and decodes its JSON answer.
+// webAction is an action of value 1 on the web channel.
+var webAction = wire.ActionRequest{Value: &engine.Money{Const: 1}, Channels: []string{"web"}}
+
+// putAction puts action id, which must succeed.
+func (c *childProc) putAction(hc *http.Client, id string, a wire.ActionRequest) {
+	c.t.Helper()
+	if _, err := c.client(hc).PutAction(c.t.Context(), engine.ActionID(id), a); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// mustJSON sends a request that must succeed with status want and decodes its JSON answer:
+// for the fault tests, which check the exact status and body the process gives.
 func (c *childProc) mustJSON(hc *http.Client, method, path string, body any, want int, out any) {
 	c.t.Helper()
 	var raw []byte
@@ -371,7 +383,7 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	p := startChild(t, bin, data, config)
 	actions := []string{"a0", "a1", "a2", "a3"} // four actions of value 1 on the web channel
 	for _, a := range actions {
-		p.mustJSON(hc, "PUT", "/v1/actions/"+a, map[string]any{"issue": "sales", "group": "offers", "value": 1, "channels": []string{"web"}}, 200, nil)
+		p.putAction(hc, a, wire.ActionRequest{Issue: "sales", Group: "offers", Value: &engine.Money{Const: 1}, Channels: []string{"web"}})
 	}
 
 	jobs := crashPlan(rng)

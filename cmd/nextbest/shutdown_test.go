@@ -67,7 +67,7 @@ engine:
 	hc := childClient(40)
 	actions := []string{"s0", "s1", "s2", "s3"}
 	for _, a := range actions {
-		p.mustJSON(hc, "PUT", "/v1/actions/"+a, map[string]any{"value": 1, "channels": []string{"web"}}, 200, nil)
+		p.putAction(hc, a, webAction)
 	}
 
 	l := &shutdownLoad{decided: map[engine.DecisionID]bool{}, feedback: map[fbKey]feedbackAnswer{}, statuses: map[string]int{}, connErrs: map[string]int{}}
