@@ -121,14 +121,14 @@ func TestMetricSeriesBounded(t *testing.T) {
 // metricSeries returns the series of a Prometheus text exposition: each metric name with
 // its labels, a histogram's buckets, sum and count as one series.
 func metricSeries(text string) map[string]bool {
-	vmrange := regexp.MustCompile(`,?vmrange="[^"]*"`)
+	le := regexp.MustCompile(`,le="[^"]*"|\{le="[^"]*"\}`) // a bucket's bound, its last label
 	out := map[string]bool{}
 	for line := range strings.SplitSeq(text, "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		name := line[:strings.LastIndexByte(line, ' ')]
-		name = strings.Replace(vmrange.ReplaceAllString(name, ""), "{}", "", 1)
+		name = le.ReplaceAllString(name, "")
 		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 			if i := strings.Index(name, suffix); i > 0 && (i+len(suffix) == len(name) || name[i+len(suffix)] == '{') {
 				name = name[:i] + name[i+len(suffix):]
