@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -111,7 +112,8 @@ func series[K comparable, V any](m *Metrics, k K, newSeries func(K) (K, V)) V {
 	return got.(V)
 }
 
-// NewMetrics returns the service's metric families, their counters at 0.
+// NewMetrics returns the service's metric families, their unlabelled counters and
+// histograms at 0.
 func NewMetrics() *Metrics {
 	m := &Metrics{}
 	fam := func(name, typ, help string) *family {
@@ -230,11 +232,19 @@ func (m *Metrics) middleware(c *fiber.Ctx) error {
 }
 
 // WritePrometheus writes every metric: the service's families, those of the writers added
-// with AddWriter, then the Go runtime's and the process's (writeProcessMetrics).
+// with AddWriter, then the Go runtime's and the process's (writeProcessMetrics). A
+// labelled family without a series yet is left out, as Prometheus's client libraries
+// leave it (its text parser drops metadata without samples).
 func (m *Metrics) WritePrometheus(w io.Writer) {
+	var buf bytes.Buffer
 	for _, f := range m.families {
+		buf.Reset()
+		f.set.WritePrometheus(&buf)
+		if buf.Len() == 0 {
+			continue
+		}
 		writeMetadata(w, f.name, f.typ, f.help)
-		f.set.WritePrometheus(w)
+		w.Write(buf.Bytes())
 	}
 	for _, f := range m.extra {
 		f(w)

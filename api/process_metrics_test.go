@@ -43,19 +43,3 @@ func TestProcessMetricsDescribed(t *testing.T) {
 		}
 	}
 }
-
-// TestWriteSample checks the families the binary writes itself (WriteGauge,
-// WriteCounter): metadata before the sample, the family's name without the labels, and
-// counts as integers.
-func TestWriteSample(t *testing.T) {
-	var buf bytes.Buffer
-	WriteGauge(&buf, `x_info{version="v1"}`, "Help with a \\ and a\nline feed.", 1)
-	WriteCounter(&buf, "x_seconds_total", "Seconds.", 0.25)
-	WriteGauge(&buf, "x_bytes", "Bytes.", 1<<40)
-	want := "# HELP x_info Help with a \\\\ and a\\nline feed.\n# TYPE x_info gauge\nx_info{version=\"v1\"} 1\n" +
-		"# HELP x_seconds_total Seconds.\n# TYPE x_seconds_total counter\nx_seconds_total 0.25\n" +
-		"# HELP x_bytes Bytes.\n# TYPE x_bytes gauge\nx_bytes 1099511627776\n"
-	if buf.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
-	}
-}
