@@ -108,9 +108,6 @@ func New(eng *engine.Engine, opts Options) *Server {
 	app.Use(s.recoverPanics)
 	app.Use(s.requestContext)
 	if s.met != nil {
-		// Exported from the start, at 0.
-		s.met.counter(`nextbest_http_panics_total`)
-		s.met.counter(`nextbest_http_accept_errors_total`)
 		app.Use(s.met.middleware)
 	}
 	app.Get("/healthz", s.healthz)
