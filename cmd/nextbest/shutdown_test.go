@@ -172,17 +172,8 @@ engine:
 // hasPeriodicVersion reports whether an action has a model version stored by the
 // snapshots job.
 func hasPeriodicVersion(hc *http.Client, p *childProc, action string) bool {
-	code, raw, err := childSend(hc, "GET", p.base+"/v1/models/"+action+"/versions", nil)
-	if err != nil || code != http.StatusOK {
-		return false
-	}
-	var v struct {
-		Versions []engine.Snapshot `json:"versions"`
-	}
-	if json.Unmarshal(raw, &v) != nil {
-		return false
-	}
-	return slices.ContainsFunc(v.Versions, func(s engine.Snapshot) bool { return s.Reason == "periodic" })
+	vs, err := p.client(hc).ModelVersions(p.t.Context(), engine.ActionID(action))
+	return err == nil && slices.ContainsFunc(vs, func(s engine.Snapshot) bool { return s.Reason == "periodic" })
 }
 
 // shutdownWorker decides and sends feedback on most decisions (some twice) until the
