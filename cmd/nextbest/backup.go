@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/store"
 )
 
@@ -111,7 +112,7 @@ func openStopped(cmd, data string) (*store.Store, error) {
 	}
 	st, err := store.Open(store.DefaultOptions(data))
 	if errors.Is(err, engine.ErrDamaged) {
-		return nil, fmt.Errorf("%s: %w", cmd, refuseDamaged(err, data))
+		return nil, fmt.Errorf("%s: %w", cmd, service.RefuseDamaged(err, data))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (is a server running on this directory? stop it first)", cmd, err)

@@ -28,6 +28,7 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // loadtestOptions are the flags of `nextbest loadtest`.
@@ -404,15 +405,15 @@ func (s *ltSpawned) kill()            { s.stop() }
 // spawnInProcess runs serve on 127.0.0.1:0 over the store in dir, with the default
 // options (or those of config) and the demo catalog off, and waits until it is ready.
 func spawnInProcess(ctx context.Context, config, dir string, stderr io.Writer) (*ltSpawned, error) {
-	o := DefaultOptions()
+	o := service.DefaultOptions()
 	if config != "" {
-		if err := loadConfig(&o, config); err != nil {
+		if err := service.LoadConfig(&o, config); err != nil {
 			return nil, err
 		}
 	}
 	o.Data = dir
 	o.Demo = false
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("loadtest: config: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -422,7 +423,7 @@ func spawnInProcess(ctx context.Context, config, dir string, stderr io.Writer) (
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &ltSpawned{base: "http://" + ln.Addr().String(), out: new(ltBuffer), cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- serve(sctx, o, ln, log, s.out) }()
+	go func() { s.done <- service.Run(sctx, o, ln, log, s.out) }()
 	if err := waitReady(ctx, s.base, s.done); err != nil {
 		s.stop()
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // TestREADMEExamples runs every curl example of the README, as a new user would, against a
@@ -33,7 +34,7 @@ func TestREADMEExamples(t *testing.T) {
 		t.Fatalf("found %d curl blocks in the README, expected at least 7", len(blocks))
 	}
 
-	s, adminKey := startSecure(t, func(o *Options) {
+	s, adminKey := startSecure(t, func(o *service.Options) {
 		o.Demo = true
 		o.Schedule.Snapshots = "@every 1s" // so the rollback example has a version to go back to
 	})

@@ -29,6 +29,7 @@ import (
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/internal/demo"
 	"github.com/nextbest/nextbest/sim"
 )
 
@@ -380,12 +381,12 @@ func (r *simRun) setup(ctx context.Context) error {
 		byID[string(a.ID)] = a
 	}
 	active := p.Scenario.Active
-	demo, err := parseDemoCatalog()
+	catalog, err := demo.Parse()
 	if err != nil {
 		return err
 	}
 	original := map[string]string{}
-	for _, a := range demo.Actions {
+	for _, a := range catalog.Actions {
 		original[a.ID] = a.Eligibility
 	}
 	for _, id := range p.Actions() {

@@ -8,15 +8,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // simServer starts the real service in-process with cmd/nextbest/demo.yaml, the
 // configuration `make demo` uses, on a fresh store.
 func simServer(t *testing.T) *testServer {
 	t.Helper()
-	return startServer(t, t.TempDir(), func(o *Options) {
+	return startServer(t, t.TempDir(), func(o *service.Options) {
 		dir := o.Data
-		if err := loadConfig(o, "demo.yaml"); err != nil {
+		if err := service.LoadConfig(o, "demo.yaml"); err != nil {
 			t.Fatal(err)
 		}
 		o.Data, o.Demo, o.InsecureLocal, o.LogLevel = dir, true, true, "warn"

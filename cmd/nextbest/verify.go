@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/store"
 )
 
@@ -49,18 +49,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // loads every model's newest snapshot and replays the journal, and its check refuses a
 // journal or snapshots that lost what the models need (engine.ErrDamaged).
 func openEngine(ctx context.Context, st *store.Store) error {
-	eng, err := engine.New(DefaultOptions().Engine, st, nil, slog.New(slog.DiscardHandler), nil)
+	eng, err := engine.New(service.DefaultOptions().Engine, st, nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}
 	return eng.Open(ctx)
-}
-
-// refuseDamaged says what to do about an error that a store is damaged.
-func refuseDamaged(err error, dir string) error {
-	if !errors.Is(err, engine.ErrDamaged) {
-		return err
-	}
-	return fmt.Errorf("%w\nnextbest refuses to open a damaged store rather than serve, or copy, models that lack what they learned. "+
-		"`nextbest verify --data %s` reports all the damage; then restore the last backup (docs/durability.md, \"Damage\")", err, dir)
 }
