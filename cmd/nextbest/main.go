@@ -46,12 +46,11 @@ Usage:
   nextbest config   [--config FILE]                                          print the effective configuration as YAML
   nextbest import   outcomes FILE.csv                                         post churn, discounts, NPS answers to a running server
   nextbest keys     create|list|revoke ...                                   manage API keys (nextbest keys for help)
-  nextbest loadtest [--addr ...] [--duration 10s]                            measure decide/feedback throughput and latency
   nextbest simulate [--addr ...] [--customers 20000] [--days 90] [--seed 1]  run a synthetic telco against a manual-clock server
-  nextbest soak     [--duration 60s] [--fraction 0.8]                        hold 80% of the maximum rate; watch p99 and memory
   nextbest version                                                           print the version
 
-Run "nextbest COMMAND --help" for a command's flags.
+Run "nextbest COMMAND --help" for a command's flags. The load test, soak and memory
+test are nextbest-bench's (loadtest, soak, memory).
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -78,10 +77,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKeys(ctx, args[1:], stdout, stderr)
 	case "import":
 		return cmdImport(ctx, args[1:], stdout, stderr)
-	case "soak":
-		return cmdSoak(ctx, args[1:], stdout, stderr)
-	case "loadtest":
-		return cmdLoadtest(ctx, args[1:], stdout, stderr)
 	case "simulate":
 		return cmdSimulate(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
