@@ -1230,8 +1230,8 @@ func writeSimReport(w io.Writer, res *simResult) {
 	n := numberWord(len(res.exp.Metrics))
 	p("\nThe %s uplift metrics\n", n)
 	p("For each: the service's own estimate per arm beside the truth that only the simulator\n")
-	p("knows (docs/simulation.md), then the comparisons, with 95%% intervals and p-values\n")
-	p("corrected for the %s metrics (Holm). \"True\" is the simulator's ground truth.\n", n)
+	p("knows (docs/simulation.md), then each comparison in the dashboards' words: conclusive\n")
+	p("once its always-valid 95%% interval excludes zero. \"True\" is the simulator's ground truth.\n")
 	none := map[string]bool{}
 	for _, a := range res.exp.Arms {
 		none[a.Name] = a.Policy == experiments.PolicyNone
@@ -1334,7 +1334,7 @@ func writeSimSummary(w io.Writer, rows map[string]simClaimRow) {
 			}
 			return fmt.Sprintf("%.0f%% higher", 100*x)
 		}
-		line := fmt.Sprintf("  %-22s %-16s %s", m.short, verdict+":", say(lift))
+		line := fmt.Sprintf("  %-22s %-20s %s", m.short, verdict+":", say(lift))
 		if r.hasTruth {
 			line += " (true: " + say(r.truth) + ")"
 		}
