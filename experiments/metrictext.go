@@ -88,20 +88,20 @@ func MetricTextOf(name string) MetricText {
 type style uint8
 
 const (
-	styleNumber          style = iota // 0.734
-	stylePP                           // 1.2 pp (percentage points)
-	styleSignedPP                     // +1.2 pp
-	stylePoints                       // NPS points: 12.3
-	styleSignedPoints                 // +3.1
-	styleRelPct                       // 18% or 4.5%: whole percent from 10%
-	styleSignedPct                    // +4.5% or −18%
-	styleWholePct                     // 18%
-	styleSignedWholePct               // +18%
-	styleMoneyCents                   // 12.50, 1,234.50
-	styleMoneyWhole                   // 1,234
-	styleSignedMoneyCents             // +12.50
-	styleSignedMoneyWhole             // +1,234
-	styleDays                         // 12: whole days, rounded up
+	styleNumber           style = iota // 0.734
+	stylePP                            // 1.2 pp (percentage points)
+	styleSignedPP                      // +1.2 pp
+	stylePoints                        // NPS points: 12.3
+	styleSignedPoints                  // +3.1
+	styleRelPct                        // 18% or 4.5%: whole percent from 10%
+	styleSignedPct                     // +4.5% or −18%
+	styleWholePct                      // 18%
+	styleSignedWholePct                // +18%
+	styleMoneyCents                    // 12.50, 1,234.50
+	styleMoneyWhole                    // 1,234
+	styleSignedMoneyCents              // +12.50
+	styleSignedMoneyWhole              // +1,234
+	styleDays                          // 12: whole days, rounded up
 )
 
 // absStyles are how a unit's absolute differences are written, unsigned and signed.

@@ -196,3 +196,30 @@ func TestArmLabels(t *testing.T) {
 		t.Errorf("two NBA arms: label %q heroes %v", two.Label("nba-a"), two.Heroes())
 	}
 }
+
+// TestVerdictText: what a terminal report prints (the simulator's) is the page's sentence
+// and estimate; the short form names the arm a conclusive result favours.
+func TestVerdictText(t *testing.T) {
+	churn := metric(metricChurn, true)
+	for _, tc := range []struct {
+		name        string
+		c           Result
+		text, short string
+	}{
+		{"good", Result{Key: Key{Arm: "nba", Reference: "legacy"}, Diff: stats(-0.03, -0.27, -0.18, -0.09, true)},
+			"NBA cut churn by 18% (95% CI 9% to 27%). Always-valid 95% CI of the difference: −4.5 pp to −1.5 pp, which excludes zero.", "NBA better"},
+		{"bad", Result{Key: Key{Arm: "nba", Reference: "legacy"}, Diff: stats(0.02, 0.05, 0.2, 0.35, true)},
+			"NBA raised churn by 20% (95% CI 5% to 35%). Always-valid 95% CI of the difference: +1.0 pp to +3.0 pp, which excludes zero.", "Legacy better"},
+		{"pending", Result{Key: Key{Arm: "nba", Reference: "legacy"}, Diff: stats(-0.01, -0.4, -0.18, 0.05, false), MoreDays: days(12)},
+			"Not yet conclusive: about 12 more days at the current rate. So far: −18% (−1.0 pp); always-valid 95% CI −3.0 pp to +1.0 pp.", "not yet conclusive"},
+	} {
+		v := testDesign.Verdict(churn.of(tc.c))
+		if v.String() != tc.text || v.Short() != tc.short {
+			t.Errorf("%s: %q / %q, want %q / %q", tc.name, v.String(), v.Short(), tc.text, tc.short)
+		}
+	}
+	h := testDesign.Headline(report(map[string][]Result{metricChurn: {{Key: Key{Arm: "nba", Reference: "legacy"}, Diff: stats(-0.03, -0.27, -0.18, -0.09, true)}}}), true)
+	if want := "NBA is winning. Against the legacy campaigns, so far: NBA cut churn by 18% (95% CI 9% to 27%)."; h.String() != want {
+		t.Errorf("headline %q, want %q", h.String(), want)
+	}
+}

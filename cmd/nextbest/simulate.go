@@ -1120,13 +1120,13 @@ func thousands(n int64) string {
 
 // simMetric describes one of the four uplift metrics for the report.
 type simMetric struct {
-	name    string // the service's metric name
-	short   string // "response rate"
-	title   string
-	points  bool   // NPS: absolute points; else relative
-	money   bool   // net value: absolute money a customer; else relative
-	format  func(float64) string
-	truth   func(sim.ArmTruth) float64
+	name   string // the service's metric name
+	short  string // "response rate"
+	title  string
+	points bool // NPS: absolute points; else relative
+	money  bool // net value: absolute money a customer; else relative
+	format func(float64) string
+	truth  func(sim.ArmTruth) float64
 }
 
 var simMetrics = []simMetric{
@@ -1139,7 +1139,7 @@ var simMetrics = []simMetric{
 	{name: engine.MetricNPS, short: "NPS", title: "NPS: Net Promoter Score of survey respondents (higher is better)", points: true,
 		format: func(x float64) string { return fmt.Sprintf("%+.1f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NPS }},
 	{name: engine.MetricNetValue, short: "net value", title: "Net value: responses' value and departures' cost, less discounts and contact costs, per assigned customer (higher is better)",
-		money: true,
+		money:  true,
 		format: func(x float64) string { return fmt.Sprintf("EUR %.2f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NetValue }},
 }
 
