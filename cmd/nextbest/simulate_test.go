@@ -35,6 +35,13 @@ func simulateOnce(t *testing.T, customers, days int, seed uint64) (string, *simR
 	t.Helper()
 	s := simServer(t)
 	defer s.stop()
+	return simulateOn(t, s, customers, days, seed)
+}
+
+// simulateOn runs a small world against the server s and returns the printed report and
+// the result.
+func simulateOn(t *testing.T, s *testServer, customers, days int, seed uint64) (string, *simResult) {
+	t.Helper()
 	o := simOptions{addr: s.base, customers: customers, days: days, seed: seed, workers: 8, experiment: "simulation-" + strconv.FormatUint(seed, 10), progress: days}
 	var log bytes.Buffer
 	res, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", o.workers, &log), &log)
@@ -181,15 +188,7 @@ func TestSimulateSaysWhatTheDashboardsSay(t *testing.T) {
 	}
 	s := simServer(t)
 	defer s.stop()
-	o := simOptions{addr: s.base, customers: 1500, days: 28, seed: 7, workers: 8, experiment: "simulation-7", progress: 28}
-	var log bytes.Buffer
-	res, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", o.workers, &log), &log)
-	if err != nil {
-		t.Fatalf("simulate: %v\n%s", err, log.String())
-	}
-	var out bytes.Buffer
-	writeSimReport(&out, res)
-	report := out.String()
+	report, res := simulateOn(t, s, 1500, 28, 7)
 
 	resp, err := http.Get(s.base + "/?experiment=" + url.QueryEscape(res.expID))
 	if err != nil {
