@@ -24,7 +24,7 @@ func writeConfig(t *testing.T, yaml string) string {
 func TestConfigServeRefusesNegativeMemoryLimit(t *testing.T) {
 	path := writeConfig(t, "memory_limit_mb: -64\n")
 	var out, errOut bytes.Buffer
-	err := cmdServe(context.Background(), []string{"--config", path, "--addr", "127.0.0.1:0", "--data", t.TempDir()}, &out, &errOut)
+	err := run(context.Background(), []string{"serve", "--config", path, "--addr", "127.0.0.1:0", "--data", t.TempDir()}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "memory_limit_mb: must not be negative") {
 		t.Fatalf("serve with memory_limit_mb: -64: error %v, want the validation error", err)
 	}
@@ -48,7 +48,7 @@ func TestConfigCommandShowsMemoryLimit(t *testing.T) {
 				args = []string{"--config", writeConfig(t, tc.yaml)}
 			}
 			var out, errOut bytes.Buffer
-			if err := cmdConfig(context.Background(), args, &out, &errOut); err != nil {
+			if err := run(context.Background(), append([]string{"config"}, args...), &out, &errOut); err != nil {
 				t.Fatal(err)
 			}
 			for _, w := range tc.want {

@@ -1,21 +1,30 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 
 	"github.com/nextbest/nextbest/internal/service"
+	"github.com/spf13/cobra"
 )
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func serveCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "serve [--addr 127.0.0.1:8080] [--data ./data] [--config FILE]",
+		Short: "Run the service",
+		Long: `serve runs the decision API and the dashboards over the embedded store until SIGTERM or
+SIGINT, then shuts down in order: in-flight requests, running jobs, the journal and the
+models' snapshots, the store. Flags override the config file, which overrides the
+defaults (docs/configuration.md). On first start with no keys it prints an admin key once.`,
+		Example: `  nextbest serve
+  nextbest serve --config nextbest.yaml --addr :8080 --data /var/lib/nextbest
+  nextbest serve --config cmd/nextbest/demo.yaml   # manual clock, for nextbest simulate`,
+		Args: noArgs,
+	}
+	fs := c.Flags()
 	o := service.DefaultOptions()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "", "listen address (default "+o.Addr+")")
 	data := fs.String("data", "", "data directory of the embedded Badger store (default "+o.Data+")")
 	config := fs.String("config", "", "YAML config file (see docs/configuration.md)")
@@ -23,53 +32,52 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	insecure := fs.Bool("insecure-local", false, "allow requests without an API key (they act as admin); refused unless --addr is a loopback address")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key file for --tls-cert")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
-	}
-	if *config != "" {
-		if err := service.LoadConfig(&o, *config); err != nil {
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx, stdout := c.Context(), c.OutOrStdout()
+		if *config != "" {
+			if err := service.LoadConfig(&o, *config); err != nil {
+				return err
+			}
+		}
+		if *addr != "" {
+			o.Addr = *addr
+		}
+		if *data != "" {
+			o.Data = *data
+		}
+		if *noDemo {
+			o.Demo = false
+		}
+		if *insecure {
+			o.InsecureLocal = true
+		}
+		if *tlsCert != "" || *tlsKey != "" {
+			o.TLSCert, o.TLSKey = *tlsCert, *tlsKey
+		}
+		if err := o.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		log, err := service.NewLogger(o.LogLevel, os.Stderr)
+		if err != nil {
 			return err
 		}
-	}
-	if *addr != "" {
-		o.Addr = *addr
-	}
-	if *data != "" {
-		o.Data = *data
-	}
-	if *noDemo {
-		o.Demo = false
-	}
-	if *insecure {
-		o.InsecureLocal = true
-	}
-	if *tlsCert != "" || *tlsKey != "" {
-		o.TLSCert, o.TLSKey = *tlsCert, *tlsKey
-	}
-	if err := o.Validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	log, err := service.NewLogger(o.LogLevel, os.Stderr)
-	if err != nil {
-		return err
-	}
-	service.ApplyMemoryLimit(o.MemoryLimitMB, log)
-	service.ApplyProcs(o.GoMaxProcs, log)
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.Addr, err)
-	}
-	if o.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		service.ApplyMemoryLimit(o.MemoryLimitMB, log)
+		service.ApplyProcs(o.GoMaxProcs, log)
+		ln, err := net.Listen("tcp", o.Addr)
 		if err != nil {
-			ln.Close()
-			return fmt.Errorf("tls: %w", err)
+			return fmt.Errorf("listen on %s: %w", o.Addr, err)
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if o.TLSCert != "" {
+			cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("tls: %w", err)
+			}
+			ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		}
+		o.Version = version
+		return service.Run(ctx, o, ln, log, stdout)
+
 	}
-	o.Version = version
-	return service.Run(ctx, o, ln, log, stdout)
+	return c
 }
