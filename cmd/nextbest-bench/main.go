@@ -84,7 +84,7 @@ what it measured: docs/benchmarks.md has the figures and the commands behind the
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(loadtestCmd(false), loadtestCmd(true), soakCmd(),
-		&cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs, RunE: func(c *cobra.Command, _ []string) error {
+		&cobra.Command{Use: "version", Short: "Print the version", Args: noArgs, RunE: func(c *cobra.Command, _ []string) error {
 			fmt.Fprintln(c.OutOrStdout(), "nextbest-bench", version)
 			return nil
 		}})
@@ -131,7 +131,7 @@ feedback: requests per second, latency percentiles (an HDR histogram) and CPU us
 (loopback only), which gets 20 lt-* actions, lt-c* customers, decisions and feedback.`,
 		Example: `  nextbest-bench loadtest --spawn --duration 10s
   NEXTBEST_KEY=nbk_... nextbest-bench loadtest --addr 127.0.0.1:8080 --phases healthz,decide`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if memory {
 				return bench.Memory(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
@@ -167,7 +167,7 @@ feedback, and the server's resident memory, and fails (exit 1) if decide's p99 e
 more than --rss-growth over the second half. docs/benchmarks.md has the figures.`,
 		Example: `  nextbest-bench soak --duration 60s
   nextbest-bench soak --rate 2000 --duration 5m --data /tmp/soak-store`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return bench.Soak(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
@@ -187,4 +187,12 @@ more than --rss-growth over the second half. docs/benchmarks.md has the figures.
 	fs.StringVar(&o.Data, "data", o.Data, "store directory for the server, kept afterwards for nextbest du (default: a temporary one, removed); must not exist yet")
 	fs.StringVar(&o.ServerProfiles, "server-profiles", o.ServerProfiles, "directory to write the server's CPU profile of each soak window to (cpu-window-N.pprof)")
 	return c
+}
+
+// noArgs refuses positional arguments as a usage error that names the first.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("%s: unexpected argument %q", c.Name(), args[0])}
+	}
+	return nil
 }
