@@ -203,7 +203,7 @@ var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
 // logDecision queues a decision for the log without a response to a client.
 func (e *Engine) logDecision(d *Decision) error {
 	buf := recordBufs.Get().(*[]byte)
-	*buf = EncodeDecision((*buf)[:0], d)
+	*buf = EncodeDecision((*buf)[:0], d, e.store.DecisionStrings())
 	d.Encoded = bytes.Clone(*buf)
 	recordBufs.Put(buf)
 	e.recent.put(d)

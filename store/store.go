@@ -93,6 +93,7 @@ type Store struct {
 	customers *customerCache
 	syncer    *syncer // nil without SyncWrites
 	disk      *diskGuard
+	strings   *engine.Strings // the decision records' dictionary (strings.go)
 }
 
 // Open opens (creating if needed) the store in opts.Dir. It refuses a store whose files
@@ -187,7 +188,12 @@ func open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: log, customers: newCustomerCache(opts.CustomerCache)}
+	strs, err := loadStrings(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, opts: opts, log: log, customers: newCustomerCache(opts.CustomerCache), strings: strs}
 	s.disk = newDiskGuard(opts.Dir, reserve, log)
 	if free, full := s.disk.open(); full {
 		log.Warn("the store's disk is nearly full: writes are refused until space is freed", "dir", opts.Dir, "free_mb", free>>20, "reserve_mb", reserve>>20)
