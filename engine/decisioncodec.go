@@ -834,6 +834,15 @@ func appendCompactFeatures(b []byte, x features.Vector) []byte {
 	return b
 }
 
+// roundFeatures rounds x's values in place to what a version 4 record keeps of them.
+func roundFeatures(x features.Vector) {
+	for i, v := range x.Value {
+		if fitsFloat32(v) {
+			x.Value[i] = float64(float32(v))
+		}
+	}
+}
+
 // fitsFloat32 reports whether float32 keeps v to its relative precision: v is 0, in
 // float32's normal range, infinite or NaN.
 func fitsFloat32(v float64) bool {
