@@ -1,63 +1,17 @@
 package export
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// duckDB runs SQL queries in DuckDB (@duckdb/node-api, through testdata/duckdb.mjs) over
-// a Parquet file, FILE in each query standing for it, and returns each query's rows. The
-// module is found in $NEXTBEST_DUCKDB (a directory where `npm install @duckdb/node-api`
-// ran, as .ci/run does); without it the test is skipped, except in CI (NEXTBEST_CI set),
-// where it fails.
-func duckDB(t *testing.T, file string, queries ...string) [][]map[string]any {
-	t.Helper()
-	dir := os.Getenv("NEXTBEST_DUCKDB")
-	node, err := exec.LookPath("node")
-	if dir == "" || err != nil {
-		msg := "DuckDB is not installed: npm install --prefix DIR @duckdb/node-api@1.5.6-r.1, then set NEXTBEST_DUCKDB=DIR (node is needed too)"
-		if os.Getenv("NEXTBEST_CI") != "" {
-			t.Fatal(msg + "; CI installs it (.ci/run)")
-		}
-		t.Skip(msg)
-	}
-	// The script beside the module, so that node finds it.
-	run := t.TempDir()
-	script, err := os.ReadFile(filepath.Join("testdata", "duckdb.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(run, "duckdb.mjs"), script, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(dir, "node_modules"), filepath.Join(run, "node_modules")); err != nil {
-		t.Fatal(err)
-	}
-	in, _ := json.Marshal(queries)
-	cmd := exec.Command(node, filepath.Join(run, "duckdb.mjs"), file)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("duckdb: %v\n%s", err, stderr.String())
-	}
-	var res [][]map[string]any
-	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.UseNumber()
-	if err := dec.Decode(&res); err != nil {
-		t.Fatalf("duckdb output %q: %v", out, err)
-	}
-	return res
-}
+	"github.com/nextbest/nextbest/internal/duckdbtest"
+)
 
 // TestDuckDB: DuckDB, a reader other than the writer, opens an export and reads in it
 // what the decisions hold: every row's id, time, action, selection probability, reward,
@@ -77,7 +31,7 @@ func TestDuckDB(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	res := duckDB(t, file,
+	res := duckdbtest.Query(t, file,
 		`SELECT decision_id, epoch_us(time) AS t, action, probability, reward, no_action_probability, len(candidates) AS n,
 		        list_transform(candidates, c -> c.propensity) AS propensities, list_transform(candidates, c -> c.model_seq) AS seqs,
 		        features.index AS fi, features.value AS fv, len(outcomes) AS outcomes, json_extract_string(context, '$.str_01') AS str_01

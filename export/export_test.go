@@ -132,7 +132,7 @@ func TestParquetRoundTrip(t *testing.T) {
 	}
 	// 250 rows in row groups of 100: 3. Decisions 0, 5, 10, ... offer nothing (50 of
 	// them); of the others, i%5 in {1, 2, 3} have a response (150).
-	want := Summary{Rows: 250, RowGroups: 3, First: micro(t0), Last: micro(t0.Add(249 * time.Minute)), Offered: 200, Answered: 150}
+	want := Summary{Rows: 250, RowGroups: 3, First: micro(t0), Last: micro(t0.Add(249 * time.Minute)), Offered: 200, Answered: 150, Checked: true}
 	if s != want {
 		t.Errorf("summary %+v, want %+v", s, want)
 	}

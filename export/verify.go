@@ -24,6 +24,9 @@ type Summary struct {
 	First, Last time.Time
 	// Answered counts the rows with a reward, Offered those with an action.
 	Answered, Offered int64
+	// Checked says whether the file carried a checksum of its data (nextbest's do), which
+	// matched.
+	Checked bool
 }
 
 // Verify reads a Parquet export back, every row of every column: its footer, its
@@ -43,7 +46,7 @@ func Verify(r io.ReaderAt, size int64) (s Summary, err error) {
 	if err := checkSchema(f.Schema()); err != nil {
 		return s, err
 	}
-	if err := checkData(r, f); err != nil {
+	if s.Checked, err = checkData(r, f); err != nil {
 		return s, err
 	}
 	s.RowGroups = len(f.RowGroups())
@@ -85,25 +88,25 @@ func Verify(r io.ReaderAt, size int64) (s Summary, err error) {
 // checkData checks the data of a file against the length and checksum in its footer, if
 // it has them (a file nextbest wrote does; another writer's file with the same columns
 // is read without).
-func checkData(r io.ReaderAt, f *parquet.File) error {
+func checkData(r io.ReaderAt, f *parquet.File) (checked bool, err error) {
 	nStr, ok := f.Lookup(metaDataBytes)
 	crcStr, ok2 := f.Lookup(metaDataCRC)
 	if !ok || !ok2 {
-		return nil
+		return false, nil
 	}
 	n, err := strconv.ParseInt(nStr, 10, 64)
 	want, err2 := strconv.ParseUint(crcStr, 16, 32)
 	if err != nil || err2 != nil || n < 0 || n > f.Size() {
-		return fmt.Errorf("%w: malformed data checksum %q of %q bytes", ErrCorrupt, crcStr, nStr)
+		return false, fmt.Errorf("%w: malformed data checksum %q of %q bytes", ErrCorrupt, crcStr, nStr)
 	}
 	h := crc32.New(castagnoli)
 	if _, err := io.Copy(h, io.NewSectionReader(r, 0, n)); err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return false, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	if got := h.Sum32(); got != uint32(want) {
-		return fmt.Errorf("%w: its %d bytes of data do not match the checksum written with them (%08x, computed %08x)", ErrCorrupt, n, want, got)
+		return false, fmt.Errorf("%w: its %d bytes of data do not match the checksum written with them (%08x, computed %08x)", ErrCorrupt, n, want, got)
 	}
-	return nil
+	return true, nil
 }
 
 // checkSchema checks that a file has every column of Row, with Row's physical types.

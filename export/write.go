@@ -55,16 +55,17 @@ type Options struct {
 	// takes (about 1 KB a row); 0 means DefaultRowGroup.
 	RowGroup int
 	// Progress, if set, is called with the number of decisions written so far, every
-	// ProgressEvery of them and once at the end.
-	Progress func(n int)
+	// ProgressEvery of them (0: DefaultProgressEvery) and once at the end.
+	Progress      func(n int)
+	ProgressEvery int
 }
 
 // DefaultRowGroup is the default rows per Parquet row group: about 10 MB of memory while
 // it fills, and row groups that readers can skip by time.
 const DefaultRowGroup = 10_000
 
-// ProgressEvery is how often Options.Progress is called, in decisions.
-const ProgressEvery = 100_000
+// DefaultProgressEvery is how often Options.Progress is called by default, in decisions.
+const DefaultProgressEvery = 100_000
 
 // Check returns an error wrapping ErrOptions if o makes no export.
 func (o *Options) Check() error {
@@ -74,8 +75,8 @@ func (o *Options) Check() error {
 	if !o.Since.IsZero() && !o.Until.IsZero() && o.Since.After(o.Until) {
 		return fmt.Errorf("%w: since %s is after until %s", ErrOptions, o.Since.UTC().Format(time.RFC3339Nano), o.Until.UTC().Format(time.RFC3339Nano))
 	}
-	if o.RowGroup < 0 {
-		return fmt.Errorf("%w: row group of %d rows", ErrOptions, o.RowGroup)
+	if o.RowGroup < 0 || o.ProgressEvery < 0 {
+		return fmt.Errorf("%w: row groups of %d rows, progress every %d", ErrOptions, o.RowGroup, o.ProgressEvery)
 	}
 	return nil
 }
@@ -101,7 +102,10 @@ func Write(ctx context.Context, log Log, w io.Writer, o Options) (int, error) {
 	} else {
 		rw = &jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}
 	}
-	n := 0
+	n, every := 0, o.ProgressEvery
+	if every == 0 {
+		every = DefaultProgressEvery
+	}
 	errDone := errors.New("past until")
 	err := log.Decisions(ctx, o.Since, func(d *engine.Decision) error {
 		if !o.Until.IsZero() && !d.Time.Before(o.Until) {
@@ -112,7 +116,7 @@ func Write(ctx context.Context, log Log, w io.Writer, o Options) (int, error) {
 			return err
 		}
 		n++
-		if o.Progress != nil && n%ProgressEvery == 0 {
+		if o.Progress != nil && n%every == 0 {
 			o.Progress(n)
 		}
 		return nil

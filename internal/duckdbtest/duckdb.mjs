@@ -1,7 +1,7 @@
 // Reads SQL queries (a JSON array of strings) from stdin, runs each in DuckDB with
 // FILE replaced by the path given as the first argument, and prints the results as JSON:
 // an array with the rows of each query (DuckDB's JSON form of its values). Used by
-// export_test.go (TestDuckDB) to read an export with a reader other than the writer.
+// duckdbtest.Query, so that tests read exports with a reader other than the writer.
 import { DuckDBInstance } from '@duckdb/node-api';
 import { readFileSync } from 'node:fs';
 
