@@ -134,6 +134,9 @@ func exportStore(ctx context.Context, data string, w io.Writer, f export.Format,
 	}
 	began := time.Now()
 	o := export.Options{Format: f, Since: since, Until: until, ProgressEvery: every, Progress: func(n int) {
+		if n == 0 {
+			return // the call at the end of an empty window
+		}
 		fmt.Fprintf(stderr, "exported %d decisions (%.0f/s)\n", n, float64(n)/time.Since(began).Seconds())
 	}}
 	if err := o.Check(); err != nil { // before opening the store
