@@ -8,6 +8,7 @@ import (
 	gojson "github.com/goccy/go-json"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/export"
 )
@@ -64,7 +65,7 @@ func (s *Server) writeExport(ctx context.Context, log export.Log, w *bufio.Write
 		s.log.Warn("decision export ended early", "format", o.Format, "decisions", n, "err", err)
 		if o.Format == export.JSONLines {
 			_, code, msg := status(err)
-			line, _ := gojson.Marshal(ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
+			line, _ := gojson.Marshal(wire.ErrorBody{Error: wire.ErrorDetail{Code: code, Message: msg}})
 			_, _ = w.Write(append(line, '\n'))
 		}
 	} else {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/export"
 )
@@ -128,7 +129,7 @@ func TestExportRoute(t *testing.T) {
 		{"", "", 401, "unauthenticated"},
 	} {
 		code, _, body := get(c.role, c.query)
-		var eb ErrorBody
+		var eb wire.ErrorBody
 		if err := json.Unmarshal(body, &eb); code != c.status || err != nil || eb.Error.Code != c.code || eb.Error.Message == "" {
 			t.Errorf("%s %q: %d %s, want %d %s", c.role, c.query, code, body, c.status, c.code)
 		}
@@ -151,7 +152,7 @@ func TestExportErrorLine(t *testing.T) {
 	w := bufio.NewWriter(&buf)
 	s.srv.writeExport(context.Background(), failing, w, export.Options{Format: export.JSONLines})
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-	var eb ErrorBody
+	var eb wire.ErrorBody
 	if len(lines) != 2 || !strings.Contains(lines[0], `"decision_id":"d1"`) || json.Unmarshal([]byte(lines[len(lines)-1]), &eb) != nil || eb.Error.Code != "internal" {
 		t.Errorf("JSON lines: %q", buf.String())
 	}

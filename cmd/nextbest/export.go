@@ -9,14 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/nextbest/nextbest/api"
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/export"
 )
 
@@ -158,59 +158,40 @@ func exportStore(ctx context.Context, data string, w io.Writer, f export.Format,
 // exportServer downloads an export from a running server, then reads it back (Parquet)
 // or checks its last line (JSON lines): a stream cut short is an error, not a file.
 func exportServer(ctx context.Context, addr, key string, file *os.File, f export.Format, sinceQ, untilQ string, stderr io.Writer) (int, error) {
-	q := url.Values{"format": {string(f)}}
-	if sinceQ != "" {
-		q.Set("since", sinceQ)
-	}
-	if untilQ != "" {
-		q.Set("until", untilQ)
-	}
-	base := baseURL(addr)
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/decisions/export?"+q.Encode(), nil)
-	if err != nil {
-		return 0, fmt.Errorf("export: %w", err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("export: %w (is the server running at %s?)", err, base)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var eb api.ErrorBody
-		if json.Unmarshal(body, &eb) == nil && eb.Error.Message != "" {
-			return 0, fmt.Errorf("export: the server answered %d %s: %s", resp.StatusCode, eb.Error.Code, eb.Error.Message)
+	c := client.New(baseURL(addr), client.WithKey(key), client.WithUserAgent("nextbest export"))
+	defer c.CloseIdleConnections()
+	pw := &progressWriter{w: file, stderr: stderr, began: time.Now(), next: 64 << 20}
+	if err := c.ExportDecisions(ctx, client.ExportQuery{Format: string(f), Since: sinceQ, Until: untilQ}, pw); err != nil {
+		var ce *client.Error
+		if errors.As(err, &ce) {
+			return 0, fmt.Errorf("export: the server refused: %w", err)
 		}
-		return 0, fmt.Errorf("export: the server answered %d: %s", resp.StatusCode, bytes.TrimSpace(body))
-	}
-	pr := &progressReader{r: resp.Body, stderr: stderr, began: time.Now(), next: 64 << 20}
-	if _, err := io.Copy(file, pr); err != nil {
-		return 0, fmt.Errorf("export: after %d bytes: %w", pr.n, err)
+		if pw.n == 0 {
+			return 0, fmt.Errorf("export: %w (is the server running at %s?)", err, c.BaseURL())
+		}
+		return 0, fmt.Errorf("export: after %d bytes: %w", pw.n, err)
 	}
 	if f == export.Parquet {
-		sum, err := export.Verify(file, pr.n)
+		sum, err := export.Verify(file, pw.n)
 		if err != nil {
-			return 0, fmt.Errorf("export: the server's file (%d bytes) does not read back: %w", pr.n, err)
+			return 0, fmt.Errorf("export: the server's file (%d bytes) does not read back: %w", pw.n, err)
 		}
 		return int(sum.Rows), nil
 	}
 	return jsonlRows(file)
 }
 
-// progressReader reports the bytes read every 64 MB.
-type progressReader struct {
-	r      io.Reader
+// progressWriter reports the bytes written every 64 MB.
+type progressWriter struct {
+	w      io.Writer
 	stderr io.Writer
 	began  time.Time
 	n      int64
 	next   int64
 }
 
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
 	p.n += int64(n)
 	if p.n >= p.next {
 		fmt.Fprintf(p.stderr, "received %.0f MB (%.1f MB/s)\n", float64(p.n)/(1<<20), float64(p.n)/(1<<20)/time.Since(p.began).Seconds())
@@ -236,7 +217,7 @@ func jsonlRows(f *os.File) (int, error) {
 	if err := sc.Err(); err != nil {
 		return 0, fmt.Errorf("export: reading the file back: %w", err)
 	}
-	var eb api.ErrorBody
+	var eb wire.ErrorBody
 	if bytes.HasPrefix(last, []byte(`{"error":`)) && json.Unmarshal(last, &eb) == nil {
 		return 0, fmt.Errorf("export: the server stopped after %d decisions: %s: %s", n-1, eb.Error.Code, eb.Error.Message)
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/export"
 )
 
@@ -25,20 +27,24 @@ import (
 func TestExportCommand(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, nil)
-	s.call("PUT", "/v1/actions/offer-a", `{"value": 5}`, nil)
-	s.call("PUT", "/v1/actions/offer-b", `{"value": 7}`, nil)
+	c := s.client()
+	for id, v := range map[engine.ActionID]float64{"offer-a": 5, "offer-b": 7} {
+		if _, err := c.PutAction(t.Context(), id, wire.ActionRequest{Value: &engine.Money{Const: v}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// 40 decisions; feedback on the even ones, accepted on every fourth.
 	const decisions = 40
 	for i := range decisions {
-		var d decideResponse
-		if code := s.call("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c%d", i%9), "channel": "web",
-			"context": map[string]any{"n": i, "plan": []string{"gold", "basic"}[i%2]}}, &d); code != 200 {
-			t.Fatalf("decide: %d", code)
+		req := wire.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%d", i%9)), Channel: "web",
+			Context: map[string]any{"n": i, "plan": []string{"gold", "basic"}[i%2]}}
+		if i%2 == 1 {
+			if _, err := c.Decide(t.Context(), req); err != nil {
+				t.Fatal(err)
+			}
+			continue
 		}
-		if i%2 == 0 && len(d.Actions) > 0 {
-			s.call("POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": d.Actions[0].ID,
-				"outcome": []string{"accepted", "ignored"}[i/2%2]}, nil)
-		}
+		decideAndRespond(t, c, req, []engine.Outcome{engine.Accepted, engine.Ignored}[i/2%2])
 	}
 	ctx := context.Background()
 	out := t.TempDir()
@@ -56,6 +62,13 @@ func TestExportCommand(t *testing.T) {
 		if want := fmt.Sprintf("wrote %d decisions", decisions); !strings.HasPrefix(msg, want) {
 			t.Errorf("export %s from the server said %q, want %q...", name, msg, want)
 		}
+	}
+	// The server refuses a time it cannot read, and nothing is written.
+	if _, err := exp("--addr", addr, "--out", filepath.Join(out, "refused.jsonl"), "--since", "yesterday"); err == nil || !strings.Contains(err.Error(), "invalid_query") {
+		t.Errorf("export --since yesterday from the server: %v, want invalid_query", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "refused.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("a refused export left its file: %v", err)
 	}
 	s.stop()
 	for _, name := range []string{"store.parquet", "store.jsonl"} {
@@ -170,9 +183,12 @@ func TestExportExitCode(t *testing.T) {
 	bin := buildNextbest(t)
 	dir := t.TempDir()
 	s := startServer(t, dir, nil)
-	s.call("PUT", "/v1/actions/offer", `{"value": 5}`, nil)
+	c := s.client()
+	putOffer(t, c, 5)
 	for i := range 5 {
-		s.call("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c%d", i), "channel": "web"}, nil)
+		if _, err := c.Decide(t.Context(), wire.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%d", i)), Channel: "web"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.stop()
 	file := filepath.Join(t.TempDir(), "d.parquet")
