@@ -156,7 +156,7 @@ func exportStore(ctx context.Context, data string, w io.Writer, f export.Format,
 // exportServer downloads an export from a running server, then reads it back (Parquet)
 // or checks its last line (JSON lines): a stream cut short is an error, not a file.
 func exportServer(ctx context.Context, addr, key string, file *os.File, f export.Format, sinceQ, untilQ string, stderr io.Writer) (int, error) {
-	c := client.New(baseURL(addr), client.WithKey(key), client.WithUserAgent("nextbest export"))
+	c := client.New(addr, client.WithKey(key), client.WithUserAgent("nextbest export"))
 	defer c.CloseIdleConnections()
 	pw := &progressWriter{w: file, stderr: stderr, began: time.Now(), next: 64 << 20}
 	if err := c.ExportDecisions(ctx, client.ExportQuery{Format: string(f), Since: sinceQ, Until: untilQ}, pw); err != nil {

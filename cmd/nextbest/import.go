@@ -78,7 +78,7 @@ func importOutcomes(ctx context.Context, path, addr, key string, batchSize int, 
 			return fmt.Errorf("import outcomes: %s: no %q column (the header has %v)", path, need, header)
 		}
 	}
-	c := client.New(baseURL(addr), client.WithKey(k), client.WithUserAgent("nextbest import"), client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
+	c := client.New(addr, client.WithKey(k), client.WithUserAgent("nextbest import"), client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
 	defer c.CloseIdleConnections()
 	total, attributed, dups := 0, 0, 0
 	var pending []wire.Outcome

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -44,7 +43,7 @@ func (f *keysFlags) open() (kc keyClient, close func(), err error) {
 	if k == "" {
 		return nil, nil, errors.New("keys: an admin key is needed: set NEXTBEST_KEY or pass --key (or use --data on a stopped server's store)")
 	}
-	c := client.New(baseURL(f.addr), client.WithKey(k), client.WithUserAgent("nextbest keys"), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+	c := client.New(f.addr, client.WithKey(k), client.WithUserAgent("nextbest keys"), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
 	return httpKeys{c}, c.CloseIdleConnections, nil
 }
 
@@ -149,13 +148,6 @@ with --data DIR. A key's secret is shown once, when it is created.`,
 	}
 	c.AddCommand(create, list, revoke)
 	return c
-}
-
-func baseURL(addr string) string {
-	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
-		return strings.TrimRight(addr, "/")
-	}
-	return "http://" + addr
 }
 
 type storeKeys struct{ st *store.Store }
