@@ -232,7 +232,7 @@ func FuzzDecodeAction(f *testing.F) {
 			if b.Lever != nil {
 				a.Lever = *b.Lever
 			}
-			checkAPIError(t, "action", body, a.Validate())
+			checkAPIError(t, "action", body, engine.ValidateAction(&a))
 		}
 		s.do(t, "PUT", "/v1/actions/fuzz-action", body)
 	})

@@ -4,32 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/robfig/cron/v3"
 )
-
-// CampaignID identifies a legacy campaign.
-type CampaignID string
-
-// Campaign is a legacy marketing campaign, the kind of rule NBA replaces: a segment, an
-// action to offer, a channel, and a schedule for outbound runs. It serves the legacy arm of
-// an experiment: inbound, a legacy-arm customer gets the highest-priority campaign whose
-// segment matches on the channel; outbound, each run contacts the legacy-arm customers in
-// its segment.
-type Campaign struct {
-	ID          CampaignID `json:"id"`
-	Description string     `json:"description,omitempty"`
-	Segment     string     `json:"segment"` // expression over profile, context, channel, customer_id
-	Action      ActionID   `json:"action"`
-	Channel     string     `json:"channel"`
-	Schedule    string     `json:"schedule,omitempty"` // cron spec of outbound runs; empty = inbound only
-	Priority    float64    `json:"priority"`           // higher wins when several segments match
-	Cap         int        `json:"cap,omitempty"`      // most customers contacted per run; 0 = no cap
-	Enabled     bool       `json:"enabled"`
-	Created     time.Time  `json:"created"`
-	Updated     time.Time  `json:"updated"`
-}
 
 type campaignState struct {
 	c       Campaign

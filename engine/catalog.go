@@ -51,7 +51,7 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 	if a.Model.Form == "diag" {
 		a.Model.Form = "diagonal"
 	}
-	if err := a.Validate(); err != nil {
+	if err := ValidateAction(&a); err != nil {
 		return Action{}, false, err
 	}
 	elig, err := CompileExpression("eligibility", a.Eligibility)

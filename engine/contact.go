@@ -65,15 +65,6 @@ func (p *ContactPolicy) horizon() time.Duration {
 	return h
 }
 
-// ContactEvent is one entry of a customer's contact history: a contact on a channel, or a
-// negative response.
-type ContactEvent struct {
-	Customer CustomerID `json:"customer"`
-	Time     time.Time  `json:"time"`
-	Channel  string     `json:"channel"`
-	Negative bool       `json:"negative"`
-}
-
 // contactBook keeps recent contact histories in memory, loaded from the store on first use
 // and kept current by Decide and the journal. It is bounded like armCache.
 type contactBook struct {

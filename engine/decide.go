@@ -253,7 +253,7 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 		switch {
 		case !a.Enabled:
 			c.Filtered = "disabled"
-		case !a.offeredOn(req.Channel):
+		case !offeredOn(a, req.Channel):
 			c.Filtered = "channel"
 		default:
 			ok, err := st.elig.Eval(machine, env)
@@ -401,7 +401,7 @@ func (e *Engine) amounts(st *actionState, obj *objectiveState, m *bandit.Model, 
 		return fmt.Errorf("objective %s: %w", a.Objective, err)
 	}
 	t.effect = true
-	t.uplift = st.uplift.model.Load().PredictUplift(x, a.Model.effectScale(), buf)
+	t.uplift = st.uplift.model.Load().PredictUplift(x, effectScale(a.Model), buf)
 	c.Effect = t.uplift.MeanEffect()
 	c.EffectSD = math.Sqrt(t.uplift.EffectVariance())
 	c.EffectValue = t.money * c.Effect

@@ -13,25 +13,6 @@ import (
 	"github.com/nextbest/nextbest/experiments"
 )
 
-// Enrollment is a customer's membership of an experiment: the arm, fixed at the first
-// assignment, and what happened to the customer since. It is written only by the journal's
-// committer, together with the event that changed it.
-type Enrollment struct {
-	Experiment ExperimentID `json:"experiment"`
-	Customer   CustomerID   `json:"customer"`
-	Arm        string       `json:"arm"`
-	Assigned   time.Time    `json:"assigned"`
-	Contacts   int64        `json:"contacts"`
-	Responses  int64        `json:"responses"`
-	Responded  bool         `json:"responded"`
-	Churned    bool         `json:"churned"`
-	Discount   float64      `json:"discount"`
-	NPS        *float64     `json:"nps,omitempty"` // first NPS answer, as +100/0/-100
-	Revenue    float64      `json:"revenue,omitempty"`
-	// Net is the customer's net value so far (Rollup.NetSum).
-	Net float64 `json:"net,omitempty"`
-}
-
 // armCache remembers each customer's arm of the running experiment so that a customer
 // assigned a moment ago (whose enrollment is not committed yet) keeps the same arm. It is
 // bounded: past its size it forgets arbitrary entries, which the store then answers for.
@@ -128,7 +109,7 @@ func (e *Engine) assign(ctx context.Context, t time.Time, cust CustomerID, env *
 			return nil, fmt.Errorf("read enrollment: %w", err)
 		}
 	}
-	a, ok := s.exp.arm(arm)
+	a, ok := armOf(&s.exp, arm)
 	if !ok {
 		return nil, fmt.Errorf("experiment %q: customer %q is in unknown arm %q", s.exp.ID, cust, arm)
 	}
@@ -160,7 +141,7 @@ func (e *Engine) Assignment(ctx context.Context, id ExperimentID, cust CustomerI
 	default:
 		return AssignmentInfo{}, err
 	}
-	if a, ok := x.arm(info.Arm); ok {
+	if a, ok := armOf(&x, info.Arm); ok {
 		info.Policy = string(a.Policy)
 	}
 	return info, nil

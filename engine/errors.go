@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/nextbest/nextbest/record"
 )
 
 // Sentinel error kinds. Every error the engine returns to a caller wraps one of them, so
@@ -13,8 +15,9 @@ var (
 	// ErrUnprocessable marks a well-formed request that cannot be applied, such as an
 	// eligibility expression that does not compile (HTTP 422).
 	ErrUnprocessable = errors.New("unprocessable request")
-	// ErrNotFound marks a reference to something that does not exist (HTTP 404).
-	ErrNotFound = errors.New("not found")
+	// ErrNotFound marks a reference to something that does not exist (HTTP 404). It is
+	// record.ErrNotFound, which the store returns.
+	ErrNotFound = record.ErrNotFound
 	// ErrTooLarge marks a request over one of the configured limits (HTTP 413).
 	ErrTooLarge = errors.New("request too large")
 	// ErrUnavailable marks a request refused because the engine is starting or stopping (HTTP 503).
@@ -24,13 +27,14 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 	// ErrInsufficientStorage marks a write refused because the disk the store writes to is
 	// nearly full (HTTP 507). Reads and decisions go on; writes are accepted again once
-	// space is freed.
-	ErrInsufficientStorage = errors.New("insufficient storage")
+	// space is freed. It is record.ErrInsufficientStorage.
+	ErrInsufficientStorage = record.ErrInsufficientStorage
 	// ErrDamaged marks a store whose contents are damaged or contradict each other: a file
 	// or a record that does not read back, acknowledged journal events or model snapshots
 	// that are missing. Open refuses such a store rather than serve models that lack what
 	// they learned (docs/durability.md, "Damage"); `nextbest verify` reports all of it.
-	ErrDamaged = errors.New("store damaged")
+	// It is record.ErrDamaged.
+	ErrDamaged = record.ErrDamaged
 	// ErrUnauthenticated marks a request without valid credentials (HTTP 401): no API key,
 	// or one that is unknown, malformed or revoked.
 	ErrUnauthenticated = errors.New("unauthenticated")

@@ -10,9 +10,6 @@ import (
 	"github.com/nextbest/nextbest/experiments"
 )
 
-// ExperimentID identifies an experiment.
-type ExperimentID string
-
 // Experiment states. An experiment is created as a draft, runs, and stops for good.
 const (
 	Draft   = "draft"
@@ -33,28 +30,8 @@ const (
 
 var allMetrics = []string{MetricResponseRate, MetricChurn, MetricDiscount, MetricNPS, MetricResponders, MetricNetValue, MetricRevenue}
 
-// Experiment compares decision policies on randomly assigned customers: typically NBA
-// against the legacy campaigns it replaces and a no-contact holdout.
-type Experiment struct {
-	ID          ExperimentID        `json:"id"`
-	Description string              `json:"description,omitempty"`
-	Arms        []experiments.Arm   `json:"arms"`
-	Control     string              `json:"control"`
-	Salt        string              `json:"salt"`
-	Population  string              `json:"population,omitempty"` // who is enrolled; empty = everyone
-	Start       *time.Time          `json:"start,omitempty"`
-	End         *time.Time          `json:"end,omitempty"`
-	Metrics     []string            `json:"metrics"` // primary metrics, Holm-corrected together
-	State       string              `json:"state"`
-	Ranges      []experiments.Range `json:"ranges"` // bucket ranges per arm (sticky under weight changes)
-	Created     time.Time           `json:"created"`
-	Updated     time.Time           `json:"updated"`
-	Started     *time.Time          `json:"started,omitempty"`
-	Stopped     *time.Time          `json:"stopped,omitempty"`
-}
-
-// active reports whether the experiment enrolls customers at t.
-func (x *Experiment) active(t time.Time) bool {
+// experimentActive reports whether experiment x enrolls customers at t.
+func experimentActive(x *Experiment, t time.Time) bool {
 	if x.State != Running {
 		return false
 	}
@@ -64,8 +41,8 @@ func (x *Experiment) active(t time.Time) bool {
 	return x.End == nil || t.Before(*x.End)
 }
 
-// arm returns the named arm.
-func (x *Experiment) arm(name string) (experiments.Arm, bool) {
+// armOf returns the named arm.
+func armOf(x *Experiment, name string) (experiments.Arm, bool) {
 	for _, a := range x.Arms {
 		if a.Name == name {
 			return a, true
@@ -116,7 +93,7 @@ func (e *Engine) PutExperiment(ctx context.Context, x Experiment) (Experiment, e
 			return Experiment{}, Invalid("invalid_field", "arms[%d].name: %q is not a valid name", i, truncate(a.Name, 40))
 		}
 	}
-	if _, ok := x.arm(x.Control); !ok {
+	if _, ok := armOf(&x, x.Control); !ok {
 		return Experiment{}, Invalid("invalid_field", "control: %q is not one of the arms", truncate(x.Control, 40))
 	}
 	pop, err := CompileExpression("population", x.Population)
@@ -217,7 +194,7 @@ func (e *Engine) running(t time.Time) *experimentState {
 	e.progMu.RLock()
 	defer e.progMu.RUnlock()
 	for _, s := range e.experiments {
-		if s.exp.active(t) {
+		if experimentActive(&s.exp, t) {
 			return s
 		}
 	}

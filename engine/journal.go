@@ -521,7 +521,7 @@ func (c *committer) event(ctx context.Context, f *feedbackReq, local map[Outcome
 	e.mu.RLock()
 	schemaOK := f.d.Schema == e.enc.SchemaHash()
 	e.mu.RUnlock()
-	loggedSeq, logged := prev.logged(f.outcome) // only meaningful when seen
+	loggedSeq, logged := outcomeLogged(prev, f.outcome) // only meaningful when seen
 	switch {
 	case !seen:
 		ev.Learned = schemaOK

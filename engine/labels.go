@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/bandit"
-	"github.com/nextbest/nextbest/features"
 )
 
 // Delayed labels: how decisions learn from the business outcomes that follow them.
@@ -34,25 +33,6 @@ import (
 // A decision about a customer who had already left (a churn recorded before it) teaches
 // nothing about churn: its label is dropped at its horizon.
 
-// LabelKey names an open label: the decision and objective it is for, and its horizon's
-// end.
-type LabelKey struct {
-	Deadline  time.Time
-	Decision  DecisionID
-	Objective string
-}
-
-// Label is an open label of a decision.
-type Label struct {
-	LabelKey
-	Customer CustomerID
-	Time     time.Time       // the decision's time
-	Treated  ActionID        // the action offered; "" when nothing was
-	Schema   string          // the features schema of Features
-	Features features.Vector // the decision's encoded context
-	Hit      bool            // the outcome occurred within the horizon (so far)
-}
-
 // Labels stores the open labels and when customers left.
 type Labels interface {
 	// CustomerLabels returns the open labels of a customer's decisions, oldest first.
@@ -68,12 +48,6 @@ type Labels interface {
 
 // errLate reports an outcome older than its objective's horizon (labels.go, hit).
 var errLate = errors.New("outcome after its horizon")
-
-// Label event outcomes: the objective's outcome occurred within the horizon, or not.
-const (
-	LabelHit  Outcome = "occurred"
-	LabelMiss Outcome = "not_occurred"
-)
 
 // labelBatch is what the committer knows, for one batch, of the objectives in use and of
 // the labels the batch opens or changes.
@@ -248,7 +222,7 @@ func (e *Engine) applyLabel(ev *Event, skip func(*modelState) bool) {
 		if ev.Learned {
 			m := ms.model.Load()
 			dim := m.Config().Dim / 2
-			x := bandit.StackTreated(bandit.Vector(ev.Features), dim, treated, st.action.Model.effectScale(), bandit.Vector{})
+			x := bandit.StackTreated(bandit.Vector(ev.Features), dim, treated, effectScale(st.action.Model), bandit.Vector{})
 			if x.Validate(m.Config().Dim) == nil {
 				m.Update(x, ev.Outcome == LabelHit, ev.Time)
 			}

@@ -121,7 +121,7 @@ func (e *Engine) Model(id ActionID, top int) (ModelInfo, error) {
 		mean := make([]float64, ucfg.Dim)
 		sd := make([]float64, ucfg.Dim)
 		um.Weights(mean, sd)
-		s := st.action.Model.effectScale()
+		s := effectScale(st.action.Model)
 		for i := range d {
 			if mean[i] != 0 {
 				u.Baseline = insertTop(u.Baseline, Weight{Index: i, Feature: enc.FeatureName(i), Mean: mean[i], SD: sd[i]}, top)

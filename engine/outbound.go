@@ -13,6 +13,7 @@ import (
 	"github.com/nextbest/nextbest/bandit"
 	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/record"
 )
 
 // RunResult reports one outbound run.
@@ -206,9 +207,9 @@ func (e *Engine) logDecision(d *Decision) error {
 	// memory keeps what the record keeps, so that feedback learns the same vector whether
 	// it finds the decision among the recent ones or reads it from the log, and the log
 	// replayed gives the served models exactly.
-	roundFeatures(d.Features)
+	record.RoundFeatures(d.Features)
 	buf := recordBufs.Get().(*[]byte)
-	*buf = EncodeDecision((*buf)[:0], d, e.store.DecisionStrings())
+	*buf = record.EncodeDecision((*buf)[:0], d, e.store.DecisionStrings())
 	d.Encoded = bytes.Clone(*buf)
 	recordBufs.Put(buf)
 	e.recent.put(d)

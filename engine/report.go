@@ -148,7 +148,7 @@ func (e *Engine) Report(ctx context.Context, id ExperimentID) (*Report, error) {
 	cum := make([]Rollup, len(x.Arms))
 	for _, d := range days {
 		for _, r := range byDay[d] {
-			cum[armIndex[r.Arm]].add(r)
+			addRollup(&cum[armIndex[r.Arm]], r)
 		}
 		totals := armTotals(&x, cum)
 		dr := DayResult{Day: d, Arms: totals, Metrics: map[string][]Comparison{}}

@@ -11,36 +11,8 @@ import (
 	"github.com/nextbest/nextbest/experiments"
 )
 
-// Rollup is one day of one arm of an experiment: increments of every count and sum the
-// report needs. Reports add the days up, so they never scan the decision log.
-// Per-customer metrics are counted once per customer, on the day the customer first did
-// the thing; DiscountSumSq holds increments of Σ(total_i²), so the sum over days is the
-// sum of squares of each customer's total discount.
-type Rollup struct {
-	Experiment    ExperimentID        `json:"experiment"`
-	Day           string              `json:"day"` // YYYY-MM-DD, UTC
-	Arm           string              `json:"arm"`
-	Assigned      int64               `json:"assigned"`   // customers first assigned that day
-	Decisions     int64               `json:"decisions"`  // decisions made, contact or not
-	Contacts      int64               `json:"contacts"`   // decisions that offered something
-	Responses     int64               `json:"responses"`  // contacts with a positive response, plus response outcomes
-	Responders    int64               `json:"responders"` // customers who first responded that day
-	Churned       int64               `json:"churned"`    // customers whose churn was recorded that day
-	DiscountSum   float64             `json:"discount_sum"`
-	DiscountSumSq float64             `json:"discount_sum_sq"`
-	NPS           experiments.Summary `json:"nps"` // first answer per respondent, +100/0/-100
-	RevenueSum    float64             `json:"revenue_sum,omitempty"`
-	RevenueSumSq  float64             `json:"revenue_sum_sq,omitempty"`
-	// NetSum is the arm's net value: the value of the responses to its offers (each at
-	// the value its decision logged), plus its objectives' outcomes at their value (a
-	// churn at what losing the customer costs), minus the retention discounts granted,
-	// minus the contact costs of its offers. NetSumSq, like DiscountSumSq, holds
-	// increments of the per-customer totals' squares.
-	NetSum   float64 `json:"net_sum,omitempty"`
-	NetSumSq float64 `json:"net_sum_sq,omitempty"`
-}
-
-func (r *Rollup) add(o *Rollup) {
+// addRollup adds o's counts and sums to r.
+func addRollup(r, o *Rollup) {
 	r.Assigned += o.Assigned
 	r.Decisions += o.Decisions
 	r.Contacts += o.Contacts
@@ -65,22 +37,8 @@ const (
 	OutcomeRevenue  = "revenue" // money received from the customer, such as a paid bill
 )
 
-// CustomerOutcome is a business outcome of a customer: churn, a retention discount
-// granted, an NPS survey answer, or a response recorded outside feedback.
-type CustomerOutcome struct {
-	ID       string     `json:"id,omitempty"` // optional client id: the same id twice counts once
-	Customer CustomerID `json:"customer_id"`
-	Type     string     `json:"type"`
-	Value    float64    `json:"value"`
-	Time     time.Time  `json:"time"`
-	// Money is what the outcome is worth to the business, in the experiment report's net
-	// value: a churn at its objective's value for the customer (set by RecordOutcomes; 0
-	// without a churn objective), a retention discount at minus its amount.
-	Money float64 `json:"money,omitempty"`
-}
-
-// Validate checks an outcome.
-func (o *CustomerOutcome) Validate() error {
+// ValidateOutcome checks an outcome.
+func ValidateOutcome(o *CustomerOutcome) error {
 	if !ValidID(string(o.Customer)) {
 		return Invalid("invalid_field", "customer_id: missing or malformed")
 	}
@@ -136,7 +94,7 @@ func (e *Engine) RecordOutcomes(ctx context.Context, os []CustomerOutcome) (Outc
 	}
 	now := e.clock.Now().UTC()
 	for i := range os {
-		if err := os[i].Validate(); err != nil {
+		if err := ValidateOutcome(&os[i]); err != nil {
 			var ee *Error
 			if errors.As(err, &ee) {
 				ee.Message = fmt.Sprintf("outcomes[%d].%s", i, ee.Message)
@@ -405,7 +363,7 @@ func (t *tracker) flush(b *Batch) error {
 			return err
 		}
 		next := *cur
-		next.add(inc)
+		addRollup(&next, inc)
 		b.Rollups = append(b.Rollups, next)
 	}
 	return nil

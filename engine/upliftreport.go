@@ -65,7 +65,7 @@ func (e *Engine) UpliftReport(ctx context.Context, id ActionID, since time.Time)
 	}
 	rep := &UpliftReport{Action: id, Objective: st.action.Objective, Since: since, Segments: []SegmentEffect{}}
 	m := st.uplift.model.Load()
-	scale := st.action.Model.effectScale()
+	scale := effectScale(st.action.Model)
 	schema := enc.SchemaHash()
 	type seg struct {
 		treated, untreated, tHits, uHits int

@@ -1,4 +1,4 @@
-package engine
+package record
 
 import (
 	"bytes"
@@ -834,8 +834,10 @@ func appendCompactFeatures(b []byte, x features.Vector) []byte {
 	return b
 }
 
-// roundFeatures rounds x's values in place to what a version 4 record keeps of them.
-func roundFeatures(x features.Vector) {
+// RoundFeatures rounds x's values in place to what a version 4 record keeps of them
+// (float32 where that keeps the value to float32's relative precision), so that a decision
+// kept in memory holds what its record will give back.
+func RoundFeatures(x features.Vector) {
 	for i, v := range x.Value {
 		if fitsFloat32(v) {
 			x.Value[i] = float64(float32(v))
@@ -1018,4 +1020,12 @@ func (r *recordReader) time() time.Time {
 	}
 	r.Fail("malformed time")
 	return time.Time{}
+}
+
+// truncate shortens s to n bytes for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

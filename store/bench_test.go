@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/record"
 	"github.com/nextbest/nextbest/store"
 )
 
@@ -37,7 +37,7 @@ var benchT0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 
 // benchDecision is a decision as the engine logs it: 20 candidates, a 30-field context, a
 // sparse feature vector of 36 entries, encoded once.
-func benchDecision(rng *rand.Rand, i int, strs *engine.Strings) *engine.Decision {
+func benchDecision(rng *rand.Rand, i int, strs *record.Strings) *record.Decision {
 	t := benchT0.Add(time.Duration(i) * time.Millisecond)
 	ctx := map[string]any{}
 	for j := range 12 {
@@ -53,35 +53,35 @@ func benchDecision(rng *rand.Rand, i int, strs *engine.Strings) *engine.Decision
 		x.Index = append(x.Index, int32(j*100))
 		x.Value = append(x.Value, rng.Float64())
 	}
-	d := &engine.Decision{
-		ID: engine.NewDecisionID(t, rng), CustomerID: engine.CustomerID(fmt.Sprintf("c%05d", rng.IntN(1000))),
+	d := &record.Decision{
+		ID: record.NewDecisionID(t, rng), CustomerID: record.CustomerID(fmt.Sprintf("c%05d", rng.IntN(1000))),
 		Channel: "web", Time: t, Arm: "nba", Source: "inbound", Context: rawCtx, Schema: "auto", Features: x,
 		Deadline: t.Add(30 * time.Minute),
 	}
 	for j := range 20 {
-		d.Candidates = append(d.Candidates, engine.Candidate{ID: engine.ActionID(fmt.Sprintf("offer-%02d", j)), Rank: j + 1,
+		d.Candidates = append(d.Candidates, record.Candidate{ID: record.ActionID(fmt.Sprintf("offer-%02d", j)), Rank: j + 1,
 			Propensity: rng.Float64(), Score: rng.Float64(), Value: 100, Weight: 1, Priority: rng.Float64() * 100, ModelSeq: uint64(i)})
 	}
-	d.Chosen = []engine.ActionID{d.Candidates[0].ID}
-	d.Encoded = engine.EncodeDecision(nil, d, strs) // the binary record, as logDecision makes it
+	d.Chosen = []record.ActionID{d.Candidates[0].ID}
+	d.Encoded = record.EncodeDecision(nil, d, strs) // the binary record, as logDecision makes it
 	return d
 }
 
 // benchEvent is a feedback event on d, as the committer writes it.
-func benchEvent(d *engine.Decision, seq uint64) engine.EventWrite {
-	ev := &engine.Event{Seq: seq, Time: d.Time.Add(time.Minute), DecisionID: d.ID, ActionID: d.Chosen[0], CustomerID: d.CustomerID,
-		Outcome: engine.Accepted, Learned: true, Features: d.Features}
-	return engine.EventWrite{Event: ev, Outcome: engine.OutcomeState{Seq: seq, Outcome: engine.Accepted},
-		Resolve: &engine.PendingKey{Deadline: d.Deadline, Decision: d.ID, Action: d.Chosen[0]}}
+func benchEvent(d *record.Decision, seq uint64) record.EventWrite {
+	ev := &record.Event{Seq: seq, Time: d.Time.Add(time.Minute), DecisionID: d.ID, ActionID: d.Chosen[0], CustomerID: d.CustomerID,
+		Outcome: record.Accepted, Learned: true, Features: d.Features}
+	return record.EventWrite{Event: ev, Outcome: record.OutcomeState{Seq: seq, Outcome: record.Accepted},
+		Resolve: &record.PendingKey{Deadline: d.Deadline, Decision: d.ID, Action: d.Chosen[0]}}
 }
 
 // benchLog logs n decisions in batches of 500, every other one answered, and returns
 // their IDs.
-func benchLog(b *testing.B, s *store.Store, rng *rand.Rand, n int) []engine.DecisionID {
+func benchLog(b *testing.B, s *store.Store, rng *rand.Rand, n int) []record.DecisionID {
 	b.Helper()
-	ids := make([]engine.DecisionID, n)
+	ids := make([]record.DecisionID, n)
 	for start := 0; start < n; start += 500 {
-		bt := &engine.Batch{}
+		bt := &record.Batch{}
 		for i := start; i < min(start+500, n); i++ {
 			d := benchDecision(rng, i, s.DecisionStrings())
 			ids[i] = d.ID
@@ -108,11 +108,11 @@ func BenchmarkStoreCommit(b *testing.B) {
 				// Pre-built batches, reused round-robin: keys repeat after a while,
 				// which Badger handles as updates, as it would retries.
 				const pool = 64
-				batches := make([]*engine.Batch, pool)
+				batches := make([]*record.Batch, pool)
 				var bytes int64
 				seq := uint64(1)
 				for p := range batches {
-					bt := &engine.Batch{}
+					bt := &record.Batch{}
 					for i := range n {
 						d := benchDecision(rng, p*n+i, s.DecisionStrings())
 						bt.Decisions = append(bt.Decisions, d)
@@ -120,7 +120,7 @@ func BenchmarkStoreCommit(b *testing.B) {
 						bt.Events = append(bt.Events, ev)
 						seq++
 						if p == 0 {
-							bytes += int64(len(d.Encoded) + len(engine.EncodeEvent(nil, ev.Event)))
+							bytes += int64(len(d.Encoded) + len(record.EncodeEvent(nil, ev.Event)))
 						}
 					}
 					batches[p] = bt
@@ -173,7 +173,7 @@ func BenchmarkStoreCustomer(b *testing.B) {
 			rng := rand.New(rand.NewPCG(5, 6))
 			const n = 1000
 			for i := range n {
-				c := engine.Customer{ID: engine.CustomerID(fmt.Sprintf("c%05d", i)), Updated: benchT0, Attributes: map[string]any{
+				c := record.Customer{ID: record.CustomerID(fmt.Sprintf("c%05d", i)), Updated: benchT0, Attributes: map[string]any{
 					"tenure_months": float64(rng.IntN(120)), "monthly_spend": rng.Float64() * 80, "plan": "basic", "segment": "family", "has_device_plan": true,
 				}}
 				if err := s.PutCustomer(ctx, c); err != nil {
@@ -189,7 +189,7 @@ func BenchmarkStoreCustomer(b *testing.B) {
 					r := rand.New(rand.NewPCG(7, 8))
 					for i := 0; !stop.Load(); i++ {
 						d := benchDecision(r, i, s.DecisionStrings())
-						if err := s.Commit(ctx, &engine.Batch{Decisions: []*engine.Decision{d}, Events: []engine.EventWrite{benchEvent(d, uint64(i+1))}}); err != nil {
+						if err := s.Commit(ctx, &record.Batch{Decisions: []*record.Decision{d}, Events: []record.EventWrite{benchEvent(d, uint64(i+1))}}); err != nil {
 							b.Error(err)
 							return
 						}
@@ -198,7 +198,7 @@ func BenchmarkStoreCustomer(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.Customer(ctx, engine.CustomerID(fmt.Sprintf("c%05d", rng.IntN(n)))); err != nil {
+				if _, err := s.Customer(ctx, record.CustomerID(fmt.Sprintf("c%05d", rng.IntN(n)))); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -220,7 +220,7 @@ func BenchmarkStoreDecisions(b *testing.B) {
 	runtime.ReadMemStats(&allocs0)
 	for b.Loop() {
 		seen, outcomes := 0, 0
-		err := s.Decisions(ctx, time.Time{}, func(d *engine.Decision) error {
+		err := s.Decisions(ctx, time.Time{}, func(d *record.Decision) error {
 			seen++
 			outcomes += len(d.Outcomes)
 			return nil

@@ -8,17 +8,17 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // Actions returns every action in the catalog, ordered by id.
-func (s *Store) Actions(ctx context.Context) ([]engine.Action, error) {
-	var out []engine.Action
+func (s *Store) Actions(ctx context.Context) ([]record.Action, error) {
+	var out []record.Action
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tAction), PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			var a engine.Action
+			var a record.Action
 			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &a) }); err != nil {
 				return fmt.Errorf("decode action %q: %w", it.Item().Key(), err)
 			}
@@ -33,7 +33,7 @@ func (s *Store) Actions(ctx context.Context) ([]engine.Action, error) {
 }
 
 // PutAction stores an action definition.
-func (s *Store) PutAction(_ context.Context, a engine.Action) error {
+func (s *Store) PutAction(_ context.Context, a record.Action) error {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encode action %q: %w", a.ID, err)
@@ -73,7 +73,7 @@ func (s *Store) PutSetting(_ context.Context, name string, value []byte) error {
 }
 
 // Customer returns a customer profile, ErrNotFound if absent.
-func (s *Store) Customer(_ context.Context, id engine.CustomerID) (engine.Customer, error) {
+func (s *Store) Customer(_ context.Context, id record.CustomerID) (record.Customer, error) {
 	c, ok, gen := s.customers.get(id)
 	if ok {
 		if c.ID == "" {
@@ -93,7 +93,7 @@ func (s *Store) Customer(_ context.Context, id engine.CustomerID) (engine.Custom
 }
 
 // PutCustomer stores a customer profile.
-func (s *Store) PutCustomer(_ context.Context, c engine.Customer) error {
+func (s *Store) PutCustomer(_ context.Context, c record.Customer) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("encode customer %q: %w", c.ID, err)
@@ -106,7 +106,7 @@ func (s *Store) PutCustomer(_ context.Context, c engine.Customer) error {
 }
 
 // Customers calls fn for every customer profile, in id order.
-func (s *Store) Customers(ctx context.Context, fn func(engine.Customer) error) error {
+func (s *Store) Customers(ctx context.Context, fn func(record.Customer) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tCustomer), PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
@@ -114,7 +114,7 @@ func (s *Store) Customers(ctx context.Context, fn func(engine.Customer) error) e
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var c engine.Customer
+			var c record.Customer
 			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &c) }); err != nil {
 				return fmt.Errorf("decode customer %q: %w", it.Item().Key(), err)
 			}

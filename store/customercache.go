@@ -4,7 +4,7 @@ import (
 	"maps"
 	"sync"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // customerCache keeps decoded customer profiles, so that a decision does not read and
@@ -16,11 +16,11 @@ type customerCache struct {
 	mu  sync.Mutex
 	max int
 	gen uint64
-	m   map[engine.CustomerID]engine.Customer // a zero Customer (empty ID): known absent
+	m   map[record.CustomerID]record.Customer // a zero Customer (empty ID): known absent
 }
 
 func newCustomerCache(max int) *customerCache {
-	return &customerCache{max: max, m: make(map[engine.CustomerID]engine.Customer)}
+	return &customerCache{max: max, m: make(map[record.CustomerID]record.Customer)}
 }
 
 // get returns a copy of the cached profile (its own top-level attribute map, which the
@@ -28,9 +28,9 @@ func newCustomerCache(max int) *customerCache {
 // fill after a miss. A known-absent customer comes back with an empty ID: decisions for
 // customers without a profile (anonymous visitors) are common and would otherwise each
 // search every level of the store.
-func (c *customerCache) get(id engine.CustomerID) (engine.Customer, bool, uint64) {
+func (c *customerCache) get(id record.CustomerID) (record.Customer, bool, uint64) {
 	if c == nil || c.max <= 0 {
-		return engine.Customer{}, false, 0
+		return record.Customer{}, false, 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -42,19 +42,19 @@ func (c *customerCache) get(id engine.CustomerID) (engine.Customer, bool, uint64
 }
 
 // fillAbsent records that the store has no profile for id, read at generation gen.
-func (c *customerCache) fillAbsent(id engine.CustomerID, gen uint64) {
+func (c *customerCache) fillAbsent(id record.CustomerID, gen uint64) {
 	if c == nil || c.max <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen == c.gen {
-		c.put(id, engine.Customer{})
+		c.put(id, record.Customer{})
 	}
 }
 
 // fill caches a profile read from Badger at generation gen, unless a write came since.
-func (c *customerCache) fill(cu engine.Customer, gen uint64) {
+func (c *customerCache) fill(cu record.Customer, gen uint64) {
 	if c == nil || c.max <= 0 {
 		return
 	}
@@ -66,7 +66,7 @@ func (c *customerCache) fill(cu engine.Customer, gen uint64) {
 }
 
 // wrote records a committed write of cu.
-func (c *customerCache) wrote(cu engine.Customer) {
+func (c *customerCache) wrote(cu record.Customer) {
 	if c == nil || c.max <= 0 {
 		return
 	}
@@ -77,7 +77,7 @@ func (c *customerCache) wrote(cu engine.Customer) {
 }
 
 // set stores a private copy of cu; callers hold mu.
-func (c *customerCache) set(cu engine.Customer) {
+func (c *customerCache) set(cu record.Customer) {
 	cu.Attributes = maps.Clone(cu.Attributes)
 	c.put(cu.ID, cu)
 }
@@ -85,7 +85,7 @@ func (c *customerCache) set(cu engine.Customer) {
 // put stores an entry; callers hold mu. A full cache drops an arbitrary entry (Go's map
 // order): about as good as LRU for customers who return at random, and free of
 // bookkeeping.
-func (c *customerCache) put(id engine.CustomerID, cu engine.Customer) {
+func (c *customerCache) put(id record.CustomerID, cu record.Customer) {
 	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
 		for k := range c.m {
 			delete(c.m, k)

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 func TestCustomerCacheReadsWrites(t *testing.T) {
@@ -21,7 +21,7 @@ func TestCustomerCacheReadsWrites(t *testing.T) {
 	}
 	put := func(plan string) {
 		t.Helper()
-		if err := s.PutCustomer(ctx, engine.Customer{ID: "c1", Attributes: map[string]any{"plan": plan}}); err != nil {
+		if err := s.PutCustomer(ctx, record.Customer{ID: "c1", Attributes: map[string]any{"plan": plan}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -42,7 +42,7 @@ func TestCustomerCacheReadsWrites(t *testing.T) {
 	// The cached profile is the stored one: a fresh store on the same data agrees.
 	dir := t.TempDir()
 	s2 := openTest(t, dir)
-	if err := s2.PutCustomer(ctx, engine.Customer{ID: "c2", Attributes: map[string]any{"n": 2.0}}); err != nil {
+	if err := s2.PutCustomer(ctx, record.Customer{ID: "c2", Attributes: map[string]any{"n": 2.0}}); err != nil {
 		t.Fatal(err)
 	}
 	s2.Close()
@@ -61,14 +61,14 @@ func TestCustomerCacheStaleFill(t *testing.T) {
 	if ok {
 		t.Fatal("hit in an empty cache")
 	}
-	c.wrote(engine.Customer{ID: "c1", Attributes: map[string]any{"v": "new"}})
-	c.fill(engine.Customer{ID: "c1", Attributes: map[string]any{"v": "old"}}, gen0)
+	c.wrote(record.Customer{ID: "c1", Attributes: map[string]any{"v": "new"}})
+	c.fill(record.Customer{ID: "c1", Attributes: map[string]any{"v": "old"}}, gen0)
 	if cu, ok, _ := c.get("c1"); !ok || cu.Attributes["v"] != "new" {
 		t.Fatalf("stale fill won: %v %v", cu, ok)
 	}
 	// The same for a record of absence: a write after the read began wins.
 	_, _, gen1 := c.get("c2")
-	c.wrote(engine.Customer{ID: "c2", Attributes: map[string]any{"v": "new"}})
+	c.wrote(record.Customer{ID: "c2", Attributes: map[string]any{"v": "new"}})
 	c.fillAbsent("c2", gen1)
 	if cu, ok, _ := c.get("c2"); !ok || cu.ID != "c2" {
 		t.Fatalf("stale absence won: %v %v", cu, ok)
@@ -82,7 +82,7 @@ func TestCustomerCacheStaleFill(t *testing.T) {
 func TestCustomerCacheBound(t *testing.T) {
 	c := newCustomerCache(3)
 	for i := range 10 {
-		c.wrote(engine.Customer{ID: engine.CustomerID(fmt.Sprint("c", i))})
+		c.wrote(record.Customer{ID: record.CustomerID(fmt.Sprint("c", i))})
 	}
 	if n := len(c.m); n != 3 {
 		t.Fatalf("%d entries, bound 3", n)
@@ -105,8 +105,8 @@ func TestCustomerCacheConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 50 {
-				id := engine.CustomerID(fmt.Sprint("c", w))
-				if err := s.PutCustomer(ctx, engine.Customer{ID: id, Attributes: map[string]any{"i": float64(i)}}); err != nil {
+				id := record.CustomerID(fmt.Sprint("c", w))
+				if err := s.PutCustomer(ctx, record.Customer{ID: id, Attributes: map[string]any{"i": float64(i)}}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -115,7 +115,7 @@ func TestCustomerCacheConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 200 {
-				if c, err := s.Customer(ctx, engine.CustomerID(fmt.Sprint("c", w))); err == nil {
+				if c, err := s.Customer(ctx, record.CustomerID(fmt.Sprint("c", w))); err == nil {
 					c.Attributes["scribble"] = true
 				}
 			}
@@ -123,7 +123,7 @@ func TestCustomerCacheConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	for w := range 4 {
-		c, err := s.Customer(ctx, engine.CustomerID(fmt.Sprint("c", w)))
+		c, err := s.Customer(ctx, record.CustomerID(fmt.Sprint("c", w)))
 		if err != nil || c.Attributes["i"] != 49.0 || c.Attributes["scribble"] != nil {
 			t.Errorf("customer %d: %v, %v", w, c.Attributes, err)
 		}

@@ -9,22 +9,22 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // Decision returns one logged decision with its outcomes, ErrNotFound if absent (or expired).
-func (s *Store) Decision(_ context.Context, id engine.DecisionID) (*engine.Decision, error) {
+func (s *Store) Decision(_ context.Context, id record.DecisionID) (*record.Decision, error) {
 	return s.decision(id, true)
 }
 
 // DecisionRecord returns one logged decision without its outcomes: what feedback needs,
 // without the iterator over the decision's events that attaching them costs.
-func (s *Store) DecisionRecord(_ context.Context, id engine.DecisionID) (*engine.Decision, error) {
+func (s *Store) DecisionRecord(_ context.Context, id record.DecisionID) (*record.Decision, error) {
 	return s.decision(id, false)
 }
 
-func (s *Store) decision(id engine.DecisionID, outcomes bool) (*engine.Decision, error) {
-	var d engine.Decision
+func (s *Store) decision(id record.DecisionID, outcomes bool) (*record.Decision, error) {
+	var d record.Decision
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(decisionKey(id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -34,7 +34,7 @@ func (s *Store) decision(id engine.DecisionID, outcomes bool) (*engine.Decision,
 			return err
 		}
 		// DecodeDecision copies what it keeps out of Badger's buffer.
-		if err := item.Value(func(b []byte) error { return engine.DecodeDecision(b, id, s.strings, &d) }); err != nil {
+		if err := item.Value(func(b []byte) error { return record.DecodeDecision(b, id, s.strings, &d) }); err != nil {
 			return err
 		}
 		if !outcomes {
@@ -52,19 +52,19 @@ func (s *Store) decision(id engine.DecisionID, outcomes bool) (*engine.Decision,
 }
 
 // Decisions calls fn for each logged decision from since on, oldest first, with its outcomes.
-func (s *Store) Decisions(ctx context.Context, since time.Time, fn func(*engine.Decision) error) error {
+func (s *Store) Decisions(ctx context.Context, since time.Time, fn func(*record.Decision) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tDecision), PrefetchValues: true, PrefetchSize: 128})
 		defer it.Close()
 		start := []byte(tDecision)
 		if !since.IsZero() {
-			start = decisionKey(engine.DecisionIDPrefix(since))
+			start = decisionKey(record.DecisionIDPrefix(since))
 		}
 		for it.Seek(start); it.Valid(); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var d engine.Decision
+			var d record.Decision
 			if err := s.decodeDecision(it.Item(), &d); err != nil {
 				return err
 			}
@@ -80,7 +80,7 @@ func (s *Store) Decisions(ctx context.Context, since time.Time, fn func(*engine.
 }
 
 // attachOutcomes fills d.Outcomes with the journal events recorded for d, in sequence order.
-func attachOutcomes(txn *badger.Txn, d *engine.Decision) error {
+func attachOutcomes(txn *badger.Txn, d *record.Decision) error {
 	prefix := decisionEventPrefix(d.ID)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
@@ -97,8 +97,8 @@ func attachOutcomes(txn *badger.Txn, d *engine.Decision) error {
 		if err != nil {
 			return err
 		}
-		var e engine.Event
-		if err := item.Value(func(b []byte) error { return engine.DecodeEvent(b, &e) }); err != nil {
+		var e record.Event
+		if err := item.Value(func(b []byte) error { return record.DecodeEvent(b, &e) }); err != nil {
 			return fmt.Errorf("decode event %d: %w", seq, err)
 		}
 		e.Features.Index, e.Features.Value = nil, nil // the decision already carries them
@@ -108,7 +108,7 @@ func attachOutcomes(txn *badger.Txn, d *engine.Decision) error {
 }
 
 // Expired calls fn for up to limit pending responses whose deadline is before t, oldest first.
-func (s *Store) Expired(ctx context.Context, before time.Time, limit int, fn func(engine.PendingKey) error) error {
+func (s *Store) Expired(ctx context.Context, before time.Time, limit int, fn func(record.PendingKey) error) error {
 	n := 0
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tPending)})
@@ -136,8 +136,8 @@ func (s *Store) Expired(ctx context.Context, before time.Time, limit int, fn fun
 
 // Recent returns up to n decisions, newest first, with their outcomes. It reads n
 // records backwards from the end of the log, whatever the log's size.
-func (s *Store) Recent(ctx context.Context, n int) ([]*engine.Decision, error) {
-	var out []*engine.Decision
+func (s *Store) Recent(ctx context.Context, n int) ([]*record.Decision, error) {
+	var out []*record.Decision
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tDecision), Reverse: true, PrefetchValues: true, PrefetchSize: min(n, 100)})
 		defer it.Close()
@@ -146,7 +146,7 @@ func (s *Store) Recent(ctx context.Context, n int) ([]*engine.Decision, error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var d engine.Decision
+			var d record.Decision
 			if err := s.decodeDecision(it.Item(), &d); err != nil {
 				return err
 			}
@@ -164,9 +164,9 @@ func (s *Store) Recent(ctx context.Context, n int) ([]*engine.Decision, error) {
 }
 
 // decodeDecision decodes the decision record under item (a key of tDecision).
-func (s *Store) decodeDecision(item *badger.Item, d *engine.Decision) error {
-	id := engine.DecisionID(item.Key()[len(tDecision):])
-	if err := item.Value(func(b []byte) error { return engine.DecodeDecision(b, id, s.strings, d) }); err != nil {
+func (s *Store) decodeDecision(item *badger.Item, d *record.Decision) error {
+	id := record.DecisionID(item.Key()[len(tDecision):])
+	if err := item.Value(func(b []byte) error { return record.DecodeDecision(b, id, s.strings, d) }); err != nil {
 		return fmt.Errorf("decode decision %q: %w", id, err)
 	}
 	return nil

@@ -10,13 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // ErrDiskFull is returned by every write while the file system that holds the store has
 // less free space than the reserve (Options.DiskReserve). It wraps
-// engine.ErrInsufficientStorage, which the API answers with 507.
-var ErrDiskFull = fmt.Errorf("store: disk full: %w", engine.ErrInsufficientStorage)
+// record.ErrInsufficientStorage, which the API answers with 507.
+var ErrDiskFull = fmt.Errorf("store: disk full: %w", record.ErrInsufficientStorage)
 
 // diskGuard keeps Badger from faulting on a full file system, by refusing writes while
 // the free space is below a reserve.

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/access"
-	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/record"
 )
 
 // freeNow returns the free bytes of the file system that holds dir.
@@ -52,27 +52,27 @@ func TestDiskFullRefusesWrites(t *testing.T) {
 		t.Fatalf("DiskFull() = false with a reserve of all the free space (%d bytes)", opts.DiskReserve)
 	}
 
-	d := &engine.Decision{ID: "0000000000000002bb", CustomerID: "c1", Channel: "web", Time: time.Unix(2, 0).UTC(), Chosen: []engine.ActionID{"offer"},
+	d := &record.Decision{ID: "0000000000000002bb", CustomerID: "c1", Channel: "web", Time: time.Unix(2, 0).UTC(), Chosen: []record.ActionID{"offer"},
 		Features: features.Vector{Index: []int32{0}, Value: []float64{1}}}
-	ev := &engine.Event{Seq: 2, DecisionID: "0000000000000001aa", ActionID: "offer", Outcome: engine.Clicked, Features: d.Features}
+	ev := &record.Event{Seq: 2, DecisionID: "0000000000000001aa", ActionID: "offer", Outcome: record.Clicked, Features: d.Features}
 	writes := []struct {
 		name  string
 		write func() error
 	}{
-		{"action", func() error { return s.PutAction(ctx, engine.Action{ID: "full", Value: 1, Enabled: true}) }},
+		{"action", func() error { return s.PutAction(ctx, record.Action{ID: "full", Value: 1, Enabled: true}) }},
 		{"customer", func() error {
-			return s.PutCustomer(ctx, engine.Customer{ID: "c2", Attributes: map[string]any{"plan": "big"}})
+			return s.PutCustomer(ctx, record.Customer{ID: "c2", Attributes: map[string]any{"plan": "big"}})
 		}},
 		{"setting", func() error { return s.PutSetting(ctx, "x", []byte("y")) }},
 		{"key", func() error { return s.PutKey(ctx, access.Key{ID: "k1", Role: access.Decide}) }},
-		{"experiment", func() error { return s.PutExperiment(ctx, engine.Experiment{ID: "x1"}) }},
-		{"decisions", func() error { return s.Commit(ctx, &engine.Batch{Decisions: []*engine.Decision{d}, Lazy: true}) }},
+		{"experiment", func() error { return s.PutExperiment(ctx, record.Experiment{ID: "x1"}) }},
+		{"decisions", func() error { return s.Commit(ctx, &record.Batch{Decisions: []*record.Decision{d}, Lazy: true}) }},
 		{"events", func() error {
-			return s.Commit(ctx, &engine.Batch{Events: []engine.EventWrite{{Event: ev, Outcome: engine.OutcomeState{Seq: 2, Outcome: engine.Clicked}}}})
+			return s.Commit(ctx, &record.Batch{Events: []record.EventWrite{{Event: ev, Outcome: record.OutcomeState{Seq: 2, Outcome: record.Clicked}}}})
 		}},
 	}
 	for _, w := range writes {
-		if err := w.write(); !errors.Is(err, ErrDiskFull) || !errors.Is(err, engine.ErrInsufficientStorage) {
+		if err := w.write(); !errors.Is(err, ErrDiskFull) || !errors.Is(err, record.ErrInsufficientStorage) {
 			t.Errorf("%s on a full disk: %v, want ErrDiskFull", w.name, err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestDiskFullRefusesWrites(t *testing.T) {
 	s.disk.reserve = 1 << 20
 	s.disk.mu.Unlock()
 	time.Sleep(checkInterval)
-	if err := s.PutCustomer(ctx, engine.Customer{ID: "c2", Attributes: map[string]any{"plan": "big"}}); err != nil {
+	if err := s.PutCustomer(ctx, record.Customer{ID: "c2", Attributes: map[string]any{"plan": "big"}}); err != nil {
 		t.Fatalf("write after space came back: %v", err)
 	}
 	if s.DiskFull() || s.Stats().DiskFull {

@@ -18,7 +18,7 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/table"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // The store's files are checked before Badger opens them, because Badger repairs some
@@ -43,8 +43,8 @@ import (
 // The DISCARD file carries no checksum; it only guides value-log GC, which rewrites only
 // values the LSM tree still points to, so damage there can cost GC work, not data.
 
-// ErrDamaged marks a store found damaged (see DamageError). It wraps engine.ErrDamaged.
-var ErrDamaged = fmt.Errorf("store: %w", engine.ErrDamaged)
+// ErrDamaged marks a store found damaged (see DamageError). It wraps record.ErrDamaged.
+var ErrDamaged = fmt.Errorf("store: %w", record.ErrDamaged)
 
 // Damage is one thing found damaged in a store: a file, or a record by its key.
 type Damage struct {

@@ -19,25 +19,25 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/table"
 
-	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/record"
 )
 
 // logJournal commits n decisions, each with one feedback event, from event seq+1 on. A
 // decision record carries a 1.5 KB context, over the store's 1 KB value threshold, so
 // that it goes to the value log, as the records of a real catalog do.
-func logJournal(t *testing.T, s *Store, seq uint64, n int) []engine.DecisionID {
+func logJournal(t *testing.T, s *Store, seq uint64, n int) []record.DecisionID {
 	t.Helper()
 	ctx := context.Background()
 	pad, _ := json.Marshal(map[string]string{"note": strings.Repeat("context ", 190)})
-	var ids []engine.DecisionID
+	var ids []record.DecisionID
 	for i := range n {
 		seq++
-		d := &engine.Decision{ID: engine.DecisionID(fmt.Sprintf("d%08d", seq)), CustomerID: engine.CustomerID(fmt.Sprintf("customer-%d", seq)), Channel: "web",
-			Time: time.Unix(int64(i), 0).UTC(), Chosen: []engine.ActionID{"offer"}, Context: pad, Candidates: []engine.Candidate{{ID: "offer", Score: 0.5}},
+		d := &record.Decision{ID: record.DecisionID(fmt.Sprintf("d%08d", seq)), CustomerID: record.CustomerID(fmt.Sprintf("customer-%d", seq)), Channel: "web",
+			Time: time.Unix(int64(i), 0).UTC(), Chosen: []record.ActionID{"offer"}, Context: pad, Candidates: []record.Candidate{{ID: "offer", Score: 0.5}},
 			Features: features.Vector{Index: []int32{0, 3}, Value: []float64{1, float64(i)}}}
-		ev := &engine.Event{Seq: seq, DecisionID: d.ID, ActionID: "offer", Outcome: engine.Accepted, Learned: true, Features: d.Features}
-		b := &engine.Batch{Decisions: []*engine.Decision{d}, Events: []engine.EventWrite{{Event: ev, Outcome: engine.OutcomeState{Seq: seq, Outcome: engine.Accepted}}}}
+		ev := &record.Event{Seq: seq, DecisionID: d.ID, ActionID: "offer", Outcome: record.Accepted, Learned: true, Features: d.Features}
+		b := &record.Batch{Decisions: []*record.Decision{d}, Events: []record.EventWrite{{Event: ev, Outcome: record.OutcomeState{Seq: seq, Outcome: record.Accepted}}}}
 		if err := s.Commit(ctx, b); err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func wantDamage(t *testing.T, dir, file string) *DamageError {
 		t.Fatalf("the store opened; want it refused as damaged in %s", file)
 	}
 	var de *DamageError
-	if !errors.As(err, &de) || !errors.Is(err, engine.ErrDamaged) || !strings.Contains(err.Error(), file) {
+	if !errors.As(err, &de) || !errors.Is(err, record.ErrDamaged) || !strings.Contains(err.Error(), file) {
 		t.Fatalf("open: %v; want a DamageError naming %s", err, file)
 	}
 	after := snapshotFiles(t, dir)
@@ -437,7 +437,7 @@ func TestVerify(t *testing.T) {
 	for _, seq := range []uint64{5, 6, 20} {
 		err := s.db.Update(func(txn *badger.Txn) error {
 			if seq < 10 {
-				if err := txn.Delete(decisionEventKey(engine.DecisionID(fmt.Sprintf("d%08d", seq)), seq)); err != nil {
+				if err := txn.Delete(decisionEventKey(record.DecisionID(fmt.Sprintf("d%08d", seq)), seq)); err != nil {
 					return err
 				}
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	gojson "github.com/goccy/go-json"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // Budgets for one transaction. Badger refuses a transaction over 15% of the memtable size
@@ -38,7 +38,7 @@ type write struct {
 // bookkeeping) as JSON by goccy/go-json, which writes what encoding/json writes in about
 // half the time. Each decision, event group and snapshot is atomic; a large batch is split
 // between them, never inside one.
-func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
+func (s *Store) Commit(ctx context.Context, b *record.Batch) error {
 	var groups [][]write
 	for _, d := range b.Decisions {
 		groups = append(groups, s.decisionWrites(d))
@@ -60,7 +60,7 @@ func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 		if err != nil {
 			return fmt.Errorf("encode snapshot %q v%d: %w", sn.Action, sn.Version, err)
 		}
-		vk := engine.VersionKey{Action: sn.Action, Version: sn.Version}
+		vk := record.VersionKey{Action: sn.Action, Version: sn.Version}
 		groups = append(groups, []write{
 			{key: versionKey(tModelBytes, vk), value: sn.Model},
 			{key: versionKey(tModelMeta, vk), value: meta},
@@ -90,7 +90,7 @@ func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 		book = append(book, write{key: rollupKey(&b.Rollups[i]), value: v})
 	}
 	for i := range b.Contacts {
-		book = append(book, write{key: contactKey(&b.Contacts[i], i), value: engine.EncodeContact(nil, &b.Contacts[i]), ttl: true})
+		book = append(book, write{key: contactKey(&b.Contacts[i], i), value: record.EncodeContact(nil, &b.Contacts[i]), ttl: true})
 	}
 	for i := range b.Outcomes {
 		o := &b.Outcomes[i]
@@ -179,10 +179,10 @@ func (s *Store) writeGroups(ctx context.Context, groups [][]write) error {
 	return nil
 }
 
-func (s *Store) decisionWrites(d *engine.Decision) []write {
+func (s *Store) decisionWrites(d *record.Decision) []write {
 	b := d.Encoded
 	if b == nil {
-		b = engine.EncodeDecision(nil, d, s.strings) // without outcomes: they live in the journal
+		b = record.EncodeDecision(nil, d, s.strings) // without outcomes: they live in the journal
 	}
 	g := []write{{key: decisionKey(d.ID), value: b, ttl: true}}
 	if d.Source != "inbound" && len(d.Chosen) > 0 {
@@ -190,25 +190,25 @@ func (s *Store) decisionWrites(d *engine.Decision) []write {
 	}
 	if !d.Deadline.IsZero() {
 		for _, a := range d.Chosen {
-			g = append(g, write{key: pendingKey(engine.PendingKey{Deadline: d.Deadline, Decision: d.ID, Action: a}), ttl: true})
+			g = append(g, write{key: pendingKey(record.PendingKey{Deadline: d.Deadline, Decision: d.ID, Action: a}), ttl: true})
 		}
 	}
 	return g
 }
 
-func eventWrites(ew engine.EventWrite) []write {
+func eventWrites(ew record.EventWrite) []write {
 	e := ew.Event
 	if ew.ResolveLabel != nil {
 		// A label event: the event, its place among the decision's events, and the open
 		// label it resolves; no outcome state (that is feedback's idempotency).
-		g := []write{{key: eventKey(e.Seq), value: engine.EncodeEvent(nil, e)}, {key: decisionEventKey(e.DecisionID, e.Seq), ttl: true}}
+		g := []write{{key: eventKey(e.Seq), value: record.EncodeEvent(nil, e)}, {key: decisionEventKey(e.DecisionID, e.Seq), ttl: true}}
 		return append(g, labelDeletes(ew.ResolveLabel)...)
 	}
 	g := []write{
 		// No TTL on the event itself: the journal keeps an event until a model snapshot
 		// covers it and it is older than the retention (TrimJournal). The rest expires.
-		{key: eventKey(e.Seq), value: engine.EncodeEvent(nil, e)},
-		{key: outcomeKey(engine.OutcomeKey{Decision: e.DecisionID, Action: e.ActionID}), value: engine.EncodeOutcomeState(nil, &ew.Outcome), ttl: true},
+		{key: eventKey(e.Seq), value: record.EncodeEvent(nil, e)},
+		{key: outcomeKey(record.OutcomeKey{Decision: e.DecisionID, Action: e.ActionID}), value: record.EncodeOutcomeState(nil, &ew.Outcome), ttl: true},
 		{key: decisionEventKey(e.DecisionID, e.Seq), ttl: true},
 	}
 	if ew.Resolve != nil {
@@ -239,7 +239,7 @@ func (s *Store) LastSeq(_ context.Context) (uint64, error) {
 }
 
 // Replay calls fn for each event with Seq > after, in sequence order.
-func (s *Store) Replay(ctx context.Context, after uint64, fn func(*engine.Event) error) error {
+func (s *Store) Replay(ctx context.Context, after uint64, fn func(*record.Event) error) error {
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tEvent), PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
@@ -247,9 +247,9 @@ func (s *Store) Replay(ctx context.Context, after uint64, fn func(*engine.Event)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var e engine.Event
+			var e record.Event
 			// DecodeEvent keeps nothing of Badger's buffer.
-			if err := it.Item().Value(func(b []byte) error { return engine.DecodeEvent(b, &e) }); err != nil {
+			if err := it.Item().Value(func(b []byte) error { return record.DecodeEvent(b, &e) }); err != nil {
 				return fmt.Errorf("decode event %s: %w", keyName(it.Item().Key()), err)
 			}
 			if err := fn(&e); err != nil {
@@ -265,9 +265,9 @@ func (s *Store) Replay(ctx context.Context, after uint64, fn func(*engine.Event)
 }
 
 // Event returns one journal event, ErrNotFound if absent.
-func (s *Store) Event(_ context.Context, seq uint64) (*engine.Event, error) {
-	var e engine.Event
-	if err := s.getRecord(eventKey(seq), func(b []byte) error { return engine.DecodeEvent(b, &e) }); err != nil {
+func (s *Store) Event(_ context.Context, seq uint64) (*record.Event, error) {
+	var e record.Event
+	if err := s.getRecord(eventKey(seq), func(b []byte) error { return record.DecodeEvent(b, &e) }); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
@@ -277,9 +277,9 @@ func (s *Store) Event(_ context.Context, seq uint64) (*engine.Event, error) {
 }
 
 // Outcome returns the recorded state of a (decision, action) pair, ErrNotFound if none.
-func (s *Store) Outcome(_ context.Context, k engine.OutcomeKey) (engine.OutcomeState, error) {
-	var o engine.OutcomeState
-	if err := s.getRecord(outcomeKey(k), func(b []byte) error { return engine.DecodeOutcomeState(b, &o) }); err != nil {
+func (s *Store) Outcome(_ context.Context, k record.OutcomeKey) (record.OutcomeState, error) {
+	var o record.OutcomeState
+	if err := s.getRecord(outcomeKey(k), func(b []byte) error { return record.DecodeOutcomeState(b, &o) }); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return o, err
 		}

@@ -8,18 +8,18 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/record"
 )
 
 // commitEvents writes journal events from through to, one decision each.
 func commitEvents(t *testing.T, s *Store, from, to uint64) {
 	t.Helper()
-	var b engine.Batch
+	var b record.Batch
 	for seq := from; seq <= to; seq++ {
-		ev := &engine.Event{Seq: seq, Time: time.Unix(int64(seq), 0).UTC(), DecisionID: engine.DecisionID("d" + string(rune('a'+seq%26))), ActionID: "offer", Outcome: engine.Accepted, Learned: true,
+		ev := &record.Event{Seq: seq, Time: time.Unix(int64(seq), 0).UTC(), DecisionID: record.DecisionID("d" + string(rune('a'+seq%26))), ActionID: "offer", Outcome: record.Accepted, Learned: true,
 			Features: features.Vector{Index: []int32{0}, Value: []float64{1}}}
-		b.Events = append(b.Events, engine.EventWrite{Event: ev, Outcome: engine.OutcomeState{Seq: seq, Outcome: engine.Accepted}})
+		b.Events = append(b.Events, record.EventWrite{Event: ev, Outcome: record.OutcomeState{Seq: seq, Outcome: record.Accepted}})
 	}
 	if err := s.Commit(context.Background(), &b); err != nil {
 		t.Fatal(err)
@@ -30,7 +30,7 @@ func commitEvents(t *testing.T, s *Store, from, to uint64) {
 func journalSeqs(t *testing.T, s *Store) []uint64 {
 	t.Helper()
 	var seqs []uint64
-	if err := s.Replay(context.Background(), 0, func(e *engine.Event) error { seqs = append(seqs, e.Seq); return nil }); err != nil {
+	if err := s.Replay(context.Background(), 0, func(e *record.Event) error { seqs = append(seqs, e.Seq); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return seqs
@@ -144,9 +144,9 @@ func TestTrimJournalOfEarlierVersions(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	old := &engine.Event{Seq: 1, Time: now.UTC(), DecisionID: "d1", ActionID: "offer", Outcome: engine.Accepted, Learned: true}
+	old := &record.Event{Seq: 1, Time: now.UTC(), DecisionID: "d1", ActionID: "offer", Outcome: record.Accepted, Learned: true}
 	if err := s.db.Update(func(txn *badger.Txn) error {
-		return txn.SetEntry(badger.NewEntry(eventKey(1), engine.EncodeEvent(nil, old)).WithTTL(90 * 24 * time.Hour))
+		return txn.SetEntry(badger.NewEntry(eventKey(1), record.EncodeEvent(nil, old)).WithTTL(90 * 24 * time.Hour))
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,22 +8,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // Key layout, version 1. Every table name ends in '/'; ids never contain NUL (see
-// engine.ValidID), so NUL separates the parts of composite keys.
+// record.ValidID), so NUL separates the parts of composite keys.
 const (
 	layout      = "v1/"
-	tAction     = layout + "action/"    // + action id -> engine.Action JSON
-	tCustomer   = layout + "customer/"  // + customer id -> engine.Customer JSON
+	tAction     = layout + "action/"    // + action id -> record.Action JSON
+	tCustomer   = layout + "customer/"  // + customer id -> record.Customer JSON
 	tSetting    = layout + "setting/"   // + name -> bytes
-	tDecision   = layout + "decision/"  // + decision id (time ordered) -> engine.EncodeDecision (JSON before)
-	tEvent      = layout + "event/"     // + seq (8 bytes big endian) -> engine.EncodeEvent (JSON before)
-	tOutcome    = layout + "outcome/"   // + decision id NUL action id -> engine.EncodeOutcomeState (JSON before)
+	tDecision   = layout + "decision/"  // + decision id (time ordered) -> record.EncodeDecision (JSON before)
+	tEvent      = layout + "event/"     // + seq (8 bytes big endian) -> record.EncodeEvent (JSON before)
+	tOutcome    = layout + "outcome/"   // + decision id NUL action id -> record.EncodeOutcomeState (JSON before)
 	tPending    = layout + "pending/"   // + deadline (8 bytes BE unix ns) + decision id NUL action id -> empty
 	tDecEvent   = layout + "devent/"    // + decision id NUL seq (8 bytes BE) -> empty: the events of a decision
-	tModelMeta  = layout + "modelmeta/" // + action id NUL version (8 bytes BE) -> engine.Snapshot JSON
+	tModelMeta  = layout + "modelmeta/" // + action id NUL version (8 bytes BE) -> record.Snapshot JSON
 	tModelBytes = layout + "model/"     // + action id NUL version (8 bytes BE) -> model bytes
 	tTrimMark   = layout + "trimmark/"  // + time (8 bytes BE unix ns) -> covered seq (8 bytes BE): see TrimJournal
 	sep         = "\x00"
@@ -35,15 +35,15 @@ const (
 // ErrBadKey reports a key that does not follow the layout.
 var ErrBadKey = errors.New("malformed store key")
 
-func actionKey(id engine.ActionID) []byte     { return []byte(tAction + string(id)) }
-func customerKey(id engine.CustomerID) []byte { return []byte(tCustomer + string(id)) }
+func actionKey(id record.ActionID) []byte     { return []byte(tAction + string(id)) }
+func customerKey(id record.CustomerID) []byte { return []byte(tCustomer + string(id)) }
 func settingKey(name string) []byte           { return []byte(tSetting + name) }
-func decisionKey(id engine.DecisionID) []byte { return []byte(tDecision + string(id)) }
-func outcomeKey(k engine.OutcomeKey) []byte {
+func decisionKey(id record.DecisionID) []byte { return []byte(tDecision + string(id)) }
+func outcomeKey(k record.OutcomeKey) []byte {
 	return []byte(tOutcome + string(k.Decision) + sep + string(k.Action))
 }
 
-func decisionEventKey(id engine.DecisionID, seq uint64) []byte {
+func decisionEventKey(id record.DecisionID, seq uint64) []byte {
 	k := make([]byte, 0, len(tDecEvent)+len(id)+1+8)
 	k = append(k, tDecEvent...)
 	k = append(k, id...)
@@ -51,7 +51,7 @@ func decisionEventKey(id engine.DecisionID, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
-func decisionEventPrefix(id engine.DecisionID) []byte { return []byte(tDecEvent + string(id) + sep) }
+func decisionEventPrefix(id record.DecisionID) []byte { return []byte(tDecEvent + string(id) + sep) }
 
 func eventKey(seq uint64) []byte {
 	k := make([]byte, len(tEvent)+8)
@@ -67,7 +67,7 @@ func parseEventKey(k []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(k[len(tEvent):]), nil
 }
 
-func pendingKey(p engine.PendingKey) []byte {
+func pendingKey(p record.PendingKey) []byte {
 	k := make([]byte, 0, len(tPending)+8+len(p.Decision)+1+len(p.Action))
 	k = append(k, tPending...)
 	k = binary.BigEndian.AppendUint64(k, uint64(p.Deadline.UnixNano()))
@@ -85,19 +85,19 @@ func keyName(k []byte) string {
 	return strconv.Quote(string(k))
 }
 
-func parsePendingKey(k []byte) (engine.PendingKey, error) {
+func parsePendingKey(k []byte) (record.PendingKey, error) {
 	if len(k) < len(tPending)+8+3 || string(k[:len(tPending)]) != tPending {
-		return engine.PendingKey{}, ErrBadKey
+		return record.PendingKey{}, ErrBadKey
 	}
 	ns := binary.BigEndian.Uint64(k[len(tPending):])
 	d, a, ok := strings.Cut(string(k[len(tPending)+8:]), sep)
 	if !ok || d == "" || a == "" {
-		return engine.PendingKey{}, ErrBadKey
+		return record.PendingKey{}, ErrBadKey
 	}
-	return engine.PendingKey{Deadline: time.Unix(0, int64(ns)).UTC(), Decision: engine.DecisionID(d), Action: engine.ActionID(a)}, nil
+	return record.PendingKey{Deadline: time.Unix(0, int64(ns)).UTC(), Decision: record.DecisionID(d), Action: record.ActionID(a)}, nil
 }
 
-func versionKey(table string, v engine.VersionKey) []byte {
+func versionKey(table string, v record.VersionKey) []byte {
 	k := make([]byte, 0, len(table)+len(v.Action)+1+8)
 	k = append(k, table...)
 	k = append(k, v.Action...)
@@ -105,18 +105,18 @@ func versionKey(table string, v engine.VersionKey) []byte {
 	return binary.BigEndian.AppendUint64(k, v.Version)
 }
 
-func versionPrefix(table string, id engine.ActionID) []byte {
+func versionPrefix(table string, id record.ActionID) []byte {
 	return []byte(table + string(id) + sep)
 }
 
-func parseVersionKey(table string, k []byte) (engine.VersionKey, error) {
+func parseVersionKey(table string, k []byte) (record.VersionKey, error) {
 	if len(k) < len(table)+1+1+8 || string(k[:len(table)]) != table {
-		return engine.VersionKey{}, ErrBadKey
+		return record.VersionKey{}, ErrBadKey
 	}
 	rest := k[len(table):]
 	id, ver := rest[:len(rest)-8], rest[len(rest)-8:]
 	if len(id) < 2 || id[len(id)-1] != 0 {
-		return engine.VersionKey{}, ErrBadKey
+		return record.VersionKey{}, ErrBadKey
 	}
-	return engine.VersionKey{Action: engine.ActionID(id[:len(id)-1]), Version: binary.BigEndian.Uint64(ver)}, nil
+	return record.VersionKey{Action: record.ActionID(id[:len(id)-1]), Version: binary.BigEndian.Uint64(ver)}, nil
 }

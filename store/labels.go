@@ -10,9 +10,9 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
 	"github.com/nextbest/nextbest/internal/binrec"
+	"github.com/nextbest/nextbest/record"
 )
 
 // The delayed labels of engine/labels.go: an open label is stored under its deadline (so
@@ -26,7 +26,7 @@ const (
 	tLeft      = layout + "left/"      // + customer -> time (8 bytes BE unix ns) of the latest churn
 )
 
-func labelKey(k engine.LabelKey) []byte {
+func labelKey(k record.LabelKey) []byte {
 	b := make([]byte, 0, len(tLabel)+8+len(k.Decision)+1+len(k.Objective))
 	b = append(b, tLabel...)
 	b = binary.BigEndian.AppendUint64(b, uint64(k.Deadline.UnixNano()))
@@ -35,25 +35,25 @@ func labelKey(k engine.LabelKey) []byte {
 	return append(b, k.Objective...)
 }
 
-func parseLabelKey(k []byte) (engine.LabelKey, error) {
+func parseLabelKey(k []byte) (record.LabelKey, error) {
 	if len(k) < len(tLabel)+8+3 || string(k[:len(tLabel)]) != tLabel {
-		return engine.LabelKey{}, ErrBadKey
+		return record.LabelKey{}, ErrBadKey
 	}
 	rest := k[len(tLabel)+8:]
 	i := indexByte(rest, 0)
 	if i < 1 || i == len(rest)-1 {
-		return engine.LabelKey{}, ErrBadKey
+		return record.LabelKey{}, ErrBadKey
 	}
-	return engine.LabelKey{
+	return record.LabelKey{
 		Deadline:  time.Unix(0, int64(binary.BigEndian.Uint64(k[len(tLabel):]))).UTC(),
-		Decision:  engine.DecisionID(rest[:i]),
+		Decision:  record.DecisionID(rest[:i]),
 		Objective: string(rest[i+1:]),
 	}, nil
 }
 
-func labelCustPrefix(c engine.CustomerID) []byte { return []byte(tLabelCust + string(c) + sep) }
+func labelCustPrefix(c record.CustomerID) []byte { return []byte(tLabelCust + string(c) + sep) }
 
-func labelCustKey(l *engine.Label) []byte {
+func labelCustKey(l *record.Label) []byte {
 	b := labelCustPrefix(l.Customer)
 	b = binary.BigEndian.AppendUint64(b, uint64(l.Time.UnixNano()))
 	b = append(b, l.Decision...)
@@ -61,7 +61,7 @@ func labelCustKey(l *engine.Label) []byte {
 	return append(b, l.Objective...)
 }
 
-func leftKey(c engine.CustomerID) []byte { return []byte(tLeft + string(c)) }
+func leftKey(c record.CustomerID) []byte { return []byte(tLeft + string(c)) }
 
 func indexByte(b []byte, c byte) int {
 	for i, x := range b {
@@ -79,7 +79,7 @@ var errLabelRecord = errors.New("label record")
 // features (as in the decision record), the hit flag, then a CRC-32C of the record.
 const labelRecordV1 = 1
 
-func encodeLabel(l *engine.Label) []byte {
+func encodeLabel(l *record.Label) []byte {
 	b := make([]byte, 0, 64+len(l.Customer)+len(l.Treated)+len(l.Schema)+12*len(l.Features.Index))
 	b = append(b, labelRecordV1)
 	for _, s := range [...]string{string(l.Customer), string(l.Treated), l.Schema} {
@@ -102,18 +102,18 @@ func encodeLabel(l *engine.Label) []byte {
 	return binrec.AppendChecksum(b, 0)
 }
 
-func decodeLabel(k engine.LabelKey, b []byte) (engine.Label, error) {
+func decodeLabel(k record.LabelKey, b []byte) (record.Label, error) {
 	if len(b) == 0 || b[0] != labelRecordV1 {
-		return engine.Label{}, fmt.Errorf("%w: unknown version", errLabelRecord)
+		return record.Label{}, fmt.Errorf("%w: unknown version", errLabelRecord)
 	}
 	body, err := binrec.Checked(b, errLabelRecord)
 	if err != nil {
-		return engine.Label{}, err
+		return record.Label{}, err
 	}
 	r := binrec.NewReader(body[1:], errLabelRecord)
-	l := engine.Label{LabelKey: k}
-	l.Customer = engine.CustomerID(r.LenBytes("string"))
-	l.Treated = engine.ActionID(r.LenBytes("string"))
+	l := record.Label{LabelKey: k}
+	l.Customer = record.CustomerID(r.LenBytes("string"))
+	l.Treated = record.ActionID(r.LenBytes("string"))
 	l.Schema = string(r.LenBytes("string"))
 	l.Time = time.Unix(0, r.Varint("time")).UTC()
 	if n := r.Count(1+8, "count"); n > 0 {
@@ -137,25 +137,25 @@ func decodeLabel(k engine.LabelKey, b []byte) (engine.Label, error) {
 		r.Fail("hit flag")
 	}
 	if err := r.Done(); err != nil {
-		return engine.Label{}, err
+		return record.Label{}, err
 	}
 	return l, nil
 }
 
 // labelWrites are the writes of an open label: the record and the customer index.
-func labelWrites(l *engine.Label) []write {
+func labelWrites(l *record.Label) []write {
 	dl := binary.BigEndian.AppendUint64(nil, uint64(l.Deadline.UnixNano()))
 	return []write{{key: labelKey(l.LabelKey), value: encodeLabel(l)}, {key: labelCustKey(l), value: dl}}
 }
 
 // labelDeletes delete an open label and its index entry.
-func labelDeletes(l *engine.Label) []write {
+func labelDeletes(l *record.Label) []write {
 	return []write{{key: labelKey(l.LabelKey), del: true}, {key: labelCustKey(l), del: true}}
 }
 
 // Label returns an open label, ErrNotFound once it is resolved.
-func (s *Store) Label(_ context.Context, k engine.LabelKey) (engine.Label, error) {
-	var l engine.Label
+func (s *Store) Label(_ context.Context, k record.LabelKey) (record.Label, error) {
+	var l record.Label
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(labelKey(k))
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -170,15 +170,15 @@ func (s *Store) Label(_ context.Context, k engine.LabelKey) (engine.Label, error
 		})
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return engine.Label{}, fmt.Errorf("get label: %w", err)
+		return record.Label{}, fmt.Errorf("get label: %w", err)
 	}
 	return l, err
 }
 
 // CustomerLabels returns the open labels of a customer's decisions, oldest decision
 // first.
-func (s *Store) CustomerLabels(ctx context.Context, c engine.CustomerID) ([]engine.Label, error) {
-	var out []engine.Label
+func (s *Store) CustomerLabels(ctx context.Context, c record.CustomerID) ([]record.Label, error) {
+	var out []record.Label
 	prefix := labelCustPrefix(c)
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
@@ -203,7 +203,7 @@ func (s *Store) CustomerLabels(ctx context.Context, c engine.CustomerID) ([]engi
 			if len(dl) != 8 {
 				return fmt.Errorf("%w: label index value of %d bytes", errLabelRecord, len(dl))
 			}
-			lk := engine.LabelKey{Deadline: time.Unix(0, int64(binary.BigEndian.Uint64(dl))).UTC(), Decision: engine.DecisionID(rest[8 : 8+i]), Objective: string(rest[8+i+1:])}
+			lk := record.LabelKey{Deadline: time.Unix(0, int64(binary.BigEndian.Uint64(dl))).UTC(), Decision: record.DecisionID(rest[8 : 8+i]), Objective: string(rest[8+i+1:])}
 			item, err := txn.Get(labelKey(lk))
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue // resolved in a transaction that has not removed the index yet
@@ -231,7 +231,7 @@ func (s *Store) CustomerLabels(ctx context.Context, c engine.CustomerID) ([]engi
 
 // DueLabels calls fn for up to limit open labels whose deadline is before t, in deadline
 // order.
-func (s *Store) DueLabels(ctx context.Context, before time.Time, limit int, fn func(engine.Label) error) error {
+func (s *Store) DueLabels(ctx context.Context, before time.Time, limit int, fn func(record.Label) error) error {
 	n := 0
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tLabel), PrefetchValues: true})
@@ -247,7 +247,7 @@ func (s *Store) DueLabels(ctx context.Context, before time.Time, limit int, fn f
 			if !k.Deadline.Before(before) {
 				return nil // keys are in deadline order
 			}
-			var l engine.Label
+			var l record.Label
 			if err := it.Item().Value(func(b []byte) error {
 				l, err = decodeLabel(k, b)
 				return err
@@ -264,7 +264,7 @@ func (s *Store) DueLabels(ctx context.Context, before time.Time, limit int, fn f
 }
 
 // LeftAt returns the time of the customer's latest recorded churn, ErrNotFound if none.
-func (s *Store) LeftAt(_ context.Context, c engine.CustomerID) (time.Time, error) {
+func (s *Store) LeftAt(_ context.Context, c record.CustomerID) (time.Time, error) {
 	var t time.Time
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(leftKey(c))

@@ -8,21 +8,21 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // LatestSnapshots returns the newest stored version of every action's model, with bytes.
-func (s *Store) LatestSnapshots(ctx context.Context) ([]engine.Snapshot, error) {
-	var out []engine.Snapshot
+func (s *Store) LatestSnapshots(ctx context.Context) ([]record.Snapshot, error) {
+	var out []record.Snapshot
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tModelMeta), PrefetchValues: true})
 		defer it.Close()
-		var last *engine.Snapshot
+		var last *record.Snapshot
 		flush := func() error {
 			if last == nil {
 				return nil
 			}
-			b, err := modelBytes(txn, engine.VersionKey{Action: last.Action, Version: last.Version})
+			b, err := modelBytes(txn, record.VersionKey{Action: last.Action, Version: last.Version})
 			if err != nil {
 				return err
 			}
@@ -34,7 +34,7 @@ func (s *Store) LatestSnapshots(ctx context.Context) ([]engine.Snapshot, error) 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var sn engine.Snapshot
+			var sn record.Snapshot
 			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &sn) }); err != nil {
 				return fmt.Errorf("decode snapshot %q: %w", it.Item().Key(), err)
 			}
@@ -53,7 +53,7 @@ func (s *Store) LatestSnapshots(ctx context.Context) ([]engine.Snapshot, error) 
 	return out, nil
 }
 
-func modelBytes(txn *badger.Txn, k engine.VersionKey) ([]byte, error) {
+func modelBytes(txn *badger.Txn, k record.VersionKey) ([]byte, error) {
 	item, err := txn.Get(versionKey(tModelBytes, k))
 	if err != nil {
 		return nil, fmt.Errorf("model bytes %q v%d: %w", k.Action, k.Version, err)
@@ -62,8 +62,8 @@ func modelBytes(txn *badger.Txn, k engine.VersionKey) ([]byte, error) {
 }
 
 // Versions lists an action's stored model versions, newest first, without model bytes.
-func (s *Store) Versions(ctx context.Context, id engine.ActionID) ([]engine.Snapshot, error) {
-	out := []engine.Snapshot{}
+func (s *Store) Versions(ctx context.Context, id record.ActionID) ([]record.Snapshot, error) {
+	out := []record.Snapshot{}
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: versionPrefix(tModelMeta, id), PrefetchValues: true})
 		defer it.Close()
@@ -71,7 +71,7 @@ func (s *Store) Versions(ctx context.Context, id engine.ActionID) ([]engine.Snap
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var sn engine.Snapshot
+			var sn record.Snapshot
 			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &sn) }); err != nil {
 				return fmt.Errorf("decode snapshot %q: %w", it.Item().Key(), err)
 			}
@@ -89,8 +89,8 @@ func (s *Store) Versions(ctx context.Context, id engine.ActionID) ([]engine.Snap
 }
 
 // Snapshot returns one stored model version with its bytes, ErrNotFound if absent.
-func (s *Store) Snapshot(_ context.Context, k engine.VersionKey) (engine.Snapshot, error) {
-	var sn engine.Snapshot
+func (s *Store) Snapshot(_ context.Context, k record.VersionKey) (record.Snapshot, error) {
+	var sn record.Snapshot
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(versionKey(tModelMeta, k))
 		if errors.Is(err, badger.ErrKeyNotFound) {

@@ -10,30 +10,30 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // Tables of the experiments layer.
 const (
-	tExperiment = layout + "experiment/" // + experiment id -> engine.Experiment JSON
-	tCampaign   = layout + "campaign/"   // + campaign id -> engine.Campaign JSON
-	tEnrollment = layout + "enrollment/" // + experiment id NUL customer id -> engine.Enrollment JSON
-	tRollup     = layout + "rollup/"     // + experiment id NUL day NUL arm -> engine.Rollup JSON
-	tContact    = layout + "contact/"    // + customer id NUL time (8 bytes BE) NUL n -> engine.EncodeContact (JSON before)
+	tExperiment = layout + "experiment/" // + experiment id -> record.Experiment JSON
+	tCampaign   = layout + "campaign/"   // + campaign id -> record.Campaign JSON
+	tEnrollment = layout + "enrollment/" // + experiment id NUL customer id -> record.Enrollment JSON
+	tRollup     = layout + "rollup/"     // + experiment id NUL day NUL arm -> record.Rollup JSON
+	tContact    = layout + "contact/"    // + customer id NUL time (8 bytes BE) NUL n -> record.EncodeContact (JSON before)
 	tOutbox     = layout + "outbox/"     // + channel NUL decision id -> empty
-	tCOutcome   = layout + "coutcome/"   // + time (8 bytes BE) + 8 random bytes -> engine.CustomerOutcome JSON
+	tCOutcome   = layout + "coutcome/"   // + time (8 bytes BE) + 8 random bytes -> record.CustomerOutcome JSON
 	tCOutcomeID = layout + "coutcomeid/" // + client id -> empty
 )
 
-func enrollmentKey(x engine.ExperimentID, c engine.CustomerID) []byte {
+func enrollmentKey(x record.ExperimentID, c record.CustomerID) []byte {
 	return []byte(tEnrollment + string(x) + sep + string(c))
 }
 
-func rollupKey(r *engine.Rollup) []byte {
+func rollupKey(r *record.Rollup) []byte {
 	return []byte(tRollup + string(r.Experiment) + sep + r.Day + sep + r.Arm)
 }
 
-func contactKey(c *engine.ContactEvent, n int) []byte {
+func contactKey(c *record.ContactEvent, n int) []byte {
 	k := make([]byte, 0, len(tContact)+len(c.Customer)+1+8+1+4)
 	k = append(k, tContact...)
 	k = append(k, c.Customer...)
@@ -43,17 +43,17 @@ func contactKey(c *engine.ContactEvent, n int) []byte {
 	return binary.BigEndian.AppendUint32(k, uint32(n))
 }
 
-func contactPrefix(c engine.CustomerID) []byte { return []byte(tContact + string(c) + sep) }
+func contactPrefix(c record.CustomerID) []byte { return []byte(tContact + string(c) + sep) }
 
-func outboxKey(channel string, id engine.DecisionID) []byte {
+func outboxKey(channel string, id record.DecisionID) []byte {
 	return []byte(tOutbox + channel + sep + string(id))
 }
 
 // Experiments returns every experiment.
-func (s *Store) Experiments(ctx context.Context) ([]engine.Experiment, error) {
-	var out []engine.Experiment
+func (s *Store) Experiments(ctx context.Context) ([]record.Experiment, error) {
+	var out []record.Experiment
 	return out, s.scan(ctx, []byte(tExperiment), func(b []byte) error {
-		var x engine.Experiment
+		var x record.Experiment
 		if err := json.Unmarshal(b, &x); err != nil {
 			return err
 		}
@@ -63,15 +63,15 @@ func (s *Store) Experiments(ctx context.Context) ([]engine.Experiment, error) {
 }
 
 // PutExperiment stores an experiment.
-func (s *Store) PutExperiment(_ context.Context, x engine.Experiment) error {
+func (s *Store) PutExperiment(_ context.Context, x record.Experiment) error {
 	return s.putJSON([]byte(tExperiment+string(x.ID)), x)
 }
 
 // Campaigns returns every campaign.
-func (s *Store) Campaigns(ctx context.Context) ([]engine.Campaign, error) {
-	var out []engine.Campaign
+func (s *Store) Campaigns(ctx context.Context) ([]record.Campaign, error) {
+	var out []record.Campaign
 	return out, s.scan(ctx, []byte(tCampaign), func(b []byte) error {
-		var c engine.Campaign
+		var c record.Campaign
 		if err := json.Unmarshal(b, &c); err != nil {
 			return err
 		}
@@ -81,13 +81,13 @@ func (s *Store) Campaigns(ctx context.Context) ([]engine.Campaign, error) {
 }
 
 // PutCampaign stores a campaign.
-func (s *Store) PutCampaign(_ context.Context, c engine.Campaign) error {
+func (s *Store) PutCampaign(_ context.Context, c record.Campaign) error {
 	return s.putJSON([]byte(tCampaign+string(c.ID)), c)
 }
 
 // Enrollment returns a customer's enrollment in an experiment, ErrNotFound if none.
-func (s *Store) Enrollment(_ context.Context, x engine.ExperimentID, c engine.CustomerID) (engine.Enrollment, error) {
-	var en engine.Enrollment
+func (s *Store) Enrollment(_ context.Context, x record.ExperimentID, c record.CustomerID) (record.Enrollment, error) {
+	var en record.Enrollment
 	err := s.get(enrollmentKey(x, c), &en)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		err = fmt.Errorf("get enrollment %s/%s: %w", x, c, err)
@@ -96,10 +96,10 @@ func (s *Store) Enrollment(_ context.Context, x engine.ExperimentID, c engine.Cu
 }
 
 // Rollups returns an experiment's daily rollups, ordered by day then arm.
-func (s *Store) Rollups(ctx context.Context, x engine.ExperimentID) ([]engine.Rollup, error) {
-	var out []engine.Rollup
+func (s *Store) Rollups(ctx context.Context, x record.ExperimentID) ([]record.Rollup, error) {
+	var out []record.Rollup
 	return out, s.scan(ctx, []byte(tRollup+string(x)+sep), func(b []byte) error {
-		var r engine.Rollup
+		var r record.Rollup
 		if err := json.Unmarshal(b, &r); err != nil {
 			return err
 		}
@@ -109,8 +109,8 @@ func (s *Store) Rollups(ctx context.Context, x engine.ExperimentID) ([]engine.Ro
 }
 
 // Contacts returns a customer's contact history from since on, oldest first.
-func (s *Store) Contacts(ctx context.Context, c engine.CustomerID, since time.Time) ([]engine.ContactEvent, error) {
-	var out []engine.ContactEvent
+func (s *Store) Contacts(ctx context.Context, c record.CustomerID, since time.Time) ([]record.ContactEvent, error) {
+	var out []record.ContactEvent
 	prefix := contactPrefix(c)
 	start := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(since.UnixNano(), 0)))
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -120,8 +120,8 @@ func (s *Store) Contacts(ctx context.Context, c engine.CustomerID, since time.Ti
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var ev engine.ContactEvent
-			if err := it.Item().Value(func(b []byte) error { return engine.DecodeContact(b, &ev) }); err != nil {
+			var ev record.ContactEvent
+			if err := it.Item().Value(func(b []byte) error { return record.DecodeContact(b, &ev) }); err != nil {
 				return fmt.Errorf("decode contact %s: %w", keyName(it.Item().Key()), err)
 			}
 			out = append(out, ev)
@@ -135,11 +135,11 @@ func (s *Store) Contacts(ctx context.Context, c engine.CustomerID, since time.Ti
 }
 
 // Outbox calls fn for each outbound decision on channel from since on, oldest first.
-func (s *Store) Outbox(ctx context.Context, channel string, since time.Time, fn func(*engine.Decision) error) error {
+func (s *Store) Outbox(ctx context.Context, channel string, since time.Time, fn func(*record.Decision) error) error {
 	prefix := []byte(tOutbox + channel + sep)
 	start := prefix
 	if !since.IsZero() {
-		start = outboxKey(channel, engine.DecisionIDPrefix(since))
+		start = outboxKey(channel, record.DecisionIDPrefix(since))
 	}
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
@@ -148,7 +148,7 @@ func (s *Store) Outbox(ctx context.Context, channel string, since time.Time, fn 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			id := engine.DecisionID(it.Item().Key()[len(prefix):])
+			id := record.DecisionID(it.Item().Key()[len(prefix):])
 			item, err := txn.Get(decisionKey(id))
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue // expired
@@ -156,7 +156,7 @@ func (s *Store) Outbox(ctx context.Context, channel string, since time.Time, fn 
 			if err != nil {
 				return err
 			}
-			var d engine.Decision
+			var d record.Decision
 			if err := s.decodeDecision(item, &d); err != nil {
 				return err
 			}

@@ -18,19 +18,19 @@ import (
 	btable "github.com/dgraph-io/badger/v4/table"
 	gojson "github.com/goccy/go-json"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
-// ErrNotFound is returned when a key does not exist. It wraps engine.ErrNotFound so the
+// ErrNotFound is returned when a key does not exist. It wraps record.ErrNotFound so the
 // API layer maps it to 404 without knowing about this package.
-var ErrNotFound = fmt.Errorf("store: %w", engine.ErrNotFound)
+var ErrNotFound = fmt.Errorf("store: %w", record.ErrNotFound)
 
 // Options configures the store. The zero value is not usable; start from DefaultOptions.
 type Options struct {
 	Dir        string
 	SyncWrites bool // an acknowledged write is fsync'd before it returns (default true)
 	// LazySync bounds how long a write no one waits for (a batch of decision records,
-	// engine.Batch.Lazy) may wait for its fsync when SyncWrites is on; it is usually
+	// record.Batch.Lazy) may wait for its fsync when SyncWrites is on; it is usually
 	// fsync'd sooner, by the next write someone waits for. See syncer.
 	LazySync time.Duration
 	// Retention is how long the decision log and its bookkeeping are kept (Badger TTL);
@@ -94,7 +94,7 @@ type Store struct {
 	customers *customerCache
 	syncer    *syncer // nil without SyncWrites
 	disk      *diskGuard
-	strings   *engine.Strings // the decision records' dictionary (strings.go)
+	strings   *record.Strings // the decision records' dictionary (strings.go)
 }
 
 // Open opens (creating if needed) the store in opts.Dir. It refuses a store whose files

@@ -13,8 +13,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	gojson "github.com/goccy/go-json"
 
-	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/record"
 )
 
 func openTest(t *testing.T, dir string) *Store {
@@ -30,19 +30,19 @@ func openTest(t *testing.T, dir string) *Store {
 func fill(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
-	if err := s.PutAction(ctx, engine.Action{ID: "offer", Value: 3, Enabled: true}); err != nil {
+	if err := s.PutAction(ctx, record.Action{ID: "offer", Value: 3, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutCustomer(ctx, engine.Customer{ID: "c1", Attributes: map[string]any{"plan": "small"}}); err != nil {
+	if err := s.PutCustomer(ctx, record.Customer{ID: "c1", Attributes: map[string]any{"plan": "small"}}); err != nil {
 		t.Fatal(err)
 	}
-	d := &engine.Decision{ID: "0000000000000001aa", CustomerID: "c1", Channel: "web", Time: time.Unix(1, 0).UTC(), Chosen: []engine.ActionID{"offer"}, Deadline: time.Unix(100, 0).UTC(),
+	d := &record.Decision{ID: "0000000000000001aa", CustomerID: "c1", Channel: "web", Time: time.Unix(1, 0).UTC(), Chosen: []record.ActionID{"offer"}, Deadline: time.Unix(100, 0).UTC(),
 		Features: features.Vector{Index: []int32{0, 3}, Value: []float64{1, 0.5}}}
-	ev := &engine.Event{Seq: 1, DecisionID: d.ID, ActionID: "offer", Outcome: engine.Accepted, Learned: true, Features: d.Features}
-	b := &engine.Batch{
-		Decisions: []*engine.Decision{d},
-		Events:    []engine.EventWrite{{Event: ev, Outcome: engine.OutcomeState{Seq: 1, Outcome: engine.Accepted}}},
-		Snapshots: []engine.Snapshot{{Action: "offer", Version: 1, Seq: 1, Model: []byte{1, 2, 3}}},
+	ev := &record.Event{Seq: 1, DecisionID: d.ID, ActionID: "offer", Outcome: record.Accepted, Learned: true, Features: d.Features}
+	b := &record.Batch{
+		Decisions: []*record.Decision{d},
+		Events:    []record.EventWrite{{Event: ev, Outcome: record.OutcomeState{Seq: 1, Outcome: record.Accepted}}},
+		Snapshots: []record.Snapshot{{Action: "offer", Version: 1, Seq: 1, Model: []byte{1, 2, 3}}},
 		Settings:  map[string][]byte{"checkpoint": []byte("1")},
 	}
 	if err := s.Commit(ctx, b); err != nil {
@@ -100,7 +100,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	// The restored store answers the engine's reads.
 	d, err := dst.Decision(context.Background(), "0000000000000001aa")
-	if err != nil || len(d.Outcomes) != 1 || d.Outcomes[0].Outcome != engine.Accepted {
+	if err != nil || len(d.Outcomes) != 1 || d.Outcomes[0].Outcome != record.Accepted {
 		t.Fatalf("restored decision %+v, err %v", d, err)
 	}
 	// DecisionRecord is the same record without the outcomes.
@@ -172,12 +172,12 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 }
 
 func TestKeyCodecsRoundTrip(t *testing.T) {
-	p := engine.PendingKey{Deadline: time.Unix(1700000000, 123).UTC(), Decision: "18e3e0363247a000a5e5908225471aec", Action: "retention-10"}
+	p := record.PendingKey{Deadline: time.Unix(1700000000, 123).UTC(), Decision: "18e3e0363247a000a5e5908225471aec", Action: "retention-10"}
 	got, err := parsePendingKey(pendingKey(p))
 	if err != nil || got != p {
 		t.Fatalf("pending key round trip: %+v, %v; want %+v", got, err, p)
 	}
-	v := engine.VersionKey{Action: "plan-upgrade", Version: 42}
+	v := record.VersionKey{Action: "plan-upgrade", Version: 42}
 	gv, err := parseVersionKey(tModelMeta, versionKey(tModelMeta, v))
 	if err != nil || gv != v {
 		t.Fatalf("version key round trip: %+v, %v", gv, err)
@@ -195,8 +195,8 @@ func TestKeyCodecsRoundTrip(t *testing.T) {
 		}
 	}
 	// Pending keys sort by deadline, which Expired relies on.
-	early := pendingKey(engine.PendingKey{Deadline: time.Unix(100, 0), Decision: "zzzz", Action: "a"})
-	late := pendingKey(engine.PendingKey{Deadline: time.Unix(200, 0), Decision: "aaaa", Action: "a"})
+	early := pendingKey(record.PendingKey{Deadline: time.Unix(100, 0), Decision: "zzzz", Action: "a"})
+	late := pendingKey(record.PendingKey{Deadline: time.Unix(200, 0), Decision: "aaaa", Action: "a"})
 	if bytes.Compare(early, late) >= 0 {
 		t.Fatal("pending keys do not sort by deadline")
 	}
@@ -214,16 +214,16 @@ func TestExpiredAndLastSeq(t *testing.T) {
 		t.Fatalf("last seq %d, %v; want 1", seq, err)
 	}
 	// fill's decision has a deadline at t=100s and one event that does not resolve it.
-	var got []engine.PendingKey
-	collect := func(p engine.PendingKey) error { got = append(got, p); return nil }
+	var got []record.PendingKey
+	collect := func(p record.PendingKey) error { got = append(got, p); return nil }
 	if err := s.Expired(ctx, time.Unix(99, 0), 10, collect); err != nil || len(got) != 0 {
 		t.Fatalf("before the deadline: %v, %v", got, err)
 	}
 	if err := s.Expired(ctx, time.Unix(101, 0), 10, collect); err != nil || len(got) != 1 || got[0].Action != "offer" {
 		t.Fatalf("after the deadline: %v, %v", got, err)
 	}
-	if _, err := s.Outcome(ctx, engine.OutcomeKey{Decision: "nope", Action: "offer"}); !errors.Is(err, engine.ErrNotFound) {
-		t.Fatalf("missing outcome: %v, want engine.ErrNotFound", err)
+	if _, err := s.Outcome(ctx, record.OutcomeKey{Decision: "nope", Action: "offer"}); !errors.Is(err, record.ErrNotFound) {
+		t.Fatalf("missing outcome: %v, want record.ErrNotFound", err)
 	}
 }
 
@@ -234,19 +234,19 @@ func TestExpiredAndLastSeq(t *testing.T) {
 func TestReadsJournalRecordsOfEarlierVersions(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	ctx := context.Background()
-	d := &engine.Decision{ID: "0000000000000001aa", CustomerID: "c1", Channel: "web", Time: time.Unix(1, 0).UTC(), Chosen: []engine.ActionID{"offer"}}
-	old := &engine.Event{Seq: 1, Time: time.Unix(2, 0).UTC(), DecisionID: d.ID, ActionID: "offer", CustomerID: "c1", Outcome: engine.Accepted, Learned: true,
+	d := &record.Decision{ID: "0000000000000001aa", CustomerID: "c1", Channel: "web", Time: time.Unix(1, 0).UTC(), Chosen: []record.ActionID{"offer"}}
+	old := &record.Event{Seq: 1, Time: time.Unix(2, 0).UTC(), DecisionID: d.ID, ActionID: "offer", CustomerID: "c1", Outcome: record.Accepted, Learned: true,
 		Features: features.Vector{Index: []int32{0, 3}, Value: []float64{1, 0.5}}}
-	oldState := engine.OutcomeState{Seq: 1, Outcome: engine.Accepted}
-	oldContact := engine.ContactEvent{Customer: "c1", Time: time.Unix(1, 0).UTC(), Channel: "web"}
-	if err := s.Commit(ctx, &engine.Batch{Decisions: []*engine.Decision{d}}); err != nil {
+	oldState := record.OutcomeState{Seq: 1, Outcome: record.Accepted}
+	oldContact := record.ContactEvent{Customer: "c1", Time: time.Unix(1, 0).UTC(), Channel: "web"}
+	if err := s.Commit(ctx, &record.Batch{Decisions: []*record.Decision{d}}); err != nil {
 		t.Fatal(err)
 	}
 	// What nextbest wrote before: go-json, the encoder it used.
 	err := s.db.Update(func(txn *badger.Txn) error {
 		for k, v := range map[string]any{
 			string(eventKey(1)): old,
-			string(outcomeKey(engine.OutcomeKey{Decision: d.ID, Action: "offer"})): oldState,
+			string(outcomeKey(record.OutcomeKey{Decision: d.ID, Action: "offer"})): oldState,
 			string(contactKey(&oldContact, 0)):                                     oldContact,
 		} {
 			b, err := gojson.Marshal(v)
@@ -263,35 +263,35 @@ func TestReadsJournalRecordsOfEarlierVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	// And one event, state and contact in the binary form.
-	newEv := &engine.Event{Seq: 2, Time: time.Unix(3, 0).UTC(), DecisionID: d.ID, ActionID: "other", Outcome: engine.Ignored,
+	newEv := &record.Event{Seq: 2, Time: time.Unix(3, 0).UTC(), DecisionID: d.ID, ActionID: "other", Outcome: record.Ignored,
 		Features: features.Vector{Index: []int32{1}, Value: []float64{-2}}}
-	newState := engine.OutcomeState{Seq: 2, Outcome: engine.Ignored}
-	newContact := engine.ContactEvent{Customer: "c1", Time: time.Unix(3, 0).UTC(), Negative: true}
-	if err := s.Commit(ctx, &engine.Batch{Events: []engine.EventWrite{{Event: newEv, Outcome: newState}}, Contacts: []engine.ContactEvent{newContact}}); err != nil {
+	newState := record.OutcomeState{Seq: 2, Outcome: record.Ignored}
+	newContact := record.ContactEvent{Customer: "c1", Time: time.Unix(3, 0).UTC(), Negative: true}
+	if err := s.Commit(ctx, &record.Batch{Events: []record.EventWrite{{Event: newEv, Outcome: newState}}, Contacts: []record.ContactEvent{newContact}}); err != nil {
 		t.Fatal(err)
 	}
 
-	var replayed []*engine.Event
-	if err := s.Replay(ctx, 0, func(e *engine.Event) error { replayed = append(replayed, e); return nil }); err != nil {
+	var replayed []*record.Event
+	if err := s.Replay(ctx, 0, func(e *record.Event) error { replayed = append(replayed, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(replayed, []*engine.Event{old, newEv}) {
+	if !reflect.DeepEqual(replayed, []*record.Event{old, newEv}) {
 		t.Fatalf("replay: %+v", replayed)
 	}
 	if e, err := s.Event(ctx, 1); err != nil || !reflect.DeepEqual(e, old) {
 		t.Fatalf("event 1: %+v, %v", e, err)
 	}
-	for k, want := range map[engine.ActionID]engine.OutcomeState{"offer": oldState, "other": newState} {
-		if o, err := s.Outcome(ctx, engine.OutcomeKey{Decision: d.ID, Action: k}); err != nil || !reflect.DeepEqual(o, want) {
+	for k, want := range map[record.ActionID]record.OutcomeState{"offer": oldState, "other": newState} {
+		if o, err := s.Outcome(ctx, record.OutcomeKey{Decision: d.ID, Action: k}); err != nil || !reflect.DeepEqual(o, want) {
 			t.Fatalf("outcome of %s: %+v, %v", k, o, err)
 		}
 	}
 	got, err := s.Decision(ctx, d.ID)
-	if err != nil || len(got.Outcomes) != 2 || got.Outcomes[0].Outcome != engine.Accepted || got.Outcomes[1].Outcome != engine.Ignored || got.Outcomes[0].Features.Index != nil {
+	if err != nil || len(got.Outcomes) != 2 || got.Outcomes[0].Outcome != record.Accepted || got.Outcomes[1].Outcome != record.Ignored || got.Outcomes[0].Features.Index != nil {
 		t.Fatalf("decision's outcomes: %+v, %v", got, err)
 	}
 	contacts, err := s.Contacts(ctx, "c1", time.Time{})
-	if err != nil || !reflect.DeepEqual(contacts, []engine.ContactEvent{oldContact, newContact}) {
+	if err != nil || !reflect.DeepEqual(contacts, []record.ContactEvent{oldContact, newContact}) {
 		t.Fatalf("contacts: %+v, %v", contacts, err)
 	}
 }

@@ -6,10 +6,10 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
-// tString is the decision records' dictionary (engine.Strings): + number (4 bytes big
+// tString is the decision records' dictionary (record.Strings): + number (4 bytes big
 // endian, from 1) -> the string. It only grows; it is read whole when the store opens.
 const tString = layout + "string/"
 
@@ -23,7 +23,7 @@ func stringKey(id uint32) []byte {
 
 // loadStrings reads the dictionary. Its numbers must run 1, 2, ... without a gap: the
 // store writes them in order (stringWrites) and never deletes one.
-func loadStrings(db *badger.DB) (*engine.Strings, error) {
+func loadStrings(db *badger.DB) (*record.Strings, error) {
 	var strs []string
 	err := db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(tString), PrefetchValues: true})
@@ -47,11 +47,11 @@ func loadStrings(db *badger.DB) (*engine.Strings, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load decision strings: %w", err)
 	}
-	return engine.NewStrings(strs)
+	return record.NewStrings(strs)
 }
 
 // DecisionStrings returns the dictionary the store's decision records name things by.
-func (s *Store) DecisionStrings() *engine.Strings { return s.strings }
+func (s *Store) DecisionStrings() *record.Strings { return s.strings }
 
 // stringWrites returns the write groups of the dictionary's pending strings and the
 // number of the last, 0 if none is pending.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/record"
 )
 
 // syncRecord records the files the syncer fsyncs.
@@ -70,11 +70,11 @@ var syncDecisionSeq int
 // bytes (so that it goes to the value log).
 func lazyDecisions(t *testing.T, s *Store, n, size int) {
 	t.Helper()
-	b := &engine.Batch{Lazy: true}
+	b := &record.Batch{Lazy: true}
 	for range n {
 		syncDecisionSeq++
-		d := &engine.Decision{ID: engine.DecisionID(fmt.Sprintf("%016x%02x", syncDecisionSeq, 0xaa)), CustomerID: "c1", Channel: "web",
-			Time: time.Unix(int64(syncDecisionSeq), 0).UTC(), Chosen: []engine.ActionID{"offer"}}
+		d := &record.Decision{ID: record.DecisionID(fmt.Sprintf("%016x%02x", syncDecisionSeq, 0xaa)), CustomerID: "c1", Channel: "web",
+			Time: time.Unix(int64(syncDecisionSeq), 0).UTC(), Chosen: []record.ActionID{"offer"}}
 		d.Features = features.Vector{Index: make([]int32, size/12), Value: make([]float64, size/12)}
 		b.Decisions = append(b.Decisions, d)
 	}
@@ -93,7 +93,7 @@ func TestSyncerDurableAndLazyWrites(t *testing.T) {
 			t.Fatalf("%s: %d fsyncs so far, want %d", name, got, want)
 		}
 	}
-	if err := s.PutAction(ctx, engine.Action{ID: "offer", Value: 3, Enabled: true}); err != nil {
+	if err := s.PutAction(ctx, record.Action{ID: "offer", Value: 3, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
 	step("a configuration write", 1)
@@ -108,7 +108,7 @@ func TestSyncerDurableAndLazyWrites(t *testing.T) {
 	}
 	step("Sync after a lazy batch", 2)
 	lazyDecisions(t, s, 3, 2000)
-	if err := s.PutCustomer(ctx, engine.Customer{ID: "c1"}); err != nil {
+	if err := s.PutCustomer(ctx, record.Customer{ID: "c1"}); err != nil {
 		t.Fatal(err)
 	}
 	step("a lazy batch, then a write someone waits for", 3)
@@ -135,7 +135,7 @@ func TestSyncerGroupsWaitingWriters(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for i := range writers {
-		wg.Go(func() { errs <- s.PutCustomer(ctx, engine.Customer{ID: engine.CustomerID(fmt.Sprintf("c%d", i))}) })
+		wg.Go(func() { errs <- s.PutCustomer(ctx, record.Customer{ID: record.CustomerID(fmt.Sprintf("c%d", i))}) })
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for s.syncer.written.Load() < base+writers {

@@ -15,7 +15,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/nextbest/nextbest/bandit"
-	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // Report is what Verify found in a stopped store.
@@ -48,13 +48,13 @@ func (r *Report) Damaged() bool { return len(r.Damage) > 0 }
 // what is damaged: the files as Open checks them (integrity.go), every older value log
 // file to its end, Badger's own table checksums (DB.VerifyChecksum), then every record:
 // its value read back (Badger checks the value log's checksum), each binary record of
-// the journal and the decision log decoded with its checksum (engine.DecodeEvent and the
+// the journal and the decision log decoded with its checksum (record.DecodeEvent and the
 // others), JSON records decoded, keys parsed, every model snapshot decoded, and the
 // journal's sequence checked for gaps and its decision index for events it lost. It
 // opens the store only when its files are whole, and writes nothing but what Badger
 // writes on any open (it replays its logs into new files). With the records read, it
 // calls check, if not nil, with the open store: an error of check wrapping
-// engine.ErrDamaged is damage, as the engine's check at start-up finds it. The error
+// record.ErrDamaged is damage, as the engine's check at start-up finds it. The error
 // is for what kept it from reading; damage is in the report.
 func Verify(ctx context.Context, opts Options, check func(context.Context, *Store) error) (*Report, error) {
 	unlock, err := lockDir(opts.Dir)
@@ -84,7 +84,7 @@ func Verify(ctx context.Context, opts Options, check func(context.Context, *Stor
 	}
 	if check != nil {
 		switch err := check(ctx, s); {
-		case errors.Is(err, engine.ErrDamaged):
+		case errors.Is(err, record.ErrDamaged):
 			r.Damage = append(r.Damage, Damage{Reason: err.Error()})
 		case err != nil:
 			return nil, err
@@ -152,8 +152,8 @@ func (s *Store) verifyRecords(ctx context.Context, r *Report) error {
 					bad("%v", err)
 					continue
 				}
-				var e engine.Event
-				if err := engine.DecodeEvent(v, &e); err != nil {
+				var e record.Event
+				if err := record.DecodeEvent(v, &e); err != nil {
 					bad("%v", err)
 				} else if e.Seq != seq {
 					bad("the event under this key says it is event %d", e.Seq)
@@ -168,18 +168,18 @@ func (s *Store) verifyRecords(ctx context.Context, r *Report) error {
 				prevEvent, r.LastEvent = seq, seq
 				r.Events++
 			case tOutcome:
-				var o engine.OutcomeState
-				if err := engine.DecodeOutcomeState(v, &o); err != nil {
+				var o record.OutcomeState
+				if err := record.DecodeOutcomeState(v, &o); err != nil {
 					bad("%v", err)
 				}
 			case tContact:
-				var c engine.ContactEvent
-				if err := engine.DecodeContact(v, &c); err != nil {
+				var c record.ContactEvent
+				if err := record.DecodeContact(v, &c); err != nil {
 					bad("%v", err)
 				}
 			case tDecision:
-				var d engine.Decision
-				if err := engine.DecodeDecision(v, engine.DecisionID(k[len(tDecision):]), s.strings, &d); err != nil {
+				var d record.Decision
+				if err := record.DecodeDecision(v, record.DecisionID(k[len(tDecision):]), s.strings, &d); err != nil {
 					bad("%v", err)
 				} else if string(d.ID) != string(k[len(tDecision):]) {
 					bad("the decision under this key says it is %q", d.ID)
@@ -236,7 +236,7 @@ func (s *Store) verifySnapshot(txn *badger.Txn, k, v []byte, bad func(string, ..
 		bad("%v", err)
 		return
 	}
-	var sn engine.Snapshot
+	var sn record.Snapshot
 	if err := json.Unmarshal(v, &sn); err != nil {
 		bad("%v", err)
 		return

@@ -1,6 +1,8 @@
-package engine
+package record
 
-import "time"
+import (
+	"time"
+)
 
 // Customer is a customer profile: attributes from the CRM that every decision for this
 // customer can use, merged by PUT /v1/customers/{id}.
