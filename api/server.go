@@ -65,7 +65,7 @@ func DefaultOptions() Options {
 // Server is the HTTP API over an engine.
 type Server struct {
 	app    *fiber.App
-	eng    *engine.Engine
+	eng    Engine
 	log    *slog.Logger
 	met    *Metrics
 	base   context.Context // the server's: ends when Shutdown is over
@@ -82,7 +82,7 @@ type Server struct {
 }
 
 // New builds the server and its routes. It starts nothing; call Serve.
-func New(eng *engine.Engine, opts Options) *Server {
+func New(eng Engine, opts Options) *Server {
 	if opts.Auth == nil {
 		panic("api.New: Options.Auth is required")
 	}

@@ -51,7 +51,7 @@ type Options struct {
 
 // Pages serves the dashboards.
 type Pages struct {
-	eng     *engine.Engine
+	eng     Engine
 	opts    Options
 	sess    Sessions
 	log     *slog.Logger
@@ -67,7 +67,7 @@ type asset struct {
 }
 
 // New parses the embedded templates and loads the static assets.
-func New(eng *engine.Engine, sess Sessions, log *slog.Logger, opts Options) (*Pages, error) {
+func New(eng Engine, sess Sessions, log *slog.Logger, opts Options) (*Pages, error) {
 	t, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse dashboard templates: %w", err)
