@@ -431,7 +431,7 @@ func TestValuePages(t *testing.T) {
 					}
 				}
 				want := vals["propensity"]*(vals["value"]-vals["cost"]) - vals["contact_cost"] + vals["effect_value"]
-				// The log keeps these estimates as float32 (engine/decisioncodec.go,
+				// The log keeps these estimates as float32 (record/decisioncodec.go,
 				// version 4): each carries a relative error of up to 2^-24, so the sum
 				// holds to a few of those times the size of its terms.
 				size := math.Abs(vals["propensity"]*(vals["value"]-vals["cost"])) + math.Abs(vals["contact_cost"]) + math.Abs(vals["effect_value"]) + math.Abs(vals["net_value"])
