@@ -20,7 +20,7 @@ type Batch struct {
 	Rollups     []Rollup
 	Contacts    []ContactEvent
 	Outcomes    []CustomerOutcome
-	// Delayed labels (labels.go): labels opened or marked, labels dropped unlearnt, and
+	// Delayed labels (engine/labels.go): labels opened or marked, labels dropped unlearnt, and
 	// when customers left. A resolved label is deleted with its event (EventWrite).
 	Labels     []*Label
 	DropLabels []Label

@@ -112,7 +112,7 @@ type Event struct {
 	Reward        *float64   `json:"reward,omitempty"`
 	Learned       bool       `json:"learned"`                  // the outcome updated the model
 	RewardLearned bool       `json:"reward_learned,omitempty"` // the reward updated the value model
-	// Objective is set on a label event (labels.go): the decision's label for this
+	// Objective is set on a label event (engine/labels.go): the decision's label for this
 	// objective, resolved at its horizon; Outcome says whether the outcome occurred, and
 	// ActionID is the action the decision offered ("" for none).
 	Objective string          `json:"objective,omitempty"`

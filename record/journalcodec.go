@@ -42,7 +42,7 @@ const (
 	outcomeRecordV2 = 2
 	contactRecordV2 = 2
 	// Version 3 of the event is version 2 with the objective of a label event
-	// (labels.go) after the features; only label events use it.
+	// (engine/labels.go) after the features; only label events use it.
 	eventRecordV3 = 3
 )
 
