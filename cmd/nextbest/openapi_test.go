@@ -21,6 +21,7 @@ import (
 
 	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/api"
+	"github.com/nextbest/nextbest/api/wire"
 )
 
 // The API reference (api/openapi.yaml) is held to a real server here: every example it
@@ -295,7 +296,7 @@ func TestOpenAPIConformance(t *testing.T) {
 					continue
 				}
 				if cs.errorCode != "" {
-					var e api.ErrorBody
+					var e wire.ErrorBody
 					if err := json.Unmarshal(respBody, &e); err != nil || e.Error.Code != cs.errorCode {
 						t.Errorf("%s: error %.300s, the example's code is %q", what, respBody, cs.errorCode)
 					}
@@ -456,7 +457,7 @@ func do(t *testing.T, req *http.Request, body []byte) (*http.Response, []byte) {
 	t.Helper()
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
-	resp, err := client.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
