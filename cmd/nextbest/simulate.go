@@ -1000,30 +1000,26 @@ func thousands(n int64) string {
 
 // simMetric describes one of the four uplift metrics for the report.
 type simMetric struct {
-	name    string // the service's metric name
-	short   string // "response rate"
-	title   string
-	label   string // "the response rate", "churn"
-	up      string // verb when the arm is higher: "raised"
-	down    string // verb when lower: "cut"
-	points  bool   // NPS: absolute points; else relative
-	money   bool   // net value: absolute money a customer; else relative
-	lowerOK bool   // lower is better
-	format  func(float64) string
-	truth   func(sim.ArmTruth) float64
+	name   string // the service's metric name
+	short  string // "response rate"
+	title  string
+	points bool // NPS: absolute points; else relative
+	money  bool // net value: absolute money a customer; else relative
+	format func(float64) string
+	truth  func(sim.ArmTruth) float64
 }
 
 var simMetrics = []simMetric{
-	{name: engine.MetricResponseRate, short: "response rate", title: "Response rate: offers taken per contact (higher is better)", label: "the response rate", up: "raised", down: "lowered",
+	{name: engine.MetricResponseRate, short: "response rate", title: "Response rate: offers taken per contact (higher is better)",
 		format: func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }, truth: func(a sim.ArmTruth) float64 { return a.ResponseRate }},
-	{name: engine.MetricChurn, short: "churn", title: "Churn: share of assigned customers who left (lower is better)", label: "churn", up: "raised", down: "cut", lowerOK: true,
+	{name: engine.MetricChurn, short: "churn", title: "Churn: share of assigned customers who left (lower is better)",
 		format: func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }, truth: func(a sim.ArmTruth) float64 { return a.Churn }},
-	{name: engine.MetricDiscount, short: "retention discounts", title: "Retention discounts: money granted per assigned customer (lower is better)", label: "retention discount cost", up: "raised", down: "cut", lowerOK: true,
+	{name: engine.MetricDiscount, short: "retention discounts", title: "Retention discounts: money granted per assigned customer (lower is better)",
 		format: func(x float64) string { return fmt.Sprintf("EUR %.2f", x) }, truth: func(a sim.ArmTruth) float64 { return a.DiscountPer }},
-	{name: engine.MetricNPS, short: "NPS", title: "NPS: Net Promoter Score of survey respondents (higher is better)", label: "NPS", up: "raised", down: "lowered", points: true,
+	{name: engine.MetricNPS, short: "NPS", title: "NPS: Net Promoter Score of survey respondents (higher is better)", points: true,
 		format: func(x float64) string { return fmt.Sprintf("%+.1f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NPS }},
 	{name: engine.MetricNetValue, short: "net value", title: "Net value: responses' value and departures' cost, less discounts and contact costs, per assigned customer (higher is better)",
-		label: "net value", up: "raised", down: "lowered", money: true,
+		money:  true,
 		format: func(x float64) string { return fmt.Sprintf("EUR %.2f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NetValue }},
 }
 
@@ -1109,12 +1105,13 @@ func writeSimReport(w io.Writer, res *simResult) {
 		bl := experiments.BottomLine(experiments.NetValue{Arm: "NBA", Reference: "the legacy campaigns", Diff: r.cmp.Stats, Customers: nba, Currency: "EUR"})
 		p("\nThe bottom line: %s\n", bl.String())
 	}
+	p("The headline, as the uplift page words it: %s\n", simHeadline(res).String())
 
 	n := numberWord(len(res.exp.Metrics))
 	p("\nThe %s uplift metrics\n", n)
 	p("For each: the service's own estimate per arm beside the truth that only the simulator\n")
-	p("knows (docs/simulation.md), then the comparisons, with 95%% intervals and p-values\n")
-	p("corrected for the %s metrics (Holm). \"True\" is the simulator's ground truth.\n", n)
+	p("knows (docs/simulation.md), then each comparison in the dashboards' words: conclusive\n")
+	p("once its always-valid 95%% interval excludes zero. \"True\" is the simulator's ground truth.\n")
 	none := map[string]bool{}
 	for _, a := range res.exp.Arms {
 		none[a.Name] = a.Policy == experiments.PolicyNone
@@ -1148,7 +1145,7 @@ func writeSimReport(w io.Writer, res *simResult) {
 			ta, okA := tr.Arm(c.Arm)
 			tb, okB := tr.Arm(c.Reference)
 			hasTruth := okA && okB
-			p("  %s vs %s: %s\n", simArmName(c.Arm), simArmName(c.Reference), simVerdict(m, c, m.truth(ta), m.truth(tb), hasTruth))
+			p("  %s vs %s: %s\n", simArmName(c.Arm), simArmName(c.Reference), simVerdict(res.exp, mr, m, c, m.truth(ta), m.truth(tb), hasTruth))
 		}
 	}
 	writeSimClaims(w, claims)
@@ -1174,7 +1171,7 @@ func simNBARows(res *simResult) map[string]simClaimRow {
 			if c.Arm != "nba" || c.Reference != res.exp.Control || c.Stats.NTreatment == 0 || c.Stats.NControl == 0 {
 				continue
 			}
-			row := simClaimRow{cmp: c}
+			row := simClaimRow{cmp: c, verdict: simVerdictOf(res.exp, mr, c)}
 			ta, okA := res.truth.Arm(c.Arm)
 			tb, okB := res.truth.Arm(c.Reference)
 			if okA && okB {
@@ -1199,21 +1196,11 @@ func writeSimSummary(w io.Writer, rows map[string]simClaimRow) {
 			continue
 		}
 		st := r.cmp.Stats
-		pv := st.PValue
-		if r.cmp.HolmP != nil {
-			pv = *r.cmp.HolmP
-		}
 		lift := st.RelLift
 		if m.points || m.money {
 			lift = st.AbsLift
 		}
-		verdict := "not conclusive"
-		if pv < 0.05 && lift != 0 {
-			verdict = "NBA better"
-			if (lift < 0) != m.lowerOK {
-				verdict = "legacy better"
-			}
-		}
+		verdict := r.verdict.Short() // the dashboards' verdict, in a few words
 		say := func(x float64) string {
 			switch {
 			case m.points:
@@ -1227,7 +1214,7 @@ func writeSimSummary(w io.Writer, rows map[string]simClaimRow) {
 			}
 			return fmt.Sprintf("%.0f%% higher", 100*x)
 		}
-		line := fmt.Sprintf("  %-22s %-16s %s", m.short, verdict+":", say(lift))
+		line := fmt.Sprintf("  %-22s %-20s %s", m.short, verdict+":", say(lift))
 		if r.hasTruth {
 			line += " (true: " + say(r.truth) + ")"
 		}
@@ -1244,16 +1231,43 @@ func simMetricResult(rep *engine.Report, name string) (engine.MetricResult, bool
 	return engine.MetricResult{}, false
 }
 
-// simVerdict says in plain words what a comparison shows, and what the truth is. tA and
-// tR are the true values of the arm and the reference, if known. Rates and money are
-// compared in relative terms, NPS in points; a relative lift against a reference of 0
-// (the holdout gets no discounts) is given in absolute terms.
-func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool) string {
-	st := c.Stats
-	pv := st.PValue
-	if c.HolmP != nil {
-		pv = *c.HolmP
+// simHeadline is the experiment's answer to "is NBA winning?", as the uplift page gives it.
+func simHeadline(res *simResult) experiments.Headline {
+	x := res.exp
+	d := experiments.Design{Arms: x.Arms, Control: x.Control, Stopped: x.State == engine.Stopped}
+	var rs []experiments.Result
+	assigned := false
+	for _, a := range res.report.Arms {
+		assigned = assigned || a.Assigned > 0
 	}
+	for _, m := range res.report.Metrics {
+		for _, c := range m.Comparisons {
+			rs = append(rs, simResultOf(m, c))
+		}
+	}
+	return d.Headline(rs, assigned)
+}
+
+// simResultOf is a comparison of the report as experiments' verdicts read it.
+func simResultOf(m engine.MetricResult, c engine.Comparison) experiments.Result {
+	return experiments.Result{Key: experiments.Key{Metric: m.Name, Arm: c.Arm, Reference: c.Reference},
+		LowerIsBetter: m.LowerIsBetter, Primary: m.Primary, Diff: c.Stats, MoreDays: c.MoreDays}
+}
+
+// simVerdictOf is the verdict the dashboards show for a comparison of the report: the
+// wording and the rule (the always-valid interval) are experiments'.
+func simVerdictOf(x engine.Experiment, m engine.MetricResult, c engine.Comparison) experiments.Verdict {
+	d := experiments.Design{Arms: x.Arms, Control: x.Control, Stopped: x.State == engine.Stopped}
+	return d.Verdict(simResultOf(m, c))
+}
+
+// simVerdict says in plain words what a comparison shows, as the dashboards say it
+// (simVerdictOf), then the chance the arm is better and what the truth is. tA and tR are
+// the true values of the arm and the reference, if known; the truth is given as a
+// relative lift for rates and discounts, in points for NPS and in money for net value,
+// and checked against the always-valid interval every verdict quotes.
+func simVerdict(x engine.Experiment, mr engine.MetricResult, m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool) string {
+	st := c.Stats
 	finite := func(xs ...float64) bool {
 		for _, x := range xs {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -1262,74 +1276,32 @@ func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool)
 		}
 		return true
 	}
-	lift, lo, hi := st.RelLift, st.RelCI.Lo, st.RelCI.Hi
-	size := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*math.Abs(x)) }
-	bound, signedBound := size, func(x float64) string { return fmt.Sprintf("%+.0f%%", 100*x) }
-	signed := signedBound
-	relative := !m.points && !m.money && finite(lift, lo, hi)
-	trueLift := (tA - tR) / tR
-	if !relative {
-		lift, lo, hi = st.AbsLift, st.AbsCI.Lo, st.AbsCI.Hi
-		trueLift = tA - tR
-		switch {
-		case m.points:
-			size = func(x float64) string { return fmt.Sprintf("%.1f points", math.Abs(x)) }
-			bound = func(x float64) string { return fmt.Sprintf("%.1f", math.Abs(x)) }
-			signedBound = func(x float64) string { return fmt.Sprintf("%+.1f", x) }
-			signed = func(x float64) string { return fmt.Sprintf("%+.1f points", x) }
-		case m.name == engine.MetricDiscount || m.money:
-			size = func(x float64) string { return fmt.Sprintf("EUR %.2f a customer", math.Abs(x)) }
-			bound = func(x float64) string { return fmt.Sprintf("%.2f", math.Abs(x)) }
-			signedBound = func(x float64) string { return fmt.Sprintf("%+.2f", x) }
-			signed = func(x float64) string { return fmt.Sprintf("%+.2f EUR a customer", x) }
-		default:
-			size = func(x float64) string { return fmt.Sprintf("%.2f percentage points", 100*math.Abs(x)) }
-			bound = func(x float64) string { return fmt.Sprintf("%.2f", 100*math.Abs(x)) }
-			signedBound = func(x float64) string { return fmt.Sprintf("%+.2f", 100*x) }
-			signed = func(x float64) string { return fmt.Sprintf("%+.2f percentage points", 100*x) }
-		}
+	s := simVerdictOf(x, mr, c).String()
+	if finite(st.ChanceToBeat) {
+		s += fmt.Sprintf(" Chance %s is better: %.0f%%.", simArmName(c.Arm), 100*st.ChanceToBeat)
 	}
-	if !finite(lift, lo, hi) {
-		return "no comparison possible (no data)."
+	trueAbs := tA - tR
+	if !hasTruth || !finite(trueAbs, st.SeqCI.Lo, st.SeqCI.Hi) {
+		return s
 	}
-	hasTruth = hasTruth && finite(trueLift) && (!relative || tR != 0)
-	arm, ref := simArmName(c.Arm), simArmName(c.Reference)
-	better := (lift < 0) == m.lowerOK
-	var s string
+	var truth string
 	switch {
-	case pv < 0.05 && lift != 0:
-		verb := m.up
-		a, b := lo, hi
-		if lift < 0 {
-			verb, a, b = m.down, -hi, -lo
-		}
-		s = fmt.Sprintf("%s %s %s by %s (95%% CI %s to %s), chance %s is better %.0f%%", arm, verb, m.label, size(lift), bound(a), bound(b), arm, 100*st.ChanceToBeat)
-		if !better {
-			s = fmt.Sprintf("%s did better: %s", ref, s)
-		}
+	case m.points:
+		truth = fmt.Sprintf("%+.1f points", trueAbs)
+	case m.money:
+		truth = fmt.Sprintf("%+.2f EUR a customer", trueAbs)
+	case tR != 0:
+		truth = fmt.Sprintf("%+.0f%%", 100*trueAbs/tR)
+	case m.name == engine.MetricDiscount:
+		truth = fmt.Sprintf("%+.2f EUR a customer", trueAbs)
 	default:
-		s = "not conclusive: "
-		if st.PValue < 0.05 {
-			s = fmt.Sprintf("not conclusive once corrected for testing several metrics (Holm p = %.2f): ", pv)
-		}
-		s += fmt.Sprintf("%s (95%% CI %s to %s), chance %s is better %.0f%%", signed(lift), signedBound(lo), signedBound(hi), arm, 100*st.ChanceToBeat)
-		switch {
-		case c.MoreDays == nil || *c.MoreDays <= 0:
-		case *c.MoreDays > 365:
-			s += "; more than a year more at this pace would be needed to detect a difference this size"
-		default:
-			s += fmt.Sprintf("; about %.0f more days at this pace would detect a difference this size", *c.MoreDays)
-		}
+		truth = fmt.Sprintf("%+.2f percentage points", 100*trueAbs)
 	}
-	if hasTruth {
-		s += ". True: " + signed(trueLift)
-		if trueLift >= lo && trueLift <= hi {
-			s += " (inside the interval)"
-		} else {
-			s += " (outside the interval)"
-		}
+	where := "inside"
+	if trueAbs < st.SeqCI.Lo || trueAbs > st.SeqCI.Hi {
+		where = "outside"
 	}
-	return s + "."
+	return s + " True: " + truth + " (" + where + " the always-valid interval)."
 }
 
 // numberWord spells small counts.
@@ -1352,6 +1324,7 @@ func simArmName(a string) string {
 
 type simClaimRow struct {
 	cmp      engine.Comparison
+	verdict  experiments.Verdict // the dashboards' verdict of cmp
 	truth    float64
 	hasTruth bool
 }
@@ -1392,12 +1365,8 @@ func writeSimClaims(w io.Writer, rows map[string]simClaimRow) {
 		if c.metric == engine.MetricNPS {
 			lift = st.AbsLift
 		}
-		pv := st.PValue
-		if r.cmp.HolmP != nil {
-			pv = *r.cmp.HolmP
-		}
 		measured := c.show(c.conv(lift))
-		if pv >= 0.05 {
+		if !r.verdict.Conclusive {
 			measured += ", not conclusive"
 		}
 		truth, verdict := "-", "-"
