@@ -24,6 +24,7 @@ import (
 	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/api"
 	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/export"
 )
 
 // The API reference (api/openapi.yaml) is held to a real server here: every example it
@@ -51,6 +52,7 @@ func loadContract(t testing.TB) *contract {
 	v, errs := validator.NewValidator(d,
 		config.WithStandardBodyDecoders(),
 		config.WithBodyDecoder("application/x-ndjson", content.DecoderFunc(ndjsonLines)),
+		config.WithBodyDecoder("application/vnd.apache.parquet", content.DecoderFunc(parquetFile)),
 		config.WithRejectUnsupportedBodyContent(),
 		config.WithFormatAssertions(),
 	)
@@ -83,6 +85,20 @@ func ndjsonLines(in *content.DecodeInput) (any, error) {
 		lines = append(lines, v)
 	}
 	return lines, sc.Err()
+}
+
+// parquetFile decodes a Parquet body (the decision export) as the string the document's
+// schema describes, once export.Verify has read it back whole: a body that is not a
+// complete Parquet file of the export's columns is an error.
+func parquetFile(in *content.DecodeInput) (any, error) {
+	body, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := export.Verify(bytes.NewReader(body), int64(len(body))); err != nil {
+		return nil, fmt.Errorf("not a decision export: %w", err)
+	}
+	return string(body), nil
 }
 
 // check validates an exchange against the document: the request (if checkRequest) and the
