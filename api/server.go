@@ -112,6 +112,9 @@ func New(eng *engine.Engine, opts Options) *Server {
 	}
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	// The API reference, public like the health checks: it describes this version's API.
+	app.Get("/v1/openapi.yaml", s.openapiYAML)
+	app.Get("/docs", s.docs)
 	app.Use(s.auth.Authenticate)
 	if rl := newRateLimiter(opts.RateLimits); rl != nil {
 		app.Use(rl.handle)
