@@ -74,7 +74,6 @@ type Server struct {
 	backup func(ctx context.Context, w io.Writer) error
 	clock  ClockDriver
 	disk   DiskState
-	words  *wordCache // recurring strings of decide bodies (decode_flat.go)
 	perIP  int        // Options.MaxConnsPerIP
 
 	stop    context.CancelFunc // ends base
@@ -104,7 +103,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		DisablePreParseMultipartForm: true,
 	})
 	base, stop := context.WithCancel(context.Background())
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: base, stop: stop, timeout: opts.RequestTimeout, auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, disk: opts.Disk, words: newWordCache(), perIP: opts.MaxConnsPerIP}
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: base, stop: stop, timeout: opts.RequestTimeout, auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, disk: opts.Disk, perIP: opts.MaxConnsPerIP}
 	app.Use(s.recoverPanics)
 	app.Use(s.requestContext)
 	if s.met != nil {
