@@ -74,7 +74,7 @@ type Server struct {
 	backup func(ctx context.Context, w io.Writer) error
 	clock  ClockDriver
 	disk   DiskState
-	perIP  int        // Options.MaxConnsPerIP
+	perIP  int // Options.MaxConnsPerIP
 
 	stop    context.CancelFunc // ends base
 	timeout time.Duration      // Options.RequestTimeout
