@@ -12,10 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/nextbest/nextbest/api/wire"
-	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/internal/service"
 )
 
@@ -128,8 +125,10 @@ func (p *validatingProxy) take() []exchange {
 //   - B, H and NEXTBEST_KEY, the variables of the README's setup block, are set in the
 //     environment: B is the address of a proxy in front of the server, and the key is the
 //     admin key the server printed on first start.
-//   - The feedback example's decision id (18ea7042…) is replaced by the id of a decision
-//     the server made that offered the same action.
+//   - Nothing else: the server has the default configuration of `make run` (the demo
+//     catalog, the default schedules), the feedback example answers the decision the
+//     decide example made (decision.json, kept in the blocks' shared directory), and the
+//     rollback example goes back to a version that a fresh store has.
 //   - The console block of the manual clock runs against a second server with
 //     `clock: manual`, as its text says.
 //
@@ -138,8 +137,10 @@ func (p *validatingProxy) take() []exchange {
 // (libopenapi-validator), and the test fails on any problem it finds, or if a block's curl
 // commands did not all pass through it.
 func TestREADMEExamples(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Fatal("curl is not installed (.ci/run installs it): the README's examples use it")
+	for _, tool := range []string{"curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed (.ci/run installs it): the README's examples use it", tool)
+		}
 	}
 	raw, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -155,9 +156,10 @@ func TestREADMEExamples(t *testing.T) {
 	}
 	c := loadContract(t)
 
+	// make run's configuration: the defaults, the demo catalog and keys on.
 	s, adminKey := startSecure(t, func(o *service.Options) {
-		o.Demo = true
-		o.Schedule.Snapshots = "@every 1s" // so the rollback example has a version to go back to
+		d := service.DefaultOptions()
+		o.Demo, o.Schedule = true, d.Schedule
 	})
 	defer s.stop()
 	manual, manualKey := startSecure(t, func(o *service.Options) {
@@ -165,22 +167,6 @@ func TestREADMEExamples(t *testing.T) {
 		o.Clock = "manual"
 	})
 	defer manual.stop()
-	admin := s.as(adminKey)
-	// The README's feedback example names a decision from its decide example; make a real
-	// one that offered the same action.
-	cl := admin.client()
-	if _, err := cl.PutCustomer(t.Context(), "c-1001", map[string]any{"tenure_months": 26, "months_to_contract_end": 2}); err != nil {
-		t.Fatal(err)
-	}
-	d := &engine.DecideResult{}
-	// The device upgrade's net value is positive on average for this customer (the demo
-	// catalog: a 5% take-up prior, value 200, contact cost 0.1 on the web), but Thompson
-	// sampling may draw it below zero, which answers "no action": ask again until offered.
-	for try := 0; len(d.Actions) == 0; try++ {
-		if d, err = cl.Decide(t.Context(), wire.DecideRequest{CustomerID: "c-1001", Channel: "web", Actions: []engine.ActionID{"device-upgrade"}}); err != nil || try == 50 {
-			t.Fatalf("decide: %v %+v", err, d)
-		}
-	}
 
 	proxy := newValidatingProxy(t, c, s.base)
 	manualProxy := newValidatingProxy(t, c, manual.base)
@@ -188,10 +174,7 @@ func TestREADMEExamples(t *testing.T) {
 	prelude := "set -e\ncurl() { command curl --fail-with-body -sS \"$@\"; echo; }\n"
 	validated := 0
 	for i, b := range blocks {
-		script := strings.ReplaceAll(b.script, "18ea7042458a429ce36081e3f9e257e2", string(d.DecisionID))
-		if strings.Contains(script, "/rollback") {
-			waitForVersion(t, admin, "retention-20")
-		}
+		script := b.script
 		p, key := proxy, adminKey
 		if b.manual {
 			p, key = manualProxy, manualKey
@@ -218,16 +201,4 @@ func TestREADMEExamples(t *testing.T) {
 		}
 	}
 	t.Logf("ran %d README blocks: %d requests, each validated against api/openapi.yaml", len(blocks), validated)
-}
-
-func waitForVersion(t *testing.T, s *testServer, action string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if v, err := s.client().ModelVersions(t.Context(), engine.ActionID(action)); err == nil && len(v) > 0 {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("no stored version of %s after 15s", action)
 }
