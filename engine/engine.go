@@ -33,6 +33,7 @@ type Observer interface {
 // run its group committer with Run, and call Decide and Feedback from any goroutine.
 type Engine struct {
 	opts  Options
+	sel   selector // opts' selection probability method
 	store Store
 	clock Clock
 	log   *slog.Logger
@@ -104,6 +105,7 @@ func New(opts Options, store Store, clock Clock, log *slog.Logger, obs Observer)
 	}
 	e := &Engine{
 		opts:        opts,
+		sel:         opts.selector(),
 		store:       store,
 		clock:       clock,
 		log:         log,
