@@ -308,7 +308,15 @@ func decodeModel(b []byte) (*bandit.Model, error) {
 
 // apply updates an action's model with one journal event. Only the committer and Open call it.
 func (e *Engine) apply(st *actionState, ev *Event) {
-	m := st.model.Load()
+	learnEvent(st.model.Load(), ev)
+	st.seq.Store(ev.Seq)
+}
+
+// learnEvent updates a response model with one journal event, as the committer does: the
+// outcome if it was learnt, and the reward if the model learns values. Off-policy
+// evaluation rebuilds the models a decision was made with by the same updates
+// (evalmodels.go).
+func learnEvent(m *bandit.Model, ev *Event) {
 	x := bandit.Vector(ev.Features)
 	if positive, ok := ev.Outcome.Positive(); ok && ev.Learned {
 		m.Update(x, positive, ev.Time)
@@ -316,7 +324,6 @@ func (e *Engine) apply(st *actionState, ev *Event) {
 	if ev.RewardLearned && ev.Reward != nil && m.Config().Value {
 		m.UpdateValue(x, *ev.Reward)
 	}
-	st.seq.Store(ev.Seq)
 }
 
 // Run runs the group committer until ctx is cancelled, then drains queued work and writes a

@@ -198,7 +198,7 @@ func (s *Summary) Report() Report {
 		if s.cfg.Bootstrap > 0 {
 			reps = s.replicates(m, reps)
 			e.BootstrapSE = sdOf(reps)
-			e.Bootstrap = percentileInterval(reps, level)
+			e.Bootstrap = PercentileInterval(reps, level)
 		}
 		e.Bernstein = s.bernstein(m, level)
 		rep.Estimates = append(rep.Estimates, e)
