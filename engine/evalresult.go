@@ -90,8 +90,8 @@ type ProbabilityGap struct {
 // RewardEstimate is every estimator's value of one policy for one reward, beside the
 // logged policy's observed mean over the same decisions, with the weight diagnostics.
 type RewardEstimate struct {
-	Reward string `json:"reward"`
-	N      int    `json:"n"`
+	Reward string  `json:"reward"`
+	N      int     `json:"n"`
 	Level  float64 `json:"level"`
 	// Logged is the observed mean reward of the logged policy over the same decisions.
 	Logged EstimateResult `json:"logged"`
