@@ -2,9 +2,11 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,5 +282,174 @@ func TestEvaluateAgainstTruth(t *testing.T) {
 				t.Errorf("%s %s: %.4f, truth %.4f (4 standard errors: %.4f)", name, m, float64(e.Value), v, 4*se)
 			}
 		}
+	}
+}
+
+// TestEvaluateNetValue holds the net-value reward to a computation typed in from its
+// definition (docs/evaluation.md): for each decision whose churn horizon has passed by
+// as_of, r = 1[accepted]·(value − cost) − contact cost + (−100)·1[churned within 24 h
+// after it], with the amounts the decision logged; the logged policy's observed mean is
+// the mean of those. Ten customers, one decision each an hour apart; the even ones accept.
+// c1 churns 2 hours after its decision (counted), c3 two days after (not counted), c5
+// had left an hour before its first decision (not counted), and the last three decisions'
+// horizons have not passed by as_of (left out of the net value, counted, but in the
+// response, whose 30-minute timeout has passed).
+func TestEvaluateNetValue(t *testing.T) {
+	h := newHarness(t, t.TempDir(), func(o *engine.Options) { o.Seed = 9 })
+	ctx := context.Background()
+	churnSetup(t, h) // objective churn, value −100, horizon 24 h; "save": cost 10, aims at churn
+	if _, err := h.eng.PutAction(ctx, engine.Action{ID: "offer", Value: 40, ContactCost: engine.Money{Const: 1}, Enabled: true, Lever: 1}); err != nil {
+		t.Fatal(err)
+	}
+	churn := func(c string, at time.Time) {
+		h.clock.Set(at)
+		if _, err := h.eng.RecordOutcomes(ctx, []engine.CustomerOutcome{{Customer: engine.CustomerID(c), Type: engine.OutcomeChurn, Time: at}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	churn("c5", t0.Add(4*time.Hour))
+	type row struct {
+		d        *engine.Decision
+		accepted bool
+		churned  bool
+	}
+	var rows []row
+	for k := range 10 {
+		at := t0.Add(time.Duration(k) * time.Hour)
+		if k != 5 {
+			h.clock.Set(at)
+		}
+		c := fmt.Sprintf("c%d", k)
+		res, err := h.eng.Decide(ctx, engine.DecideRequest{CustomerID: engine.CustomerID(c), Channel: "web", Time: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := row{accepted: k%2 == 0 && !res.NoAction, churned: k == 1}
+		if r.accepted {
+			if _, err := h.eng.Feedback(ctx, engine.FeedbackRequest{DecisionID: res.DecisionID, ActionID: res.Actions[0].ID, Outcome: engine.Accepted, Time: at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if k == 1 {
+			churn(c, at.Add(2*time.Hour))
+		}
+		if err := h.eng.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r.d, err = h.eng.Decision(ctx, res.DecisionID); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	churn("c3", t0.Add(3*time.Hour+48*time.Hour))
+	asOf := t0.Add(30 * time.Hour) // horizons of the decisions at hours 0 to 6 have passed
+
+	var want, wantResp float64
+	nNet := 0
+	for k, r := range rows {
+		reward := 0.0
+		if len(r.d.Chosen) > 0 {
+			for _, c := range r.d.Candidates {
+				if c.ID == r.d.Chosen[0] {
+					if r.accepted {
+						reward += c.Value - c.Cost
+						wantResp++
+					}
+					reward -= c.ContactCost
+				}
+			}
+		}
+		if r.churned {
+			reward -= 100
+		}
+		if k <= 6 {
+			want += reward
+			nNet++
+		}
+	}
+	want /= float64(nNet)
+	wantResp /= float64(len(rows))
+	ev, err := h.eng.Evaluate(ctx, engine.EvaluationSpec{AsOf: asOf, Policies: []engine.PolicySpec{{Name: "logged", Type: engine.PolicyLogged}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Evaluated != 10 || ev.NetEvaluated != int64(nNet) {
+		t.Fatalf("evaluated %d decisions, %d for net value; want 10 and %d (excluded %+v)", ev.Evaluated, ev.NetEvaluated, nNet, ev.Excluded)
+	}
+	if got := float64(estimate(t, ev, "logged", engine.RewardNetValue, offpolicy.MethodObserved).Value); math.Abs(got-want) > 1e-9 {
+		t.Errorf("net value %.9f, want %.9f", got, want)
+	}
+	if got := float64(estimate(t, ev, "logged", engine.RewardResponse, offpolicy.MethodObserved).Value); math.Abs(got-wantResp) > 1e-12 {
+		t.Errorf("response %.9f, want %.9f", got, wantResp)
+	}
+	found := false
+	for _, x := range ev.Excluded {
+		if x.Reason == "net_pending" {
+			found = x.Count == 3
+		}
+	}
+	if !found {
+		t.Errorf("excluded %+v, want 3 decisions net_pending", ev.Excluded)
+	}
+}
+
+// TestEvaluateBadInput: every spec that cannot be evaluated is an error of the kind the
+// API maps to a 4xx, with a code and a message that says what is wrong, before any
+// decision is read; a window without decisions and a log written before selection
+// probabilities were recorded are clear errors too (issue 17, must-show 7).
+func TestEvaluateBadInput(t *testing.T) {
+	h := newHarness(t, t.TempDir(), func(o *engine.Options) { o.Selection = engine.SelectionOff; o.Seed = 2 })
+	ctx := context.Background()
+	_, asOf := logWorld(t, h, testWorld, 40, 3) // logged with selection probabilities off
+	neg, big := -1.0, 5000
+	yes := true
+	logged := []engine.PolicySpec{{Type: engine.PolicyLogged}}
+	for _, tc := range []struct {
+		name string
+		spec engine.EvaluationSpec
+		kind error
+		code string
+		says string
+	}{
+		{"empty window", engine.EvaluationSpec{Since: t0.Add(time.Hour), Until: t0, Policies: logged}, engine.ErrInvalid, "empty_window", "is not before until"},
+		{"no decisions in the window", engine.EvaluationSpec{Since: t0.Add(-48 * time.Hour), Until: t0.Add(-24 * time.Hour), Policies: logged}, engine.ErrUnprocessable, "no_decisions", "no decisions between"},
+		{"no policies", engine.EvaluationSpec{}, engine.ErrInvalid, "invalid_field", "policies: none given"},
+		{"unknown type", engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: "greedy"}}}, engine.ErrInvalid, "invalid_field", `"greedy" is not one of`},
+		{"always an unknown action", engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyAlways, Action: "nope"}}}, engine.ErrUnprocessable, "unknown_action", `no action "nope"`},
+		{"nba changes an unknown action", engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyNBA, Actions: map[engine.ActionID]engine.ActionChange{"nope": {Enabled: &yes}}}}}, engine.ErrUnprocessable, "unknown_action", `no action "nope"`},
+		{"a negative alpha", engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyNBA, Alpha: &neg}}}, engine.ErrInvalid, "invalid_field", "alpha: -1"},
+		{"models neither current, logged nor a time", engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyNBA, Models: "yesterday"}}}, engine.ErrInvalid, "invalid_field", `"yesterday" is not`},
+		{"an unknown model", engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyNBA, Versions: map[engine.ActionID]uint64{"nope": 1}}}}, engine.ErrUnprocessable, "unknown_model", `no model "nope"`},
+		{"an unknown version", engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyNBA, Versions: map[engine.ActionID]uint64{"fix": 999}}}}, engine.ErrUnprocessable, "unknown_version", "no stored version 999"},
+		{"a field of another type", engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyUniform, Alpha: &neg}}}, engine.ErrInvalid, "invalid_field", `belong to an "nba" policy`},
+		{"a name twice", engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyUniform}, {Type: engine.PolicyUniform}}}, engine.ErrInvalid, "invalid_field", "used twice"},
+		{"too many replicates", engine.EvaluationSpec{Bootstrap: &big, Policies: logged}, engine.ErrInvalid, "invalid_field", "bootstrap: 5000"},
+		{"a log without selection probabilities", engine.EvaluationSpec{AsOf: asOf, Policies: logged}, engine.ErrUnprocessable, "no_decisions", "a log written before selection probabilities were recorded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := h.eng.Evaluate(ctx, tc.spec, nil)
+			if !errors.Is(err, tc.kind) || engine.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("error %v (code %q), want %v with code %q saying %q", err, engine.ErrorCode(err), tc.kind, tc.code, tc.says)
+			}
+		})
+	}
+
+	// The same log with decisions that do have probabilities after them: those are
+	// evaluated, and the earlier ones counted as skipped, with the reason.
+	h.stop()
+	h.start(func(o *engine.Options) { o.Seed = 4 })
+	ld, asOf2 := logWorld(t, h, testWorld, 60, 4)
+	ev, err := h.eng.Evaluate(ctx, engine.EvaluationSpec{AsOf: asOf2, Policies: logged}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped engine.Exclusion
+	for _, x := range ev.Excluded {
+		if x.Reason == "no_probability" {
+			skipped = x
+		}
+	}
+	if ev.Evaluated != int64(len(ld)) || skipped.Count == 0 || !strings.Contains(skipped.Message, "a log written before selection probabilities were recorded") {
+		t.Errorf("evaluated %d (want %d), excluded %+v: want the earlier decisions skipped with the reason", ev.Evaluated, len(ld), ev.Excluded)
 	}
 }
