@@ -54,6 +54,7 @@ type Engine struct {
 	channels    *channelSet
 
 	journal   *committer
+	evals     evalJobs // off-policy evaluations run in the background (evaljobs.go)
 	recent    *recentDecisions
 	custLocks customerLocks
 	rngs      sync.Pool
@@ -327,8 +328,10 @@ func learnEvent(m *bandit.Model, ev *Event) {
 }
 
 // Run runs the group committer until ctx is cancelled, then drains queued work and writes a
-// final snapshot of every changed model. Call it once, after Open.
+// final snapshot of every changed model, and cancels the evaluation jobs still running.
+// Call it once, after Open.
 func (e *Engine) Run(ctx context.Context) error {
+	defer e.evals.stop() // before the store closes: the jobs read it
 	return e.journal.run(ctx)
 }
 

@@ -7,11 +7,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/offpolicy"
+	"github.com/nextbest/nextbest/store"
 )
 
 // opeWorld is a seeded world for the evaluation tests: customers in two segments, sent
@@ -451,5 +453,132 @@ func TestEvaluateBadInput(t *testing.T) {
 	}
 	if ev.Evaluated != int64(len(ld)) || skipped.Count == 0 || !strings.Contains(skipped.Message, "a log written before selection probabilities were recorded") {
 		t.Errorf("evaluated %d (want %d), excluded %+v: want the earlier decisions skipped with the reason", ev.Evaluated, len(ld), ev.Excluded)
+	}
+}
+
+// gatedStore holds every read of the decision log until its gate is closed or the read's
+// context ends, so that a test can hold an evaluation job running.
+type gatedStore struct {
+	*store.Store
+	mu   sync.Mutex
+	gate chan struct{}
+}
+
+// hold makes the next reads wait for the gate returned; close it to let them go.
+func (g *gatedStore) hold() chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gate = make(chan struct{})
+	return g.gate
+}
+
+func (g *gatedStore) Decisions(ctx context.Context, since time.Time, fn func(*engine.Decision) error) error {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
+	select {
+	case <-gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Store.Decisions(ctx, since, fn)
+}
+
+// TestEvaluationJobs runs evaluations as background jobs: a job reports its progress and,
+// done, the same result as Evaluate called directly; a cancelled job stops and says so; at
+// most MaxRunningEvaluations run at once and MaxEvaluationJobs are kept; a bad spec is an
+// error at submission, and a window without decisions fails the job with its reason.
+func TestEvaluationJobs(t *testing.T) {
+	var gs *gatedStore
+	h := newHarnessOn(t, t.TempDir(), func(o *engine.Options) { o.Seed = 6 }, func(st *store.Store) engine.Store {
+		gs = &gatedStore{Store: st}
+		return gs
+	})
+	ctx := context.Background()
+	close(gs.hold())
+	_, asOf := logWorld(t, h, testWorld, 300, 5)
+	spec := engine.EvaluationSpec{AsOf: asOf, Policies: []engine.PolicySpec{{Type: engine.PolicyLogged}, {Type: engine.PolicyUniform}}}
+	wait := func(id string) engine.EvaluationJob {
+		t.Helper()
+		for range 2000 {
+			j, err := h.eng.EvaluationJob(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.State != engine.JobRunning {
+				return j
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("job %s still running after 10 s", id)
+		return engine.EvaluationJob{}
+	}
+	j, err := h.eng.StartEvaluation(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := wait(j.ID)
+	direct, err := h.eng.Evaluate(ctx, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.State != engine.JobDone || done.Result == nil || done.Progress.Read != 300 || done.Progress.Evaluated != 300 {
+		t.Fatalf("job %+v: want done with 300 decisions read and evaluated", done)
+	}
+	for _, name := range []string{"logged", "uniform"} {
+		a := estimate(t, done.Result, name, engine.RewardResponse, offpolicy.MethodDR)
+		b := estimate(t, direct, name, engine.RewardResponse, offpolicy.MethodDR)
+		if math.Abs(float64(a.Value-b.Value)) > 1e-12 || math.Abs(float64(a.Bootstrap.Lo-b.Bootstrap.Lo)) > 1e-12 {
+			t.Errorf("%s: the job's DR %+v differs from Evaluate's %+v", name, a, b)
+		}
+	}
+
+	// Held jobs: two run, a third is refused; cancelling one stops it.
+	gate := gs.hold()
+	var held []string
+	for range engine.MaxRunningEvaluations {
+		j, err := h.eng.StartEvaluation(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, j.ID)
+	}
+	if _, err := h.eng.StartEvaluation(ctx, spec); !errors.Is(err, engine.ErrRateLimited) || engine.ErrorCode(err) != "too_many_evaluations" {
+		t.Errorf("a job beyond the running limit: %v, want too_many_evaluations", err)
+	}
+	c, err := h.eng.CancelEvaluation(held[0])
+	if err != nil || c.State != engine.JobCancelled || c.Error == nil {
+		t.Errorf("cancelled job %+v (%v), want state cancelled with its reason", c, err)
+	}
+	close(gate)
+	if j := wait(held[1]); j.State != engine.JobDone {
+		t.Errorf("the other held job ended %s, want done", j.State)
+	}
+	if _, err := h.eng.CancelEvaluation("ev-nope"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("cancel an unknown job: %v, want not found", err)
+	}
+
+	// A bad spec is refused at submission; a window without decisions fails the job.
+	if _, err := h.eng.StartEvaluation(ctx, engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyAlways, Action: "nope"}}}); engine.ErrorCode(err) != "unknown_action" {
+		t.Errorf("a policy naming an unknown action: %v, want unknown_action at submission", err)
+	}
+	empty, err := h.eng.StartEvaluation(ctx, engine.EvaluationSpec{Until: t0.Add(-time.Hour), Policies: spec.Policies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := wait(empty.ID); j.State != engine.JobFailed || j.Error == nil || j.Error.Code != "no_decisions" {
+		t.Errorf("job over an empty window: %+v, want failed with no_decisions", j)
+	}
+
+	// The number kept is bounded: the oldest finished jobs make room.
+	for range engine.MaxEvaluationJobs + 3 {
+		j, err := h.eng.StartEvaluation(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wait(j.ID)
+	}
+	if n := len(h.eng.EvaluationJobs()); n != engine.MaxEvaluationJobs {
+		t.Errorf("%d jobs kept, want %d", n, engine.MaxEvaluationJobs)
 	}
 }
