@@ -371,6 +371,9 @@ func (ev *evaluation) run(ctx context.Context, progress *EvaluationProgress) (*E
 			replayIDs, replayModels = replayIDs[:0], replayModels[:0]
 			for i := range d.Candidates {
 				c := &d.Candidates[i]
+				if c.Filtered != "" && c.Filtered != "contact_policy" {
+					continue // not scored: no model state was logged for it
+				}
 				m, exact, err := rp.model(c.ID, c.ModelSeq)
 				if err != nil {
 					return err

@@ -43,6 +43,7 @@ Usage:
   nextbest du       [--data ./data]                                          what each table of a stopped store holds
   nextbest verify   [--data ./data]                                          check every file and record of a stopped store
   nextbest analyze  --data FILE --arm COL --control VAL --metric NAME:KIND    analyse an experiment table (CSV)
+  nextbest evaluate --data DIR|--addr URL --policy JSON [...]                 off-policy evaluation of other policies on the decision log
   nextbest config   [--config FILE]                                          print the effective configuration as YAML
   nextbest import   outcomes FILE.csv                                         post churn, discounts, NPS answers to a running server
   nextbest keys     create|list|revoke ...                                   manage API keys (nextbest keys for help)
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "analyze":
 		return cmdAnalyze(ctx, args[1:], stdout, stderr)
+	case "evaluate":
+		return cmdEvaluate(ctx, args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(ctx, args[1:], stdout, stderr)
 	case "keys":

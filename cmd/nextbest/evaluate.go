@@ -1,0 +1,404 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/offpolicy"
+)
+
+const evaluateUsage = `nextbest evaluate: what would other policies have earned on the logged decisions?
+
+Usage:
+  nextbest evaluate --data DIR [--config FILE] --policy JSON [--policy ...] [flags]
+  nextbest evaluate --addr URL [--key KEY]      --policy JSON [--policy ...] [flags]
+  nextbest evaluate ... --spec FILE             (the whole request as JSON; - reads stdin)
+
+--data evaluates a stopped server's store (with --config, the server's configuration:
+its engine options are the logged policy's). --addr asks a running server
+(POST /v1/evaluations, an analyst or admin key) and follows the job.
+
+A policy is a JSON object (docs/evaluation.md):
+  {"type": "logged"}                          the logging policy itself (the sanity check)
+  {"type": "uniform"}                         uniformly at random, "no action" included
+  {"type": "always", "action": "data-addon"}  one action whenever eligible
+  {"type": "nba", "threshold": 15}            the NBA policy with other options, actions
+  {"type": "nba", "models": "logged", "alpha": 1}   ... or models
+
+It prints a table of every policy against the logged one (estimate, 95% interval, the
+difference from the logged policy with its interval, the effective sample size, the
+largest weight, warnings) and, with --json FILE, writes the whole result.
+
+Examples:
+  nextbest evaluate --data tmp/demo/store --config cmd/nextbest/demo.yaml \
+      --policy '{"type": "logged"}' --policy '{"type": "nba", "models": "logged", "threshold": 15}'
+  nextbest evaluate --addr http://127.0.0.1:8090 --spec spec.json --json result.json
+
+Flags:
+`
+
+// cmdEvaluate runs an off-policy evaluation on a stopped store or a running server.
+func cmdEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, evaluateUsage)
+		fs.PrintDefaults()
+	}
+	data := fs.String("data", "", "data directory of a stopped store to evaluate")
+	config := fs.String("config", "", "with --data: the server's YAML config file (its engine options)")
+	addr := fs.String("addr", "", "a running server to evaluate on (host:port or URL)")
+	key := fs.String("key", os.Getenv("NEXTBEST_KEY"), "with --addr: an analyst or admin key (default $NEXTBEST_KEY)")
+	specFile := fs.String("spec", "", "the evaluation request as a JSON file (- for stdin)")
+	var policies []string
+	fs.Func("policy", "a target policy as JSON (repeatable)", func(s string) error { policies = append(policies, s); return nil })
+	since := fs.String("since", "", "evaluate decisions from this time (RFC 3339, or a duration back from now such as 30d)")
+	until := fs.String("until", "", "and before this time (RFC 3339)")
+	asOf := fs.String("as-of", "", "count outcomes up to this time (RFC 3339; default the server's clock)")
+	boot := fs.Int("bootstrap", -1, "bootstrap replicates (default 200; 0 for none)")
+	seed := fs.Uint64("seed", 0, "seed of the bootstrap (default 1)")
+	workers := fs.Int("workers", 0, "scoring goroutines (default one per CPU with --data, half with --addr)")
+	jsonOut := fs.String("json", "", "write the result as JSON to this file (- for stdout, instead of the table)")
+	every := fs.Duration("progress", 2*time.Second, "how often to print progress on stderr (0: never)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("evaluate: unexpected argument %q", fs.Arg(0))
+	}
+	if (*data == "") == (*addr == "") {
+		return errors.New("evaluate: give --data DIR (a stopped store) or --addr URL (a running server)")
+	}
+	var spec engine.EvaluationSpec
+	if *specFile != "" {
+		var raw []byte
+		var err error
+		if *specFile == "-" {
+			raw, err = io.ReadAll(os.Stdin)
+		} else {
+			raw, err = os.ReadFile(*specFile)
+		}
+		if err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
+		d := json.NewDecoder(strings.NewReader(string(raw)))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&spec); err != nil {
+			return fmt.Errorf("evaluate: --spec %s: %w", *specFile, err)
+		}
+	}
+	for i, p := range policies {
+		var ps engine.PolicySpec
+		d := json.NewDecoder(strings.NewReader(p))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&ps); err != nil {
+			return fmt.Errorf("evaluate: --policy %d (%s): %w", i+1, p, err)
+		}
+		spec.Policies = append(spec.Policies, ps)
+	}
+	if len(spec.Policies) == 0 {
+		return errors.New("evaluate: no policy: give --policy JSON (repeatable) or --spec FILE; nextbest evaluate --help has examples")
+	}
+	now := time.Now()
+	for _, f := range []struct {
+		flag string
+		val  string
+		dst  *time.Time
+	}{{"since", *since, &spec.Since}, {"until", *until, &spec.Until}, {"as-of", *asOf, &spec.AsOf}} {
+		if f.val == "" {
+			continue
+		}
+		t, err := parseWhen(f.val, now)
+		if err != nil {
+			return fmt.Errorf("evaluate: --%s: %w", f.flag, err)
+		}
+		*f.dst = t
+	}
+	if *boot >= 0 {
+		spec.Bootstrap = boot
+	}
+	if *seed != 0 {
+		spec.Seed = *seed
+	}
+	if *workers != 0 {
+		spec.Workers = *workers
+	}
+
+	var res *engine.Evaluation
+	var err error
+	if *data != "" {
+		res, err = evaluateStore(ctx, *data, *config, spec, stderr, *every)
+	} else {
+		res, err = evaluateServer(ctx, *addr, *key, spec, stderr, *every)
+	}
+	if err != nil {
+		return err
+	}
+	if *jsonOut != "" {
+		raw, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return fmt.Errorf("evaluate: encode the result: %w", err)
+		}
+		raw = append(raw, '\n')
+		if *jsonOut == "-" {
+			_, err = stdout.Write(raw)
+			return err
+		}
+		if err := os.WriteFile(*jsonOut, raw, 0o644); err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
+	}
+	writeEvaluation(stdout, res)
+	return nil
+}
+
+// parseWhen reads an RFC 3339 time, or a duration back from now ("30d", "12h").
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := engine.ParseDuration(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 30d", s)
+	}
+	return now.Add(-time.Duration(d)), nil
+}
+
+// evaluateStore evaluates a stopped store in this process: the engine is opened on it
+// with the server's configuration (its options are the logged policy's) but not run, so
+// nothing is written.
+func evaluateStore(ctx context.Context, dir, config string, spec engine.EvaluationSpec, stderr io.Writer, every time.Duration) (*engine.Evaluation, error) {
+	o := DefaultOptions()
+	if config != "" {
+		if err := loadConfig(&o, config); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+	}
+	st, err := openStopped("evaluate", dir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	clock := o.newClock()
+	if _, err := loadSchedState(ctx, st, clock, slog.New(slog.DiscardHandler)); err != nil { // a manual clock resumes where it was
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	eng, err := engine.New(o.Engine, st, clock, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if err := eng.Open(ctx); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", refuseDamaged(err, dir))
+	}
+	var prog engine.EvaluationProgress
+	stop := progressLoop(stderr, every, func() engine.JobProgress {
+		return engine.JobProgress{Read: prog.Read(), Evaluated: prog.Evaluated(), LastTime: prog.LastTime()}
+	})
+	res, err := eng.Evaluate(ctx, spec, &prog)
+	stop()
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	return res, nil
+}
+
+// evaluateServer starts the evaluation as a job on a running server and follows it; an
+// interrupt cancels the job.
+func evaluateServer(ctx context.Context, addr, key string, spec engine.EvaluationSpec, stderr io.Writer, every time.Duration) (*engine.Evaluation, error) {
+	c := newSimClient(addr, key, 1, stderr)
+	defer c.http.CloseIdleConnections()
+	var job engine.EvaluationJob
+	if err := c.do(ctx, "POST", "/v1/evaluations", spec, &job); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	start := time.Now()
+	last := time.Time{}
+	path := "/v1/evaluations/" + url.PathEscape(job.ID)
+	for job.State == engine.JobRunning {
+		select {
+		case <-ctx.Done():
+			// Leave nothing running on the server.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_ = c.do(cctx, "DELETE", path, nil, nil)
+			cancel()
+			return nil, fmt.Errorf("evaluate: interrupted; job %s cancelled", job.ID)
+		case <-time.After(250 * time.Millisecond):
+		}
+		if err := c.do(ctx, "GET", path, nil, &job); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		if every > 0 && time.Since(last) >= every {
+			last = time.Now()
+			printProgress(stderr, job.Progress, time.Since(start))
+		}
+	}
+	switch job.State {
+	case engine.JobDone:
+		return job.Result, nil
+	case engine.JobCancelled:
+		return nil, fmt.Errorf("evaluate: job %s was cancelled on the server", job.ID)
+	}
+	if job.Error != nil {
+		return nil, fmt.Errorf("evaluate: %s: %s", job.Error.Code, job.Error.Message)
+	}
+	return nil, fmt.Errorf("evaluate: job %s ended %s", job.ID, job.State)
+}
+
+// progressLoop prints progress every interval until stop is called.
+func progressLoop(w io.Writer, every time.Duration, read func() engine.JobProgress) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				printProgress(w, read(), time.Since(start))
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func printProgress(w io.Writer, p engine.JobProgress, elapsed time.Duration) {
+	at := ""
+	if !p.LastTime.IsZero() {
+		at = " (up to " + p.LastTime.Format("2006-01-02 15:04") + ")"
+	}
+	fmt.Fprintf(w, "evaluate: %s decisions read%s, %s evaluated, %s\n", thousands(p.Read), at, thousands(p.Evaluated), elapsed.Round(time.Second))
+}
+
+// The estimators the table shows, in order; the JSON has all of them.
+var tableMethods = []offpolicy.Method{offpolicy.MethodDR, offpolicy.MethodSNIPS, offpolicy.MethodIPS, offpolicy.MethodDM}
+
+// writeEvaluation prints the comparison table.
+func writeEvaluation(w io.Writer, ev *engine.Evaluation) {
+	fmt.Fprintf(w, "Off-policy evaluation of %s NBA decisions", thousands(ev.Evaluated))
+	if !ev.First.IsZero() {
+		fmt.Fprintf(w, " from %s to %s", ev.First.Format("2006-01-02 15:04"), ev.Last.Format("2006-01-02 15:04"))
+	}
+	fmt.Fprintf(w, " (outcomes as of %s; %s decisions read, %.1f s)\n", ev.AsOf.Format("2006-01-02 15:04"), thousands(ev.Read), ev.Seconds)
+	for _, x := range ev.Excluded {
+		fmt.Fprintf(w, "  not evaluated: %s %s\n", thousands(x.Count), x.Message)
+	}
+	for _, r := range ev.Rewards {
+		fmt.Fprintf(w, "\n%s: %s\n", rewardTitle(r.Name), r.Description)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  policy\testimator\testimate\t95% interval\tvs logged (95% interval)\tESS\tmax weight\twarnings\t")
+		for _, p := range ev.Policies {
+			re := p.Response
+			if r.Name == engine.RewardNetValue {
+				re = p.NetValue
+			}
+			if re == nil {
+				fmt.Fprintf(tw, "  %s\t\t(no decision's outcome is in yet)\t\t\t\t\t\t\n", p.Name)
+				continue
+			}
+			if p.Spec.Type == engine.PolicyLogged {
+				fmt.Fprintf(tw, "  %s\tobserved\t%s\t%s\t\t%s\t\t\t\n", p.Name, evalNum(re.Logged.Value), evalInterval(re.Logged.Normal), thousands(int64(re.N)))
+			}
+			for k, m := range tableMethods {
+				e, _ := re.Estimate(m)
+				name, ess, maxw, warn := "", "", "", ""
+				if k == 0 {
+					name = p.Name
+					ess = thousands(int64(math.Round(float64(re.Weights.ESS))))
+					if math.IsNaN(float64(re.Weights.ESS)) {
+						ess = "-"
+					}
+					maxw = evalNum(re.Weights.MaxWeight)
+					var kinds []string
+					for _, wr := range re.Warnings {
+						kinds = append(kinds, wr.Kind)
+					}
+					warn = strings.Join(kinds, ", ")
+				}
+				if p.Spec.Type == engine.PolicyLogged {
+					name = ""
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s %s\t%s\t%s\t%s\t\n", name, m, evalNum(e.Value), evalInterval(e.Normal), evalSigned(e.VsLogged), evalInterval(e.VsLoggedInterval), ess, maxw, warn)
+			}
+		}
+		tw.Flush()
+	}
+	var warned []string
+	for _, p := range ev.Policies {
+		for _, re := range []*engine.RewardEstimate{p.Response, p.NetValue} {
+			if re == nil {
+				continue
+			}
+			for _, wr := range re.Warnings {
+				warned = append(warned, fmt.Sprintf("  %s, %s: %s", p.Name, rewardTitle(re.Reward), wr.Message))
+			}
+		}
+	}
+	if len(warned) > 0 {
+		fmt.Fprintln(w, "\nWarnings (the estimate may not be trusted):")
+		for _, s := range warned {
+			fmt.Fprintln(w, s)
+		}
+	}
+	fmt.Fprintln(w, "\nPolicies:")
+	for _, p := range ev.Policies {
+		fmt.Fprintf(w, "  %s: %s\n", p.Name, p.Description)
+	}
+	fmt.Fprintln(w, "\nNotes:")
+	for _, n := range ev.Notes {
+		fmt.Fprintf(w, "  - %s\n", n)
+	}
+}
+
+func rewardTitle(name string) string {
+	switch name {
+	case engine.RewardResponse:
+		return "Response"
+	case engine.RewardNetValue:
+		return "Net value"
+	}
+	return name
+}
+
+// evalNum prints a number with 4 significant digits, or "-".
+func evalNum(f engine.NullFloat) string {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+func evalSigned(f engine.NullFloat) string {
+	s := evalNum(f)
+	if s != "-" && !strings.HasPrefix(s, "-") {
+		s = "+" + s
+	}
+	return s
+}
+
+func evalInterval(i engine.IntervalResult) string {
+	if math.IsNaN(float64(i.Lo)) || math.IsNaN(float64(i.Hi)) {
+		return ""
+	}
+	return "[" + evalNum(i.Lo) + ", " + evalNum(i.Hi) + "]"
+}
