@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -169,6 +170,7 @@ func (w *evalWorker) merge(o *evalWorker) error {
 
 // Exclusion reasons.
 const (
+	excludeSource      = "other_source"
 	excludeArm         = "other_arm"
 	excludeNoProb      = "no_probability"
 	excludeSchema      = "schema"
@@ -211,6 +213,10 @@ func loggedAction(d *Decision) (ActionID, float64) {
 func (w *evalWorker) score(ctx context.Context, it *evalItem) bool {
 	ev, d := w.ev, it.d
 	w.item, w.profile = it, nil
+	if len(ev.spec.Sources) > 0 && !slices.Contains(ev.spec.Sources, d.Source) {
+		w.excluded[excludeSource]++
+		return false
+	}
 	if !ev.nbaArm(d) {
 		w.excluded[excludeArm]++
 		w.armsSeen[d.Arm]++

@@ -21,6 +21,10 @@ type EvaluationSpec struct {
 	// response only if its channel's response timeout has passed by then, and for its net
 	// value only if its objective's horizon has passed too. Zero means the engine's clock.
 	AsOf time.Time `json:"as_of,omitzero"`
+	// Sources, when given, keeps only decisions of these sources ("inbound", "outbound",
+	// "campaign"): the contexts a policy does not choose (customers who call or visit)
+	// apart from those it does (whom the outbound pass contacts).
+	Sources []string `json:"sources,omitempty"`
 	// Policies are the target policies, at most MaxEvaluationPolicies.
 	Policies []PolicySpec `json:"policies"`
 	// Bootstrap is the number of Poisson-bootstrap replicates (0 for none, at most
@@ -129,6 +133,11 @@ func (s EvaluationSpec) resolved() (EvaluationSpec, error) {
 		return s, Invalid("invalid_field", "policies: none given; name at least one target policy (docs/evaluation.md)")
 	case len(s.Policies) > MaxEvaluationPolicies:
 		return s, errorf(ErrTooLarge, "too_many_policies", "policies: %d given, at most %d", len(s.Policies), MaxEvaluationPolicies)
+	}
+	for i, src := range s.Sources {
+		if src != "inbound" && src != "outbound" && src != "campaign" {
+			return s, Invalid("invalid_field", "sources[%d]: %q is not inbound, outbound or campaign", i, truncate(src, 20))
+		}
 	}
 	s.Policies = slices.Clone(s.Policies)
 	seen := map[string]bool{}

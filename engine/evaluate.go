@@ -429,6 +429,7 @@ func (ev *evaluation) run(ctx context.Context, progress *EvaluationProgress) (*E
 
 // Exclusion messages, by reason.
 var exclusionMessages = map[string]string{
+	excludeSource:      "decisions of other sources than the spec's",
 	excludeArm:         "decisions of experiment arms that do not run the NBA policy (legacy campaigns, the holdout): fixed rules decided them, so there is nothing to re-score",
 	excludeNoProb:      "NBA decisions without a logged selection probability: a log written before selection probabilities were recorded (or with engine.selection off) cannot be evaluated off-policy, so they are skipped",
 	excludeSchema:      "decisions encoded with another features schema than the current one: the models cannot score them",
@@ -441,7 +442,7 @@ var exclusionMessages = map[string]string{
 func (ev *evaluation) result(total *evalWorker, progress *EvaluationProgress, rp *replayer) (*Evaluation, error) {
 	out := &Evaluation{Spec: ev.spec, AsOf: ev.asOf, Read: progress.Read(), Evaluated: total.evaluated, NetEvaluated: total.netN,
 		First: total.first, Last: total.last, Excluded: []Exclusion{}, Notes: []string{}}
-	for _, r := range []string{excludeArm, excludeNoProb, excludeSchema, excludePending, excludeNetPending, excludeMoneyErrors} {
+	for _, r := range []string{excludeSource, excludeArm, excludeNoProb, excludeSchema, excludePending, excludeNetPending, excludeMoneyErrors} {
 		n := total.excluded[r]
 		if n == 0 {
 			continue

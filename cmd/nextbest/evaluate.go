@@ -67,6 +67,7 @@ func cmdEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Func("policy", "a target policy as JSON (repeatable)", func(s string) error { policies = append(policies, s); return nil })
 	since := fs.String("since", "", "evaluate decisions from this time (RFC 3339, or a duration back from now such as 30d)")
 	until := fs.String("until", "", "and before this time (RFC 3339)")
+	sources := fs.String("sources", "", "evaluate only decisions of these sources, comma-separated (inbound, outbound, campaign)")
 	asOf := fs.String("as-of", "", "count outcomes up to this time (RFC 3339; default the server's clock)")
 	boot := fs.Int("bootstrap", -1, "bootstrap replicates (default 200; 0 for none)")
 	seed := fs.Uint64("seed", 0, "seed of the bootstrap (default 1)")
@@ -126,6 +127,9 @@ func cmdEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("evaluate: --%s: %w", f.flag, err)
 		}
 		*f.dst = t
+	}
+	if *sources != "" {
+		spec.Sources = strings.Split(*sources, ",")
 	}
 	if *boot >= 0 {
 		spec.Bootstrap = boot
