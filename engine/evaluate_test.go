@@ -47,20 +47,33 @@ type loggedDecision struct {
 // from t0. It returns the decisions and the time by which their responses are all in.
 func logWorld(t *testing.T, h *harness, w opeWorld, n int, seed uint64) ([]loggedDecision, time.Time) {
 	t.Helper()
+	return logWorldAt(t, h, w, n, seed, t0, nil)
+}
+
+// logWorldAt is logWorld from time from, with the segment of decision i from segOf (nil:
+// at random). It puts the world's actions that are not in the catalog yet.
+func logWorldAt(t *testing.T, h *harness, w opeWorld, n int, seed uint64, from time.Time, segOf func(i int) string) ([]loggedDecision, time.Time) {
+	t.Helper()
 	ctx := context.Background()
 	for id, v := range w.values {
+		if _, err := h.eng.Action(id); err == nil {
+			continue
+		}
 		if _, err := h.eng.PutAction(ctx, engine.Action{ID: id, Value: v, Enabled: true, Lever: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	rng := rand.New(rand.NewPCG(seed, 7))
 	var out []loggedDecision
-	at := t0
+	at := from
 	for i := range n {
-		at = t0.Add(time.Duration(i) * time.Second)
+		at = from.Add(time.Duration(i) * time.Second)
 		seg := "a"
 		if rng.IntN(2) == 1 {
 			seg = "b"
+		}
+		if segOf != nil {
+			seg = segOf(i)
 		}
 		res, err := h.eng.Decide(ctx, engine.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%d", rng.IntN(200))), Channel: "web",
 			Context: map[string]any{"seg": seg}, RawContext: []byte(`{"seg":"` + seg + `"}`), Time: at})
@@ -580,5 +593,110 @@ func TestEvaluationJobs(t *testing.T) {
 	}
 	if n := len(h.eng.EvaluationJobs()); n != engine.MaxEvaluationJobs {
 		t.Errorf("%d jobs kept, want %d", n, engine.MaxEvaluationJobs)
+	}
+}
+
+// TestEvaluateStoredModels: an "nba" policy with models at a time scores with each
+// model's newest version stored by then, the same as pinning those versions by number;
+// and it is another policy than the one with the current models.
+func TestEvaluateStoredModels(t *testing.T) {
+	h := newHarness(t, t.TempDir(), func(o *engine.Options) { o.Seed = 8 })
+	ctx := context.Background()
+	logWorldAt(t, h, testWorld, 400, 6, t0, nil)
+	t1 := t0.Add(time.Hour)
+	h.clock.Set(t1)
+	if _, err := h.eng.Snapshot(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	_, asOf := logWorldAt(t, h, testWorld, 1200, 7, t1.Add(time.Minute), nil)
+	h.clock.Set(asOf)
+	if _, err := h.eng.Snapshot(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	pins := map[engine.ActionID]uint64{}
+	for id := range testWorld.values {
+		vs, err := h.eng.Versions(ctx, id)
+		if err != nil || len(vs) != 2 {
+			t.Fatalf("versions of %s: %+v (%v), want 2", id, vs, err)
+		}
+		pins[id] = vs[1].Version // the older
+	}
+	ev, err := h.eng.Evaluate(ctx, engine.EvaluationSpec{AsOf: asOf, Policies: []engine.PolicySpec{
+		{Name: "at t1", Type: engine.PolicyNBA, Models: t1.Format(time.RFC3339)},
+		{Name: "pinned", Type: engine.PolicyNBA, Versions: pins},
+		{Name: "current", Type: engine.PolicyNBA},
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, pinned, cur := policyResult(t, ev, "at t1"), policyResult(t, ev, "pinned"), policyResult(t, ev, "current")
+	for id, v := range pins {
+		if at.Models[id] != v || pinned.Models[id] != v {
+			t.Errorf("%s: scored with version %d (at t1) and %d (pinned), want %d", id, at.Models[id], pinned.Models[id], v)
+		}
+	}
+	for _, m := range []offpolicy.Method{offpolicy.MethodIPS, offpolicy.MethodDR} {
+		a := estimate(t, ev, "at t1", engine.RewardResponse, m)
+		p := estimate(t, ev, "pinned", engine.RewardResponse, m)
+		c := estimate(t, ev, "current", engine.RewardResponse, m)
+		if math.Abs(float64(a.Value-p.Value)) > 1e-12 {
+			t.Errorf("%s: %v at t1, %v pinned: want the same", m, a.Value, p.Value)
+		}
+		if a.Value == c.Value {
+			t.Errorf("%s: the models at t1 give the current models' estimate %v", m, c.Value)
+		}
+	}
+	if float64(at.LoggedGap.Mean) == float64(cur.LoggedGap.Mean) {
+		t.Error("the models at t1 and the current ones give the logged actions the same probabilities")
+	}
+}
+
+// TestEvaluateAddedAction: an action the log shows disabled, enabled now, is offered by
+// the NBA policy where its eligibility (evaluated on the logged context) allows it, and
+// only there; a policy that disables it again is the logged policy. The log: 300
+// decisions in segment a, then 300 in segment b, with "bill" disabled; then bill is
+// enabled for segment a only.
+func TestEvaluateAddedAction(t *testing.T) {
+	h := newHarness(t, t.TempDir(), func(o *engine.Options) { o.Seed = 12 })
+	ctx := context.Background()
+	for id, v := range testWorld.values {
+		if _, err := h.eng.PutAction(ctx, engine.Action{ID: id, Value: v, Enabled: id != "bill", Lever: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, asOf := logWorldAt(t, h, testWorld, 600, 9, t0, func(i int) string {
+		if i < 300 {
+			return "a"
+		}
+		return "b"
+	})
+	if _, err := h.eng.PutAction(ctx, engine.Action{ID: "bill", Value: testWorld.values["bill"], Enabled: true, Lever: 1, Eligibility: `context.seg == "a"`}); err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	policies := []engine.PolicySpec{
+		{Name: "with bill", Type: engine.PolicyNBA, Models: engine.ModelsLogged},
+		{Name: "without bill", Type: engine.PolicyNBA, Models: engine.ModelsLogged, Actions: map[engine.ActionID]engine.ActionChange{"bill": {Enabled: &no}}},
+	}
+	mid := t0.Add(300 * time.Second)
+	for _, w := range []struct {
+		name         string
+		since, until time.Time
+		offered      bool // bill is eligible there
+	}{{"segment a", t0, mid, true}, {"segment b", mid, asOf, false}} {
+		ev, err := h.eng.Evaluate(ctx, engine.EvaluationSpec{Since: w.since, Until: w.until, AsOf: asOf, Policies: policies}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		with, without := policyResult(t, ev, "with bill").LoggedGap, policyResult(t, ev, "without bill").LoggedGap
+		if float64(without.Max) > 1e-9 {
+			t.Errorf("%s: without bill, the logged probabilities move by up to %v", w.name, without.Max)
+		}
+		if w.offered && !(float64(with.Mean) > 0.02) {
+			t.Errorf("%s: with bill eligible the logged actions' probabilities move by %v on average, want bill to take a share", w.name, with.Mean)
+		}
+		if !w.offered && float64(with.Max) > 1e-9 {
+			t.Errorf("%s: bill is not eligible here, yet the logged probabilities move by up to %v", w.name, with.Max)
+		}
 	}
 }
