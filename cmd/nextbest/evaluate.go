@@ -316,7 +316,7 @@ func writeEvaluation(w io.Writer, ev *engine.Evaluation) {
 				re = p.NetValue
 			}
 			if re == nil {
-				fmt.Fprintf(tw, "  %s\t\t(no decision's outcome is in yet)\t\t\t\t\t\t\n", p.Name)
+				fmt.Fprintf(tw, "  %s\t\t(no decision's horizon had passed by the as-of time)\t\t\t\t\t\t\n", p.Name)
 				continue
 			}
 			if p.Spec.Type == engine.PolicyLogged {
