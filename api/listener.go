@@ -78,7 +78,7 @@ func (l *listener) Accept() (net.Conn, error) {
 // acceptFailed counts and (at most every acceptLogEvery) logs a transient accept error.
 func (l *listener) acceptFailed(err error, delay time.Duration) {
 	if l.met != nil {
-		l.met.counter(`nextbest_http_accept_errors_total`).Inc()
+		l.met.acceptErrors.Inc()
 	}
 	l.failed++
 	if now := time.Now(); now.Sub(l.logged) >= acceptLogEvery {

@@ -27,7 +27,7 @@ func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 func (s *Server) panicked(method, path string, v any) {
 	s.log.Error("handler panicked", "method", method, "path", path, "panic", v, "stack", string(debug.Stack()))
 	if s.met != nil {
-		s.met.counter(`nextbest_http_panics_total`).Inc()
+		s.met.panics.Inc()
 	}
 }
 

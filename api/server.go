@@ -98,9 +98,6 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, disk: opts.Disk, words: newWordCache(), perIP: opts.MaxConnsPerIP}
 	app.Use(s.recoverPanics)
 	if s.met != nil {
-		// Exported from the start, at 0.
-		s.met.counter(`nextbest_http_panics_total`)
-		s.met.counter(`nextbest_http_accept_errors_total`)
 		app.Use(s.met.middleware)
 	}
 	app.Get("/healthz", s.healthz)

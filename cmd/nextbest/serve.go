@@ -10,9 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nextbest/nextbest/access"
@@ -101,19 +101,20 @@ func serve(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, st
 	met := api.NewMetrics()
 	met.AddWriter(func(w io.Writer) {
 		s := st.Stats()
-		metrics.WriteGaugeUint64(w, "nextbest_store_lsm_bytes", uint64(s.LSMBytes))
-		metrics.WriteGaugeUint64(w, "nextbest_store_vlog_bytes", uint64(s.ValueLogBytes))
-		metrics.WriteCounterUint64(w, "nextbest_store_fsyncs_total", s.Fsyncs)
-		metrics.WriteCounterFloat64(w, "nextbest_store_fsync_seconds_total", s.FsyncTime.Seconds())
-		metrics.WriteGaugeUint64(w, "nextbest_store_disk_free_bytes", uint64(max(s.DiskFree, 0)))
-		metrics.WriteGaugeUint64(w, "nextbest_store_disk_reserve_bytes", uint64(s.DiskReserve))
-		full := uint64(0)
+		api.WriteGauge(w, "nextbest_store_lsm_bytes", "Size of the store's LSM tree (Badger's SST files) on disk.", float64(s.LSMBytes))
+		api.WriteGauge(w, "nextbest_store_vlog_bytes", "Size of the store's value log (Badger's vlog files) on disk.", float64(s.ValueLogBytes))
+		api.WriteCounter(w, "nextbest_store_fsyncs_total", "Fsync rounds of the store, each covering every write committed before it began (0 without synced writes).", float64(s.Fsyncs))
+		api.WriteCounter(w, "nextbest_store_fsync_seconds_total", "Time spent in the store's fsync rounds.", s.FsyncTime.Seconds())
+		api.WriteGauge(w, "nextbest_store_disk_free_bytes", "Free space on the store's file system.", float64(max(s.DiskFree, 0)))
+		api.WriteGauge(w, "nextbest_store_disk_reserve_bytes", "Free space the store keeps in reserve: writes are refused below it (store.disk_reserve_mb).", float64(s.DiskReserve))
+		full := 0.0
 		if s.DiskFull {
 			full = 1
 		}
-		metrics.WriteGaugeUint64(w, "nextbest_store_disk_full", full)
-		metrics.WriteCounterUint64(w, "nextbest_store_writes_refused_total", s.WritesRefused)
-		metrics.WriteCounterUint64(w, "nextbest_store_decisions_dropped_total", s.DecisionsDropped)
+		api.WriteGauge(w, "nextbest_store_disk_full", "1 while writes are refused because the free space is below the reserve, else 0.", full)
+		api.WriteCounter(w, "nextbest_store_writes_refused_total", "Writes refused because the disk was full.", float64(s.WritesRefused))
+		api.WriteCounter(w, "nextbest_store_decisions_dropped_total", "Decision records not logged because the disk was full (their decisions were answered).", float64(s.DecisionsDropped))
+		api.WriteGauge(w, "nextbest_build_info{version="+strconv.Quote(version)+"}", "Always 1; the version label holds the version of the running binary.", 1)
 	})
 	clock := o.newClock()
 	schedState, err := loadSchedState(ctx, st, clock, log) // a manual clock resumes here

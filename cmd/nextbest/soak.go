@@ -361,26 +361,28 @@ func quantiles(lat []time.Duration) (p50, p99 time.Duration) {
 	return q(0.5), q(0.99)
 }
 
-// decideSeries is the server's latency histogram of successful decides (api.Metrics).
-const decideSeries = `nextbest_http_request_duration_seconds_bucket{route="/v1/decide",method="POST",code="2xx",vmrange="`
+// decideSeries is the prefix of the buckets of the server's latency histogram of
+// successful decides (api.Metrics), up to the value of their le label.
+const decideSeries = `nextbest_http_request_duration_seconds_bucket{route="/v1/decide",method="POST",code="2xx",le="`
 
-// scrapeDecideHistogram reads the server's decide latency buckets from /metrics: count by
-// vmrange ("lo...hi" in seconds). It returns nil if the scrape fails, and the window's
+// scrapeDecideHistogram reads the server's decide latency buckets from /metrics, as
+// decideHistogram returns them. It returns nil if the scrape fails, and the window's
 // server column then shows "-".
 func scrapeDecideHistogram(ctx context.Context, w *ltWorker, base string) map[string]float64 {
 	return decideHistogram(scrapeMetrics(ctx, w, base))
 }
 
-// decideHistogram picks the decide latency buckets out of a scrape (scrapeMetrics); nil
-// for a failed scrape.
+// decideHistogram picks the decide latency buckets out of a scrape (scrapeMetrics), as
+// decide{le="x"}: the cumulative count of decides that took at most x seconds; nil for a
+// failed scrape.
 func decideHistogram(metrics map[string]float64) map[string]float64 {
 	if len(metrics) == 0 {
 		return nil
 	}
 	out := map[string]float64{}
 	for series, n := range metrics {
-		if rng, ok := strings.CutPrefix(series, decideSeries); ok {
-			out[strings.TrimSuffix(rng, `"}`)] = n
+		if le, ok := strings.CutPrefix(series, decideSeries); ok {
+			out[`decide{le="`+le] = n
 		}
 	}
 	return out
@@ -457,37 +459,14 @@ func clientSchedQuantile(a, b *metrics.Float64Histogram, q float64) (time.Durati
 	return 0, false
 }
 
-// histogramQuantile returns the upper bound of the vmrange bucket that holds quantile q of
-// the observations made between scrapes a and b (VictoriaMetrics' buckets are about 12%
-// wide, so it overstates the quantile by at most that). ok is false without observations.
+// histogramQuantile returns the upper bound of the bucket of the decide histogram
+// (decideHistogram) that holds quantile q of the decides made between scrapes a and b.
+// ok is false without observations, or when q falls above the highest finite bucket.
 func histogramQuantile(a, b map[string]float64, q float64) (time.Duration, bool) {
 	if a == nil || b == nil {
 		return 0, false
 	}
-	type bucket struct{ hi, n float64 }
-	var bs []bucket
-	total := 0.0
-	for rng, n := range b {
-		_, hiText, ok := strings.Cut(rng, "...")
-		hi, err := strconv.ParseFloat(hiText, 64)
-		if !ok || err != nil || n-a[rng] <= 0 {
-			continue
-		}
-		bs = append(bs, bucket{hi, n - a[rng]})
-		total += n - a[rng]
-	}
-	if total == 0 {
-		return 0, false
-	}
-	slices.SortFunc(bs, func(x, y bucket) int { return cmp.Compare(x.hi, y.hi) })
-	seen := 0.0
-	for _, x := range bs {
-		seen += x.n
-		if seen >= q*total {
-			return time.Duration(x.hi * float64(time.Second)), true
-		}
-	}
-	return time.Duration(bs[len(bs)-1].hi * float64(time.Second)), true
+	return bucketQuantile(a, b, "decide", q)
 }
 
 // soakProbe runs pair in a closed loop with every worker busy for probe, and returns the
