@@ -82,6 +82,7 @@ type rewardSection struct {
 	N                        Num
 	Logged                   estimateCells
 	Rows                     []policyRow
+	Warned                   bool // some policy's weights warned
 	Chart                    any // template.HTML
 }
 
@@ -331,6 +332,7 @@ func rewardView(ev *engine.Evaluation, rw engine.RewardInfo) (rewardSection, boo
 				chart.Rows = append(chart.Rows, Whisker{Label: pr.Name, Mean: float64(pe.VsLogged) * scale, Lo: lo * scale, Hi: hi * scale, Positive: pe.VsLogged >= 0})
 			}
 		}
+		sec.Warned = sec.Warned || len(row.Warnings) > 0
 		sec.Rows = append(sec.Rows, row)
 	}
 	sec.Chart = chart.SVG()

@@ -169,8 +169,11 @@ func TestEvaluationPages(t *testing.T) {
 			t.Errorf("policy %d %q (DR vs logged [%g, %g], %d warnings): verdict is not %q: %.400s", i, p.Name, lo, hi, len(re.Warnings), want, row)
 		}
 		for _, w := range re.Warnings {
-			if !strings.Contains(row, html.EscapeString(w.Message)) {
-				t.Errorf("policy %q: warning %s not shown", p.Name, w.Kind)
+			if !strings.Contains(row, `<span class="tag warn">`+w.Kind+`</span>`) {
+				t.Errorf("policy %q: warning %s not tagged in its row", p.Name, w.Kind)
+			}
+			if !strings.Contains(sec, "<li><strong>"+html.EscapeString(p.Name)+`</strong> <span class="tag warn">`+w.Kind+"</span> "+html.EscapeString(w.Message)+"</li>") {
+				t.Errorf("policy %q: warning %s not explained under the table", p.Name, w.Kind)
 			}
 		}
 	}
