@@ -83,7 +83,7 @@ type rewardSection struct {
 	Logged                   estimateCells
 	Rows                     []policyRow
 	Warned                   bool // some policy's weights warned
-	Chart                    any // template.HTML
+	Chart                    any  // template.HTML
 }
 
 type estimateCells struct {
