@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"fmt"
+	"html/template"
 	"strconv"
 	"strings"
 	"time"
@@ -83,7 +84,7 @@ type rewardSection struct {
 	Logged                   estimateCells
 	Rows                     []policyRow
 	Warned                   bool // some policy's weights warned
-	Chart                    any  // template.HTML
+	Chart                    template.HTML
 }
 
 type estimateCells struct {
