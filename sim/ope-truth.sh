@@ -97,7 +97,7 @@ for pair in "logged:baseline" "alpha 1:alpha1" "threshold 15:threshold15" "no re
 			| $e.weights as $w
 			| (if $p == "logged" then ["observed", "dr", "snips", "ips", "dm"] else ["dr", "snips", "ips", "dm"] end)[] as $m
 			| ([$e.logged] + $e.estimates)[] | select(.method == $m)
-			| "| \($p) | \($r) | \(if $o then "\($o.value | f) ± \($o.se | f)" else "not run" end) | \(.method) | \(.value | f) ± \(.se | f) | \(if $o then ((.value - $o.value) / ((.se * .se + $o.se * $o.se) | sqrt) * 100 | round / 100 | tostring) else "—" end) | \($w.ess | round) | \($w.max_weight * 10 | round / 10) | \([$e.warnings[].kind] | join(", ")) |"
+			| "| \($p) | \($r) | \(if $o then "\($o.value | f) ± \($o.se | f)" else "not run" end) | \(.method) | \(.value | f) ± \(.se | f) | \(if $o then ((.value - $o.value) / ((.se * .se + $o.se * $o.se) | sqrt) * 100 | round / 100 | if . == 0 then 0 else . end | tostring) else "—" end) | \($w.ess | round) | \($w.max_weight * 10 | round / 10) | \([$e.warnings[].kind] | join(", ")) |"
 		' "$OUT/offline.json"
 	done
 done
