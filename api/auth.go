@@ -148,15 +148,9 @@ const localPrincipal access.KeyID = "local"
 
 // errUnauthenticated and errBadKey become 401.
 var (
-	errUnauthenticated = &engine.Error{Kind: ErrUnauthenticated, Code: "unauthenticated", Message: "an API key is required: send Authorization: Bearer <key> (nextbest keys create makes one)"}
-	errBadKey          = &engine.Error{Kind: ErrUnauthenticated, Code: "invalid_key", Message: "the API key is not valid (unknown, malformed or revoked)"}
-	errSessionOnAPI    = &engine.Error{Kind: ErrUnauthenticated, Code: "unauthenticated", Message: "the JSON API takes API keys only (Authorization: Bearer <key>); the dashboards' session cookie is not accepted here"}
-)
-
-// ErrUnauthenticated (401) and ErrForbidden (403) are the kinds of access errors.
-var (
-	ErrUnauthenticated = errors.New("unauthenticated")
-	ErrForbidden       = errors.New("forbidden")
+	errUnauthenticated = &engine.Error{Kind: engine.ErrUnauthenticated, Code: "unauthenticated", Message: "an API key is required: send Authorization: Bearer <key> (nextbest keys create makes one)"}
+	errBadKey          = &engine.Error{Kind: engine.ErrUnauthenticated, Code: "invalid_key", Message: "the API key is not valid (unknown, malformed or revoked)"}
+	errSessionOnAPI    = &engine.Error{Kind: engine.ErrUnauthenticated, Code: "unauthenticated", Message: "the JSON API takes API keys only (Authorization: Bearer <key>); the dashboards' session cookie is not accepted here"}
 )
 
 // SessionCookie is the dashboard session cookie's name.
@@ -278,7 +272,7 @@ func (a *Auth) guard(perm access.Permission, h fiber.Handler, sessions bool) fib
 			return errSessionOnAPI
 		}
 		if !p.Role.Allows(perm) {
-			return &engine.Error{Kind: ErrForbidden, Code: "forbidden", Message: fmt.Sprintf("role %q may not do this (needs permission %q); see docs/security.md", p.Role, perm)}
+			return &engine.Error{Kind: engine.ErrForbidden, Code: "forbidden", Message: fmt.Sprintf("role %q may not do this (needs permission %q); see docs/security.md", p.Role, perm)}
 		}
 		return h(c)
 	}
@@ -397,7 +391,7 @@ func (a *Auth) CheckCSRF(c *fiber.Ctx) error {
 		return nil // API keys are not sent automatically by browsers: no CSRF risk
 	}
 	if subtle.ConstantTimeCompare([]byte(c.FormValue("csrf")), []byte(a.CSRFToken(c))) != 1 {
-		return &engine.Error{Kind: ErrForbidden, Code: "csrf", Message: "the form's CSRF token is missing or wrong; reload the page and try again"}
+		return &engine.Error{Kind: engine.ErrForbidden, Code: "csrf", Message: "the form's CSRF token is missing or wrong; reload the page and try again"}
 	}
 	return nil
 }

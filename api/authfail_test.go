@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/store"
 )
 
@@ -67,7 +68,7 @@ func TestBadKeysLimited(t *testing.T) {
 		}
 	})
 	base := "http://" + ln.Addr().String()
-	get := func(key string) (int, string, ErrorBody) {
+	get := func(key string) (int, string, wire.ErrorBody) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+"/v1/outbound?channel=web", nil)
 		req.Header.Set("Authorization", "Bearer "+key)
@@ -77,7 +78,7 @@ func TestBadKeysLimited(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		raw, _ := io.ReadAll(resp.Body)
-		var eb ErrorBody
+		var eb wire.ErrorBody
 		if resp.StatusCode != 200 {
 			if err := json.Unmarshal(raw, &eb); err != nil {
 				t.Fatalf("status %d with a body that is not the JSON error: %q", resp.StatusCode, raw)

@@ -8,6 +8,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
 
@@ -76,15 +77,11 @@ func decideRequest(body []byte, words *wordCache) (engine.DecideRequest, error) 
 	return decideStrict(body)
 }
 
-// decideBody is the body of POST /v1/decide, as the strict path decodes it.
+// decideBody is the body of POST /v1/decide (wire.DecideRequest) as the strict path
+// decodes it: the context is kept raw, as the decision log keeps it, and decoded by object.
 type decideBody struct {
-	CustomerID string          `json:"customer_id"`
-	Channel    string          `json:"channel"`
-	Context    json.RawMessage `json:"context"`
-	Actions    []string        `json:"actions"`
-	Limit      int             `json:"limit"`
-	Time       *time.Time      `json:"time"`
-	Source     string          `json:"source"`
+	wire.DecideRequest
+	Context json.RawMessage `json:"context"`
 }
 
 // decideStrict is the reference decoding of a decide body, and the one that reports errors.
@@ -98,7 +95,7 @@ func decideStrict(body []byte) (engine.DecideRequest, error) {
 		return engine.DecideRequest{}, err
 	}
 	req := engine.DecideRequest{
-		CustomerID: engine.CustomerID(b.CustomerID),
+		CustomerID: b.CustomerID,
 		Channel:    b.Channel,
 		Context:    ctxMap,
 		Limit:      b.Limit,
@@ -110,8 +107,8 @@ func decideStrict(body []byte) (engine.DecideRequest, error) {
 	if b.Time != nil {
 		req.Time = *b.Time
 	}
-	for _, id := range b.Actions {
-		req.Actions = append(req.Actions, engine.ActionID(id))
+	if len(b.Actions) > 0 {
+		req.Actions = b.Actions
 	}
 	return req, nil
 }
@@ -189,23 +186,14 @@ func feedbackRequest(body []byte) (engine.FeedbackRequest, error) {
 	return feedbackStrict(body)
 }
 
-// feedbackBody is the body of POST /v1/feedback, as the strict path decodes it.
-type feedbackBody struct {
-	DecisionID string     `json:"decision_id"`
-	ActionID   string     `json:"action_id"`
-	Outcome    string     `json:"outcome"`
-	Reward     *float64   `json:"reward"`
-	Time       *time.Time `json:"time"`
-}
-
 // feedbackStrict is the reference decoding of a feedback body, and the one that reports
 // errors.
 func feedbackStrict(body []byte) (engine.FeedbackRequest, error) {
-	var b feedbackBody
+	var b wire.FeedbackRequest
 	if err := decode(body, &b); err != nil {
 		return engine.FeedbackRequest{}, err
 	}
-	req := engine.FeedbackRequest{DecisionID: engine.DecisionID(b.DecisionID), ActionID: engine.ActionID(b.ActionID), Outcome: engine.Outcome(b.Outcome), Reward: b.Reward}
+	req := engine.FeedbackRequest{DecisionID: b.DecisionID, ActionID: b.ActionID, Outcome: b.Outcome, Reward: b.Reward}
 	if b.Time != nil {
 		req.Time = *b.Time
 	}

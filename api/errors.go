@@ -12,19 +12,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
-
-// ErrorBody is the JSON body of every error response.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is a stable code for programs and a message for people.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
 
 // status maps an error to its HTTP status and code. This is the one place that does so.
 func status(err error) (int, string, string) {
@@ -46,9 +36,9 @@ func status(err error) (int, string, string) {
 			return fe.Code, "unsupported_media_type", fe.Message
 		}
 		return fe.Code, "http_error", fe.Message
-	case errors.Is(err, ErrUnauthenticated):
+	case errors.Is(err, engine.ErrUnauthenticated):
 		return fiber.StatusUnauthorized, or(code, "unauthenticated"), err.Error()
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, engine.ErrForbidden):
 		return fiber.StatusForbidden, or(code, "forbidden"), err.Error()
 	case errors.Is(err, engine.ErrRateLimited):
 		return fiber.StatusTooManyRequests, or(code, "rate_limited"), err.Error()
@@ -95,7 +85,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		if st == fiber.StatusUnauthorized {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="nextbest"`)
 		}
-		return c.Status(st).JSON(ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
+		return c.Status(st).JSON(wire.ErrorBody{Error: wire.ErrorDetail{Code: code, Message: msg}})
 	}
 }
 
@@ -120,7 +110,7 @@ func decodeError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		want := te.Type.String()
+		want := typeName(te.Type)
 		if te.Type == reflect.TypeFor[engine.Money]() {
 			want = "a number or an expression string"
 		}
@@ -132,3 +122,17 @@ func decodeError(err error) error {
 }
 
 var errEmptyBody = fmt.Errorf("empty body")
+
+// typeName names a Go type as JSON's reader knows it: a named type of a basic kind by its
+// kind (an engine.ActionID is a string), element types likewise.
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice:
+		return "[]" + typeName(t.Elem())
+	case reflect.Pointer:
+		return typeName(t.Elem())
+	case reflect.Bool, reflect.String, reflect.Int, reflect.Int64, reflect.Uint64, reflect.Float64:
+		return t.Kind().String()
+	}
+	return t.String()
+}

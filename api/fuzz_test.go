@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/store"
 )
@@ -114,7 +115,7 @@ func (s *testServer) do(t *testing.T, method, path string, body []byte) {
 		t.Fatalf("%s %s %q: status %d, body is not JSON: %q", method, path, body, resp.StatusCode, raw)
 	}
 	if resp.StatusCode >= 300 {
-		var eb ErrorBody
+		var eb wire.ErrorBody
 		if err := json.Unmarshal(raw, &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" {
 			t.Fatalf("%s %s %q: status %d, error body without code and message: %s", method, path, body, resp.StatusCode, raw)
 		}
@@ -193,7 +194,7 @@ func FuzzDecodeFeedback(f *testing.F) {
 	}
 	s := newTestServer(f, true, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var b feedbackBody
+		var b wire.FeedbackRequest
 		checkAPIError(t, "feedback", body, decode(body, &b))
 		if bytes.Contains(body, []byte(fuzzDecision)) {
 			body = bytes.ReplaceAll(body, []byte(fuzzDecision), []byte(s.decision(t)))
@@ -222,7 +223,7 @@ func FuzzDecodeAction(f *testing.F) {
 	}
 	s := newTestServer(f, true, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var b actionBody
+		var b wire.ActionRequest
 		err := decode(body, &b)
 		checkAPIError(t, "action", body, err)
 		if err == nil && b.Value != nil {

@@ -10,34 +10,17 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
 
-// actionBody is the body of PUT /v1/actions/{id}. Pointer fields distinguish "absent" from
-// zero where the default is not zero.
-type actionBody struct {
-	ID          string           `json:"id"`
-	Issue       string           `json:"issue"`
-	Group       string           `json:"group"`
-	Description string           `json:"description"`
-	Channels    []string         `json:"channels"`
-	Value       *engine.Money    `json:"value"`
-	Cost        engine.Money     `json:"cost"`
-	ContactCost engine.Money     `json:"contact_cost"`
-	Objective   string           `json:"objective"`
-	Eligibility string           `json:"eligibility"`
-	Lever       *float64         `json:"lever"`
-	Enabled     *bool            `json:"enabled"`
-	Model       engine.ModelSpec `json:"model"`
-}
-
 func (s *Server) putAction(c *fiber.Ctx) error {
 	id := param(c, "id")
-	var b actionBody
+	var b wire.ActionRequest
 	if err := decode(c.Body(), &b); err != nil {
 		return err
 	}
-	if b.ID != "" && b.ID != id {
+	if b.ID != "" && string(b.ID) != id {
 		return engine.Invalid("invalid_field", "id: body says %q but the URL says %q", b.ID, id)
 	}
 	a := engine.Action{ID: engine.ActionID(id), Issue: b.Issue, Group: b.Group, Description: b.Description, Channels: b.Channels, Eligibility: b.Eligibility, Model: b.Model, Enabled: true, Lever: 1,
@@ -60,7 +43,7 @@ func (s *Server) putAction(c *fiber.Ctx) error {
 }
 
 func (s *Server) listActions(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"actions": s.eng.Actions()})
+	return c.JSON(wire.ActionList{Actions: s.eng.Actions()})
 }
 
 func (s *Server) getAction(c *fiber.Ctx) error {
@@ -79,7 +62,10 @@ func (s *Server) deleteAction(c *fiber.Ctx) error {
 	return c.JSON(a)
 }
 
+// customerBody is wire.CustomerRequest with the attributes kept raw, for object: it
+// decodes them on the faster path, and tells an absent object from null.
 type customerBody struct {
+	wire.CustomerRequest
 	Attributes json.RawMessage `json:"attributes"`
 }
 
@@ -165,15 +151,11 @@ func (s *Server) modelVersions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"action": param(c, "id"), "versions": vs})
-}
-
-type rollbackBody struct {
-	Version *uint64 `json:"version"`
+	return c.JSON(wire.ModelVersions{Action: engine.ActionID(param(c, "id")), Versions: vs})
 }
 
 func (s *Server) rollback(c *fiber.Ctx) error {
-	var b rollbackBody
+	var b wire.RollbackRequest
 	if err := decode(c.Body(), &b); err != nil {
 		return err
 	}
@@ -184,7 +166,7 @@ func (s *Server) rollback(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"action": param(c, "id"), "rolled_back_to": *b.Version, "version": v})
+	return c.JSON(wire.Rollback{Action: engine.ActionID(param(c, "id")), RolledBackTo: *b.Version, Version: v})
 }
 
 // parseSince reads the since parameter: RFC 3339, or a duration ago such as 15m or 24h.
@@ -264,7 +246,7 @@ func (s *Server) getSchema(c *fiber.Ctx) error {
 	if schema == nil {
 		mode = "auto"
 	}
-	return c.JSON(fiber.Map{"mode": mode, "hash": hash, "dim": dim, "schema": schema})
+	return c.JSON(wire.Schema{Mode: mode, Hash: hash, Dim: dim, Schema: schema})
 }
 
 func (s *Server) putSchema(c *fiber.Ctx) error {
@@ -277,5 +259,5 @@ func (s *Server) putSchema(c *fiber.Ctx) error {
 		return err
 	}
 	schema, _, dim := s.eng.Schema()
-	return c.JSON(fiber.Map{"mode": "schema", "hash": hash, "dim": dim, "schema": schema})
+	return c.JSON(wire.Schema{Mode: "schema", Hash: hash, Dim: dim, Schema: schema})
 }

@@ -9,26 +9,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
 
-type keyBody struct {
-	Role string `json:"role"`
-	Name string `json:"name"`
-}
-
-// CreatedKey is the answer to POST /v1/keys: the only time the secret is shown.
-type CreatedKey struct {
-	access.Key
-	Secret string `json:"key"`
-}
-
 func (s *Server) createKey(c *fiber.Ctx) error {
-	var b keyBody
+	var b wire.KeyRequest
 	if err := decode(c.Body(), &b); err != nil {
 		return err
 	}
-	role, err := access.ParseRole(b.Role)
+	role, err := access.ParseRole(string(b.Role))
 	if err != nil {
 		return engine.Invalid("invalid_field", "%v", err)
 	}
@@ -40,7 +30,7 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Info("api key created", "key_id", k.ID, "role", k.Role, "by", PrincipalOf(c).KeyID)
-	return c.Status(fiber.StatusCreated).JSON(CreatedKey{Key: k.Public(), Secret: plain})
+	return c.Status(fiber.StatusCreated).JSON(wire.CreatedKey{Key: k.Public(), Secret: plain})
 }
 
 func (s *Server) listKeys(c *fiber.Ctx) error {
@@ -52,7 +42,7 @@ func (s *Server) listKeys(c *fiber.Ctx) error {
 	for i, k := range ks {
 		out[i] = k.Public()
 	}
-	return c.JSON(fiber.Map{"keys": out})
+	return c.JSON(wire.KeyList{Keys: out})
 }
 
 func (s *Server) revokeKey(c *fiber.Ctx) error {

@@ -25,8 +25,8 @@ import (
 // any header on a request to what it takes for its own origin.
 
 var (
-	errForeignHost   = &engine.Error{Kind: ErrForbidden, Code: "foreign_host", Message: "--insecure-local answers only to a loopback Host (localhost, 127.0.0.1, [::1]); this request names another, as a DNS-rebinding page would"}
-	errForeignOrigin = &engine.Error{Kind: ErrForbidden, Code: "foreign_origin", Message: "--insecure-local answers only to its own origin; this request comes from another web page's origin"}
+	errForeignHost   = &engine.Error{Kind: engine.ErrForbidden, Code: "foreign_host", Message: "--insecure-local answers only to a loopback Host (localhost, 127.0.0.1, [::1]); this request names another, as a DNS-rebinding page would"}
+	errForeignOrigin = &engine.Error{Kind: engine.ErrForbidden, Code: "foreign_origin", Message: "--insecure-local answers only to its own origin; this request comes from another web page's origin"}
 )
 
 // localOnly refuses requests that name a Host other than a loopback name or address, or

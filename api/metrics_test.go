@@ -16,6 +16,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/store"
 )
@@ -65,7 +66,7 @@ func TestMetricSeriesBounded(t *testing.T) {
 	for i := range flood {
 		code, body := send("POST", "/v1/decide", fmt.Sprintf(`{"customer_id": "c%d", "channel": "ch-%d"}`, i, i))
 		if i == 0 {
-			var eb ErrorBody
+			var eb wire.ErrorBody
 			if code != 400 || json.Unmarshal(body, &eb) != nil || eb.Error.Code != "unknown_channel" || !strings.Contains(eb.Error.Message, "web") {
 				t.Errorf("decide on an unknown channel: %d %s; want 400 unknown_channel naming the configured channels", code, body)
 			}

@@ -3,20 +3,12 @@ package api
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
 
-// objectiveBody is the body of PUT /v1/objectives/{outcome}.
-type objectiveBody struct {
-	Outcome     string        `json:"outcome"`
-	Description string        `json:"description"`
-	Value       *engine.Money `json:"value"`
-	Horizon     *string       `json:"horizon"`
-	BaseRate    float64       `json:"base_rate"`
-}
-
 func (s *Server) listObjectives(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"objectives": s.eng.Objectives()})
+	return c.JSON(wire.ObjectiveList{Objectives: s.eng.Objectives()})
 }
 
 func (s *Server) getObjective(c *fiber.Ctx) error {
@@ -29,7 +21,7 @@ func (s *Server) getObjective(c *fiber.Ctx) error {
 
 func (s *Server) putObjective(c *fiber.Ctx) error {
 	outcome := param(c, "outcome")
-	var b objectiveBody
+	var b wire.ObjectiveRequest
 	if err := decode(c.Body(), &b); err != nil {
 		return err
 	}

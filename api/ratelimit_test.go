@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api/wire"
 )
 
 func TestKeyWindow(t *testing.T) {
@@ -144,7 +145,7 @@ func TestRateLimitHTTP(t *testing.T) {
 		case 200:
 		case 429:
 			limited++
-			var eb ErrorBody
+			var eb wire.ErrorBody
 			if err := json.Unmarshal([]byte(body), &eb); err != nil || eb.Error.Code != "rate_limited" {
 				t.Fatalf("429 body %s, want the rate_limited JSON error", body)
 			}

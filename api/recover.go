@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/nextbest/nextbest/api/wire"
 )
 
 // recoverPanics is the outermost middleware: a handler that panics (a programmer error)
@@ -17,7 +19,7 @@ func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 		if v := recover(); v != nil {
 			s.panicked(c.Method(), c.Path(), v)
 			c.Response().ResetBody()
-			err = c.Status(fiber.StatusInternalServerError).JSON(ErrorBody{Error: ErrorDetail{Code: "internal", Message: "internal error; the operator's log has the details"}})
+			err = c.Status(fiber.StatusInternalServerError).JSON(wire.ErrorBody{Error: wire.ErrorDetail{Code: "internal", Message: "internal error; the operator's log has the details"}})
 		}
 	}()
 	return c.Next()

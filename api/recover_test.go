@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api/wire"
 )
 
 // syncWriter is a log destination that tests may read while the server writes to it.
@@ -62,7 +63,7 @@ func TestHandlerPanicIs500(t *testing.T) {
 		if err != nil {
 			t.Fatalf("request %d to the panicking route: %v", i, err)
 		}
-		var eb ErrorBody
+		var eb wire.ErrorBody
 		if code != http.StatusInternalServerError || json.Unmarshal(raw, &eb) != nil || eb.Error.Code != "internal" {
 			t.Fatalf("request %d to the panicking route: status %d, body %s; want 500 with the internal error code", i, code, raw)
 		}

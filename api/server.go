@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/pprof"
 
 	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
 
@@ -45,6 +46,10 @@ type Options struct {
 	MaxConnsPerIP int
 	// Disk reports a full disk in /readyz; nil means it is never full.
 	Disk DiskState
+	// RequestTimeout is the deadline of a request's context (requestContext): the work
+	// done for it stops after that long. 0 means no deadline; the context still ends when
+	// the server stops. Streamed answers are not limited by it.
+	RequestTimeout time.Duration
 }
 
 // DiskState reports whether the store refuses writes because its disk is nearly full.
@@ -63,7 +68,7 @@ type Server struct {
 	eng    *engine.Engine
 	log    *slog.Logger
 	met    *Metrics
-	base   context.Context
+	base   context.Context // the server's: ends when Shutdown is over
 	auth   *Auth
 	keys   KeyStore
 	backup func(ctx context.Context, w io.Writer) error
@@ -71,6 +76,9 @@ type Server struct {
 	disk   DiskState
 	words  *wordCache // recurring strings of decide bodies (decode_flat.go)
 	perIP  int        // Options.MaxConnsPerIP
+
+	stop    context.CancelFunc // ends base
+	timeout time.Duration      // Options.RequestTimeout
 }
 
 // New builds the server and its routes. It starts nothing; call Serve.
@@ -95,8 +103,10 @@ func New(eng *engine.Engine, opts Options) *Server {
 		// parsing them while reading the request.
 		DisablePreParseMultipartForm: true,
 	})
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: context.Background(), auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, disk: opts.Disk, words: newWordCache(), perIP: opts.MaxConnsPerIP}
+	base, stop := context.WithCancel(context.Background())
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: base, stop: stop, timeout: opts.RequestTimeout, auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, disk: opts.Disk, words: newWordCache(), perIP: opts.MaxConnsPerIP}
 	app.Use(s.recoverPanics)
+	app.Use(s.requestContext)
 	if s.met != nil {
 		app.Use(s.met.middleware)
 	}
@@ -205,26 +215,31 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.app.Listener(&listener{Listener: ln, log: s.log, met: s.met, perIP: s.perIP})
 }
 
-// Shutdown stops accepting connections and waits for in-flight requests to finish.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Shutdown stops accepting connections and waits for in-flight requests to finish, until
+// ctx ends; then it cancels the context of every request still running (requestContext)
+// and of every stream.
+func (s *Server) Shutdown(ctx context.Context) error {
+	defer s.stop()
+	return s.app.ShutdownWithContext(ctx)
+}
 
 // param returns a path parameter copied out of fiber's reused request memory.
 func param(c *fiber.Ctx, name string) string { return strings.Clone(c.Params(name)) }
 
 func (s *Server) healthz(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"status": "ok"})
+	return c.JSON(wire.Health{Status: "ok"})
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if !s.eng.Ready() {
-		return c.Status(fiber.StatusServiceUnavailable).JSON(ErrorBody{Error: ErrorDetail{Code: "not_ready", Message: "the engine is loading its state or shutting down"}})
+		return c.Status(fiber.StatusServiceUnavailable).JSON(wire.ErrorBody{Error: wire.ErrorDetail{Code: "not_ready", Message: "the engine is loading its state or shutting down"}})
 	}
 	// A full disk keeps the node ready: it still answers decisions, the most of its
 	// traffic, which a load balancer taking it out would stop too. Writes get 507 until
 	// space is freed; the body and nextbest_store_disk_full say why.
 	if s.disk != nil && s.disk.DiskFull() {
-		return c.JSON(fiber.Map{"status": "degraded", "reason": "disk_full",
-			"message": "the disk is full: writes are refused with 507 until space is freed; decisions are answered but not logged"})
+		return c.JSON(wire.Health{Status: "degraded", Reason: "disk_full",
+			Message: "the disk is full: writes are refused with 507 until space is freed; decisions are answered but not logged"})
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	return c.JSON(wire.Health{Status: "ready"})
 }

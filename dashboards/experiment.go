@@ -71,7 +71,7 @@ type metricSection struct {
 // "legacy vs holdout". The difference and its intervals change sign; the p-values are
 // the same.
 func mirrored(a arms, m engine.MetricResult, c engine.Comparison) bool {
-	if a.policy[c.Arm] != experiments.PolicyNone || c.Reference != a.x.Control {
+	if a.policy(c.Arm) != experiments.PolicyNone || c.Reference != a.x.Control {
 		return false
 	}
 	for _, o := range m.Comparisons {
@@ -161,7 +161,7 @@ func experimentOf(rep *engine.Report, now time.Time, metric string) experimentPa
 	pg.Trend = metricTextOf(metric)
 	for _, m := range rep.Metrics {
 		mt := metricTextOf(m.Name)
-		ms := metricSection{Name: m.Name, Title: mt.Title, Kind: m.Kind, Unit: m.Unit, Lower: m.LowerIsBetter, Primary: m.Primary, Points: !mt.relative && m.Name == engine.MetricNPS}
+		ms := metricSection{Name: m.Name, Title: mt.Title, Kind: m.Kind, Unit: m.Unit, Lower: m.LowerIsBetter, Primary: m.Primary, Points: !mt.Relative && m.Name == engine.MetricNPS}
 		for _, av := range m.Arms {
 			ms.Values = append(ms.Values, armValue{Label: av.Arm, Value: num(fmt.Sprintf("metrics[name=%s].arms[arm=%s].value", m.Name, av.Arm), av.Value, mt.scale, mt.value)})
 		}
@@ -237,7 +237,7 @@ func seqChartOf(rep *engine.Report, metric, arm string, ai int) (seqChart, strin
 	title := fmt.Sprintf("%s: %s minus %s", mt.Title, arm, x.Control)
 	ch := LineChart{
 		Title:   title,
-		Desc:    fmt.Sprintf("Cumulative difference in %s between arm %s and the control %s at the end of each day, with the always-valid 95%% interval (outer band) and the fixed-horizon 95%% interval (inner band).", mt.noun, arm, x.Control),
+		Desc:    fmt.Sprintf("Cumulative difference in %s between arm %s and the control %s at the end of each day, with the always-valid 95%% interval (outer band) and the fixed-horizon 95%% interval (inner band).", mt.Noun, arm, x.Control),
 		YFormat: axisFormat(mt),
 		Zero:    true,
 		Height:  220,

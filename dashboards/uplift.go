@@ -486,7 +486,7 @@ func trendOf(rep *engine.Report, a arms, heroes []string, metric string) trend {
 	chart := LineChart{
 		YLimit:  yLimit(metric),
 		Title:   fmt.Sprintf("%s: %s minus %s, by day", mt.Title, strings.Join(labels(a, charted), ", "), a.label(x.Control)),
-		Desc:    fmt.Sprintf("Cumulative difference in %s between %s and %s at the end of each day, with its always-valid 95%% interval shaded. The numbers are in the table below.", mt.noun, strings.Join(labels(a, charted), ", "), a.label(x.Control)),
+		Desc:    fmt.Sprintf("Cumulative difference in %s between %s and %s at the end of each day, with its always-valid 95%% interval shaded. The numbers are in the table below.", mt.Noun, strings.Join(labels(a, charted), ", "), a.label(x.Control)),
 		YFormat: axisFormat(mt),
 		Zero:    true,
 		Width:   960,

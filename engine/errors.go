@@ -31,6 +31,12 @@ var (
 	// that are missing. Open refuses such a store rather than serve models that lack what
 	// they learned (docs/durability.md, "Damage"); `nextbest verify` reports all of it.
 	ErrDamaged = errors.New("store damaged")
+	// ErrUnauthenticated marks a request without valid credentials (HTTP 401): no API key,
+	// or one that is unknown, malformed or revoked.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden marks a request whose credentials do not allow it (HTTP 403), such as a
+	// role that lacks the route's permission.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // Error is an error with a stable machine-readable code for API clients, such as

@@ -62,7 +62,7 @@ func (f Finding) String() string {
 // Statement is a sentence whose figures are kept apart from its words, so that a page can
 // tie each figure to the value it comes from.
 type Statement struct {
-	Finding Finding
+	Finding Finding // what a BottomLine found; FindingNone in a Verdict (see Verdict.Tone)
 	Parts   []Phrase
 }
 
@@ -73,12 +73,16 @@ type Phrase struct {
 }
 
 // Figure is one number of a Statement: Value, the value named by Source, times Scale,
-// written as Text.
+// written as Text. An undefined value is NaN, written "—".
 type Figure struct {
-	Source string // FigureLift, FigureSeqLo, FigureSeqHi or FigureCustomers
+	// Source is FigureLift, FigureSeqLo, FigureSeqHi or FigureCustomers in a BottomLine;
+	// in a Verdict or a Headline, a field of the comparison Of (see FigureMoreDays).
+	Source string
 	Value  float64
 	Scale  float64
 	Text   string
+	// Of is the comparison a verdict's figure comes from; zero in a BottomLine.
+	Of Key
 }
 
 // Sources of a Figure: a field of NetValue.Diff, by its JSON name, or NetValue.Customers.

@@ -64,6 +64,12 @@
 // (Statement), so a page can tie each to the value it shows; this is the one place that
 // words it.
 //
+// Design.Verdict words one comparison of an experiment's report in the same way
+// (conclusive by the always-valid interval, with the lift, its interval and how many more
+// days), Design.Headline answers "is NBA winning?" over the primary metrics, and
+// MetricText holds each metric's title, noun and verbs. The dashboards, the simulator's
+// report and any other reader render these; none words a verdict of its own.
+//
 // Holm adjusts a family of p-values (Holm 1979). SRM runs Pearson's
 // chi-square test of the observed arm counts against the designed weights.
 // PowerPlan gives sample sizes and minimum detectable effects. Analyze runs

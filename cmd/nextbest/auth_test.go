@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
 )
 
 var adminKeyLine = regexp.MustCompile(`admin key: (nbk_[0-9a-f]{8}_[A-Za-z0-9_-]{43})`)
@@ -206,7 +208,7 @@ func TestKeysListRevokeAndRateLimit(t *testing.T) {
 	for range 20 {
 		req, _ := http.NewRequest("POST", s.base+"/v1/decide", strings.NewReader(`{"customer_id":"c1","channel":"web"}`))
 		req.Header.Set("Authorization", "Bearer "+decideKey)
-		resp, err := client.Do(req)
+		resp, err := httpClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +231,7 @@ func TestKeysListRevokeAndRateLimit(t *testing.T) {
 		t.Fatalf("revoke: %d", code)
 	}
 	time.Sleep(1100 * time.Millisecond) // let the rate-limit window pass
-	var er errorResponse
+	var er wire.ErrorBody
 	if code := dec.call("POST", "/v1/decide", `{"customer_id":"c1","channel":"web"}`, &er); code != 401 || er.Error.Code != "invalid_key" {
 		t.Fatalf("revoked key: %d %+v, want 401 invalid_key", code, er)
 	}
@@ -371,7 +373,7 @@ func TestProfilerForAdmins(t *testing.T) {
 	get := func(path string) (int, []byte) {
 		req, _ := http.NewRequest("GET", s.base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+adminKey)
-		resp, err := client.Do(req)
+		resp, err := httpClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,29 +6,34 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
 )
 
 func TestBackupRestoreCommands(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, nil)
-	s.call("PUT", "/v1/actions/offer", `{"value": 5}`, nil)
+	ctx, c := t.Context(), s.client()
+	putOffer(t, c, 5)
 	for i := range 30 {
-		var d decideResponse
-		s.call("POST", "/v1/decide", map[string]any{"customer_id": "c" + string(rune('a'+i%26)), "channel": "web", "context": map[string]any{"i": i}}, &d)
-		s.call("POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": "offer", "outcome": []string{"accepted", "ignored"}[i%2]}, nil)
+		decideAndRespond(t, c, wire.DecideRequest{CustomerID: engine.CustomerID("c" + string(rune('a'+i%26))), Channel: "web", Context: map[string]any{"i": i}},
+			[]engine.Outcome{engine.Accepted, engine.Ignored}[i%2])
 	}
-	posterior := func(s *testServer) string {
-		var m map[string]any
-		s.call("GET", "/v1/models/offer?top=100", nil, &m)
-		delete(m, "version")
-		return strings.TrimSpace(toJSON(t, m))
+	posterior := func(s *testServer) engine.ModelInfo {
+		m, err := s.client().Model(ctx, "offer", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Version = 0
+		return m
 	}
 	before := posterior(s)
 	s.stop()
 
-	ctx := context.Background()
 	file := filepath.Join(t.TempDir(), "nextbest.bak")
 	if err := run(ctx, []string{"backup", "--data", dir, "--out", file}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
@@ -60,8 +65,8 @@ func TestBackupRestoreCommands(t *testing.T) {
 
 	s2 := startServer(t, restored, nil)
 	defer s2.stop()
-	if after := posterior(s2); after != before {
-		t.Fatalf("restored model differs:\nbefore %s\nafter  %s", before, after)
+	if after := posterior(s2); !reflect.DeepEqual(after, before) {
+		t.Fatalf("restored model differs:\nbefore %+v\nafter  %+v", before, after)
 	}
 }
 
@@ -71,15 +76,14 @@ func TestBackupRestoreCommands(t *testing.T) {
 func TestDuCommand(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, nil)
-	s.call("PUT", "/v1/actions/offer", `{"value": 5}`, nil)
-	ctx := map[string]any{}
+	c := s.client()
+	putOffer(t, c, 5)
+	cx := map[string]any{}
 	for i := range 30 {
-		ctx[fmt.Sprintf("field_%02d", i)] = fmt.Sprintf("value %d of a context large enough to log", i)
+		cx[fmt.Sprintf("field_%02d", i)] = fmt.Sprintf("value %d of a context large enough to log", i)
 	}
 	for i := range 10 {
-		var d decideResponse
-		s.call("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c%d", i), "channel": "web", "context": ctx}, &d)
-		s.call("POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": "offer", "outcome": "accepted"}, nil)
+		decideAndRespond(t, c, wire.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%d", i)), Channel: "web", Context: cx}, engine.Accepted)
 	}
 	s.stop()
 	var out strings.Builder

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
-)
 
-type errorResponse struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
+)
 
 // TestBadInput sends malformed, mistyped, oversized and dangling requests to every
 // endpoint and checks the status, the JSON error code, and that nothing was written.
@@ -26,7 +22,7 @@ func TestBadInput(t *testing.T) {
 	if code := s.call("PUT", "/v1/actions/offer", `{"value": 10, "channels": ["web"]}`, nil); code != 200 {
 		t.Fatalf("setup: put action: %d", code)
 	}
-	var d decideResponse
+	var d engine.DecideResult
 	if code := s.call("POST", "/v1/decide", `{"customer_id": "c1", "channel": "web"}`, &d); code != 200 || len(d.Actions) != 1 {
 		t.Fatalf("setup: decide: %d %+v", code, d)
 	}
@@ -166,7 +162,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var er errorResponse
+			var er wire.ErrorBody
 			got := s.call(c.method, c.path, c.body, &er)
 			if got != c.status || er.Error.Code != c.code {
 				t.Fatalf("status %d code %q (%s); want %d %q", got, er.Error.Code, er.Error.Message, c.status, c.code)
@@ -178,33 +174,25 @@ func TestBadInput(t *testing.T) {
 	}
 
 	// Nothing half-written: one action, one decision logged, no feedback learned.
-	var acts struct {
-		Actions []json.RawMessage `json:"actions"`
+	ctx, c := t.Context(), s.client()
+	if acts, err := c.Actions(ctx); err != nil || len(acts) != 1 {
+		t.Errorf("%d actions after bad input (%v), want 1", len(acts), err)
 	}
-	s.call("GET", "/v1/actions", nil, &acts)
-	if len(acts.Actions) != 1 {
-		t.Errorf("%d actions after bad input, want 1", len(acts.Actions))
+	if m, err := c.Model(ctx, "offer", 0); err != nil || m.Health.Responses != 0 {
+		t.Errorf("model learned %d responses from bad feedback (%v)", m.Health.Responses, err)
 	}
-	var m struct {
-		Health struct{ Responses int } `json:"health"`
+	if _, err := c.Customer(ctx, "c9"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("customer c9 exists after only bad writes (%v)", err)
 	}
-	s.call("GET", "/v1/models/offer", nil, &m)
-	if m.Health.Responses != 0 {
-		t.Errorf("model learned %d responses from bad feedback", m.Health.Responses)
+	xs, err := c.Experiments(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var cust errorResponse
-	if code := s.call("GET", "/v1/customers/c9", nil, &cust); code != 404 {
-		t.Errorf("customer c9 exists after only bad writes (status %d)", code)
+	cs, err := c.Campaigns(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var xs struct {
-		Experiments []json.RawMessage `json:"experiments"`
-	}
-	var cs struct {
-		Campaigns []json.RawMessage `json:"campaigns"`
-	}
-	s.call("GET", "/v1/experiments", nil, &xs)
-	s.call("GET", "/v1/campaigns", nil, &cs)
-	if len(xs.Experiments) != 0 || len(cs.Campaigns) != 0 {
-		t.Errorf("bad input created %d experiments and %d campaigns", len(xs.Experiments), len(cs.Campaigns))
+	if len(xs) != 0 || len(cs) != 0 {
+		t.Errorf("bad input created %d experiments and %d campaigns", len(xs), len(cs))
 	}
 }

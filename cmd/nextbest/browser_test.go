@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -23,6 +22,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
 )
@@ -255,9 +256,9 @@ func TestDashboardsInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rep engine.Report
-		if code := analyst.call("GET", "/v1/experiments/"+w.experiment+"/report", nil, &rep); code != 200 {
-			t.Fatalf("report: %d", code)
+		rep, err := analyst.client().Report(t.Context(), engine.ExperimentID(w.experiment))
+		if err != nil {
+			t.Fatal(err)
 		}
 		var net experiments.Comparison
 		var customers int64
@@ -489,7 +490,7 @@ func getJSON(t *testing.T, s *testServer, path string) any {
 	t.Helper()
 	req, _ := http.NewRequest("GET", s.base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+s.key)
-	resp, err := client.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -662,6 +663,7 @@ type telcoCustomer struct {
 
 type telcoWorld struct {
 	s          *testServer
+	c          *client.Client // of s
 	start      time.Time
 	days       int
 	customers  []*telcoCustomer
@@ -737,39 +739,6 @@ func (w *telcoWorld) intN(n int) int {
 }
 
 // do sends a JSON request from any goroutine and returns the status.
-func (w *telcoWorld) do(method, path string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, w.s.base+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+w.s.key)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		return resp.StatusCode, json.Unmarshal(raw, out)
-	}
-	return resp.StatusCode, nil
-}
-
 // parallel runs fn(i) for i in [0, n) on a few goroutines and returns the first error.
 func inParallel(n, workers int, fn func(i int) error) error {
 	var wg sync.WaitGroup
@@ -799,22 +768,18 @@ func inParallel(n, workers int, fn func(i int) error) error {
 func simulateTelco(t *testing.T, admin *testServer, start time.Time, n, days int) *telcoWorld {
 	t.Helper()
 	began := time.Now()
-	w := &telcoWorld{s: admin, start: start, days: days, byID: map[string]*telcoCustomer{}, experiment: "nba-vs-legacy", rng: rand.New(rand.NewPCG(7, 2026))}
+	w := &telcoWorld{s: admin, c: admin.client(), start: start, days: days, byID: map[string]*telcoCustomer{}, experiment: "nba-vs-legacy", rng: rand.New(rand.NewPCG(7, 2026))}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	var acts struct {
-		Actions []struct {
-			ID string `json:"id"`
-		} `json:"actions"`
-	}
-	_, err := w.do("GET", "/v1/actions", nil, &acts)
+	ctx := t.Context()
+	acts, err := w.c.Actions(ctx)
 	must(err)
-	for _, a := range acts.Actions {
-		w.actions = append(w.actions, a.ID)
+	for _, a := range acts {
+		w.actions = append(w.actions, string(a.ID))
 	}
 	if len(w.actions) == 0 {
 		t.Fatal("the demo catalog was not loaded")
@@ -827,23 +792,23 @@ func simulateTelco(t *testing.T, admin *testServer, start time.Time, n, days int
 	}
 	must(inParallel(n, 8, func(i int) error {
 		c := w.customers[i]
-		_, err := w.do("PUT", "/v1/customers/"+c.id, map[string]any{"attributes": map[string]any{
-			"tenure_months": c.tenure, "monthly_spend": math.Round(c.spend*100) / 100, "plan": c.plan, "months_to_contract_end": c.contractEnd, "data_used_pct": math.Round(c.dataUsed)}}, nil)
+		_, err := w.c.PutCustomer(ctx, engine.CustomerID(c.id), map[string]any{
+			"tenure_months": c.tenure, "monthly_spend": math.Round(c.spend*100) / 100, "plan": c.plan, "months_to_contract_end": c.contractEnd, "data_used_pct": math.Round(c.dataUsed)})
 		return err
 	}))
-	for _, cp := range []map[string]any{
-		{"id": "winback-email", "description": "Monday and Thursday e-mail: 10% off to customers past their third month", "segment": "profile.tenure_months >= 3", "action": "retention-10", "channel": "email", "schedule": "0 10 * * 1,4", "priority": 3},
-		{"id": "upsell-email", "description": "Wednesday e-mail: data add-on to small plans", "segment": `profile.plan == "small"`, "action": "data-addon", "channel": "email", "schedule": "0 11 * * 3", "priority": 2},
-		{"id": "web-upgrade-banner", "description": "plan upgrade banner on every web and app visit", "segment": `profile.plan != "unlimited"`, "action": "plan-upgrade", "channel": "web", "priority": 1},
-		{"id": "app-upgrade-banner", "segment": `profile.plan != "unlimited"`, "action": "plan-upgrade", "channel": "app", "priority": 1},
+	for _, cp := range []wire.CampaignRequest{
+		{ID: "winback-email", Description: "Monday and Thursday e-mail: 10% off to customers past their third month", Segment: "profile.tenure_months >= 3", Action: "retention-10", Channel: "email", Schedule: "0 10 * * 1,4", Priority: new(3.0)},
+		{ID: "upsell-email", Description: "Wednesday e-mail: data add-on to small plans", Segment: `profile.plan == "small"`, Action: "data-addon", Channel: "email", Schedule: "0 11 * * 3", Priority: new(2.0)},
+		{ID: "web-upgrade-banner", Description: "plan upgrade banner on every web and app visit", Segment: `profile.plan != "unlimited"`, Action: "plan-upgrade", Channel: "web", Priority: new(1.0)},
+		{ID: "app-upgrade-banner", Segment: `profile.plan != "unlimited"`, Action: "plan-upgrade", Channel: "app", Priority: new(1.0)},
 	} {
-		_, err := w.do("PUT", "/v1/campaigns/"+cp["id"].(string), cp, nil)
+		_, err := w.c.PutCampaign(ctx, cp.ID, cp)
 		must(err)
 	}
-	_, err = w.do("PUT", "/v1/experiments/"+w.experiment, map[string]any{
-		"description": "Next-best-action against the legacy campaigns, with a 10% no-contact holdout",
-		"arms":        []map[string]any{{"name": "nba", "policy": "nba", "weight": 0.45}, {"name": "legacy", "policy": "legacy", "weight": 0.45}, {"name": "holdout", "policy": "none", "weight": 0.10}},
-		"control":     "legacy", "state": "running"}, nil)
+	_, err = w.c.PutExperiment(ctx, engine.ExperimentID(w.experiment), wire.ExperimentRequest{
+		Description: "Next-best-action against the legacy campaigns, with a 10% no-contact holdout",
+		Arms:        []experiments.Arm{{Name: "nba", Policy: "nba", Weight: 0.45}, {Name: "legacy", Policy: "legacy", Weight: 0.45}, {Name: "holdout", Policy: "none", Weight: 0.10}},
+		Control:     "legacy", State: engine.Running})
 	must(err)
 
 	t.Logf("setup: %d customers, campaigns, experiment in %v", n, time.Since(began).Round(time.Millisecond))
@@ -855,7 +820,7 @@ func simulateTelco(t *testing.T, admin *testServer, start time.Time, n, days int
 		w.inbound(t, dayStart, 150)
 		t1 := time.Now()
 		// Let the day pass: the NBA outbound pass at 09:00, campaigns, timeouts, snapshots.
-		_, err := w.do("POST", "/v1/clock", map[string]any{"time": dayStart.Add(24 * time.Hour)}, nil)
+		_, err := w.c.AdvanceClock(ctx, wire.ClockRequest{Time: new(dayStart.Add(24 * time.Hour))})
 		must(err)
 		if day == 0 {
 			w.learnArms(t) // the first outbound pass assigned everyone
@@ -896,8 +861,8 @@ func (w *telcoWorld) inbound(t *testing.T, dayStart time.Time, visits int) {
 	}
 	err := inParallel(len(vs), 6, func(i int) error {
 		v := vs[i]
-		var d decideResponse
-		if _, err := w.do("POST", "/v1/decide", map[string]any{"customer_id": v.c.id, "channel": v.channel, "context": map[string]any{"page": v.page}, "time": v.at}, &d); err != nil {
+		d, err := w.c.Decide(t.Context(), wire.DecideRequest{CustomerID: engine.CustomerID(v.c.id), Channel: v.channel, Context: map[string]any{"page": v.page}, Time: &v.at})
+		if err != nil {
 			return err
 		}
 		w.mu.Lock()
@@ -907,11 +872,11 @@ func (w *telcoWorld) inbound(t *testing.T, dayStart time.Time, visits int) {
 			return nil
 		}
 		a := d.Actions[0].ID
-		if draws[i] >= v.c.accept(a, v.page) {
+		if draws[i] >= v.c.accept(string(a), v.page) {
 			return nil // no answer: the timeout records an implicit negative
 		}
-		w.accepted(v.c, a)
-		_, err := w.do("POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": a, "outcome": "accepted", "time": v.at.Add(2 * time.Minute)}, nil)
+		w.accepted(v.c, string(a))
+		_, err = w.c.Feedback(t.Context(), wire.FeedbackRequest{DecisionID: d.DecisionID, ActionID: a, Outcome: engine.Accepted, Time: new(v.at.Add(2 * time.Minute))})
 		return err
 	})
 	if err != nil {
@@ -935,11 +900,8 @@ func (w *telcoWorld) learnArms(t *testing.T) {
 	t.Helper()
 	err := inParallel(len(w.customers), 8, func(i int) error {
 		c := w.customers[i]
-		var a struct {
-			Arm    string `json:"arm"`
-			Stored bool   `json:"stored"`
-		}
-		if _, err := w.do("GET", "/v1/experiments/"+w.experiment+"/assignments/"+c.id, nil, &a); err != nil {
+		a, err := w.c.Assignment(t.Context(), engine.ExperimentID(w.experiment), engine.CustomerID(c.id))
+		if err != nil {
 			return err
 		}
 		if !a.Stored {
@@ -958,27 +920,27 @@ func (w *telcoWorld) outbound(t *testing.T, since, until time.Time) time.Time {
 	t.Helper()
 	items := w.s.feed(t, "email", since)
 	next := since
-	var answer []simFeedItem
+	var answer []*wire.OutboundItem
 	for _, it := range items {
 		if it.Time.After(next) || it.Time.Equal(next) {
 			next = it.Time.Add(time.Nanosecond)
 		}
-		c := w.byID[it.CustomerID]
+		c := w.byID[string(it.CustomerID)]
 		if c == nil || c.churned || len(it.Actions) == 0 {
 			continue
 		}
-		if w.float() < c.accept(it.Actions[0], "email") {
+		if w.float() < c.accept(string(it.Actions[0]), "email") {
 			answer = append(answer, it)
 		}
 	}
 	err := inParallel(len(answer), 6, func(i int) error {
 		it := answer[i]
-		w.accepted(w.byID[it.CustomerID], it.Actions[0])
+		w.accepted(w.byID[string(it.CustomerID)], string(it.Actions[0]))
 		at := it.Time.Add(3 * time.Hour)
 		if at.After(until) {
 			at = until
 		}
-		_, err := w.do("POST", "/v1/feedback", map[string]any{"decision_id": it.DecisionID, "action_id": it.Actions[0], "outcome": "accepted", "time": at}, nil)
+		_, err := w.c.Feedback(t.Context(), wire.FeedbackRequest{DecisionID: it.DecisionID, ActionID: it.Actions[0], Outcome: engine.Accepted, Time: &at})
 		return err
 	})
 	if err != nil {
@@ -991,23 +953,23 @@ func (w *telcoWorld) outbound(t *testing.T, since, until time.Time) time.Time {
 func (w *telcoWorld) outcomes(t *testing.T, day int, dayStart time.Time) {
 	t.Helper()
 	at := dayStart.Add(20 * time.Hour)
-	var batch []map[string]any
+	var batch []wire.Outcome
 	for _, c := range w.customers {
 		if c.churned || c.arm == "" {
 			continue
 		}
 		if w.float() < c.hazard() {
 			c.churned = true
-			batch = append(batch, map[string]any{"id": c.id + "-churn", "customer_id": c.id, "type": "churn", "time": at})
+			batch = append(batch, wire.Outcome{ID: c.id + "-churn", CustomerID: engine.CustomerID(c.id), Type: engine.OutcomeChurn, Time: &at})
 			continue
 		}
 		// Retention discounts: with an accepted retention offer, and by the call centre.
 		if c.discount > 0 {
-			batch = append(batch, map[string]any{"customer_id": c.id, "type": engine.OutcomeDiscount, "value": c.discount, "time": at})
+			batch = append(batch, wire.Outcome{CustomerID: engine.CustomerID(c.id), Type: engine.OutcomeDiscount, Value: new(c.discount), Time: &at})
 			c.discount = 0
 		}
 		if w.float() < 0.002 {
-			batch = append(batch, map[string]any{"customer_id": c.id, "type": engine.OutcomeDiscount, "value": 25, "time": at})
+			batch = append(batch, wire.Outcome{CustomerID: engine.CustomerID(c.id), Type: engine.OutcomeDiscount, Value: new(25.0), Time: &at})
 		}
 		if day%7 == 6 && w.float() < 0.08 {
 			promoter := map[string]float64{"nba": 0.42, "legacy": 0.38, "holdout": 0.36}[c.arm]
@@ -1020,12 +982,12 @@ func (w *telcoWorld) outcomes(t *testing.T, day int, dayStart time.Time) {
 			default:
 				score = w.intN(7)
 			}
-			batch = append(batch, map[string]any{"customer_id": c.id, "type": engine.OutcomeNPS, "value": score, "time": at})
+			batch = append(batch, wire.Outcome{CustomerID: engine.CustomerID(c.id), Type: engine.OutcomeNPS, Value: new(float64(score)), Time: &at})
 		}
 	}
 	for len(batch) > 0 {
 		k := min(len(batch), 1000)
-		if _, err := w.do("POST", "/v1/outcomes", batch[:k], nil); err != nil {
+		if _, err := w.c.RecordOutcomes(t.Context(), batch[:k]); err != nil {
 			t.Fatal(err)
 		}
 		batch = batch[k:]

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
 )
 
 // TestManualClockSurvivesCrash is the manual clock's lesser defect in issue 15: its time
@@ -30,21 +33,29 @@ schedule: {timeouts: "", labels: "", snapshots: "", gc: "", outbound: ""}
 	const customers = 10
 	p := startChild(t, bin, data, config)
 	hc := childClient(4)
-	p.mustJSON(hc, "PUT", "/v1/actions/offer", map[string]any{"value": 1, "channels": []string{"push"}}, 200, nil)
-	for i := range customers {
-		p.mustJSON(hc, "PUT", fmt.Sprintf("/v1/customers/c%d", i), map[string]any{"attributes": map[string]any{"plan": "basic"}}, 200, nil)
-	}
-	p.mustJSON(hc, "PUT", "/v1/campaigns/daily", map[string]any{"segment": "true", "action": "offer", "channel": "push", "schedule": "0 10 * * *", "priority": 1}, 200, nil)
-
-	type clockState struct {
-		Mode string    `json:"mode"`
-		Now  time.Time `json:"now"`
-		Ran  []string  `json:"ran"`
-	}
-	advance := func(p *childProc, to string) clockState {
+	ctx, c := t.Context(), p.client(hc)
+	must := func(_ any, err error) {
 		t.Helper()
-		var cs clockState
-		p.mustJSON(hc, "POST", "/v1/clock", map[string]any{"time": to}, 200, &cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(c.PutAction(ctx, "offer", wire.ActionRequest{Value: &engine.Money{Const: 1}, Channels: []string{"push"}}))
+	for i := range customers {
+		must(c.PutCustomer(ctx, engine.CustomerID(fmt.Sprintf("c%d", i)), map[string]any{"plan": "basic"}))
+	}
+	must(c.PutCampaign(ctx, "daily", wire.CampaignRequest{Segment: "true", Action: "offer", Channel: "push", Schedule: "0 10 * * *", Priority: new(1.0)}))
+
+	advance := func(p *childProc, to string) wire.ClockState {
+		t.Helper()
+		at, err := time.Parse(time.RFC3339, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := p.client(hc).AdvanceClock(ctx, wire.ClockRequest{Time: &at})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return cs
 	}
 	contacts := func(p *childProc) int {
@@ -68,8 +79,10 @@ schedule: {timeouts: "", labels: "", snapshots: "", gc: "", outbound: ""}
 	p.kill()
 
 	p2 := startChild(t, bin, data, config)
-	var now clockState
-	p2.mustJSON(hc, "GET", "/v1/clock", nil, 200, &now)
+	now, err := p2.client(hc).Clock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := now.Now.UTC().Format(time.RFC3339); got != day2 {
 		t.Errorf("after SIGKILL and a restart the clock reads %s, want %s where it was", got, day2)
 	}

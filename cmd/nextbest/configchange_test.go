@@ -1,11 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"errors"
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
 )
 
 // TestRefusedSchemaChangeKeepsServing is issue 15's defect 3 against the real binary: a
@@ -25,39 +28,50 @@ func TestRefusedSchemaChangeKeepsServing(t *testing.T) {
 	// A small schema (6 dimensions), then two actions; "a" warm-starts from "b", which
 	// sorts after it.
 	small := `{"fields": [{"name": "plan", "source": "context", "type": "categorical", "vocabulary": ["basic", "plus", "pro"]}]}`
-	var before struct {
-		Hash string `json:"hash"`
-		Dim  int    `json:"dim"`
+	ctx, c := t.Context(), p.client(hc)
+	type encoding struct {
+		hash string
+		dim  int
 	}
-	p.mustJSON(hc, "PUT", "/v1/schema", json.RawMessage(small), 200, &before)
-	p.mustJSON(hc, "PUT", "/v1/actions/b", map[string]any{"value": 1, "channels": []string{"web"}}, 200, nil)
-	p.mustJSON(hc, "PUT", "/v1/actions/a", map[string]any{"value": 1, "channels": []string{"web"}, "model": map[string]any{"warm_start_from": "b"}}, 200, nil)
+	putSchema := func(schema string) (encoding, error) {
+		s, err := c.PutSchema(ctx, []byte(schema))
+		return encoding{s.Hash, s.Dim}, err
+	}
+	before, err := putSchema(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []wire.ActionRequest{
+		{ID: "b", Value: &engine.Money{Const: 1}, Channels: []string{"web"}},
+		{ID: "a", Value: &engine.Money{Const: 1}, Channels: []string{"web"}, Model: engine.ModelSpec{WarmStartFrom: "b"}},
+	} {
+		if _, err := c.PutAction(ctx, a.ID, a); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// A bigger schema: "a" would warm-start from b's model of the old dimension.
 	big := `{"fields": [{"name": "plan", "source": "context", "type": "categorical", "vocabulary": ["basic", "plus", "pro"]},
 		{"name": "page", "source": "context", "type": "categorical", "hash_buckets": 64}]}`
-	var refused errorResponse
-	p.mustJSON(hc, "PUT", "/v1/schema", json.RawMessage(big), 422, &refused)
-	t.Logf("refused: %s: %s", refused.Error.Code, refused.Error.Message)
-
-	var after struct {
-		Hash string `json:"hash"`
-		Dim  int    `json:"dim"`
+	_, err = putSchema(big)
+	if !errors.Is(err, engine.ErrUnprocessable) {
+		t.Fatalf("the schema change that warm-starts from the old dimension: %v, want a 422", err)
 	}
-	p.mustJSON(hc, "GET", "/v1/schema", nil, 200, &after)
-	if after != before {
+	t.Logf("refused: %v", err)
+
+	s, err := c.Schema(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := (encoding{s.Hash, s.Dim}); after != before {
 		t.Errorf("after the refused change the schema is %+v, want the old %+v", after, before)
 	}
 	decide := func(n int) {
 		t.Helper()
 		for i := range n {
-			body, _ := json.Marshal(map[string]any{"customer_id": fmt.Sprintf("c%d", i), "channel": "web", "context": map[string]any{"plan": "pro", "page": fmt.Sprintf("p%d", i)}})
-			code, raw, err := childSend(hc, "POST", p.base+"/v1/decide", body)
+			_, err := c.Decide(ctx, wire.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%d", i)), Channel: "web", Context: map[string]any{"plan": "pro", "page": fmt.Sprintf("p%d", i)}})
 			if err != nil {
 				t.Fatalf("decide %d: %v\nstderr:\n%s", i, err, tailOf(p.stderr.String(), 3000))
-			}
-			if code != 200 {
-				t.Fatalf("decide %d: status %d: %s", i, code, raw)
 			}
 		}
 	}
@@ -65,10 +79,15 @@ func TestRefusedSchemaChangeKeepsServing(t *testing.T) {
 	decide(20)
 
 	// Without the warm start the same change is made, whole, and decisions go on.
-	p.mustJSON(hc, "PUT", "/v1/actions/a", map[string]any{"value": 1, "channels": []string{"web"}}, 200, nil)
-	p.mustJSON(hc, "PUT", "/v1/schema", json.RawMessage(big), 200, &after)
-	if after.Dim == before.Dim {
-		t.Errorf("the accepted schema change left the dimension at %d", after.Dim)
+	if _, err := c.PutAction(ctx, "a", wire.ActionRequest{Value: &engine.Money{Const: 1}, Channels: []string{"web"}}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := putSchema(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.dim == before.dim {
+		t.Errorf("the accepted schema change left the dimension at %d", after.dim)
 	}
 	decide(20)
 	if log := p.stderr.String(); strings.Contains(log, "panic") {

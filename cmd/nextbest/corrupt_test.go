@@ -69,7 +69,7 @@ func buildCorruptBase(t *testing.T, bin string, spec baseSpec) *corruptBase {
 	p := startChild(t, bin, b.dir, b.config)
 	hc := childClient(24)
 	for _, a := range b.actions {
-		p.mustJSON(hc, "PUT", "/v1/actions/"+a, map[string]any{"value": 1, "channels": []string{"web"}}, 200, nil)
+		p.putAction(hc, a, webAction)
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
 	outcomes := []string{"accepted", "ignored", "rejected", "clicked"}

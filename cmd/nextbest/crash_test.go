@@ -23,7 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/bandit"
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
 )
@@ -182,7 +184,24 @@ func childSend(hc *http.Client, method, url string, body []byte) (int, []byte, e
 	return resp.StatusCode, raw, err
 }
 
-// mustJSON sends a request that must succeed with status want and decodes its JSON answer.
+// client returns a client of the process over hc.
+func (c *childProc) client(hc *http.Client) *client.Client {
+	return client.New(c.base, client.WithHTTPClient(hc))
+}
+
+// webAction is an action of value 1 on the web channel.
+var webAction = wire.ActionRequest{Value: &engine.Money{Const: 1}, Channels: []string{"web"}}
+
+// putAction puts action id, which must succeed.
+func (c *childProc) putAction(hc *http.Client, id string, a wire.ActionRequest) {
+	c.t.Helper()
+	if _, err := c.client(hc).PutAction(c.t.Context(), engine.ActionID(id), a); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// mustJSON sends a request that must succeed with status want and decodes its JSON answer:
+// for the fault tests, which check the exact status and body the process gives.
 func (c *childProc) mustJSON(hc *http.Client, method, path string, body any, want int, out any) {
 	c.t.Helper()
 	var raw []byte
@@ -217,25 +236,15 @@ type loggedDecision struct {
 // decisionLog reads the whole decision log (GET /v1/decisions, JSON lines).
 func (c *childProc) decisionLog(hc *http.Client) []loggedDecision {
 	c.t.Helper()
-	resp, err := hc.Get(c.base + "/v1/decisions")
-	if err != nil {
-		c.t.Fatalf("GET /v1/decisions: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		c.t.Fatalf("GET /v1/decisions: status %d", resp.StatusCode)
-	}
 	var out []loggedDecision
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var d loggedDecision
-		if err := dec.Decode(&d); errors.Is(err, io.EOF) {
-			return out
-		} else if err != nil {
-			c.t.Fatalf("decision log line %d: %v", len(out)+1, err)
-		}
-		out = append(out, d)
+	err := c.client(hc).Decisions(c.t.Context(), client.DecisionsQuery{}, func(d *engine.Decision) error {
+		out = append(out, loggedDecision{ID: d.ID, Features: d.Features, Chosen: d.Chosen, Outcomes: d.Outcomes})
+		return nil
+	})
+	if err != nil {
+		c.t.Fatalf("decision log, line %d: %v", len(out)+1, err)
 	}
+	return out
 }
 
 // replayedEvents returns the replayed_events figure of the "engine state loaded" log line.
@@ -374,7 +383,7 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	p := startChild(t, bin, data, config)
 	actions := []string{"a0", "a1", "a2", "a3"} // four actions of value 1 on the web channel
 	for _, a := range actions {
-		p.mustJSON(hc, "PUT", "/v1/actions/"+a, map[string]any{"issue": "sales", "group": "offers", "value": 1, "channels": []string{"web"}}, 200, nil)
+		p.putAction(hc, a, wire.ActionRequest{Issue: "sales", Group: "offers", Value: &engine.Money{Const: 1}, Channels: []string{"web"}})
 	}
 
 	jobs := crashPlan(rng)
@@ -801,7 +810,7 @@ func verifyCrash(t *testing.T, p *childProc, hc *http.Client, jobs []*crashJob, 
 		}
 		if byID[r.j.decision] == nil {
 			// The decision itself died with the process: feedback on it is refused.
-			var er errorResponse
+			var er wire.ErrorBody
 			if code != http.StatusNotFound || json.Unmarshal(raw, &er) != nil || er.Error.Code != "unknown_decision" {
 				t.Errorf("resend for unlogged decision %s: status %d %s, want 404 unknown_decision", r.j.decision, code, raw)
 			}

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
 )
 
 // TestDecisionLogStream checks that GET /v1/decisions streams JSON lines with everything
@@ -14,20 +16,29 @@ import (
 func TestDecisionLogStream(t *testing.T) {
 	s := startServer(t, t.TempDir(), func(o *Options) { o.Engine.Threshold = 0 })
 	defer s.stop()
-	for _, a := range []string{"a", "b", "c"} {
-		s.call("PUT", "/v1/actions/"+a, `{"value": 2}`, nil)
+	c := s.client()
+	for _, a := range []engine.ActionID{"a", "b", "c"} {
+		if _, err := c.PutAction(t.Context(), a, wire.ActionRequest{Value: &engine.Money{Const: 2}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	start := time.Now().Add(-time.Second).UTC()
 	var ids []string
 	for i := range 5 {
-		var d decideResponse
-		s.call("POST", "/v1/decide", map[string]any{"customer_id": "c1", "channel": "web", "context": map[string]any{"n": i, "page": "home"}}, &d)
-		ids = append(ids, d.DecisionID)
+		req := wire.DecideRequest{CustomerID: "c1", Channel: "web", Context: map[string]any{"n": i, "page": "home"}}
 		if i%2 == 0 {
-			s.call("POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": d.Actions[0].ID, "outcome": "clicked"}, nil)
+			ids = append(ids, string(decideAndRespond(t, c, req, engine.Clicked).DecisionID))
+			continue
 		}
+		d, err := c.Decide(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, string(d.DecisionID))
 	}
-	resp, err := http.Get(s.base + "/v1/decisions?since=" + start.Format(time.RFC3339))
+	// The stream is read as bytes, not with the client: the test is about the wire (the
+	// content type, and fields present in each line's JSON).
+	resp, err := httpClient.Get(s.base + "/v1/decisions?since=" + start.Format(time.RFC3339))
 	if err != nil {
 		t.Fatal(err)
 	}

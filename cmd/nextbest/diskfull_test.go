@@ -203,7 +203,7 @@ func TestDiskFull(t *testing.T) {
 	hc := childClient(fillWorkers + 8)
 	actions := []string{"a0", "a1", "a2", "a3"}
 	for _, a := range actions {
-		p.mustJSON(hc, "PUT", "/v1/actions/"+a, map[string]any{"value": 1, "channels": []string{"web"}}, 200, nil)
+		p.putAction(hc, a, webAction)
 	}
 
 	// Fill until writes are refused and stay refused: when a compaction ends, Badger

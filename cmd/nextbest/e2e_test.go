@@ -11,9 +11,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
+	"github.com/nextbest/nextbest/engine"
 )
 
 // testServer runs the real service (serve) on 127.0.0.1:0 over Badger in dir.
@@ -68,12 +73,9 @@ func startServer(t testing.TB, dir string, mutate func(*Options)) *testServer {
 	go func() { s.done <- serve(ctx, o, ln, log, s.out) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(s.base + "/readyz")
+		_, err := s.client().Readyz(ctx)
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("server not ready after 10s: %v", err)
@@ -81,6 +83,11 @@ func startServer(t testing.TB, dir string, mutate func(*Options)) *testServer {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return s
+}
+
+// client returns a client of the server with the test's key, if any.
+func (s *testServer) client() *client.Client {
+	return client.New(s.base, client.WithKey(s.key), client.WithHTTPClient(httpClient))
 }
 
 // stop shuts the server down gracefully (as SIGTERM does) and waits for it.
@@ -97,10 +104,12 @@ func (s *testServer) stop() {
 	}
 }
 
-var client = &http.Client{Timeout: 30 * time.Second}
+// httpClient is the tests' HTTP client, shared so that connections are reused.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
 
-// call sends a JSON request and decodes the JSON response into out (if not nil). It
-// returns the status code.
+// call sends a request as given, for the tests that are about the wire itself (bad
+// bodies, headers, statuses), and decodes the JSON response into out (if not nil). It
+// returns the status code. Tests of behaviour use the client (s.client()).
 func (s *testServer) call(method, path string, body any, out any) int {
 	s.t.Helper()
 	var rd io.Reader
@@ -125,7 +134,7 @@ func (s *testServer) call(method, path string, body any, out any) int {
 	if s.key != "" {
 		req.Header.Set("Authorization", "Bearer "+s.key)
 	}
-	resp, err := client.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -173,54 +182,40 @@ func newWorld(seed uint64) *world {
 	return w
 }
 
-type decideResponse struct {
-	DecisionID string `json:"decision_id"`
-	Arm        string `json:"arm"`
-	NoAction   bool   `json:"no_action"`
-	Reason     string `json:"reason"`
-	Actions    []struct {
-		ID          string  `json:"id"`
-		Propensity  float64 `json:"propensity"`
-		Score       float64 `json:"score"`
-		Value       float64 `json:"value"`
-		Priority    float64 `json:"priority"`
-		Probability float64 `json:"probability"`
-	} `json:"actions"`
-}
-
 func TestEndToEndLearnsAndSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, func(o *Options) { o.Engine.Threshold = 0 })
+	ctx, c := t.Context(), s.client()
 	w := newWorld(42)
 	for _, a := range w.actions {
-		if code := s.call("PUT", "/v1/actions/"+a, map[string]any{"issue": "sales", "group": "offers", "value": 1, "channels": []string{"web"}}, nil); code != 200 {
-			t.Fatalf("put action %s: status %d", a, code)
+		if _, err := c.PutAction(ctx, engine.ActionID(a), wire.ActionRequest{Issue: "sales", Group: "offers", Value: &engine.Money{Const: 1}, Channels: []string{"web"}}); err != nil {
+			t.Fatalf("put action %s: %v", a, err)
 		}
 	}
 	const rounds, tail = 5000, 1000 // the issue's figures
 	best := 0
 	for i := 0; i < rounds; i++ {
 		seg := w.segments[w.rng.IntN(len(w.segments))]
-		ctx := map[string]any{
+		cx := map[string]any{
 			"segment":    seg,
 			"hour":       w.rng.IntN(24), // noise fields the model must learn to ignore
 			"device":     []string{"ios", "android", "desktop"}[w.rng.IntN(3)],
 			"basket_eur": w.rng.Float64() * 100,
 		}
-		var d decideResponse
-		if code := s.call("POST", "/v1/decide", map[string]any{"customer_id": fmt.Sprintf("c%d", w.rng.IntN(2000)), "channel": "web", "context": ctx}, &d); code != 200 || len(d.Actions) != 1 {
-			t.Fatalf("round %d: decide status %d, %+v", i, code, d)
+		d, err := c.Decide(ctx, wire.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%d", w.rng.IntN(2000))), Channel: "web", Context: cx})
+		if err != nil || len(d.Actions) != 1 {
+			t.Fatalf("round %d: decide: %+v, %v", i, d, err)
 		}
 		chosen := d.Actions[0].ID
-		if i >= rounds-tail && w.p[seg][chosen] == 0.30 {
+		if i >= rounds-tail && w.p[seg][string(chosen)] == 0.30 {
 			best++
 		}
-		outcome := "ignored"
-		if w.rng.Float64() < w.p[seg][chosen] {
-			outcome = "accepted"
+		outcome := engine.Ignored
+		if w.rng.Float64() < w.p[seg][string(chosen)] {
+			outcome = engine.Accepted
 		}
-		if code := s.call("POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": chosen, "outcome": outcome}, nil); code != 202 {
-			t.Fatalf("round %d: feedback status %d", i, code)
+		if _, err := c.Feedback(ctx, wire.FeedbackRequest{DecisionID: d.DecisionID, ActionID: chosen, Outcome: outcome}); err != nil {
+			t.Fatalf("round %d: feedback: %v", i, err)
 		}
 	}
 	share := float64(best) / tail
@@ -231,26 +226,48 @@ func TestEndToEndLearnsAndSurvivesRestart(t *testing.T) {
 
 	// The posterior is everything in the model summary but the stored-version counter,
 	// which the shutdown snapshot advances.
-	posterior := func(a string) string {
-		var m map[string]json.RawMessage
-		s.call("GET", "/v1/models/"+a+"?top=10000", nil, &m)
-		delete(m, "version")
-		raw, _ := json.Marshal(m)
-		return string(raw)
+	posterior := func(c *client.Client, a string) engine.ModelInfo {
+		m, err := c.Model(ctx, engine.ActionID(a), 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Version = 0
+		return m
 	}
-	before := map[string]string{}
+	before := map[string]engine.ModelInfo{}
 	for _, a := range w.actions {
-		before[a] = posterior(a)
+		before[a] = posterior(c, a)
 	}
 	s.stop()
 
 	s = startServer(t, dir, func(o *Options) { o.Engine.Threshold = 0 })
 	defer s.stop()
 	for _, a := range w.actions {
-		if after := posterior(a); after != before[a] {
-			t.Errorf("model %s differs after restart:\nbefore %s\nafter  %s", a, before[a], after)
+		if after := posterior(s.client(), a); !reflect.DeepEqual(after, before[a]) {
+			t.Errorf("model %s differs after restart:\nbefore %+v\nafter  %+v", a, before[a], after)
 		}
 	}
+}
+
+// putOffer puts the action "offer", worth value, on every channel.
+func putOffer(t testing.TB, c *client.Client, value float64) {
+	t.Helper()
+	if _, err := c.PutAction(t.Context(), "offer", wire.ActionRequest{Value: &engine.Money{Const: value}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// decideAndRespond asks for a decision and answers its first action with outcome.
+func decideAndRespond(t testing.TB, c *client.Client, req wire.DecideRequest, outcome engine.Outcome) *engine.DecideResult {
+	t.Helper()
+	d, err := c.Decide(t.Context(), req)
+	if err != nil || len(d.Actions) == 0 {
+		t.Fatalf("decide: %+v, %v", d, err)
+	}
+	if _, err := c.Feedback(t.Context(), wire.FeedbackRequest{DecisionID: d.DecisionID, ActionID: d.Actions[0].ID, Outcome: outcome}); err != nil {
+		t.Fatalf("feedback: %v", err)
+	}
+	return d
 }
 
 func toJSON(t testing.TB, v any) string {

@@ -2,16 +2,17 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/http"
-	"net/url"
 	"sort"
 	"testing"
 	"time"
 
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/experiments"
 )
 
 // pseudo returns a deterministic number in [0, 1) for a string: the test's world is
@@ -23,33 +24,16 @@ func pseudo(s string) float64 {
 }
 
 // feed reads the outbound feed of channel from since on, as the simulator's sending
-// system does (simFeedItem), with the server's key if it has one.
-func (s *testServer) feed(t *testing.T, channel string, since time.Time) []simFeedItem {
+// system does, with the server's key if it has one.
+func (s *testServer) feed(t *testing.T, channel string, since time.Time) []*wire.OutboundItem {
 	t.Helper()
-	req, err := http.NewRequest("GET", s.base+"/v1/outbound?channel="+channel+"&since="+url.QueryEscape(since.Format(time.RFC3339Nano)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.key != "" {
-		req.Header.Set("Authorization", "Bearer "+s.key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("outbound feed: %d", resp.StatusCode)
-	}
-	var out []simFeedItem
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var it simFeedItem
-		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
-			t.Fatal(err)
-		}
+	var out []*wire.OutboundItem
+	err := s.client().Outbound(t.Context(), client.OutboundQuery{Channel: channel, Since: since}, func(it *wire.OutboundItem) error {
 		out = append(out, it)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("outbound feed: %v", err)
 	}
 	return out
 }
@@ -67,45 +51,50 @@ func TestExperimentEndToEnd(t *testing.T) {
 		o.Engine.OutboundChannel = "email"
 	})
 	defer s.stop()
-	must := func(code int, what string) {
+	ctx, c := t.Context(), s.client()
+	must := func(err error, what string) {
 		t.Helper()
-		if code/100 != 2 {
-			t.Fatalf("%s: status %d", what, code)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
 		}
 	}
 	const customers = 300
 	for i := range customers {
 		plan := []string{"small", "medium", "unlimited"}[i%3]
-		must(s.call("PUT", fmt.Sprintf("/v1/customers/c%03d", i), map[string]any{"attributes": map[string]any{"tenure_months": i % 36, "plan": plan}}, nil), "customer")
+		_, err := c.PutCustomer(ctx, engine.CustomerID(fmt.Sprintf("c%03d", i)), map[string]any{"tenure_months": i % 36, "plan": plan})
+		must(err, "customer")
 	}
-	for _, a := range []string{"discount", "addon", "banner"} {
-		must(s.call("PUT", "/v1/actions/"+a, map[string]any{"value": 10}, nil), "action")
+	for _, a := range []engine.ActionID{"discount", "addon", "banner"} {
+		_, err := c.PutAction(ctx, a, wire.ActionRequest{Value: &engine.Money{Const: 10}})
+		must(err, "action")
 	}
-	camps := []map[string]any{
-		{"id": "first-year", "segment": "profile.tenure_months < 12", "action": "discount", "channel": "email", "schedule": "0 10 * * *", "priority": 2, "cap": 40},
-		{"id": "small-plan", "segment": `profile.plan == "small"`, "action": "addon", "channel": "email", "schedule": "0 11 * * 1", "priority": 1},
-		{"id": "web-banner", "segment": "true", "action": "banner", "channel": "web", "priority": 1},
+	camps := []wire.CampaignRequest{
+		{ID: "first-year", Segment: "profile.tenure_months < 12", Action: "discount", Channel: "email", Schedule: "0 10 * * *", Priority: new(2.0), Cap: 40},
+		{ID: "small-plan", Segment: `profile.plan == "small"`, Action: "addon", Channel: "email", Schedule: "0 11 * * 1", Priority: new(1.0)},
+		{ID: "web-banner", Segment: "true", Action: "banner", Channel: "web", Priority: new(1.0)},
 	}
-	for _, c := range camps {
-		must(s.call("PUT", "/v1/campaigns/"+c["id"].(string), c, nil), "campaign")
+	for _, cp := range camps {
+		_, err := c.PutCampaign(ctx, cp.ID, cp)
+		must(err, "campaign")
 	}
-	exp := map[string]any{"arms": []map[string]any{{"name": "nba", "policy": "nba", "weight": 0.45}, {"name": "legacy", "policy": "legacy", "weight": 0.45}, {"name": "holdout", "policy": "none", "weight": 0.10}},
-		"control": "legacy", "salt": "e2e", "state": "running"}
-	must(s.call("PUT", "/v1/experiments/nba-vs-legacy", exp, nil), "experiment")
+	exp := wire.ExperimentRequest{Arms: []experiments.Arm{{Name: "nba", Policy: "nba", Weight: 0.45}, {Name: "legacy", Policy: "legacy", Weight: 0.45}, {Name: "holdout", Policy: "none", Weight: 0.10}},
+		Control: "legacy", Salt: "e2e", State: engine.Running}
+	_, err := c.PutExperiment(ctx, "nba-vs-legacy", exp)
+	must(err, "experiment")
 
 	// What the test sends and sees, per arm.
 	type tally struct{ contacts, responses, churned, npsN int }
 	seen := map[string]*tally{"nba": {}, "legacy": {}, "holdout": {}}
-	armOf := map[string]string{}
-	emailTimes := map[string][]time.Time{}
+	armOf := map[engine.CustomerID]string{}
+	emailTimes := map[engine.CustomerID][]time.Time{}
 	var clock time.Time = start
 	feedSince := start
 	for day := range 21 {
 		// Inbound: 20 web visits a day, by a fixed set of customers.
 		for v := range 20 {
-			cust := fmt.Sprintf("c%03d", (day*37+v*11)%customers)
-			var d decideResponse
-			must(s.call("POST", "/v1/decide", map[string]any{"customer_id": cust, "channel": "web", "time": clock.Add(time.Duration(v) * time.Minute)}, &d), "decide")
+			cust := engine.CustomerID(fmt.Sprintf("c%03d", (day*37+v*11)%customers))
+			d, err := c.Decide(ctx, wire.DecideRequest{CustomerID: cust, Channel: "web", Time: new(clock.Add(time.Duration(v) * time.Minute))})
+			must(err, "decide")
 			if prev, ok := armOf[cust]; ok && prev != d.Arm {
 				t.Fatalf("customer %s moved from arm %s to %s", cust, prev, d.Arm)
 			}
@@ -118,18 +107,17 @@ func TestExperimentEndToEnd(t *testing.T) {
 			}
 			if !d.NoAction {
 				seen[d.Arm].contacts++
-				if pseudo(d.DecisionID) < 0.3 {
-					must(s.call("POST", "/v1/feedback", map[string]any{"decision_id": d.DecisionID, "action_id": d.Actions[0].ID, "outcome": "clicked", "time": clock.Add(time.Hour)}, nil), "feedback")
+				if pseudo(string(d.DecisionID)) < 0.3 {
+					_, err := c.Feedback(ctx, wire.FeedbackRequest{DecisionID: d.DecisionID, ActionID: d.Actions[0].ID, Outcome: engine.Clicked, Time: new(clock.Add(time.Hour))})
+					must(err, "feedback")
 					seen[d.Arm].responses++
 				}
 			}
 		}
 		// Let the day pass: the outbound pass at 09:00, campaigns at 10:00 and 11:00.
 		clock = clock.Add(24 * time.Hour)
-		var cs struct {
-			Ran []string `json:"ran"`
-		}
-		must(s.call("POST", "/v1/clock", map[string]any{"time": clock}, &cs), "advance clock")
+		cs, err := c.AdvanceClock(ctx, wire.ClockRequest{Time: &clock})
+		must(err, "advance clock")
 		if len(cs.Ran) == 0 {
 			t.Fatalf("day %d: no scheduled job ran", day)
 		}
@@ -147,35 +135,37 @@ func TestExperimentEndToEnd(t *testing.T) {
 			}
 			emailTimes[it.CustomerID] = append(emailTimes[it.CustomerID], it.Time)
 			seen[it.Arm].contacts++
-			if pseudo(it.DecisionID+"r") < 0.2 {
-				must(s.call("POST", "/v1/feedback", map[string]any{"decision_id": it.DecisionID, "action_id": it.Actions[0], "outcome": "accepted", "time": it.Time.Add(2 * time.Hour)}, nil), "feedback")
+			if pseudo(string(it.DecisionID)+"r") < 0.2 {
+				_, err := c.Feedback(ctx, wire.FeedbackRequest{DecisionID: it.DecisionID, ActionID: it.Actions[0], Outcome: engine.Accepted, Time: new(it.Time.Add(2 * time.Hour))})
+				must(err, "feedback")
 				seen[it.Arm].responses++
 			}
 		}
 	}
 	// Business outcomes for every customer, in one batch: churn, discounts, NPS.
-	var outcomes []map[string]any
+	var outcomes []wire.Outcome
 	discount := map[string]float64{}
 	for i := range customers {
 		cust := fmt.Sprintf("c%03d", i)
 		at := clock.Add(-time.Hour)
 		if pseudo(cust+"churn") < 0.1 {
-			outcomes = append(outcomes, map[string]any{"customer_id": cust, "type": "churn", "time": at, "id": cust + "-churn"})
+			outcomes = append(outcomes, wire.Outcome{CustomerID: engine.CustomerID(cust), Type: "churn", Time: &at, ID: cust + "-churn"})
 		}
 		if pseudo(cust+"disc") < 0.2 {
-			outcomes = append(outcomes, map[string]any{"customer_id": cust, "type": "retention_discount", "value": 12.5, "time": at})
+			outcomes = append(outcomes, wire.Outcome{CustomerID: engine.CustomerID(cust), Type: "retention_discount", Value: new(12.5), Time: &at})
 		}
 		if pseudo(cust+"nps") < 0.3 {
-			outcomes = append(outcomes, map[string]any{"customer_id": cust, "type": "nps", "value": int(pseudo(cust+"score") * 11), "time": at})
+			outcomes = append(outcomes, wire.Outcome{CustomerID: engine.CustomerID(cust), Type: "nps", Value: new(float64(int(pseudo(cust+"score") * 11))), Time: &at})
 		}
 	}
-	var or struct{ Accepted, Duplicates, Attributed int }
-	must(s.call("POST", "/v1/outcomes", outcomes, &or), "outcomes")
+	or, err := c.RecordOutcomes(ctx, outcomes)
+	must(err, "outcomes")
 	if or.Accepted != len(outcomes) || or.Attributed != len(outcomes) {
 		t.Fatalf("outcomes: %+v, want all %d accepted and attributed (every customer is assigned)", or, len(outcomes))
 	}
 	// The same churn again is a duplicate.
-	must(s.call("POST", "/v1/outcomes", []map[string]any{outcomes[0]}, &or), "outcome again")
+	or, err = c.RecordOutcomes(ctx, outcomes[:1])
+	must(err, "outcome again")
 	if or.Duplicates != 1 {
 		t.Fatalf("repeated outcome id: %+v, want a duplicate", or)
 	}
@@ -187,15 +177,12 @@ func TestExperimentEndToEnd(t *testing.T) {
 	}{"nba": {}, "legacy": {}, "holdout": {}}
 	for i := range customers {
 		cust := fmt.Sprintf("c%03d", i)
-		var a struct {
-			Arm    string `json:"arm"`
-			Stored bool   `json:"stored"`
-		}
-		must(s.call("GET", "/v1/experiments/nba-vs-legacy/assignments/"+cust, nil, &a), "assignment")
+		a, err := c.Assignment(ctx, "nba-vs-legacy", engine.CustomerID(cust))
+		must(err, "assignment")
 		if !a.Stored {
 			t.Fatalf("customer %s not assigned after three weeks of daily runs", cust)
 		}
-		if prev, ok := armOf[cust]; ok && prev != a.Arm {
+		if prev, ok := armOf[engine.CustomerID(cust)]; ok && prev != a.Arm {
 			t.Fatalf("customer %s: assignment says %s, decisions said %s", cust, a.Arm, prev)
 		}
 		w := want[a.Arm]
@@ -221,34 +208,12 @@ func TestExperimentEndToEnd(t *testing.T) {
 		}
 	}
 
-	var rep struct {
-		Arms []struct {
-			Name       string  `json:"name"`
-			Assigned   int     `json:"assigned"`
-			Contacts   int     `json:"contacts"`
-			Responses  int     `json:"responses"`
-			Churned    int     `json:"churned"`
-			Discount   float64 `json:"discount_total"`
-			NPSAnswers int     `json:"nps_respondents"`
-		} `json:"arms"`
-		Metrics []struct {
-			Name        string `json:"name"`
-			Comparisons []struct {
-				Arm       string   `json:"arm"`
-				Reference string   `json:"reference"`
-				HolmP     *float64 `json:"holm_p"`
-			} `json:"comparisons"`
-		} `json:"metrics"`
-		SRM *struct {
-			PValue float64 `json:"p_value"`
-		} `json:"srm"`
-		Daily []json.RawMessage `json:"daily"`
-	}
-	must(s.call("GET", "/v1/experiments/nba-vs-legacy/report", nil, &rep), "report")
+	rep, err := c.Report(ctx, "nba-vs-legacy")
+	must(err, "report")
 	for _, a := range rep.Arms {
 		w, got := want[a.Name], seen[a.Name]
 		t.Logf("arm %-7s assigned %3d contacts %4d responses %3d churned %2d discount %6.1f nps %2d", a.Name, a.Assigned, a.Contacts, a.Responses, a.Churned, a.Discount, a.NPSAnswers)
-		if a.Assigned != w.assigned || a.Contacts != got.contacts || a.Responses != got.responses || a.Churned != w.churned || a.Discount != w.disc || a.NPSAnswers != w.nps {
+		if a.Assigned != int64(w.assigned) || a.Contacts != int64(got.contacts) || a.Responses != int64(got.responses) || a.Churned != int64(w.churned) || a.Discount != w.disc || a.NPSAnswers != w.nps {
 			t.Errorf("arm %s: report %+v; the test sent: assigned %d contacts %d responses %d churned %d discount %v nps %d",
 				a.Name, a, w.assigned, got.contacts, got.responses, w.churned, w.disc, w.nps)
 		}

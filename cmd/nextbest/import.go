@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
+	"github.com/nextbest/nextbest/engine"
 )
 
 const importUsage = `Usage:
@@ -71,34 +73,21 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("import outcomes: %s: no %q column (the header has %v)", pos[0], need, header)
 		}
 	}
-	client := &http.Client{Timeout: time.Minute}
-	base := baseURL(*addr)
+	c := client.New(baseURL(*addr), client.WithKey(k), client.WithUserAgent("nextbest import"), client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
+	defer c.CloseIdleConnections()
 	total, attributed, dups := 0, 0, 0
-	var pending []map[string]any
+	var pending []wire.Outcome
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		raw, _ := json.Marshal(pending)
-		req, err := http.NewRequestWithContext(ctx, "POST", base+"/v1/outcomes", bytes.NewReader(raw))
-		if err != nil {
-			return err
+		res, err := c.RecordOutcomes(ctx, pending)
+		var ce *client.Error
+		if errors.As(err, &ce) {
+			return fmt.Errorf("import outcomes: rows %d-%d: %w (the rows before were imported)", total+2, total+len(pending)+1, err)
+		} else if err != nil {
+			return fmt.Errorf("import outcomes: %w (is the server running at %s?)", err, c.BaseURL())
 		}
-		req.Header.Set("Content-Type", "application/json")
-		if k != "" {
-			req.Header.Set("Authorization", "Bearer "+k)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("import outcomes: %w (is the server running at %s?)", err, base)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("import outcomes: rows %d-%d: server answered %d: %s (the rows before were imported)", total+2, total+len(pending)+1, resp.StatusCode, bytes.TrimSpace(body))
-		}
-		var res struct{ Accepted, Duplicates, Attributed int }
-		_ = json.Unmarshal(body, &res)
 		total += len(pending)
 		attributed += res.Attributed
 		dups += res.Duplicates
@@ -120,22 +109,20 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			return ""
 		}
-		o := map[string]any{"customer_id": get("customer_id"), "type": get("type")}
+		o := wire.Outcome{CustomerID: engine.CustomerID(get("customer_id")), Type: get("type"), ID: get("id")}
 		if v := get("value"); v != "" {
 			x, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				return fmt.Errorf("import outcomes: %s line %d, column value: %q is not a number", pos[0], line, v)
 			}
-			o["value"] = x
+			o.Value = &x
 		}
 		if v := get("time"); v != "" {
-			if _, err := time.Parse(time.RFC3339, v); err != nil {
+			at, err := time.Parse(time.RFC3339, v)
+			if err != nil {
 				return fmt.Errorf("import outcomes: %s line %d, column time: %q is not RFC 3339", pos[0], line, v)
 			}
-			o["time"] = v
-		}
-		if v := get("id"); v != "" {
-			o["id"] = v
+			o.Time = &at
 		}
 		pending = append(pending, o)
 		if len(pending) == *batch {

@@ -6,15 +6,24 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/experiments"
 )
 
 func TestImportOutcomes(t *testing.T) {
 	s := startServer(t, t.TempDir(), nil)
 	defer s.stop()
-	s.call("PUT", "/v1/experiments/x", map[string]any{"arms": []map[string]any{{"name": "nba", "policy": "nba", "weight": 0.5}, {"name": "legacy", "policy": "legacy", "weight": 0.5}}, "control": "legacy", "state": "running"}, nil)
+	c := s.client()
+	if _, err := c.PutExperiment(t.Context(), "x", wire.ExperimentRequest{Arms: []experiments.Arm{{Name: "nba", Policy: "nba", Weight: 0.5}, {Name: "legacy", Policy: "legacy", Weight: 0.5}}, Control: "legacy", State: engine.Running}); err != nil {
+		t.Fatal(err)
+	}
 	// Enroll two customers through inbound decisions.
-	for _, c := range []string{"a1", "a2"} {
-		s.call("POST", "/v1/decide", map[string]any{"customer_id": c, "channel": "web"}, nil)
+	for _, cust := range []engine.CustomerID{"a1", "a2"} {
+		if _, err := c.Decide(t.Context(), wire.DecideRequest{CustomerID: cust, Channel: "web"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "outcomes.csv")
@@ -36,15 +45,11 @@ func TestImportOutcomes(t *testing.T) {
 	if want := "imported 5 outcomes from " + file + ": 3 counted in an experiment, 1 duplicates"; !strings.Contains(out.String(), want) {
 		t.Fatalf("import printed %q, want %q", out.String(), want)
 	}
-	var rep struct {
-		Arms []struct {
-			Churned    int     `json:"churned"`
-			Discount   float64 `json:"discount_total"`
-			NPSAnswers int     `json:"nps_respondents"`
-		} `json:"arms"`
+	rep, err := c.Report(t.Context(), "x")
+	if err != nil {
+		t.Fatal(err)
 	}
-	s.call("GET", "/v1/experiments/x/report", nil, &rep)
-	churned, disc, nps := 0, 0.0, 0
+	churned, disc, nps := int64(0), 0.0, 0
 	for _, a := range rep.Arms {
 		churned, disc, nps = churned+a.Churned, disc+a.Discount, nps+a.NPSAnswers
 	}
@@ -54,7 +59,7 @@ func TestImportOutcomes(t *testing.T) {
 
 	bad := filepath.Join(dir, "bad.csv")
 	os.WriteFile(bad, []byte("customer_id,type,value\na1,nps,eleven\n"), 0o600)
-	err := run(t.Context(), []string{"import", "outcomes", bad, "--addr", addr}, io.Discard, io.Discard)
+	err = run(t.Context(), []string{"import", "outcomes", bad, "--addr", addr}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "line 2, column value") {
 		t.Fatalf("bad value: %v, want an error naming line 2 and the value column", err)
 	}

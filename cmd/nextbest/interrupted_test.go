@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
 	"github.com/nextbest/nextbest/store"
@@ -218,15 +218,8 @@ func killedRestore(t *testing.T, bin string, fx restoreFixture) {
 	if got := p.modelResponses(hc, "offer"); got != int64(fx.events) {
 		t.Fatalf("the restored model learned from %d responses, want %d", got, fx.events)
 	}
-	req, _ := http.NewRequest("GET", p.base+"/v1/keys", nil)
-	req.Header.Set("Authorization", "Bearer "+fx.adminKey)
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("the old admin key on the restored store: status %d, want 200", resp.StatusCode)
+	if _, err := client.New(p.base, client.WithKey(fx.adminKey), client.WithHTTPClient(hc)).Keys(t.Context()); err != nil {
+		t.Fatalf("the old admin key on the restored store: %v, want 200", err)
 	}
 }
 

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/store"
 )
 
@@ -67,7 +67,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if k == "" {
 			return errors.New("keys: an admin key is needed: set NEXTBEST_KEY or pass --key (or use --data on a stopped server's store)")
 		}
-		kc = httpKeys{base: baseURL(*addr), key: k, client: &http.Client{Timeout: 30 * time.Second}}
+		kc = httpKeys{client.New(baseURL(*addr), client.WithKey(k), client.WithUserAgent("nextbest keys"), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))}
 	}
 	switch verb {
 	case "create":
@@ -141,66 +141,40 @@ func (s storeKeys) revoke(ctx context.Context, id access.KeyID) (access.Key, err
 	return k, s.st.PutKey(ctx, k)
 }
 
-type httpKeys struct {
-	base, key string
-	client    *http.Client
-}
+// httpKeys manages the keys of a running server through its API.
+type httpKeys struct{ c *client.Client }
 
-func (h httpKeys) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.base+path, rd)
-	if err != nil {
+// hint adds, to an error of the transport (no answer), where the server was expected.
+func (h httpKeys) hint(err error) error {
+	var ce *client.Error
+	if err == nil || errors.As(err, &ce) {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+h.key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("keys: %w (is the server running at %s?)", err, h.base)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		return fmt.Errorf("keys: server answered %d %s: %s", resp.StatusCode, e.Error.Code, e.Error.Message)
-	}
-	return json.Unmarshal(raw, out)
+	return fmt.Errorf("%w (is the server running at %s?)", err, h.c.BaseURL())
 }
 
 func (h httpKeys) create(ctx context.Context, role access.Role, name string) (access.Key, string, error) {
-	var out struct {
-		access.Key
-		Secret string `json:"key"`
+	k, err := h.c.CreateKey(ctx, wire.KeyRequest{Role: role, Name: name})
+	if err != nil {
+		return access.Key{}, "", fmt.Errorf("keys create: %w", h.hint(err))
 	}
-	err := h.do(ctx, "POST", "/v1/keys", map[string]string{"role": string(role), "name": name}, &out)
-	return out.Key, out.Secret, err
+	return k.Key, k.Secret, nil
 }
 
 func (h httpKeys) list(ctx context.Context) ([]access.Key, error) {
-	var out struct {
-		Keys []access.Key `json:"keys"`
+	ks, err := h.c.Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keys list: %w", h.hint(err))
 	}
-	err := h.do(ctx, "GET", "/v1/keys", nil, &out)
-	return out.Keys, err
+	return ks, nil
 }
 
 func (h httpKeys) revoke(ctx context.Context, id access.KeyID) (access.Key, error) {
-	var out access.Key
-	err := h.do(ctx, "DELETE", "/v1/keys/"+string(id), nil, &out)
-	return out, err
+	k, err := h.c.RevokeKey(ctx, id)
+	if err != nil {
+		return access.Key{}, fmt.Errorf("keys revoke %s: %w", id, h.hint(err))
+	}
+	return k, nil
 }
 
 // parseInterleaved parses flags that may come before and after positional arguments

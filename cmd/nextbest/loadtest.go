@@ -24,7 +24,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/valyala/fasthttp"
+	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
+	"github.com/nextbest/nextbest/engine"
 )
 
 // loadtestOptions are the flags of `nextbest loadtest`.
@@ -278,13 +281,11 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 		}()
 		base, admin = srv.url(), srv.adminKey()
 	}
-	setup := newLoadClient(16)
-	defer setup.CloseIdleConnections()
-	t, err := newLtTarget(ctx, setup, base, admin)
+	t, err := newLtTarget(ctx, base, admin)
 	if err != nil {
 		return err
 	}
-	defer t.close(context.WithoutCancel(ctx), setup)
+	defer t.close(context.WithoutCancel(ctx))
 	rep := loadtestReport{
 		Started: time.Now().UTC(), Target: base, Spawned: o.Spawn, CPUs: runtime.NumCPU(), CPUModel: cpuModel(),
 		GoVersion: runtime.Version(), LoadAvg: loadAvg(), FeedbackOrder: map[bool]string{false: "oldest", true: "newest"}[o.Newest], Actions: ltActions, ContextFields: ltContextFields, Customers: o.Customers,
@@ -294,12 +295,12 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x10ad7e57))
 	start := time.Now()
-	ids, err := setupCatalog(ctx, setup, t, o.Customers)
+	ids, err := setupCatalog(ctx, t, o.Customers)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "setup: %d actions, %d customer profiles in %.1fs\n", ltActions, o.Customers, time.Since(start).Seconds())
-	bodies := decideBodies(rng, o.Customers, ids)
+	reqs := decideRequests(rng, o.Customers, ids)
 
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)
@@ -323,9 +324,9 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 		case "healthz":
 			res = runHealthz(ctx, o, t, stdout)
 		case "decide":
-			res = runDecide(ctx, o, t, bodies, &pool, stdout)
+			res = runDecide(ctx, o, t, reqs, &pool, stdout)
 		case "feedback":
-			prepareFeedback(ctx, o, t, bodies, &pool, stdout)
+			prepareFeedback(ctx, o, t, reqs, &pool, stdout)
 			res = runFeedback(ctx, o, t, &pool, stdout)
 		}
 		rep.Phases = append(rep.Phases, res)
@@ -476,51 +477,55 @@ func firstAdminKey(out string) string {
 // ltTarget is the server under test with the keys the load test uses.
 type ltTarget struct {
 	base     string
-	admin    string // sets up the catalog; empty for a server without keys
-	decide   string // runs the load: the role a decision service has
-	decideID string
+	admin    *client.Client // sets up the catalog; keyless for a server without keys
+	decide   string         // the load's key: the role a decision service has
+	decideID access.KeyID
 }
 
 // newLtTarget makes a decide-role key with the admin key, so that the load runs under the
 // role (and rate limit) of a real decision service. Without an admin key the load runs
 // keyless, which a server started with --insecure-local accepts.
-func newLtTarget(ctx context.Context, c *http.Client, base, admin string) (*ltTarget, error) {
-	t := &ltTarget{base: base, admin: admin}
+func newLtTarget(ctx context.Context, base, admin string) (*ltTarget, error) {
+	t := &ltTarget{base: base, admin: setupClient(base, admin)}
 	if admin == "" {
 		return t, nil
 	}
-	var k struct {
-		ID  string `json:"id"`
-		Key string `json:"key"`
+	k, err := t.admin.CreateKey(ctx, wire.KeyRequest{Role: access.Decide, Name: "nextbest loadtest"})
+	if err != nil {
+		return nil, fmt.Errorf("loadtest setup: %w (--key must be an admin key)", err)
 	}
-	w := &ltWorker{client: c, key: admin}
-	if err := ltSendJSON(ctx, w, http.MethodPost, base+"/v1/keys", []byte(`{"role":"decide","name":"nextbest loadtest"}`), http.StatusCreated, &k); err != nil {
-		return nil, fmt.Errorf("%w (--key must be an admin key)", err)
-	}
-	t.decide, t.decideID = k.Key, k.ID
+	t.decide, t.decideID = k.Secret, k.ID
 	return t, nil
 }
 
+// setupClient is a client for the setup requests: it waits and retries, for up to a
+// minute, when the server rate-limits the key (429).
+func setupClient(base, key string) *client.Client {
+	return client.New(base, client.WithKey(key), client.WithHTTPClient(newLoadClient(16)), client.WithRateLimitRetries(60))
+}
+
+// load returns a client with the load's key over n connections.
+func (t *ltTarget) load(n int) *client.Client {
+	return client.New(t.base, client.WithKey(t.decide), client.WithHTTPClient(newLoadClient(n)), client.WithUserAgent("nextbest-loadtest"))
+}
+
 // close revokes the decide key.
-func (t *ltTarget) close(ctx context.Context, c *http.Client) {
+func (t *ltTarget) close(ctx context.Context) {
 	if t.decideID != "" {
-		w := &ltWorker{client: c, key: t.admin}
-		w.do(ctx, http.MethodDelete, t.base+"/v1/keys/"+t.decideID, nil, http.StatusOK)
+		t.admin.RevokeKey(ctx, t.decideID)
 	}
+	t.admin.CloseIdleConnections()
 }
 
 // waitReady polls /readyz for up to a minute; it gives up early if exited delivers.
 func waitReady(ctx context.Context, base string, exited <-chan error) error {
-	c := &http.Client{Timeout: time.Second}
+	c := client.New(base, client.WithHTTPClient(&http.Client{Timeout: time.Second}))
+	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := c.Get(base + "/readyz")
+		_, err := c.Readyz(ctx)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("loadtest: server at %s not ready after a minute: %v", base, err)
@@ -553,104 +558,12 @@ func newLoadClient(concurrency int) *http.Client {
 	return &http.Client{Transport: tr, Timeout: ltTimeout}
 }
 
-// newFastClient returns the measured phases' client: fasthttp, which leaves more of the
-// shared machine to the server. With it a healthz request cost 20 µs of CPU, server and
-// client together, against 36 to 38 µs with net/http (docs/benchmarks.md).
-func newFastClient(concurrency int) *fasthttp.Client {
-	return &fasthttp.Client{
-		MaxConnsPerHost:               concurrency,
-		ReadTimeout:                   ltTimeout,
-		WriteTimeout:                  ltTimeout,
-		MaxIdleConnDuration:           90 * time.Second,
-		NoDefaultUserAgentHeader:      true,
-		DisableHeaderNamesNormalizing: true,
-		DisablePathNormalizing:        true,
-	}
-}
-
-// ltWorker is one client's reusable request state.
+// ltWorker is one client's state.
 type ltWorker struct {
-	fast   *fasthttp.Client // if set, do uses it instead of client
-	client *http.Client
-	key    string // API key sent as a bearer token; empty: none
-	rng    *rand.Rand
-	buf    bytes.Buffer
-	rd     bytes.Reader
-	ids    []ltOffered // decisions this client collected (decide phase)
+	c   *client.Client
+	rng *rand.Rand
+	ids []ltOffered // decisions this client collected (decide phase)
 }
-
-// do sends one request and reads the whole response into w.buf. A status other than want
-// is an error.
-func (w *ltWorker) do(ctx context.Context, method, url string, body []byte, want int) error {
-	if w.fast != nil {
-		return w.doFast(ctx, method, url, body, want)
-	}
-	var rd io.Reader
-	if body != nil {
-		w.rd.Reset(body)
-		rd = &w.rd
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if w.key != "" {
-		req.Header.Set("Authorization", "Bearer "+w.key)
-	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return err
-	}
-	w.buf.Reset()
-	_, err = w.buf.ReadFrom(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != want {
-		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: status %d: %.200s", method, req.URL.Path, resp.StatusCode, w.buf.Bytes())}
-	}
-	return nil
-}
-
-// doFast is do with fasthttp.
-func (w *ltWorker) doFast(ctx context.Context, method, url string, body []byte, want int) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(method)
-	req.SetRequestURI(url)
-	if body != nil {
-		req.Header.SetContentType("application/json")
-		req.SetBodyRaw(body)
-	}
-	if w.key != "" {
-		req.Header.Set("Authorization", "Bearer "+w.key)
-	}
-	if err := w.fast.DoTimeout(req, resp, ltTimeout); err != nil {
-		return err
-	}
-	w.buf.Reset()
-	w.buf.Write(resp.Body())
-	if code := resp.StatusCode(); code != want {
-		return &statusError{code: code, msg: fmt.Sprintf("%s %s: status %d: %.200s", method, req.URI().Path(), code, w.buf.Bytes())}
-	}
-	return nil
-}
-
-// statusError is an answer with an unexpected status.
-type statusError struct {
-	code int
-	msg  string
-}
-
-func (e *statusError) Error() string { return e.msg }
 
 // ---- phases ----
 
@@ -662,10 +575,10 @@ type ltPhaseFunc func(ctx context.Context, w *ltWorker) (stop bool, err error)
 // measured. A request counts if it started in the measured window; the phase's time runs
 // from the window's start until the last such request has finished.
 // finish, if not nil, is called with each worker when it is done.
-func ltRunPhase(ctx context.Context, name string, clients int, key string, seed uint64, warmup, duration time.Duration, fn ltPhaseFunc, finish func(*ltWorker), stdout io.Writer) ltPhaseResult {
+func ltRunPhase(ctx context.Context, name string, clients int, t *ltTarget, seed uint64, warmup, duration time.Duration, fn ltPhaseFunc, finish func(*ltWorker), stdout io.Writer) ltPhaseResult {
 	fmt.Fprintf(stdout, "phase %-8s %4d clients: warmup %v, measuring %v ...", name, clients, warmup, duration)
-	client := newFastClient(clients)
-	defer client.CloseIdleConnections()
+	c := t.load(clients)
+	defer c.CloseIdleConnections()
 	start := time.Now()
 	measureFrom := start.Add(warmup)
 	until := measureFrom.Add(duration)
@@ -681,7 +594,7 @@ func ltRunPhase(ctx context.Context, name string, clients int, key string, seed 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &ltWorker{fast: client, key: key, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
+			w := &ltWorker{c: c, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
 			lat := make([]time.Duration, 0, 4096)
 			for ctx.Err() == nil && !stopped.Load() {
 				t0 := time.Now()
@@ -791,15 +704,16 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 func runHealthz(ctx context.Context, o loadtestOptions, t *ltTarget, stdout io.Writer) ltPhaseResult {
-	url := t.base + "/healthz"
-	return ltRunPhase(ctx, "healthz", o.Concurrency, t.decide, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
-		return false, w.do(ctx, http.MethodGet, url, nil, http.StatusOK)
+	return ltRunPhase(ctx, "healthz", o.Concurrency, t, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
+		_, err := w.c.Healthz(ctx)
+		return false, err
 	}, nil, stdout)
 }
 
 // ltOffered is a decision and the action it returned: what feedback answers.
 type ltOffered struct {
-	decision, action string
+	decision engine.DecisionID
+	action   engine.ActionID
 }
 
 // ltDecisionPool collects the decisions of the decide phase for the feedback phase, which
@@ -822,7 +736,7 @@ func (p *ltDecisionPool) add(batch []ltOffered) {
 func (p *ltDecisionPool) sort() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	slices.SortFunc(p.ids, func(a, b ltOffered) int { return strings.Compare(a.decision, b.decision) })
+	slices.SortFunc(p.ids, func(a, b ltOffered) int { return strings.Compare(string(a.decision), string(b.decision)) })
 }
 
 func (p *ltDecisionPool) len() int {
@@ -844,19 +758,15 @@ func (p *ltDecisionPool) take(newest bool) (ltOffered, bool) {
 	return p.ids[i], true
 }
 
-func runDecide(ctx context.Context, o loadtestOptions, t *ltTarget, bodies [][]byte, pool *ltDecisionPool, stdout io.Writer) ltPhaseResult {
-	url := t.base + "/v1/decide"
+func runDecide(ctx context.Context, o loadtestOptions, t *ltTarget, reqs []wire.DecideRequest, pool *ltDecisionPool, stdout io.Writer) ltPhaseResult {
 	var decided atomic.Int64
-	res := ltRunPhase(ctx, "decide", o.Concurrency, t.decide, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
-		if err := w.do(ctx, http.MethodPost, url, bodies[w.rng.IntN(len(bodies))], http.StatusOK); err != nil {
-			return false, err
-		}
-		d, a, err := parseDecided(w.buf.Bytes())
+	res := ltRunPhase(ctx, "decide", o.Concurrency, t, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
+		res, err := w.c.Decide(ctx, reqs[w.rng.IntN(len(reqs))])
 		if err != nil {
 			return false, err
 		}
-		if a != "" && len(w.ids) < ltMaxIDs/o.Concurrency {
-			w.ids = append(w.ids, ltOffered{d, a})
+		if len(res.Actions) > 0 && len(w.ids) < ltMaxIDs/o.Concurrency {
+			w.ids = append(w.ids, ltOffered{res.DecisionID, res.Actions[0].ID})
 		}
 		return false, nil
 	}, func(w *ltWorker) {
@@ -869,7 +779,7 @@ func runDecide(ctx context.Context, o loadtestOptions, t *ltTarget, bodies [][]b
 
 // prepareFeedback decides, unmeasured, until the pool holds o.FeedbackIDs decisions, for
 // at most five minutes.
-func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, bodies [][]byte, pool *ltDecisionPool, stdout io.Writer) {
+func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, reqs []wire.DecideRequest, pool *ltDecisionPool, stdout io.Writer) {
 	need := o.FeedbackIDs - pool.len()
 	if need <= 0 {
 		return
@@ -877,9 +787,8 @@ func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, bodies
 	fmt.Fprintf(stdout, "preparing feedback: %d more decisions (unmeasured) ...", need)
 	start := time.Now()
 	deadline := start.Add(5 * time.Minute)
-	url := t.base + "/v1/decide"
-	client := newFastClient(o.Concurrency)
-	defer client.CloseIdleConnections()
+	c := t.load(o.Concurrency)
+	defer c.CloseIdleConnections()
 	var left atomic.Int64
 	left.Store(int64(need))
 	var wg sync.WaitGroup
@@ -887,13 +796,11 @@ func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, bodies
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &ltWorker{fast: client, key: t.decide, rng: rand.New(rand.NewPCG(o.Seed+1, uint64(i)))}
+			w := &ltWorker{c: c, rng: rand.New(rand.NewPCG(o.Seed+1, uint64(i)))}
 			for ctx.Err() == nil && left.Load() > 0 && time.Now().Before(deadline) {
-				if err := w.do(ctx, http.MethodPost, url, bodies[w.rng.IntN(len(bodies))], http.StatusOK); err != nil {
-					continue
-				}
-				if d, a, err := parseDecided(w.buf.Bytes()); err == nil && a != "" {
-					w.ids = append(w.ids, ltOffered{d, a})
+				res, err := w.c.Decide(ctx, reqs[w.rng.IntN(len(reqs))])
+				if err == nil && len(res.Actions) > 0 {
+					w.ids = append(w.ids, ltOffered{res.DecisionID, res.Actions[0].ID})
 					left.Add(-1)
 				}
 			}
@@ -905,61 +812,22 @@ func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, bodies
 }
 
 // feedbackOutcomes are drawn uniformly: 20% positive (accepted, clicked).
-var feedbackOutcomes = []string{"accepted", "clicked", "ignored", "ignored", "ignored", "ignored", "ignored", "rejected", "rejected", "rejected"}
+var feedbackOutcomes = []engine.Outcome{engine.Accepted, engine.Clicked, engine.Ignored, engine.Ignored, engine.Ignored, engine.Ignored, engine.Ignored, engine.Rejected, engine.Rejected, engine.Rejected}
 
 func runFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, pool *ltDecisionPool, stdout io.Writer) ltPhaseResult {
-	url := t.base + "/v1/feedback"
 	pool.sort()
-	res := ltRunPhase(ctx, "feedback", o.FeedbackC, t.decide, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
+	res := ltRunPhase(ctx, "feedback", o.FeedbackC, t, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
 		d, ok := pool.take(o.Newest)
 		if !ok {
 			return true, nil
 		}
-		return false, w.do(ctx, http.MethodPost, url, ltFeedbackBody(d, feedbackOutcomes[w.rng.IntN(len(feedbackOutcomes))]), http.StatusAccepted)
+		_, err := w.c.Feedback(ctx, wire.FeedbackRequest{DecisionID: d.decision, ActionID: d.action, Outcome: feedbackOutcomes[w.rng.IntN(len(feedbackOutcomes))]})
+		return false, err
 	}, nil, stdout)
 	if res.Note != "" {
 		fmt.Fprintf(stdout, "  note: %s: every decision of the decide phase got its one feedback event\n", res.Note)
 	}
 	return res
-}
-
-func ltFeedbackBody(d ltOffered, outcome string) []byte {
-	b := make([]byte, 0, 128)
-	b = append(b, `{"decision_id":"`...)
-	b = append(b, d.decision...)
-	b = append(b, `","action_id":"`...)
-	b = append(b, d.action...)
-	b = append(b, `","outcome":"`...)
-	b = append(b, outcome...)
-	return append(b, `"}`...)
-}
-
-// parseDecided picks the decision id and the first returned action out of a decide
-// response without a full JSON decode; action is empty for "no action".
-func parseDecided(b []byte) (decision, action string, err error) {
-	decision, ok := ltJSONString(b, `"decision_id":"`)
-	if !ok {
-		return "", "", fmt.Errorf("decide response without decision_id: %.200s", b)
-	}
-	if i := bytes.Index(b, []byte(`"actions":[{`)); i >= 0 {
-		action, _ = ltJSONString(b[i:], `"id":"`)
-	}
-	return decision, action, nil
-}
-
-// ltJSONString returns the string value after key (which ends with the opening quote), up
-// to the closing quote. Ids contain no escapes (engine.ValidID).
-func ltJSONString(b []byte, key string) (string, bool) {
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
-		return "", false
-	}
-	b = b[i+len(key):]
-	j := bytes.IndexByte(b, '"')
-	if j < 0 {
-		return "", false
-	}
-	return string(b[:j]), true
 }
 
 func printPhases(w io.Writer, phases []ltPhaseResult) {
@@ -1081,26 +949,24 @@ var (
 // an eligibility rule, a few are offered on some channels only; decides go to "web", where
 // every customer has at least the unconditional ones. It returns the action ids and whether
 // the catalog holds other actions too (then decides name theirs as candidates).
-func setupCatalog(ctx context.Context, c *http.Client, t *ltTarget, customers int) (candidates []string, err error) {
-	admin := func() *ltWorker { return &ltWorker{client: c, key: t.admin} }
-	profiles := func() *ltWorker { return &ltWorker{client: c, key: t.decide} } // as a decision service would
+func setupCatalog(ctx context.Context, t *ltTarget, customers int) (candidates []engine.ActionID, err error) {
+	profiles := setupClient(t.base, t.decide) // as a decision service would
+	defer profiles.CloseIdleConnections()
 	issues := []string{"retention", "sales", "service"}
 	rules := []string{"(profile.tenure_months ?? 0) >= 3", "(context.num_01 ?? 0) > 10", `(profile.plan ?? "") != "prepaid"`, "!(context.flag_01 ?? false) || (profile.monthly_spend ?? 0) > 20"}
-	ids := make([]string, ltActions)
+	ids := make([]engine.ActionID, ltActions)
 	for i := range ltActions {
-		ids[i] = ltActionID(i)
-		a := map[string]any{
-			"issue": issues[i%3], "group": "g" + strconv.Itoa(i%5), "value": 50 + 15*i,
-			"description": "load-test action " + strconv.Itoa(i+1),
-		}
+		ids[i] = engine.ActionID(ltActionID(i))
+		a := wire.ActionRequest{Issue: issues[i%3], Group: "g" + strconv.Itoa(i%5), Value: &engine.Money{Const: float64(50 + 15*i)},
+			Description: "load-test action " + strconv.Itoa(i+1)}
 		if i%3 == 0 {
-			a["eligibility"] = rules[(i/3)%len(rules)]
+			a.Eligibility = rules[(i/3)%len(rules)]
 		}
 		if i >= 16 {
-			a["channels"] = []string{"web", "app"}
+			a.Channels = []string{"web", "app"}
 		}
-		if err := ltPutJSON(ctx, admin(), t.base+"/v1/actions/"+ids[i], a); err != nil {
-			return nil, err
+		if _, err := t.admin.PutAction(ctx, ids[i], a); err != nil {
+			return nil, fmt.Errorf("loadtest setup: %w", err)
 		}
 	}
 	if err := ltParallel(ctx, 16, customers, func(i int) error {
@@ -1113,29 +979,26 @@ func setupCatalog(ctx context.Context, c *http.Client, t *ltTarget, customers in
 			"has_device_plan": r.IntN(2) == 0,
 			"region":          "r" + strconv.Itoa(r.IntN(8)),
 		}
-		return ltPutJSON(ctx, profiles(), t.base+"/v1/customers/"+ltCustomerID(i), map[string]any{"attributes": attrs})
+		_, err := profiles.PutCustomer(ctx, engine.CustomerID(ltCustomerID(i)), attrs)
+		return err
 	}); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loadtest setup: %w", err)
 	}
-	var list struct {
-		Actions []struct {
-			ID string `json:"id"`
-		} `json:"actions"`
+	list, err := t.admin.Actions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest setup: %w", err)
 	}
-	if err := ltSendJSON(ctx, admin(), http.MethodGet, t.base+"/v1/actions", nil, http.StatusOK, &list); err != nil {
-		return nil, err
-	}
-	if len(list.Actions) == ltActions {
+	if len(list) == ltActions {
 		return nil, nil // the catalog is exactly ours: decide over all of it
 	}
 	return ids, nil
 }
 
-// decideBodies pre-builds decide requests over random customers, each with a 30-field
+// decideRequests pre-builds decide requests over random customers, each with a 30-field
 // context: 12 numbers, 12 strings, 6 booleans. candidates, if any, are sent as the
 // candidate subset.
-func decideBodies(rng *rand.Rand, customers int, candidates []string) [][]byte {
-	out := make([][]byte, ltBodies)
+func decideRequests(rng *rand.Rand, customers int, candidates []engine.ActionID) []wire.DecideRequest {
+	out := make([]wire.DecideRequest, ltBodies)
 	for i := range out {
 		ctx := make(map[string]any, ltContextFields)
 		for j := range 12 {
@@ -1147,48 +1010,9 @@ func decideBodies(rng *rand.Rand, customers int, candidates []string) [][]byte {
 		for j := range 6 {
 			ctx[fmt.Sprintf("flag_%02d", j+1)] = rng.IntN(2) == 0
 		}
-		req := map[string]any{"customer_id": ltCustomerID(rng.IntN(customers)), "channel": "web", "context": ctx}
-		if len(candidates) > 0 {
-			req["actions"] = candidates
-		}
-		out[i], _ = json.Marshal(req) // maps of numbers, strings and booleans always encode
+		out[i] = wire.DecideRequest{CustomerID: engine.CustomerID(ltCustomerID(rng.IntN(customers))), Channel: "web", Context: ctx, Actions: candidates}
 	}
 	return out
-}
-
-func ltPutJSON(ctx context.Context, w *ltWorker, url string, body any) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	return ltSendJSON(ctx, w, http.MethodPut, url, raw, http.StatusOK, nil)
-}
-
-// ltSendJSON sends one setup request and decodes the answer into out, if not nil. It waits
-// and retries, for up to a minute, when the server rate-limits the key (429).
-func ltSendJSON(ctx context.Context, w *ltWorker, method, url string, body []byte, want int, out any) error {
-	for attempt := 0; ; attempt++ {
-		err := w.do(ctx, method, url, body, want)
-		var se *statusError
-		if errors.As(err, &se) && se.code == http.StatusTooManyRequests && attempt < 60 {
-			select {
-			case <-time.After(time.Second):
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("loadtest setup: %w", err)
-		}
-		break
-	}
-	if out != nil {
-		if err := json.Unmarshal(w.buf.Bytes(), out); err != nil {
-			return fmt.Errorf("loadtest setup: %s %s: %w", method, url, err)
-		}
-	}
-	return nil
 }
 
 // ltParallel calls fn(0..n-1) from k goroutines and returns the first error.

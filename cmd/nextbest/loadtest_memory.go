@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +20,10 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
+	"github.com/nextbest/nextbest/engine"
 )
 
 // loadtest --memory: the resident memory of the real binary serving 1,000 full-covariance
@@ -136,22 +139,19 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 		return err
 	}
 	defer srv.kill()
-	c := newLoadClient(max(o.Concurrency, 16))
-	defer c.CloseIdleConnections()
-	admin := srv.adminKey()
-	t, err := newLtTarget(ctx, c, srv.url(), admin)
+	t, err := newLtTarget(ctx, srv.url(), srv.adminKey())
 	if err != nil {
 		return err
 	}
-	adminW := func() *ltWorker { return &ltWorker{client: c, key: admin} }
+	defer t.admin.CloseIdleConnections()
+	setup := setupClient(srv.url(), t.decide)
+	defer setup.CloseIdleConnections()
 
 	// Schema, catalog, profiles.
 	start := time.Now()
-	var schema struct {
-		Dim int `json:"dim"`
-	}
-	if err := ltSendJSON(ctx, adminW(), http.MethodPut, srv.url()+"/v1/schema", []byte(memSchema), http.StatusOK, &schema); err != nil {
-		return err
+	schema, err := t.admin.PutSchema(ctx, []byte(memSchema))
+	if err != nil {
+		return fmt.Errorf("loadtest setup: %w", err)
 	}
 	rep.Dim = schema.Dim
 	if schema.Dim != memSchemaDim {
@@ -159,17 +159,19 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	}
 	issues := []string{"retention", "sales", "service"}
 	if err := ltParallel(ctx, 8, o.MemActions, func(i int) error {
-		return ltPutJSON(ctx, adminW(), srv.url()+"/v1/actions/"+memActionID(i), map[string]any{
-			"issue": issues[i%3], "group": "g" + strconv.Itoa(i%20), "value": 10 + i%50, "model": map[string]any{"form": "full"},
+		_, err := t.admin.PutAction(ctx, engine.ActionID(memActionID(i)), wire.ActionRequest{
+			Issue: issues[i%3], Group: "g" + strconv.Itoa(i%20), Value: &engine.Money{Const: float64(10 + i%50)}, Model: engine.ModelSpec{Form: "full"},
 		})
-	}); err != nil {
 		return err
+	}); err != nil {
+		return fmt.Errorf("loadtest setup: %w", err)
 	}
 	if err := ltParallel(ctx, 8, o.Customers, func(i int) error {
 		r := rand.New(rand.NewPCG(uint64(i), 0xc057))
-		return ltPutJSON(ctx, &ltWorker{client: c, key: t.decide}, srv.url()+"/v1/customers/"+ltCustomerID(i), map[string]any{"attributes": memProfile(r)})
-	}); err != nil {
+		_, err := setup.PutCustomer(ctx, engine.CustomerID(ltCustomerID(i)), memProfile(r))
 		return err
+	}); err != nil {
+		return fmt.Errorf("loadtest setup: %w", err)
 	}
 	rss, _ := procMemory(srv.pid())
 	fmt.Fprintf(stdout, "setup: schema (dim %d), %d full-covariance actions, %d customers in %.1fs; RSS %.0f MB\n",
@@ -207,41 +209,35 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 			}
 		}
 	}()
+	load := t.load(o.Concurrency)
+	defer load.CloseIdleConnections()
 	var wg sync.WaitGroup
 	for wi := range o.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &ltWorker{client: c, key: t.decide, rng: rand.New(rand.NewPCG(o.Seed, uint64(wi)+0x3e3))}
-			var body []byte
+			rng := rand.New(rand.NewPCG(o.Seed, uint64(wi)+0x3e3))
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
 				if i >= total {
 					return
 				}
-				body = memDecideBody(body[:0], w.rng, o.Customers, o.MemActions, o.Candidates)
-				if err := w.do(ctx, http.MethodPost, srv.url()+"/v1/decide", body, http.StatusOK); err != nil {
+				res, err := load.Decide(ctx, memDecideRequest(rng, o.Customers, o.MemActions, o.Candidates))
+				if err != nil {
 					fail(&decErrs, err)
 					continue
 				}
 				decided.Add(1)
-				if o.FeedbackEvery == 0 || i%int64(o.FeedbackEvery) != 0 {
+				if o.FeedbackEvery == 0 || i%int64(o.FeedbackEvery) != 0 || len(res.Actions) == 0 {
 					continue
 				}
-				d, a, err := parseDecided(w.buf.Bytes())
-				if err != nil {
-					fail(&fbErrs, err)
-					continue
-				}
-				if a == "" {
-					continue
-				}
+				d, a := res.DecisionID, res.Actions[0].ID
 				// A hidden response rate that differs by action and segment.
-				outcome := "ignored"
-				if w.rng.Float64() < 0.05+0.2*float64(len(d)%2)*float64(a[len(a)-1]%2) {
-					outcome = "accepted"
+				outcome := engine.Ignored
+				if rng.Float64() < 0.05+0.2*float64(len(d)%2)*float64(a[len(a)-1]%2) {
+					outcome = engine.Accepted
 				}
-				if err := w.do(ctx, http.MethodPost, srv.url()+"/v1/feedback", ltFeedbackBody(ltOffered{d, a}, outcome), http.StatusAccepted); err != nil {
+				if _, err := load.Feedback(ctx, wire.FeedbackRequest{DecisionID: d, ActionID: a, Outcome: outcome}); err != nil {
 					fail(&fbErrs, err)
 					continue
 				}
@@ -277,7 +273,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 			return err
 		}
 	}
-	metrics := scrapeMetrics(ctx, adminW(), srv.url())
+	metrics := scrapeMetrics(ctx, t.admin)
 	rep.HeapInuseMB = metrics["go_memstats_heap_inuse_bytes"] / (1 << 20)
 	if l := metrics["go_memlimit_bytes"]; l > 0 && l < math.MaxInt64 {
 		rep.GoMemLimitMB = l / (1 << 20)
@@ -400,55 +396,35 @@ func memProfile(r *rand.Rand) map[string]any {
 	}
 }
 
-// memDecideBody appends a decide request: a random customer, a 20-field context (the
+// memDecideRequest returns a decide request: a random customer, a 20-field context (the
 // schema's 9 context fields and 11 it ignores) and k distinct random candidate actions.
-func memDecideBody(b []byte, r *rand.Rand, customers, actions, k int) []byte {
-	b = append(b, `{"customer_id":"`...)
-	b = append(b, ltCustomerID(r.IntN(customers))...)
-	b = append(b, `","channel":"web","limit":1,"actions":[`...)
+func memDecideRequest(r *rand.Rand, customers, actions, k int) wire.DecideRequest {
+	req := wire.DecideRequest{CustomerID: engine.CustomerID(ltCustomerID(r.IntN(customers))), Channel: "web", Limit: 1}
 	var picked [64]int
-	n := 0
-	for n < min(k, len(picked)) {
+	for n := 0; n < min(k, len(picked)); {
 		a := r.IntN(actions)
 		if slices.Contains(picked[:n], a) {
 			continue
 		}
 		picked[n] = a
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, memActionID(a)...)
-		b = append(b, '"')
+		req.Actions = append(req.Actions, engine.ActionID(memActionID(a)))
 		n++
 	}
-	b = append(b, `],"context":{"basket_eur":`...)
-	b = strconv.AppendFloat(b, math.Round(r.ExpFloat64()*5000)/100, 'f', -1, 64)
-	b = append(b, `,"page_views":`...)
-	b = strconv.AppendInt(b, int64(r.IntN(40)), 10)
-	b = append(b, `,"session_seconds":`...)
-	b = strconv.AppendInt(b, int64(r.IntN(3600)), 10)
-	b = append(b, `,"hour":`...)
-	b = strconv.AppendInt(b, int64(r.IntN(24)), 10)
-	b = append(b, `,"days_since_contact":`...)
-	b = strconv.AppendInt(b, int64(r.IntN(365)), 10)
-	b = append(b, `,"logged_in":`...)
-	b = strconv.AppendBool(b, r.IntN(2) == 0)
-	b = append(b, `,"promo_seen":`...)
-	b = strconv.AppendBool(b, r.IntN(4) == 0)
-	b = append(b, `,"device":"`...)
-	b = append(b, []string{"ios", "android", "desktop"}[r.IntN(3)]...)
-	b = append(b, `","intent":"`...)
-	b = append(b, []string{"browse", "upgrade", "cancel", "support"}[r.IntN(4)]...)
-	b = append(b, '"')
-	for j := range 11 {
-		b = append(b, `,"extra_`...)
-		b = strconv.AppendInt(b, int64(j), 10)
-		b = append(b, `":"`...)
-		b = append(b, ltWords[r.IntN(len(ltWords))]...)
-		b = append(b, '"')
+	req.Context = map[string]any{
+		"basket_eur":         math.Round(r.ExpFloat64()*5000) / 100,
+		"page_views":         r.IntN(40),
+		"session_seconds":    r.IntN(3600),
+		"hour":               r.IntN(24),
+		"days_since_contact": r.IntN(365),
+		"logged_in":          r.IntN(2) == 0,
+		"promo_seen":         r.IntN(4) == 0,
+		"device":             []string{"ios", "android", "desktop"}[r.IntN(3)],
+		"intent":             []string{"browse", "upgrade", "cancel", "support"}[r.IntN(4)],
 	}
-	return append(b, `}}`...)
+	for j := range 11 {
+		req.Context["extra_"+strconv.Itoa(j)] = ltWords[r.IntN(len(ltWords))]
+	}
+	return req
 }
 
 // ltProcess is a nextbest server running as a child process.
@@ -715,12 +691,13 @@ func readCgroupMemory(root string, procCgroup []byte) (m ltCgroupMem, ok bool) {
 
 // scrapeMetrics reads the server's /metrics into a map from series (name and labels, as
 // printed: `name{label="x"}`) to value; it returns an empty map on error.
-func scrapeMetrics(ctx context.Context, w *ltWorker, base string) map[string]float64 {
+func scrapeMetrics(ctx context.Context, c *client.Client) map[string]float64 {
 	out := map[string]float64{}
-	if err := w.do(ctx, http.MethodGet, base+"/metrics", nil, http.StatusOK); err != nil {
+	raw, err := c.Metrics(ctx)
+	if err != nil {
 		return out
 	}
-	for _, line := range strings.Split(w.buf.String(), "\n") {
+	for _, line := range strings.Split(string(raw), "\n") {
 		name, val, ok := strings.Cut(line, " ")
 		if !ok || strings.HasPrefix(name, "#") {
 			continue

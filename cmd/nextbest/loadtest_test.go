@@ -65,23 +65,6 @@ func TestFillStats(t *testing.T) {
 	}
 }
 
-func TestParseDecided(t *testing.T) {
-	for _, tc := range []struct {
-		body           string
-		decision, acts string
-		err            bool
-	}{
-		{`{"decision_id":"0187a","customer_id":"c1","arm":"nba","actions":[{"id":"lt-03","propensity":0.5}],"no_action":false}`, "0187a", "lt-03", false},
-		{`{"decision_id":"0187b","customer_id":"c1","arm":"nba","actions":[],"no_action":true,"reason":"no eligible action"}`, "0187b", "", false},
-		{`{"error":{"code":"invalid_field"}}`, "", "", true},
-	} {
-		d, a, err := parseDecided([]byte(tc.body))
-		if (err != nil) != tc.err || d != tc.decision || a != tc.acts {
-			t.Errorf("parseDecided(%s) = %q, %q, %v; want %q, %q, error %t", tc.body, d, a, err, tc.decision, tc.acts, tc.err)
-		}
-	}
-}
-
 func TestParseProcStatus(t *testing.T) {
 	raw := []byte("Name:\tnextbest\nVmPeak:\t 2000000 kB\nVmHWM:\t  409600 kB\nVmRSS:\t  204800 kB\nRssAnon:\t  153600 kB\nRssFile:\t   51200 kB\nRssShmem:\t       0 kB\nThreads:\t12\n")
 	m := parseProcStatus(raw)

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
 )
 
 // TestREADMEExamples runs every curl example of the README, as a new user would, against a
@@ -38,21 +41,24 @@ func TestREADMEExamples(t *testing.T) {
 	admin := s.as(adminKey)
 	// The README's feedback example names a decision from its decide example; make a real
 	// one that offered the same action.
-	admin.call("PUT", "/v1/customers/c-1001", `{"attributes": {"tenure_months": 26, "months_to_contract_end": 2}}`, nil)
-	var d decideResponse
+	c := admin.client()
+	if _, err := c.PutCustomer(t.Context(), "c-1001", map[string]any{"tenure_months": 26, "months_to_contract_end": 2}); err != nil {
+		t.Fatal(err)
+	}
+	d := &engine.DecideResult{}
 	// The device upgrade's net value is positive on average for this customer (the demo
 	// catalog: a 5% take-up prior, value 200, contact cost 0.1 on the web), but Thompson
 	// sampling may draw it below zero, which answers "no action": ask again until offered.
 	for try := 0; len(d.Actions) == 0; try++ {
-		if code := admin.call("POST", "/v1/decide", `{"customer_id": "c-1001", "channel": "web", "actions": ["device-upgrade"]}`, &d); code != 200 || try == 50 {
-			t.Fatalf("decide: %d %+v", code, d)
+		if d, err = c.Decide(t.Context(), wire.DecideRequest{CustomerID: "c-1001", Channel: "web", Actions: []engine.ActionID{"device-upgrade"}}); err != nil || try == 50 {
+			t.Fatalf("decide: %v %+v", err, d)
 		}
 	}
 
 	dir := t.TempDir()
 	prelude := "set -e\ncurl() { command curl --fail-with-body -sS \"$@\"; echo; }\n"
 	for i, b := range blocks {
-		b = strings.ReplaceAll(b, "18ea7042458a429ce36081e3f9e257e2", d.DecisionID)
+		b = strings.ReplaceAll(b, "18ea7042458a429ce36081e3f9e257e2", string(d.DecisionID))
 		if strings.Contains(b, "/rollback") {
 			waitForVersion(t, admin, "retention-20")
 		}
@@ -73,11 +79,7 @@ func waitForVersion(t *testing.T, s *testServer, action string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		var v struct {
-			Versions []struct{ Version int } `json:"versions"`
-		}
-		s.call("GET", "/v1/models/"+action+"/versions", nil, &v)
-		if len(v.Versions) > 0 {
+		if v, err := s.client().ModelVersions(t.Context(), engine.ActionID(action)); err == nil && len(v) > 0 {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)

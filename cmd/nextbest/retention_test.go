@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -10,29 +9,31 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
 )
 
 // retentionRespond decides n times on channel (one customer each, prefix+i) and answers
 // every offer, from 16 clients at once; every feedback must be acknowledged (202).
 func retentionRespond(t *testing.T, p *childProc, hc *http.Client, channel, prefix string, n int) {
 	t.Helper()
+	c := p.client(hc)
 	var wg sync.WaitGroup
 	var errs syncErrs
 	next := make(chan int)
 	for range 16 {
 		wg.Go(func() {
 			for i := range next {
-				body, _ := json.Marshal(map[string]any{"customer_id": fmt.Sprintf("%s%d", prefix, i), "channel": channel, "context": map[string]any{"spend": i % 40}})
-				code, raw, err := childSend(hc, "POST", p.base+"/v1/decide", body)
-				var d decideResponse
-				if err != nil || code != http.StatusOK || json.Unmarshal(raw, &d) != nil || len(d.Actions) != 1 {
-					errs.add(fmt.Errorf("decide %d: %d %s %v", i, code, raw, err))
+				d, err := c.Decide(t.Context(), wire.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("%s%d", prefix, i)), Channel: channel, Context: map[string]any{"spend": i % 40}})
+				if err != nil || len(d.Actions) != 1 {
+					errs.add(fmt.Errorf("decide %d: %+v %v", i, d, err))
 					continue
 				}
-				outcome := []string{"accepted", "ignored", "rejected"}[i%3]
-				fb, _ := json.Marshal(map[string]any{"decision_id": d.DecisionID, "action_id": d.Actions[0].ID, "outcome": outcome})
-				if code, raw, err := childSend(hc, "POST", p.base+"/v1/feedback", fb); err != nil || code != http.StatusAccepted {
-					errs.add(fmt.Errorf("feedback %d: %d %s %v", i, code, raw, err))
+				outcome := []engine.Outcome{engine.Accepted, engine.Ignored, engine.Rejected}[i%3]
+				// Acknowledged: 202; the client returns any other status as an error.
+				if _, err := c.Feedback(t.Context(), wire.FeedbackRequest{DecisionID: d.DecisionID, ActionID: d.Actions[0].ID, Outcome: outcome}); err != nil {
+					errs.add(fmt.Errorf("feedback %d: %v", i, err))
 				}
 			}
 		})
@@ -50,12 +51,10 @@ func retentionRespond(t *testing.T, p *childProc, hc *http.Client, channel, pref
 // modelResponses returns the responses an action's model has learned from.
 func (c *childProc) modelResponses(hc *http.Client, action string) int64 {
 	c.t.Helper()
-	var m struct {
-		Health struct {
-			Responses int64 `json:"responses"`
-		} `json:"health"`
+	m, err := c.client(hc).Model(c.t.Context(), engine.ActionID(action), 0)
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	c.mustJSON(hc, "GET", "/v1/models/"+action, nil, http.StatusOK, &m)
 	return m.Health.Responses
 }
 
@@ -93,8 +92,11 @@ func TestRetentionKeepsReplayedModels(t *testing.T) {
 	// First life: no snapshots at all, so the kill falls before the first one.
 	config := writeChildConfig(t, dir, fmt.Sprintf("store:\n  retention: %s\nschedule:\n  timeouts: \"\"\n  snapshots: \"\"\n  gc: \"\"\n", retention))
 	p := startChild(t, bin, data, config)
-	p.mustJSON(hc, "PUT", "/v1/actions/web-offer", map[string]any{"value": 1, "channels": []string{"web"}}, http.StatusOK, nil)
-	p.mustJSON(hc, "PUT", "/v1/actions/mail-offer", map[string]any{"value": 1, "channels": []string{"email"}}, http.StatusOK, nil)
+	for id, channel := range map[engine.ActionID]string{"web-offer": "web", "mail-offer": "email"} {
+		if _, err := p.client(hc).PutAction(t.Context(), id, wire.ActionRequest{Value: &engine.Money{Const: 1}, Channels: []string{channel}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	retentionRespond(t, p, hc, "web", "w", events)
 	lastWrite := time.Now()
 	p.kill()

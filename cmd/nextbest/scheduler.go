@@ -12,7 +12,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/nextbest/nextbest/api"
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
 
@@ -256,9 +256,9 @@ func (s *scheduler) Run(loop, jobs context.Context) {
 // Advance implements api.ClockDriver: move the manual clock to t, running due jobs. The
 // clock reaches t, in memory and in the store, only once every job due on the way has
 // run; an advance cut short leaves it at the last job's due time.
-func (s *scheduler) Advance(ctx context.Context, t time.Time) (api.ClockState, error) {
+func (s *scheduler) Advance(ctx context.Context, t time.Time) (wire.ClockState, error) {
 	if s.manual == nil {
-		return api.ClockState{}, errors.New("the clock is not manual")
+		return wire.ClockState{}, errors.New("the clock is not manual")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -267,23 +267,23 @@ func (s *scheduler) Advance(ctx context.Context, t time.Time) (api.ClockState, e
 		err = ctx.Err()
 	}
 	if err != nil {
-		return api.ClockState{}, fmt.Errorf("advance the clock to %s after %d runs: %w", t.UTC().Format(time.RFC3339), len(ran), err)
+		return wire.ClockState{}, fmt.Errorf("advance the clock to %s after %d runs: %w", t.UTC().Format(time.RFC3339), len(ran), err)
 	}
 	if t.After(s.state.Clock) {
 		s.state.Clock = t
 		if err := s.save(ctx); err != nil {
-			return api.ClockState{}, err
+			return wire.ClockState{}, err
 		}
 	}
 	s.manual.Set(t)
-	return api.ClockState{Mode: "manual", Now: s.manual.Now(), Ran: ran}, nil
+	return wire.ClockState{Mode: "manual", Now: s.manual.Now(), Ran: ran}, nil
 }
 
 // State implements api.ClockDriver.
-func (s *scheduler) State() api.ClockState {
+func (s *scheduler) State() wire.ClockState {
 	mode := "system"
 	if s.manual != nil {
 		mode = "manual"
 	}
-	return api.ClockState{Mode: mode, Now: s.clock.Now().UTC()}
+	return wire.ClockState{Mode: mode, Now: s.clock.Now().UTC()}
 }

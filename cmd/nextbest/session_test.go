@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
 )
 
 // The browser-facing defences (issue 15, defect 6): the dashboard session cookie does not
@@ -284,7 +286,7 @@ func TestSignInFailuresLimited(t *testing.T) {
 	}
 	signInCookie(t, s, adminKey)
 	// The API's bad keys share the address's bucket.
-	var er errorResponse
+	var er wire.ErrorBody
 	if code := s.as("nbk_00000000_"+strings.Repeat("A", 43)).call("GET", "/v1/actions", nil, &er); code != 429 || er.Error.Code != "too_many_failures" {
 		t.Fatalf("a bad API key from the limited address: %d %+v, want 429 too_many_failures", code, er)
 	}

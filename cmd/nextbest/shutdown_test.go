@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )
 
@@ -66,7 +67,7 @@ engine:
 	hc := childClient(40)
 	actions := []string{"s0", "s1", "s2", "s3"}
 	for _, a := range actions {
-		p.mustJSON(hc, "PUT", "/v1/actions/"+a, map[string]any{"value": 1, "channels": []string{"web"}}, 200, nil)
+		p.putAction(hc, a, webAction)
 	}
 
 	l := &shutdownLoad{decided: map[engine.DecisionID]bool{}, feedback: map[fbKey]feedbackAnswer{}, statuses: map[string]int{}, connErrs: map[string]int{}}
@@ -171,17 +172,8 @@ engine:
 // hasPeriodicVersion reports whether an action has a model version stored by the
 // snapshots job.
 func hasPeriodicVersion(hc *http.Client, p *childProc, action string) bool {
-	code, raw, err := childSend(hc, "GET", p.base+"/v1/models/"+action+"/versions", nil)
-	if err != nil || code != http.StatusOK {
-		return false
-	}
-	var v struct {
-		Versions []engine.Snapshot `json:"versions"`
-	}
-	if json.Unmarshal(raw, &v) != nil {
-		return false
-	}
-	return slices.ContainsFunc(v.Versions, func(s engine.Snapshot) bool { return s.Reason == "periodic" })
+	vs, err := p.client(hc).ModelVersions(p.t.Context(), engine.ActionID(action))
+	return err == nil && slices.ContainsFunc(vs, func(s engine.Snapshot) bool { return s.Reason == "periodic" })
 }
 
 // shutdownWorker decides and sends feedback on most decisions (some twice) until the
@@ -279,7 +271,7 @@ func shutdownCall(hc *http.Client, p *childProc, l *shutdownLoad, termSent *atom
 		}
 		return true
 	case resp.StatusCode == http.StatusServiceUnavailable && termSent.Load():
-		var er errorResponse
+		var er wire.ErrorBody
 		if json.Unmarshal(raw, &er) != nil || er.Error.Code != "shutting_down" {
 			l.badf("POST %s: 503 without the shutting_down code: %s", path, raw)
 		}

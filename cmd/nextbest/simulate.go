@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -13,7 +12,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -26,6 +24,8 @@ import (
 
 	"github.com/expr-lang/expr"
 
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/features"
@@ -119,15 +119,11 @@ func cmdSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// simClient talks to the server like a client system: keep-alive connections, JSON
-// bodies, retries only after 429.
+// simClient talks to the server like a client system: client/ over keep-alive
+// connections, waiting out the 429s of a rate-limited key, counting the requests it sends.
 type simClient struct {
-	base     string
-	key      string
-	http     *http.Client
-	stderr   io.Writer
-	requests atomic.Int64
-	limited  atomic.Bool
+	*client.Client
+	count *simCounter
 }
 
 func newSimClient(addr, key string, workers int, stderr io.Writer) *simClient {
@@ -139,85 +135,29 @@ func newSimClient(addr, key string, workers int, stderr io.Writer) *simClient {
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	return &simClient{base: baseURL(addr), key: key, http: &http.Client{Transport: tr}, stderr: stderr}
+	count := &simCounter{next: tr, stderr: stderr}
+	c := client.New(baseURL(addr), client.WithKey(key), client.WithUserAgent("nextbest simulate"),
+		client.WithHTTPClient(&http.Client{Transport: count}), client.WithRateLimitRetries(100))
+	return &simClient{Client: c, count: count}
 }
 
-// simAPIError is an error answer of the server.
-type simAPIError struct {
-	status  int
-	code    string
-	message string
-	what    string
+// simCounter counts the requests sent (a resend after a 429 too) and says once that the
+// server rate-limits the key.
+type simCounter struct {
+	next     http.RoundTripper
+	stderr   io.Writer
+	requests atomic.Int64
+	limited  atomic.Bool
 }
 
-func (e *simAPIError) Error() string {
-	return fmt.Sprintf("%s: %d %s: %s", e.what, e.status, e.code, e.message)
-}
-
-// do sends a JSON request and decodes the JSON answer into out (if not nil).
-func (c *simClient) do(ctx context.Context, method, path string, body, out any) error {
-	var raw []byte
-	if body != nil {
-		var err error
-		if raw, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, path, err)
-		}
+// RoundTrip sends req with the transport it wraps.
+func (c *simCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.requests.Add(1)
+	resp, err := c.next.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests && !c.limited.Swap(true) {
+		fmt.Fprintln(c.stderr, "note: the server rate-limits this key (429); the simulation slows down to its limit. Keyless access (insecure_local, as in cmd/nextbest/demo.yaml) is not limited.")
 	}
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(raw))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if c.key != "" {
-			req.Header.Set("Authorization", "Bearer "+c.key)
-		}
-		c.requests.Add(1)
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, path, err)
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("%s %s: read answer: %w", method, path, err)
-		}
-		if resp.StatusCode == http.StatusTooManyRequests && attempt < 100 {
-			if !c.limited.Swap(true) {
-				fmt.Fprintln(c.stderr, "note: the server rate-limits this key (429); the simulation slows down to its limit. Keyless access (insecure_local, as in cmd/nextbest/demo.yaml) is not limited.")
-			}
-			wait := time.Second
-			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-				wait = time.Duration(s) * time.Second
-			}
-			select {
-			case <-time.After(wait):
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		if resp.StatusCode/100 != 2 {
-			var eb struct {
-				Error struct{ Code, Message string } `json:"error"`
-			}
-			_ = json.Unmarshal(b, &eb)
-			return &simAPIError{status: resp.StatusCode, code: eb.Error.Code, message: eb.Error.Message, what: method + " " + path}
-		}
-		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
-				return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
-			}
-		}
-		return nil
-	}
-}
-
-// simClock is GET/POST /v1/clock.
-type simClock struct {
-	Mode string    `json:"mode"`
-	Now  time.Time `json:"now"`
-	Ran  []string  `json:"ran"`
+	return resp, err
 }
 
 // errNotManual explains how to start a server the simulator can drive.
@@ -232,19 +172,16 @@ Start a simulation server with a manual clock, for example:
 func (c *simClient) waitReady(ctx context.Context, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
-		req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/readyz", nil)
-		resp, err := c.http.Do(req)
+		_, err := c.Readyz(ctx)
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
+			return nil
 		}
 		if time.Now().After(deadline) {
-			if err != nil {
-				return fmt.Errorf("no nextbest server ready at %s after %s: %w", c.base, wait, err)
+			var ce *client.Error
+			if errors.As(err, &ce) {
+				return fmt.Errorf("the server at %s is not ready after %s (GET /readyz: %d)", c.BaseURL(), wait, ce.Status)
 			}
-			return fmt.Errorf("the server at %s is not ready after %s (GET /readyz: %d)", c.base, wait, resp.StatusCode)
+			return fmt.Errorf("no nextbest server ready at %s after %s: %w", c.BaseURL(), wait, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -261,26 +198,29 @@ func (c *simClient) check(ctx context.Context, stdout io.Writer) error {
 	say := func(word, detail string) error {
 		fmt.Fprintln(stdout, word)
 		if detail != "" {
-			fmt.Fprintln(c.stderr, detail)
+			fmt.Fprintln(c.count.stderr, detail)
 		}
 		return nil
 	}
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/readyz", nil)
-	resp, err := c.http.Do(req)
-	if err != nil {
+	base := c.BaseURL()
+	// Any answer, whatever its status, means something listens.
+	if _, err := c.Readyz(ctx); err != nil {
+		var ce *client.Error
 		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return say("none", "nothing answers at "+c.base)
+		switch {
+		case errors.As(err, &ce):
+		case errors.As(err, &op) && op.Op == "dial":
+			return say("none", "nothing answers at "+base)
+		default:
+			return say("other", fmt.Sprintf("%s: %v", base, err))
 		}
-		return say("other", fmt.Sprintf("%s: %v", c.base, err))
 	}
-	resp.Body.Close()
-	var ck simClock
-	if err := c.do(ctx, "GET", "/v1/clock", nil, &ck); err != nil || (ck.Mode != "manual" && ck.Mode != "system") {
-		return say("other", fmt.Sprintf("something answers at %s, but not a nextbest server this simulator can use (GET /v1/clock: %v)", c.base, err))
+	ck, err := c.Clock(ctx)
+	if err != nil || (ck.Mode != "manual" && ck.Mode != "system") {
+		return say("other", fmt.Sprintf("something answers at %s, but not a nextbest server this simulator can use (GET /v1/clock: %v)", base, err))
 	}
 	if ck.Mode != "manual" {
-		return say("system-clock", fmt.Sprintf("a nextbest server answers at %s, but %v", c.base, errNotManual))
+		return say("system-clock", fmt.Sprintf("a nextbest server answers at %s, but %v", base, errNotManual))
 	}
 	return say("ready", "")
 }
@@ -397,7 +337,7 @@ func runSimulation(ctx context.Context, o simOptions, c *simClient, log io.Write
 		}
 	}
 	r := &simRun{o: o, c: c, p: p, log: log, began: time.Now()}
-	defer c.http.CloseIdleConnections()
+	defer c.CloseIdleConnections()
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}
@@ -419,30 +359,25 @@ func runSimulation(ctx context.Context, o simOptions, c *simClient, log io.Write
 // clock to the first midnight.
 func (r *simRun) setup(ctx context.Context) error {
 	c, p := r.c, r.p
-	var ck simClock
-	if err := c.do(ctx, "GET", "/v1/clock", nil, &ck); err != nil {
-		var ae *simAPIError
-		if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
-			return fmt.Errorf("%w\nThe simulator needs an admin key: --key or $NEXTBEST_KEY (or a server with insecure_local: true)", err)
-		}
-		return fmt.Errorf("no nextbest server at %s? %w", c.base, err)
+	ck, err := c.Clock(ctx)
+	if errors.Is(err, engine.ErrUnauthenticated) {
+		return fmt.Errorf("%w\nThe simulator needs an admin key: --key or $NEXTBEST_KEY (or a server with insecure_local: true)", err)
+	} else if err != nil {
+		return fmt.Errorf("no nextbest server at %s? %w", c.BaseURL(), err)
 	}
 	if ck.Mode != "manual" {
 		return errNotManual
 	}
-	fmt.Fprintf(r.log, "simulate: server %s, clock %s (manual)\n", c.base, ck.Now.Format(time.RFC3339))
+	fmt.Fprintf(r.log, "simulate: server %s, clock %s (manual)\n", c.BaseURL(), ck.Now.Format(time.RFC3339))
 
 	// The catalog: the demo catalog's actions, with the rule that gone customers get nothing.
-	var acts struct {
-		Actions []map[string]any `json:"actions"`
-	}
-	if err := c.do(ctx, "GET", "/v1/actions", nil, &acts); err != nil {
+	acts, err := c.Actions(ctx)
+	if err != nil {
 		return err
 	}
-	byID := map[string]map[string]any{}
-	for _, a := range acts.Actions {
-		id, _ := a["id"].(string)
-		byID[id] = a
+	byID := map[string]engine.Action{}
+	for _, a := range acts {
+		byID[string(a.ID)] = a
 	}
 	active := p.Scenario.Active
 	demo, err := parseDemoCatalog()
@@ -458,7 +393,7 @@ func (r *simRun) setup(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("the server's catalog has no action %q: the simulation uses the demo catalog (docs/demo.md); start the server on an empty store with the demo catalog (demo: true, as in cmd/nextbest/demo.yaml)", id)
 		}
-		if enabled, _ := a["enabled"].(bool); !enabled {
+		if !a.Enabled {
 			r.note("action %s is disabled on the server; neither policy can offer it", id)
 		}
 		// Eligibility: the active-customer rule, the scenario's own rule for the action if
@@ -469,52 +404,46 @@ func (r *simRun) setup(ctx context.Context) error {
 				want += " && (" + clause + ")"
 			}
 		}
-		if elig, _ := a["eligibility"].(string); elig == want {
+		if a.Eligibility == want {
 			continue
 		}
-		body := map[string]any{"issue": a["issue"], "group": a["group"], "description": a["description"], "channels": a["channels"], "value": a["value"],
-			"eligibility": want, "lever": a["lever"], "enabled": a["enabled"], "model": a["model"]}
-		for _, k := range []string{"cost", "contact_cost", "objective"} {
-			if v, ok := a[k]; ok {
-				body[k] = v
-			}
-		}
-		if err := c.do(ctx, "PUT", "/v1/actions/"+url.PathEscape(id), body, nil); err != nil {
+		body := wire.ActionRequestOf(a)
+		body.Eligibility = want
+		if _, err := c.PutAction(ctx, a.ID, body); err != nil {
 			return fmt.Errorf("set the eligibility of action %s: %w", id, err)
 		}
 	}
 
 	// The features schema.
-	var cur struct {
-		Mode   string          `json:"mode"`
-		Schema json.RawMessage `json:"schema"`
+	cur, err := c.Schema(ctx)
+	if err != nil {
+		return err
 	}
-	if err := c.do(ctx, "GET", "/v1/schema", nil, &cur); err != nil {
+	have, err := json.Marshal(cur.Schema)
+	if err != nil {
 		return err
 	}
 	want, err := json.Marshal(p.Scenario.Schema)
 	if err != nil {
 		return err
 	}
-	if !sameSchema(cur.Schema, want) {
+	if !sameSchema(have, want) {
 		if cur.Mode == "schema" {
 			r.note("the server had another features schema; the simulation replaced it, which restarts every model from its prior")
 		}
-		if err := c.do(ctx, "PUT", "/v1/schema", json.RawMessage(want), nil); err != nil {
+		if _, err := c.PutSchema(ctx, want); err != nil {
 			return fmt.Errorf("put the features schema: %w", err)
 		}
 	}
 
 	// Experiments: stop an earlier simulation's; refuse to disturb anyone else's.
-	var xs struct {
-		Experiments []engine.Experiment `json:"experiments"`
-	}
-	if err := c.do(ctx, "GET", "/v1/experiments", nil, &xs); err != nil {
+	xs, err := c.Experiments(ctx)
+	if err != nil {
 		return err
 	}
 	taken := map[string]bool{}
 	earlier := 0 // customers of earlier simulations on this server
-	for _, x := range xs.Experiments {
+	for _, x := range xs {
 		taken[string(x.ID)] = true
 		ours := strings.HasPrefix(string(x.ID), "simulation-")
 		if ours {
@@ -529,8 +458,8 @@ func (r *simRun) setup(ctx context.Context) error {
 		if !ours {
 			return fmt.Errorf("experiment %q is running on this server; a simulation runs its own. Stop it first (PUT /v1/experiments/%s with \"state\": \"stopped\") or use a fresh server", x.ID, x.ID)
 		}
-		body := map[string]any{"description": x.Description, "arms": x.Arms, "control": x.Control, "salt": x.Salt, "population": x.Population, "metrics": x.Metrics, "state": engine.Stopped}
-		if err := c.do(ctx, "PUT", "/v1/experiments/"+url.PathEscape(string(x.ID)), body, nil); err != nil {
+		body := wire.ExperimentRequest{Description: x.Description, Arms: x.Arms, Control: x.Control, Salt: x.Salt, Population: x.Population, Metrics: x.Metrics, State: engine.Stopped}
+		if _, err := c.PutExperiment(ctx, x.ID, body); err != nil {
 			return fmt.Errorf("stop the earlier simulation's experiment %s: %w", x.ID, err)
 		}
 	}
@@ -543,10 +472,8 @@ func (r *simRun) setup(ctx context.Context) error {
 	}
 
 	// The legacy campaigns.
-	var cs struct {
-		Campaigns []engine.Campaign `json:"campaigns"`
-	}
-	if err := c.do(ctx, "GET", "/v1/campaigns", nil, &cs); err != nil {
+	cs, err := c.Campaigns(ctx)
+	if err != nil {
 		return err
 	}
 	mine := map[string]bool{}
@@ -560,11 +487,15 @@ func (r *simRun) setup(ctx context.Context) error {
 		seg, _ := body["segment"].(string)
 		body["segment"] = active + " && (" + seg + ")"
 		body["enabled"] = true
-		if err := c.do(ctx, "PUT", "/v1/campaigns/"+url.PathEscape(id), body, nil); err != nil {
+		req, err := asWire[wire.CampaignRequest](body)
+		if err != nil {
+			return fmt.Errorf("legacy campaign %s: %w", id, err)
+		}
+		if _, err := c.PutCampaign(ctx, engine.CampaignID(id), req); err != nil {
 			return fmt.Errorf("put legacy campaign %s: %w", id, err)
 		}
 	}
-	for _, cp := range cs.Campaigns {
+	for _, cp := range cs {
 		if cp.Enabled && !mine[string(cp.ID)] && cp.ID != "simulation-enrolment" {
 			r.note("campaign %s on the server is not the simulation's and runs for the legacy arm too", cp.ID)
 		}
@@ -579,8 +510,7 @@ func (r *simRun) setup(ctx context.Context) error {
 		return err
 	}
 	// The net value's truth prices a departure as the service's churn objective does.
-	var obj engine.Objective
-	switch err := c.do(ctx, "GET", "/v1/objectives/churn", nil, &obj); {
+	switch obj, err := c.Objective(ctx, "churn"); {
 	case err == nil:
 		value, err := churnValue(obj.Value)
 		if err != nil {
@@ -588,8 +518,7 @@ func (r *simRun) setup(ctx context.Context) error {
 		}
 		r.w.SetChurnValue(value)
 	default:
-		var ae *simAPIError
-		if !errors.As(err, &ae) || ae.status != http.StatusNotFound {
+		if !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
 		r.note("the service has no churn objective: departures count 0 in the net value")
@@ -609,34 +538,33 @@ func (r *simRun) setup(ctx context.Context) error {
 	}
 
 	// The experiment, enrolling from day 0 on.
-	arms := p.Scenario.Experiment.Arms
-	exp := map[string]any{
-		"description": fmt.Sprintf("nextbest simulate: %d customers, %d days, seed %d", r.o.customers, r.o.days, r.o.seed),
-		"arms":        arms, "control": p.Scenario.Experiment.Control, "salt": r.expID, "population": active,
-		"start": r.t0, "state": engine.Running,
+	arms, err := asWire[[]experiments.Arm](p.Scenario.Experiment.Arms)
+	if err != nil {
+		return fmt.Errorf("the scenario's experiment arms: %w", err)
 	}
-	if err := c.do(ctx, "PUT", "/v1/experiments/"+url.PathEscape(r.expID), exp, nil); err != nil {
+	exp := wire.ExperimentRequest{
+		Description: fmt.Sprintf("nextbest simulate: %d customers, %d days, seed %d", r.o.customers, r.o.days, r.o.seed),
+		Arms:        arms, Control: p.Scenario.Experiment.Control, Salt: r.expID, Population: active,
+		Start: &r.t0, State: engine.Running,
+	}
+	if _, err := c.PutExperiment(ctx, engine.ExperimentID(r.expID), exp); err != nil {
 		return fmt.Errorf("create the experiment: %w", err)
 	}
 	if r.t0.After(ck.Now) {
-		if err := c.do(ctx, "POST", "/v1/clock", map[string]any{"time": r.t0}, nil); err != nil {
+		if _, err := c.AdvanceClock(ctx, wire.ClockRequest{Time: &r.t0}); err != nil {
 			return err
 		}
 	}
 	// Go-live: enrol every customer now, so that intention to treat counts everyone from
 	// day 0 whatever the day's first scheduled run. A campaign whose segment is false,
 	// run once, assigns every customer it looks at and contacts nobody.
-	enrol := map[string]any{"description": "nextbest simulate: enrols every customer in the experiment at go-live; contacts nobody",
-		"segment": "false", "action": p.Actions()[0], "channel": "email", "priority": 0, "enabled": false}
-	if err := c.do(ctx, "PUT", "/v1/campaigns/simulation-enrolment", enrol, nil); err != nil {
+	enrol := wire.CampaignRequest{Description: "nextbest simulate: enrols every customer in the experiment at go-live; contacts nobody",
+		Segment: "false", Action: engine.ActionID(p.Actions()[0]), Channel: "email", Priority: new(0.0), Enabled: new(false)}
+	if _, err := c.PutCampaign(ctx, "simulation-enrolment", enrol); err != nil {
 		return fmt.Errorf("put the enrolment run: %w", err)
 	}
-	var run struct {
-		Customers int `json:"customers"`
-		Contacted int `json:"contacted"`
-		Errors    int `json:"errors"`
-	}
-	if err := c.do(ctx, "POST", "/v1/campaigns/simulation-enrolment/run", nil, &run); err != nil {
+	run, err := c.RunCampaign(ctx, "simulation-enrolment")
+	if err != nil {
 		return fmt.Errorf("enrol the customers: %w", err)
 	}
 	if run.Contacted != 0 || run.Errors != 0 {
@@ -644,6 +572,20 @@ func (r *simRun) setup(ctx context.Context) error {
 	}
 	fmt.Fprintf(r.log, "simulate: experiment %s, %d customers, %d days from %s, seed %d\n", r.expID, r.o.customers, r.o.days, r.t0.Format(time.DateOnly), r.o.seed)
 	return nil
+}
+
+// asWire converts part of a scenario, free-form YAML that names the API's JSON fields
+// (a campaign, an experiment's arms), to the API's type T; a field T does not know is an
+// error, as the server would answer.
+func asWire[T any](fields any) (T, error) {
+	var v T
+	raw, err := json.Marshal(fields)
+	if err != nil {
+		return v, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return v, dec.Decode(&v)
 }
 
 // churnValue is a churn objective's value as a function of a profile: the constant, or the
@@ -707,36 +649,9 @@ func (r *simRun) putProfiles(ctx context.Context, ups []sim.ProfileUpdate) error
 	defer r.timed(phaseProfiles, time.Now())
 	return simParallel(ctx, r.o.workers, len(order), func(i int) error {
 		id := order[i]
-		return r.c.do(ctx, "PUT", "/v1/customers/"+url.PathEscape(id), map[string]any{"attributes": merged[id]}, nil)
+		_, err := r.c.PutCustomer(ctx, engine.CustomerID(id), merged[id])
+		return err
 	})
-}
-
-// simDecideBody is POST /v1/decide.
-type simDecideBody struct {
-	CustomerID string         `json:"customer_id"`
-	Channel    string         `json:"channel"`
-	Context    map[string]any `json:"context"`
-	Time       time.Time      `json:"time"`
-}
-
-// simFeedbackBody is POST /v1/feedback.
-type simFeedbackBody struct {
-	DecisionID string    `json:"decision_id"`
-	ActionID   string    `json:"action_id"`
-	Outcome    string    `json:"outcome"`
-	Time       time.Time `json:"time"`
-}
-
-// simDecision is the part of a decide answer the simulator reads.
-type simDecision struct {
-	DecisionID string `json:"decision_id"`
-	Arm        string `json:"arm"`
-	Actions    []struct {
-		ID          string  `json:"id"`
-		Value       float64 `json:"value"`
-		ContactCost float64 `json:"contact_cost"`
-	} `json:"actions"`
-	NoAction bool `json:"no_action"`
 }
 
 // day runs one simulated day, hour by hour.
@@ -799,17 +714,16 @@ func (r *simRun) hour(ctx context.Context, from, to time.Time) error {
 			if !r.w.Active(in) {
 				continue // left earlier in this hour
 			}
-			var dec simDecision
-			body := simDecideBody{CustomerID: in.Customer, Channel: in.Channel, Context: in.Context, Time: in.Time}
-			if err := r.c.do(ctx, "POST", "/v1/decide", body, &dec); err != nil {
+			dec, err := r.c.Decide(ctx, wire.DecideRequest{CustomerID: engine.CustomerID(in.Customer), Channel: in.Channel, Context: in.Context, Time: &in.Time})
+			if err != nil {
 				return err
 			}
 			r.decides.Add(1)
 			r.sawArm(in.Customer, dec.Arm)
-			off := sim.Offer{DecisionID: dec.DecisionID, Customer: in.Customer, Arm: dec.Arm, Channel: in.Channel, Time: in.Time}
+			off := sim.Offer{DecisionID: string(dec.DecisionID), Customer: in.Customer, Arm: dec.Arm, Channel: in.Channel, Time: in.Time}
 			if !dec.NoAction {
 				for _, a := range dec.Actions {
-					off.Actions = append(off.Actions, a.ID)
+					off.Actions = append(off.Actions, string(a.ID))
 				}
 				if len(dec.Actions) > 0 {
 					off.Value, off.ContactCost = dec.Actions[0].Value, dec.Actions[0].ContactCost
@@ -859,8 +773,8 @@ func (r *simRun) hour(ctx context.Context, from, to time.Time) error {
 	}
 	err = simParallel(ctx, r.o.workers, len(streams), func(i int) error {
 		for _, fb := range streams[i] {
-			body := simFeedbackBody{DecisionID: fb.DecisionID, ActionID: fb.Action, Outcome: fb.Outcome, Time: fb.Time}
-			if err := r.c.do(ctx, "POST", "/v1/feedback", body, nil); err != nil {
+			body := wire.FeedbackRequest{DecisionID: engine.DecisionID(fb.DecisionID), ActionID: engine.ActionID(fb.Action), Outcome: engine.Outcome(fb.Outcome), Time: &fb.Time}
+			if _, err := r.c.Feedback(ctx, body); err != nil {
 				return err
 			}
 			r.feedbacks.Add(1)
@@ -880,9 +794,15 @@ func (r *simRun) hour(ctx context.Context, from, to time.Time) error {
 	for i := range outs {
 		outs[i].ID = r.expID + ":" + outs[i].ID // ids are unique per run: a second run on the same server is not a duplicate
 	}
+	batch := make([]wire.Outcome, 0, min(len(outs), 1000))
 	for len(outs) > 0 {
 		n := min(len(outs), 1000)
-		if err := r.c.do(ctx, "POST", "/v1/outcomes", outs[:n], nil); err != nil {
+		batch = batch[:0]
+		for i := range outs[:n] {
+			o := &outs[i]
+			batch = append(batch, wire.Outcome{ID: o.ID, CustomerID: engine.CustomerID(o.Customer), Type: o.Type, Value: &o.Value, Time: &o.Time})
+		}
+		if _, err := r.c.RecordOutcomes(ctx, batch); err != nil {
 			return err
 		}
 		r.outcomes.Add(int64(n))
@@ -894,9 +814,9 @@ func (r *simRun) hour(ctx context.Context, from, to time.Time) error {
 	}
 
 	// The clock: the service's jobs run; read what they sent.
-	var ck simClock
 	t = time.Now()
-	if err := r.c.do(ctx, "POST", "/v1/clock", map[string]any{"time": to}, &ck); err != nil {
+	ck, err := r.c.AdvanceClock(ctx, wire.ClockRequest{Time: &to})
+	if err != nil {
 		return err
 	}
 	r.timed(phaseClock, t)
@@ -909,71 +829,35 @@ func (r *simRun) hour(ctx context.Context, from, to time.Time) error {
 	return nil
 }
 
-// simFeedItem is one contact of the outbound feed.
-type simFeedItem struct {
-	DecisionID string    `json:"decision_id"`
-	CustomerID string    `json:"customer_id"`
-	Channel    string    `json:"channel"`
-	Time       time.Time `json:"time"`
-	Actions    []string  `json:"actions"`
-	Arm        string    `json:"arm"`
-	Source     string    `json:"source"`
-	// The first action's logged terms (the net value's truth).
-	Value       float64 `json:"value"`
-	ContactCost float64 `json:"contact_cost"`
-}
-
 // readFeed reads the contacts made in (from, to] from the outbound feed, as a sending
 // system polls it, and delivers them to the customers.
 func (r *simRun) readFeed(ctx context.Context, from, to time.Time) error {
 	defer r.timed(phaseFeed, time.Now())
-	var items []simFeedItem
+	var items []*wire.OutboundItem
 	for _, ch := range []string{"email", "sms"} {
-		q := url.Values{"channel": {ch}, "since": {from.Add(time.Nanosecond).Format(time.RFC3339Nano)}}
-		req, err := http.NewRequestWithContext(ctx, "GET", r.c.base+"/v1/outbound?"+q.Encode(), nil)
-		if err != nil {
-			return err
-		}
-		if r.c.key != "" {
-			req.Header.Set("Authorization", "Bearer "+r.c.key)
-		}
-		r.c.requests.Add(1)
-		resp, err := r.c.http.Do(req)
-		if err != nil {
-			return fmt.Errorf("outbound feed: %w", err)
-		}
-		if resp.StatusCode != 200 {
-			resp.Body.Close()
-			return fmt.Errorf("outbound feed: status %d", resp.StatusCode)
-		}
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var it simFeedItem
-			if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
-				resp.Body.Close()
-				return fmt.Errorf("outbound feed: %w", err)
+		err := r.c.Outbound(ctx, client.OutboundQuery{Channel: ch, Since: from.Add(time.Nanosecond)}, func(it *wire.OutboundItem) error {
+			if !it.Time.After(to) {
+				items = append(items, it)
 			}
-			if it.Time.After(to) {
-				continue
-			}
-			items = append(items, it)
-		}
-		err = sc.Err()
-		resp.Body.Close()
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("outbound feed: %w", err)
 		}
 	}
-	slices.SortStableFunc(items, func(a, b simFeedItem) int {
+	slices.SortStableFunc(items, func(a, b *wire.OutboundItem) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.CustomerID, b.CustomerID), cmp.Compare(a.DecisionID, b.DecisionID))
 	})
 	for _, it := range items {
-		r.sawArm(it.CustomerID, it.Arm)
+		r.sawArm(string(it.CustomerID), it.Arm)
 		if it.Arm == "holdout" {
 			r.holdoutContacted++
 		}
-		r.w.Contacted(sim.Offer{DecisionID: it.DecisionID, Customer: it.CustomerID, Arm: it.Arm, Actions: it.Actions, Channel: it.Channel, Time: it.Time,
+		actions := make([]string, len(it.Actions))
+		for i, a := range it.Actions {
+			actions[i] = string(a)
+		}
+		r.w.Contacted(sim.Offer{DecisionID: string(it.DecisionID), Customer: string(it.CustomerID), Arm: it.Arm, Actions: actions, Channel: it.Channel, Time: it.Time,
 			Value: it.Value, ContactCost: it.ContactCost})
 	}
 	return nil
@@ -1010,11 +894,7 @@ func (r *simRun) progressLine(ctx context.Context, d int) error {
 }
 
 func (r *simRun) report(ctx context.Context) (*engine.Report, error) {
-	var rep engine.Report
-	if err := r.c.do(ctx, "GET", "/v1/experiments/"+url.PathEscape(r.expID)+"/report", nil, &rep); err != nil {
-		return nil, err
-	}
-	return &rep, nil
+	return r.c.Report(ctx, engine.ExperimentID(r.expID))
 }
 
 // finish reads the service's report and computes the ground truth, with the arms the
@@ -1024,8 +904,8 @@ func (r *simRun) finish(ctx context.Context) (*simResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var exp engine.Experiment
-	if err := r.c.do(ctx, "GET", "/v1/experiments/"+url.PathEscape(r.expID), nil, &exp); err != nil {
+	exp, err := r.c.Experiment(ctx, engine.ExperimentID(r.expID))
+	if err != nil {
 		return nil, err
 	}
 	armOf := func(cust string) string {
@@ -1033,7 +913,7 @@ func (r *simRun) finish(ctx context.Context) (*simResult, error) {
 		return a
 	}
 	res := &simResult{o: r.o, expID: r.expID, exp: exp, report: rep, truth: r.w.Truth(armOf), start: r.t0, end: r.w.End(),
-		notes: r.notes, elapsed: time.Since(r.began), requests: r.c.requests.Load()}
+		notes: r.notes, elapsed: time.Since(r.began), requests: r.c.count.requests.Load()}
 	mismatch := 0
 	r.armSeen.Range(func(k, v any) bool {
 		if armOf(k.(string)) != v.(string) {
@@ -1120,30 +1000,26 @@ func thousands(n int64) string {
 
 // simMetric describes one of the four uplift metrics for the report.
 type simMetric struct {
-	name    string // the service's metric name
-	short   string // "response rate"
-	title   string
-	label   string // "the response rate", "churn"
-	up      string // verb when the arm is higher: "raised"
-	down    string // verb when lower: "cut"
-	points  bool   // NPS: absolute points; else relative
-	money   bool   // net value: absolute money a customer; else relative
-	lowerOK bool   // lower is better
-	format  func(float64) string
-	truth   func(sim.ArmTruth) float64
+	name   string // the service's metric name
+	short  string // "response rate"
+	title  string
+	points bool // NPS: absolute points; else relative
+	money  bool // net value: absolute money a customer; else relative
+	format func(float64) string
+	truth  func(sim.ArmTruth) float64
 }
 
 var simMetrics = []simMetric{
-	{name: engine.MetricResponseRate, short: "response rate", title: "Response rate: offers taken per contact (higher is better)", label: "the response rate", up: "raised", down: "lowered",
+	{name: engine.MetricResponseRate, short: "response rate", title: "Response rate: offers taken per contact (higher is better)",
 		format: func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }, truth: func(a sim.ArmTruth) float64 { return a.ResponseRate }},
-	{name: engine.MetricChurn, short: "churn", title: "Churn: share of assigned customers who left (lower is better)", label: "churn", up: "raised", down: "cut", lowerOK: true,
+	{name: engine.MetricChurn, short: "churn", title: "Churn: share of assigned customers who left (lower is better)",
 		format: func(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }, truth: func(a sim.ArmTruth) float64 { return a.Churn }},
-	{name: engine.MetricDiscount, short: "retention discounts", title: "Retention discounts: money granted per assigned customer (lower is better)", label: "retention discount cost", up: "raised", down: "cut", lowerOK: true,
+	{name: engine.MetricDiscount, short: "retention discounts", title: "Retention discounts: money granted per assigned customer (lower is better)",
 		format: func(x float64) string { return fmt.Sprintf("EUR %.2f", x) }, truth: func(a sim.ArmTruth) float64 { return a.DiscountPer }},
-	{name: engine.MetricNPS, short: "NPS", title: "NPS: Net Promoter Score of survey respondents (higher is better)", label: "NPS", up: "raised", down: "lowered", points: true,
+	{name: engine.MetricNPS, short: "NPS", title: "NPS: Net Promoter Score of survey respondents (higher is better)", points: true,
 		format: func(x float64) string { return fmt.Sprintf("%+.1f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NPS }},
 	{name: engine.MetricNetValue, short: "net value", title: "Net value: responses' value and departures' cost, less discounts and contact costs, per assigned customer (higher is better)",
-		label: "net value", up: "raised", down: "lowered", money: true,
+		money:  true,
 		format: func(x float64) string { return fmt.Sprintf("EUR %.2f", x) }, truth: func(a sim.ArmTruth) float64 { return a.NetValue }},
 }
 
@@ -1229,12 +1105,13 @@ func writeSimReport(w io.Writer, res *simResult) {
 		bl := experiments.BottomLine(experiments.NetValue{Arm: "NBA", Reference: "the legacy campaigns", Diff: r.cmp.Stats, Customers: nba, Currency: "EUR"})
 		p("\nThe bottom line: %s\n", bl.String())
 	}
+	p("The headline, as the uplift page words it: %s\n", simHeadline(res).String())
 
 	n := numberWord(len(res.exp.Metrics))
 	p("\nThe %s uplift metrics\n", n)
 	p("For each: the service's own estimate per arm beside the truth that only the simulator\n")
-	p("knows (docs/simulation.md), then the comparisons, with 95%% intervals and p-values\n")
-	p("corrected for the %s metrics (Holm). \"True\" is the simulator's ground truth.\n", n)
+	p("knows (docs/simulation.md), then each comparison in the dashboards' words: conclusive\n")
+	p("once its always-valid 95%% interval excludes zero. \"True\" is the simulator's ground truth.\n")
 	none := map[string]bool{}
 	for _, a := range res.exp.Arms {
 		none[a.Name] = a.Policy == experiments.PolicyNone
@@ -1268,7 +1145,7 @@ func writeSimReport(w io.Writer, res *simResult) {
 			ta, okA := tr.Arm(c.Arm)
 			tb, okB := tr.Arm(c.Reference)
 			hasTruth := okA && okB
-			p("  %s vs %s: %s\n", simArmName(c.Arm), simArmName(c.Reference), simVerdict(m, c, m.truth(ta), m.truth(tb), hasTruth))
+			p("  %s vs %s: %s\n", simArmName(c.Arm), simArmName(c.Reference), simVerdict(res.exp, mr, m, c, m.truth(ta), m.truth(tb), hasTruth))
 		}
 	}
 	writeSimClaims(w, claims)
@@ -1294,7 +1171,7 @@ func simNBARows(res *simResult) map[string]simClaimRow {
 			if c.Arm != "nba" || c.Reference != res.exp.Control || c.Stats.NTreatment == 0 || c.Stats.NControl == 0 {
 				continue
 			}
-			row := simClaimRow{cmp: c}
+			row := simClaimRow{cmp: c, verdict: simVerdictOf(res.exp, mr, c)}
 			ta, okA := res.truth.Arm(c.Arm)
 			tb, okB := res.truth.Arm(c.Reference)
 			if okA && okB {
@@ -1319,21 +1196,11 @@ func writeSimSummary(w io.Writer, rows map[string]simClaimRow) {
 			continue
 		}
 		st := r.cmp.Stats
-		pv := st.PValue
-		if r.cmp.HolmP != nil {
-			pv = *r.cmp.HolmP
-		}
 		lift := st.RelLift
 		if m.points || m.money {
 			lift = st.AbsLift
 		}
-		verdict := "not conclusive"
-		if pv < 0.05 && lift != 0 {
-			verdict = "NBA better"
-			if (lift < 0) != m.lowerOK {
-				verdict = "legacy better"
-			}
-		}
+		verdict := r.verdict.Short() // the dashboards' verdict, in a few words
 		say := func(x float64) string {
 			switch {
 			case m.points:
@@ -1347,7 +1214,7 @@ func writeSimSummary(w io.Writer, rows map[string]simClaimRow) {
 			}
 			return fmt.Sprintf("%.0f%% higher", 100*x)
 		}
-		line := fmt.Sprintf("  %-22s %-16s %s", m.short, verdict+":", say(lift))
+		line := fmt.Sprintf("  %-22s %-20s %s", m.short, verdict+":", say(lift))
 		if r.hasTruth {
 			line += " (true: " + say(r.truth) + ")"
 		}
@@ -1364,16 +1231,43 @@ func simMetricResult(rep *engine.Report, name string) (engine.MetricResult, bool
 	return engine.MetricResult{}, false
 }
 
-// simVerdict says in plain words what a comparison shows, and what the truth is. tA and
-// tR are the true values of the arm and the reference, if known. Rates and money are
-// compared in relative terms, NPS in points; a relative lift against a reference of 0
-// (the holdout gets no discounts) is given in absolute terms.
-func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool) string {
-	st := c.Stats
-	pv := st.PValue
-	if c.HolmP != nil {
-		pv = *c.HolmP
+// simHeadline is the experiment's answer to "is NBA winning?", as the uplift page gives it.
+func simHeadline(res *simResult) experiments.Headline {
+	x := res.exp
+	d := experiments.Design{Arms: x.Arms, Control: x.Control, Stopped: x.State == engine.Stopped}
+	var rs []experiments.Result
+	assigned := false
+	for _, a := range res.report.Arms {
+		assigned = assigned || a.Assigned > 0
 	}
+	for _, m := range res.report.Metrics {
+		for _, c := range m.Comparisons {
+			rs = append(rs, simResultOf(m, c))
+		}
+	}
+	return d.Headline(rs, assigned)
+}
+
+// simResultOf is a comparison of the report as experiments' verdicts read it.
+func simResultOf(m engine.MetricResult, c engine.Comparison) experiments.Result {
+	return experiments.Result{Key: experiments.Key{Metric: m.Name, Arm: c.Arm, Reference: c.Reference},
+		LowerIsBetter: m.LowerIsBetter, Primary: m.Primary, Diff: c.Stats, MoreDays: c.MoreDays}
+}
+
+// simVerdictOf is the verdict the dashboards show for a comparison of the report: the
+// wording and the rule (the always-valid interval) are experiments'.
+func simVerdictOf(x engine.Experiment, m engine.MetricResult, c engine.Comparison) experiments.Verdict {
+	d := experiments.Design{Arms: x.Arms, Control: x.Control, Stopped: x.State == engine.Stopped}
+	return d.Verdict(simResultOf(m, c))
+}
+
+// simVerdict says in plain words what a comparison shows, as the dashboards say it
+// (simVerdictOf), then the chance the arm is better and what the truth is. tA and tR are
+// the true values of the arm and the reference, if known; the truth is given as a
+// relative lift for rates and discounts, in points for NPS and in money for net value,
+// and checked against the always-valid interval every verdict quotes.
+func simVerdict(x engine.Experiment, mr engine.MetricResult, m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool) string {
+	st := c.Stats
 	finite := func(xs ...float64) bool {
 		for _, x := range xs {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -1382,74 +1276,32 @@ func simVerdict(m simMetric, c engine.Comparison, tA, tR float64, hasTruth bool)
 		}
 		return true
 	}
-	lift, lo, hi := st.RelLift, st.RelCI.Lo, st.RelCI.Hi
-	size := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*math.Abs(x)) }
-	bound, signedBound := size, func(x float64) string { return fmt.Sprintf("%+.0f%%", 100*x) }
-	signed := signedBound
-	relative := !m.points && !m.money && finite(lift, lo, hi)
-	trueLift := (tA - tR) / tR
-	if !relative {
-		lift, lo, hi = st.AbsLift, st.AbsCI.Lo, st.AbsCI.Hi
-		trueLift = tA - tR
-		switch {
-		case m.points:
-			size = func(x float64) string { return fmt.Sprintf("%.1f points", math.Abs(x)) }
-			bound = func(x float64) string { return fmt.Sprintf("%.1f", math.Abs(x)) }
-			signedBound = func(x float64) string { return fmt.Sprintf("%+.1f", x) }
-			signed = func(x float64) string { return fmt.Sprintf("%+.1f points", x) }
-		case m.name == engine.MetricDiscount || m.money:
-			size = func(x float64) string { return fmt.Sprintf("EUR %.2f a customer", math.Abs(x)) }
-			bound = func(x float64) string { return fmt.Sprintf("%.2f", math.Abs(x)) }
-			signedBound = func(x float64) string { return fmt.Sprintf("%+.2f", x) }
-			signed = func(x float64) string { return fmt.Sprintf("%+.2f EUR a customer", x) }
-		default:
-			size = func(x float64) string { return fmt.Sprintf("%.2f percentage points", 100*math.Abs(x)) }
-			bound = func(x float64) string { return fmt.Sprintf("%.2f", 100*math.Abs(x)) }
-			signedBound = func(x float64) string { return fmt.Sprintf("%+.2f", 100*x) }
-			signed = func(x float64) string { return fmt.Sprintf("%+.2f percentage points", 100*x) }
-		}
+	s := simVerdictOf(x, mr, c).String()
+	if finite(st.ChanceToBeat) {
+		s += fmt.Sprintf(" Chance %s is better: %.0f%%.", simArmName(c.Arm), 100*st.ChanceToBeat)
 	}
-	if !finite(lift, lo, hi) {
-		return "no comparison possible (no data)."
+	trueAbs := tA - tR
+	if !hasTruth || !finite(trueAbs, st.SeqCI.Lo, st.SeqCI.Hi) {
+		return s
 	}
-	hasTruth = hasTruth && finite(trueLift) && (!relative || tR != 0)
-	arm, ref := simArmName(c.Arm), simArmName(c.Reference)
-	better := (lift < 0) == m.lowerOK
-	var s string
+	var truth string
 	switch {
-	case pv < 0.05 && lift != 0:
-		verb := m.up
-		a, b := lo, hi
-		if lift < 0 {
-			verb, a, b = m.down, -hi, -lo
-		}
-		s = fmt.Sprintf("%s %s %s by %s (95%% CI %s to %s), chance %s is better %.0f%%", arm, verb, m.label, size(lift), bound(a), bound(b), arm, 100*st.ChanceToBeat)
-		if !better {
-			s = fmt.Sprintf("%s did better: %s", ref, s)
-		}
+	case m.points:
+		truth = fmt.Sprintf("%+.1f points", trueAbs)
+	case m.money:
+		truth = fmt.Sprintf("%+.2f EUR a customer", trueAbs)
+	case tR != 0:
+		truth = fmt.Sprintf("%+.0f%%", 100*trueAbs/tR)
+	case m.name == engine.MetricDiscount:
+		truth = fmt.Sprintf("%+.2f EUR a customer", trueAbs)
 	default:
-		s = "not conclusive: "
-		if st.PValue < 0.05 {
-			s = fmt.Sprintf("not conclusive once corrected for testing several metrics (Holm p = %.2f): ", pv)
-		}
-		s += fmt.Sprintf("%s (95%% CI %s to %s), chance %s is better %.0f%%", signed(lift), signedBound(lo), signedBound(hi), arm, 100*st.ChanceToBeat)
-		switch {
-		case c.MoreDays == nil || *c.MoreDays <= 0:
-		case *c.MoreDays > 365:
-			s += "; more than a year more at this pace would be needed to detect a difference this size"
-		default:
-			s += fmt.Sprintf("; about %.0f more days at this pace would detect a difference this size", *c.MoreDays)
-		}
+		truth = fmt.Sprintf("%+.2f percentage points", 100*trueAbs)
 	}
-	if hasTruth {
-		s += ". True: " + signed(trueLift)
-		if trueLift >= lo && trueLift <= hi {
-			s += " (inside the interval)"
-		} else {
-			s += " (outside the interval)"
-		}
+	where := "inside"
+	if trueAbs < st.SeqCI.Lo || trueAbs > st.SeqCI.Hi {
+		where = "outside"
 	}
-	return s + "."
+	return s + " True: " + truth + " (" + where + " the always-valid interval)."
 }
 
 // numberWord spells small counts.
@@ -1472,6 +1324,7 @@ func simArmName(a string) string {
 
 type simClaimRow struct {
 	cmp      engine.Comparison
+	verdict  experiments.Verdict // the dashboards' verdict of cmp
 	truth    float64
 	hasTruth bool
 }
@@ -1512,12 +1365,8 @@ func writeSimClaims(w io.Writer, rows map[string]simClaimRow) {
 		if c.metric == engine.MetricNPS {
 			lift = st.AbsLift
 		}
-		pv := st.PValue
-		if r.cmp.HolmP != nil {
-			pv = *r.cmp.HolmP
-		}
 		measured := c.show(c.conv(lift))
-		if pv >= 0.05 {
+		if !r.verdict.Conclusive {
 			measured += ", not conclusive"
 		}
 		truth, verdict := "-", "-"

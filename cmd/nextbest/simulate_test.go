@@ -3,7 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +35,13 @@ func simulateOnce(t *testing.T, customers, days int, seed uint64) (string, *simR
 	t.Helper()
 	s := simServer(t)
 	defer s.stop()
+	return simulateOn(t, s, customers, days, seed)
+}
+
+// simulateOn runs a small world against the server s and returns the printed report and
+// the result.
+func simulateOn(t *testing.T, s *testServer, customers, days int, seed uint64) (string, *simResult) {
+	t.Helper()
 	o := simOptions{addr: s.base, customers: customers, days: days, seed: seed, workers: 8, experiment: "simulation-" + strconv.FormatUint(seed, 10), progress: days}
 	var log bytes.Buffer
 	res, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", o.workers, &log), &log)
@@ -162,4 +175,69 @@ func TestSimulateLarge(t *testing.T) {
 	began := time.Now()
 	report, res := simulateOnce(t, n, days, 1)
 	t.Logf("%d customers, %d days: %s, %d requests\n%s", n, days, time.Since(began), res.requests, report)
+}
+
+// TestSimulateSaysWhatTheDashboardsSay: the simulator's report and the uplift page word
+// the same report the same way, because both render experiments' verdicts. A small world
+// runs against a real server; every verdict of the page's metric tiles (NBA against
+// legacy and against the holdout) is the one the simulator prints for that comparison,
+// and the page's headline title is the simulator's.
+func TestSimulateSaysWhatTheDashboardsSay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a simulation")
+	}
+	s := simServer(t)
+	defer s.stop()
+	report, res := simulateOn(t, s, 1500, 28, 7)
+
+	resp, err := http.Get(s.base + "/?experiment=" + url.QueryEscape(res.expID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("uplift page: %d\n%s", resp.StatusCode, body)
+	}
+	page := string(body)
+	text := func(h string) string {
+		return strings.TrimSpace(html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(h, "")))
+	}
+	// A tile's comparison: the path of its big number names it; then its label and sentence.
+	cmp := regexp.MustCompile(`(?s)<div class="cmp tone-(\w+)">.*?<p class="big"><span data-path="metrics\[name=(\w+)\]\.comparisons\[arm=(\w+)\]\[reference=(\w+)\]\.stats\.\w+".*?<span class="label">([^<]*)</span></p>\s*<p class="verdict">(.*?)</p>`)
+	checked, conclusive := 0, 0
+	for _, mm := range cmp.FindAllStringSubmatch(page, -1) {
+		tone, metric, arm, ref, label, sentence := mm[1], mm[2], mm[3], mm[4], mm[5], text(mm[6])
+		if tone == "none" {
+			continue // not applicable, or no data: the simulator leaves those out
+		}
+		var title string
+		for i, m := range simMetrics {
+			if m.name == metric {
+				title = fmt.Sprintf("\n%d. %s\n", i+1, m.title)
+			}
+		}
+		at := strings.Index(report, title)
+		if title == "" || at < 0 {
+			t.Errorf("the report has no section for %s", metric)
+			continue
+		}
+		section, _, _ := strings.Cut(report[at+len(title):], "\n\n")
+		line := "  " + simArmName(arm) + " vs " + simArmName(ref) + ": " + sentence
+		if !strings.Contains(section, line) {
+			t.Errorf("%s %s vs %s: the page says %q (%s), the simulator's section says:\n%s", metric, arm, ref, sentence, label, section)
+		}
+		checked++
+		if label == "Conclusive" {
+			conclusive++
+		}
+	}
+	if checked < 4 || conclusive == 0 {
+		t.Errorf("checked %d verdicts, %d conclusive: want several, one conclusive at least", checked, conclusive)
+	}
+	hm := regexp.MustCompile(`<p class="headline-title">(.*?)</p>`).FindStringSubmatch(page)
+	if hm == nil || !strings.Contains(report, "The headline, as the uplift page words it: "+text(hm[1])+".") {
+		t.Errorf("headline %q on the page; the simulator says:\n%s", hm, report)
+	}
+	t.Logf("%d verdicts the same, %d conclusive", checked, conclusive)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"flag"
@@ -8,7 +9,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/metrics"
@@ -18,6 +18,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/client"
+	"github.com/nextbest/nextbest/engine"
 )
 
 const soakUsage = `Usage:
@@ -97,45 +101,41 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("soak: %w", err)
 	}
 	defer srv.kill()
-	setup := newLoadClient(4)
-	defer setup.CloseIdleConnections()
-	t, err := newLtTarget(ctx, setup, srv.url(), srv.adminKey())
+	t, err := newLtTarget(ctx, srv.url(), srv.adminKey())
 	if err != nil {
 		return fmt.Errorf("soak: %w", err)
 	}
-	// fasthttp, as loadtest's measured phases: the load generator shares the machine.
-	client := newFastClient(2 * max(*workers, *inflight))
-	defer client.CloseIdleConnections()
+	admin := t.admin
+	defer admin.CloseIdleConnections()
+	load := t.load(2 * max(*workers, *inflight))
+	defer load.CloseIdleConnections()
 	// The workload: 20 actions; decide with a 30-field context, then feedback on it.
-	admin := &ltWorker{client: setup, key: t.admin}
 	for i := range 20 {
-		if err := ltPutJSON(ctx, admin, fmt.Sprintf("%s/v1/actions/a%02d", srv.url(), i), map[string]any{"value": 10 + i, "lever": 1}); err != nil {
+		if _, err := admin.PutAction(ctx, engine.ActionID(fmt.Sprintf("a%02d", i)), wire.ActionRequest{Value: &engine.Money{Const: float64(10 + i)}, Lever: new(1.0)}); err != nil {
 			return fmt.Errorf("soak: %w", err)
 		}
 	}
-	// The decide bodies are built before the clock starts, as loadtest's are: 30-field
+	// The decide requests are built before the clock starts, as loadtest's are: 30-field
 	// contexts over 100,000 customers, most without a profile.
-	bodies := decideBodies(rand.New(rand.NewPCG(7, 1)), 100000, nil)
+	reqs := decideRequests(rand.New(rand.NewPCG(7, 1)), 100000, nil)
 	// pair sends one decide and, if it offered an action, feedback on it; it returns the
 	// latency of each (feedback 0 when none was sent).
 	pair := func(rng *rand.Rand) (decide, feedback time.Duration, err error) {
-		w := &ltWorker{fast: client, key: t.decide}
-		body := bodies[rng.IntN(len(bodies))]
 		start := time.Now()
-		if err := w.do(ctx, http.MethodPost, srv.url()+"/v1/decide", body, http.StatusOK); err != nil {
+		res, err := load.Decide(ctx, reqs[rng.IntN(len(reqs))])
+		if err != nil {
 			return 0, 0, err
 		}
 		decide = time.Since(start)
-		d, a, err := parseDecided(w.buf.Bytes())
-		if err != nil || a == "" {
-			return decide, 0, err
+		if len(res.Actions) == 0 {
+			return decide, 0, nil
 		}
-		outcome := "ignored"
+		outcome := engine.Ignored
 		if rng.IntN(10) == 0 {
-			outcome = "accepted"
+			outcome = engine.Accepted
 		}
 		start = time.Now()
-		err = w.do(ctx, http.MethodPost, srv.url()+"/v1/feedback", ltFeedbackBody(ltOffered{d, a}, outcome), http.StatusAccepted)
+		_, err = load.Feedback(ctx, wire.FeedbackRequest{DecisionID: res.DecisionID, ActionID: res.Actions[0].ID, Outcome: outcome})
 		return decide, time.Since(start), err
 	}
 
@@ -170,7 +170,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// generator's share of the cores and the loopback) from /metrics at the start and
 	// after each window.
 	var memSeries []ltMemInfo
-	metrics0, sched0 := scrapeMetrics(ctx, admin, srv.url()), clientSchedLatencies()
+	metrics0, sched0 := scrapeMetrics(ctx, admin), clientSchedLatencies()
 	scrapes := []map[string]float64{decideHistogram(metrics0)}
 	sampleCtx, stopSampler := context.WithCancel(ctx)
 	sampled := make(chan struct{})
@@ -188,13 +188,13 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				memSeries = append(memSeries, m)
 			}
 			if k%10 == 0 && len(scrapes) < len(windows) {
-				scrapes = append(scrapes, scrapeDecideHistogram(sampleCtx, admin, srv.url()))
+				scrapes = append(scrapes, decideHistogram(scrapeMetrics(sampleCtx, admin)))
 			}
 		}
 	}()
 	profiled := make(chan error, 1)
 	if *profiles != "" {
-		go func() { profiled <- soakProfiles(sampleCtx, srv.url(), t.admin, *profiles, len(windows)) }()
+		go func() { profiled <- soakProfiles(sampleCtx, admin, *profiles, len(windows)) }()
 	} else {
 		profiled <- nil
 	}
@@ -241,7 +241,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := <-profiled; err != nil {
 		return fmt.Errorf("soak: %w", err)
 	}
-	metrics1, sched1 := scrapeMetrics(ctx, admin, srv.url()), clientSchedLatencies()
+	metrics1, sched1 := scrapeMetrics(ctx, admin), clientSchedLatencies()
 	if len(scrapes) == len(windows) { // the last window ends once its pairs have
 		scrapes = append(scrapes, decideHistogram(metrics1))
 	}
@@ -331,20 +331,21 @@ func anonGrowth(anon []float64, limit float64) string {
 
 // soakProfiles writes the server's CPU profile of each of n 10 s windows to dir, one
 // after the other, until ctx ends (the soak's last window is cut short when it does).
-func soakProfiles(ctx context.Context, base, adminKey, dir string, n int) error {
+func soakProfiles(ctx context.Context, admin *client.Client, dir string, n int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("server profiles: %w", err)
 	}
-	w := &ltWorker{client: &http.Client{}, key: adminKey}
+	var buf bytes.Buffer
 	for k := range n {
-		err := w.do(ctx, http.MethodGet, base+"/v1/admin/debug/pprof/profile?seconds=10", nil, http.StatusOK)
+		buf.Reset()
+		err := admin.Profile(ctx, "profile", 10, &buf)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("server profile of window %d: %w", k, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("cpu-window-%d.pprof", k)), w.buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("cpu-window-%d.pprof", k)), buf.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("server profiles: %w", err)
 		}
 	}
@@ -365,16 +366,10 @@ func quantiles(lat []time.Duration) (p50, p99 time.Duration) {
 // successful decides (api.Metrics), up to the value of their le label.
 const decideSeries = `nextbest_http_request_duration_seconds_bucket{route="/v1/decide",method="POST",code="2xx",le="`
 
-// scrapeDecideHistogram reads the server's decide latency buckets from /metrics, as
-// decideHistogram returns them. It returns nil if the scrape fails, and the window's
-// server column then shows "-".
-func scrapeDecideHistogram(ctx context.Context, w *ltWorker, base string) map[string]float64 {
-	return decideHistogram(scrapeMetrics(ctx, w, base))
-}
-
-// decideHistogram picks the decide latency buckets out of a scrape (scrapeMetrics), as
-// decide{le="x"}: the cumulative count of decides that took at most x seconds; nil for a
-// failed scrape.
+// decideHistogram picks the server's decide latency buckets out of a scrape
+// (scrapeMetrics), as decide{le="x"}: the cumulative count of decides that took at most x
+// seconds. It returns nil for a failed scrape, and the window's server column then shows
+// "-".
 func decideHistogram(metrics map[string]float64) map[string]float64 {
 	if len(metrics) == 0 {
 		return nil

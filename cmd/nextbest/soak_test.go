@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"math"
-	"net/http"
 	"regexp"
 	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/engine"
 )
 
 func TestHistogramQuantile(t *testing.T) {
@@ -48,18 +50,18 @@ func TestHistogramQuantile(t *testing.T) {
 func TestScrapeDecideHistogram(t *testing.T) {
 	s := startServer(t, t.TempDir(), nil)
 	defer s.stop()
-	w := &ltWorker{client: newLoadClient(1)}
+	c := s.client()
 	ctx := context.Background()
-	before := scrapeDecideHistogram(ctx, w, s.base)
+	before := decideHistogram(scrapeMetrics(ctx, c))
 	if before == nil {
 		t.Fatal("scrape failed")
 	}
 	for i := range 20 {
-		if st := s.call(http.MethodPost, "/v1/decide", map[string]any{"customer_id": "c" + string(rune('a'+i)), "channel": "web"}, nil); st != http.StatusOK {
-			t.Fatalf("decide: status %d", st)
+		if _, err := c.Decide(ctx, wire.DecideRequest{CustomerID: engine.CustomerID("c" + string(rune('a'+i))), Channel: "web"}); err != nil {
+			t.Fatalf("decide: %v", err)
 		}
 	}
-	after := scrapeDecideHistogram(ctx, w, s.base)
+	after := decideHistogram(scrapeMetrics(ctx, c))
 	if n := after[`decide{le="+Inf"}`] - before[`decide{le="+Inf"}`]; n != 20 {
 		t.Fatalf("the scraped decide histogram counted %v decides, want 20 (buckets %v)", n, after)
 	}
