@@ -9,13 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/offpolicy"
 )
@@ -222,26 +222,25 @@ func evaluateStore(ctx context.Context, dir, config string, spec engine.Evaluati
 // evaluateServer starts the evaluation as a job on a running server and follows it; an
 // interrupt cancels the job.
 func evaluateServer(ctx context.Context, addr, key string, spec engine.EvaluationSpec, stderr io.Writer, every time.Duration) (*engine.Evaluation, error) {
-	c := newSimClient(addr, key, 1, stderr)
-	defer c.http.CloseIdleConnections()
-	var job engine.EvaluationJob
-	if err := c.do(ctx, "POST", "/v1/evaluations", spec, &job); err != nil {
+	c := client.New(baseURL(addr), client.WithKey(key), client.WithUserAgent("nextbest evaluate"))
+	defer c.CloseIdleConnections()
+	job, err := c.StartEvaluation(ctx, spec)
+	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	start := time.Now()
 	last := time.Time{}
-	path := "/v1/evaluations/" + url.PathEscape(job.ID)
 	for job.State == engine.JobRunning {
 		select {
 		case <-ctx.Done():
 			// Leave nothing running on the server.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			_ = c.do(cctx, "DELETE", path, nil, nil)
+			_, _ = c.CancelEvaluation(cctx, job.ID)
 			cancel()
 			return nil, fmt.Errorf("evaluate: interrupted; job %s cancelled", job.ID)
 		case <-time.After(250 * time.Millisecond):
 		}
-		if err := c.do(ctx, "GET", path, nil, &job); err != nil {
+		if job, err = c.Evaluation(ctx, job.ID); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
 		if every > 0 && time.Since(last) >= every {
