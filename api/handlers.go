@@ -170,7 +170,12 @@ func (s *Server) rollback(c *fiber.Ctx) error {
 }
 
 // parseSince reads the since parameter: RFC 3339, or a duration ago such as 15m or 24h.
-func parseSince(q string, now time.Time) (time.Time, error) {
+func parseSince(q string, now time.Time) (time.Time, error) { return ParseTime("since", q, now) }
+
+// ParseTime reads the time query parameter name: an RFC 3339 time, a duration before now
+// (15m, 24h, 30d) or Unix seconds; "" is the zero time. The error is ErrInvalid's, code
+// invalid_query.
+func ParseTime(name, q string, now time.Time) (time.Time, error) {
 	if q == "" {
 		return time.Time{}, nil
 	}
@@ -183,7 +188,7 @@ func parseSince(q string, now time.Time) (time.Time, error) {
 	if n, err := strconv.ParseInt(q, 10, 64); err == nil && n >= 0 {
 		return time.Unix(n, 0), nil
 	}
-	return time.Time{}, engine.Invalid("invalid_query", "since: %q is not an RFC 3339 time (2026-11-22T10:00:00Z), a duration ago (15m, 24h, 30d) or Unix seconds", truncateQ(q))
+	return time.Time{}, engine.Invalid("invalid_query", "%s: %q is not an RFC 3339 time (2026-11-22T10:00:00Z), a duration ago (15m, 24h, 30d) or Unix seconds", name, truncateQ(q))
 }
 
 func truncateQ(s string) string {

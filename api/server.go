@@ -135,6 +135,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	v1.Get("/models/:id/uplift", g(access.PermInspect, s.upliftReport))
 	v1.Post("/models/:id/rollback", g(access.PermConfigure, s.rollback))
 	v1.Get("/decisions", g(access.PermInspect, s.decisions))
+	v1.Get("/decisions/export", g(access.PermInspect, s.exportDecisions)) // before /decisions/:id
 	v1.Get("/decisions/:id", g(access.PermInspect, s.getDecision))
 	v1.Get("/schema", g(access.PermInspect, s.getSchema))
 	v1.Put("/schema", g(access.PermConfigure, s.putSchema))

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -107,6 +108,25 @@ type DecisionsQuery struct {
 // calling fn with each decision; an error of fn stops the stream and is returned.
 func (c *Client) Decisions(ctx context.Context, q DecisionsQuery, fn func(*engine.Decision) error) error {
 	return lines(ctx, c, "/v1/decisions"+query("since", sinceParam(q.Since), "limit", limitParam(q.Limit)), fn)
+}
+
+// ExportQuery selects the decisions of an export and its format. Since and Until are sent
+// as given, for the server to read: an RFC 3339 time, a duration before the server's
+// clock ("30d") or Unix seconds; empty: from the oldest decision, up to now.
+type ExportQuery struct {
+	Format string // "parquet" (the server's default when empty) or "jsonl"
+	Since  string
+	Until  string // exclusive
+}
+
+// ExportDecisions writes the decision log with its outcomes, one row per decision, to w
+// as Apache Parquet or JSON lines (GET /v1/decisions/export, analyst role; docs/evaluation.md
+// has the columns). A bad query is an *Error wrapping engine.ErrInvalid, before any byte
+// is written. A failure of the server after its first byte cannot change the status: a
+// Parquet file then lacks its footer (export.Verify refuses it), and JSON lines end with a
+// line {"error":{...}}; read the file back before trusting it.
+func (c *Client) ExportDecisions(ctx context.Context, q ExportQuery, w io.Writer) error {
+	return c.copyTo(ctx, "/v1/decisions/export"+query("format", q.Format, "since", q.Since, "until", q.Until), w)
 }
 
 // Decision returns one logged decision (GET /v1/decisions/{id}).

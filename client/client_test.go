@@ -20,6 +20,7 @@ import (
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
+	"github.com/nextbest/nextbest/export"
 	"github.com/nextbest/nextbest/features"
 	"github.com/nextbest/nextbest/offpolicy"
 )
@@ -196,6 +197,26 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 			err = c.Decisions(ctx, client.DecisionsQuery{}, func(*engine.Decision) error { n++; return stop })
 			if !errors.Is(err, stop) || n != 1 {
 				t.Fatalf("a callback's error: %v after %d; want it back after one", err, n)
+			}
+		}},
+		{"GET /v1/decisions/export", func(t *testing.T) {
+			var jl, pq bytes.Buffer
+			if err := c.ExportDecisions(ctx, client.ExportQuery{Format: "jsonl", Since: t0.Add(-time.Hour).Format(time.RFC3339)}, &jl); err != nil {
+				t.Fatal(err)
+			}
+			if n := bytes.Count(jl.Bytes(), []byte("\n")); n != 3 || !bytes.Contains(jl.Bytes(), []byte(`"decision_id":"`+string(decision)+`"`)) {
+				t.Fatalf("JSON lines export: %d lines, want 3 with %s\n%s", n, decision, jl.String())
+			}
+			if err := c.ExportDecisions(ctx, client.ExportQuery{}, &pq); err != nil {
+				t.Fatal(err)
+			}
+			if sum, err := export.Verify(bytes.NewReader(pq.Bytes()), int64(pq.Len())); err != nil || sum.Rows != 3 {
+				t.Fatalf("Parquet export: %+v, %v; want 3 rows", sum, err)
+			}
+			var none bytes.Buffer
+			err := c.ExportDecisions(ctx, client.ExportQuery{Format: "csv"}, &none)
+			if !errors.Is(err, engine.ErrInvalid) || engine.ErrorCode(err) != "invalid_query" || none.Len() != 0 {
+				t.Fatalf("an unknown format: %v, %d bytes; want invalid_query and nothing written", err, none.Len())
 			}
 		}},
 		{"GET /v1/models/:id", func(t *testing.T) {

@@ -431,7 +431,11 @@ func TestValuePages(t *testing.T) {
 					}
 				}
 				want := vals["propensity"]*(vals["value"]-vals["cost"]) - vals["contact_cost"] + vals["effect_value"]
-				if math.Abs(vals["net_value"]-want) > 1e-9*math.Max(1, math.Abs(want)) || vals["effect"] != c.Effect || vals["effect_sd"] != c.EffectSD {
+				// The log keeps these estimates as float32 (engine/decisioncodec.go,
+				// version 4): each carries a relative error of up to 2^-24, so the sum
+				// holds to a few of those times the size of its terms.
+				size := math.Abs(vals["propensity"]*(vals["value"]-vals["cost"])) + math.Abs(vals["contact_cost"]) + math.Abs(vals["effect_value"]) + math.Abs(vals["net_value"])
+				if math.Abs(vals["net_value"]-want) > 4*0x1p-24*math.Max(1, size) || vals["effect"] != c.Effect || vals["effect_sd"] != c.EffectSD {
 					t.Errorf("decision %s, save: page terms %v; net %v, from the terms %v", d.ID, vals, vals["net_value"], want)
 				}
 				checked++

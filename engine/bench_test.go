@@ -31,7 +31,26 @@ const (
 // b.TempDir(), with the default options and the 20-action catalog.
 func benchEngine(b *testing.B, mutate func(*store.Options)) *engine.Engine {
 	b.Helper()
-	so := store.DefaultOptions(b.TempDir())
+	return benchEngineIn(b, b.TempDir(), mutate)
+}
+
+// benchEngineIn is benchEngine with the store in dir.
+func benchEngineIn(b testing.TB, dir string, mutate func(*store.Options)) *engine.Engine {
+	b.Helper()
+	eng, stop := startBenchEngine(b, dir, mutate)
+	b.Cleanup(func() {
+		if err := stop(); err != nil {
+			b.Errorf("engine run: %v", err)
+		}
+	})
+	return eng
+}
+
+// startBenchEngine starts the benchmark engine on a store in dir; stop stops it and
+// closes the store. A store that holds the catalog already keeps it.
+func startBenchEngine(b testing.TB, dir string, mutate func(*store.Options)) (eng *engine.Engine, stop func() error) {
+	b.Helper()
+	so := store.DefaultOptions(dir)
 	if mutate != nil {
 		mutate(&so)
 	}
@@ -39,7 +58,7 @@ func benchEngine(b *testing.B, mutate func(*store.Options)) *engine.Engine {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng, err := engine.New(engine.DefaultOptions(), st, nil, nil, nil)
+	eng, err = engine.New(engine.DefaultOptions(), st, nil, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,13 +68,14 @@ func benchEngine(b *testing.B, mutate func(*store.Options)) *engine.Engine {
 	}
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
-	b.Cleanup(func() {
+	stop = func() error {
 		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("engine run: %v", err)
+		err := <-done
+		if cerr := st.Close(); err == nil {
+			err = cerr
 		}
-		st.Close()
-	})
+		return err
+	}
 	rules := []string{"(profile.tenure_months ?? 0) >= 3", "(context.num_01 ?? 0) > -100", `(profile.plan ?? "") != "prepaid"`}
 	for i := range benchActions {
 		a := engine.Action{ID: engine.ActionID(fmt.Sprintf("offer-%02d", i)), Issue: "sales", Value: float64(50 + 15*i), Lever: 1, Enabled: true}
@@ -79,7 +99,7 @@ func benchEngine(b *testing.B, mutate func(*store.Options)) *engine.Engine {
 			b.Fatal(err)
 		}
 	}
-	return eng
+	return eng, stop
 }
 
 // processCPU returns the CPU time this process has used, from /proc/self/stat (utime and
@@ -294,7 +314,7 @@ func BenchmarkDecisionRecord(b *testing.B) {
 	if err != nil || string(fast) != string(std) {
 		b.Fatalf("go-json wrote %d bytes unlike encoding/json's %d (err %v)", len(fast), len(std), err)
 	}
-	bin := engine.EncodeDecision(nil, d)
+	bin := engine.EncodeDecision(nil, d, nil)
 	b.Logf("record sizes: JSON %d bytes, binary %d bytes", len(std), len(bin))
 	b.Run("encode/json", func(b *testing.B) {
 		b.ReportAllocs()
@@ -312,21 +332,21 @@ func BenchmarkDecisionRecord(b *testing.B) {
 		b.ReportAllocs()
 		buf := make([]byte, 0, 4096)
 		for b.Loop() {
-			buf = engine.EncodeDecision(buf[:0], d)
+			buf = engine.EncodeDecision(buf[:0], d, nil)
 		}
 	})
 	b.Run("decode/json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var x engine.Decision
-			_ = engine.DecodeDecision(std, &x)
+			_ = engine.DecodeDecision(std, d.ID, nil, &x)
 		}
 	})
 	b.Run("decode/binary", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var x engine.Decision
-			_ = engine.DecodeDecision(bin, &x)
+			_ = engine.DecodeDecision(bin, d.ID, nil, &x)
 		}
 	})
 }

@@ -93,8 +93,14 @@ func (e *Engine) Decision(ctx context.Context, id DecisionID) (*Decision, error)
 	return d, err
 }
 
-// Decisions streams the decision log from since on, oldest first.
+// Decisions streams the decision log from since on, oldest first, with every decision
+// answered before the call: those still waiting for their group commit are committed
+// first, so that an export or a stream taken right after a decide holds it (once Run has
+// returned, nothing waits: the log is read as it is).
 func (e *Engine) Decisions(ctx context.Context, since time.Time, fn func(*Decision) error) error {
+	if err := e.Flush(ctx); err != nil && !errors.Is(err, errStopped) {
+		return fmt.Errorf("decisions: %w", err)
+	}
 	return e.store.Decisions(ctx, since, fn)
 }
 

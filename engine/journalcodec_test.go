@@ -222,11 +222,11 @@ func TestJSONRecordsReadInTheBinaryShape(t *testing.T) {
 		t.Errorf("outcome state: %+v (%v)", o, err)
 	}
 	var d Decision
-	if err := DecodeDecision([]byte(`{"decision_id":"d1","chosen":[],"outcomes":[{"seq":1}]}`), &d); err != nil {
+	if err := DecodeDecision([]byte(`{"decision_id":"d1","chosen":[],"outcomes":[{"seq":1}]}`), "d1", nil, &d); err != nil {
 		t.Fatal(err)
 	}
 	var dAgain Decision
-	if err := DecodeDecision(EncodeDecision(nil, &d), &dAgain); err != nil || !reflect.DeepEqual(d, dAgain) {
+	if err := DecodeDecision(EncodeDecision(nil, &d, nil), d.ID, nil, &dAgain); err != nil || !reflect.DeepEqual(d, dAgain) {
 		t.Errorf("decision: %+v, re-encoded %+v (%v)", d, dAgain, err)
 	}
 }

@@ -202,8 +202,13 @@ var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // logDecision queues a decision for the log without a response to a client.
 func (e *Engine) logDecision(d *Decision) error {
+	// The record keeps feature values as float32 (decisioncodec.go). The decision in
+	// memory keeps what the record keeps, so that feedback learns the same vector whether
+	// it finds the decision among the recent ones or reads it from the log, and the log
+	// replayed gives the served models exactly.
+	roundFeatures(d.Features)
 	buf := recordBufs.Get().(*[]byte)
-	*buf = EncodeDecision((*buf)[:0], d)
+	*buf = EncodeDecision((*buf)[:0], d, e.store.DecisionStrings())
 	d.Encoded = bytes.Clone(*buf)
 	recordBufs.Put(buf)
 	e.recent.put(d)

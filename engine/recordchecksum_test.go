@@ -13,8 +13,8 @@ import (
 // with the version that carries a checksum and the sentinel their errors wrap.
 var checkedCodecs = append(journalCodecs[:len(journalCodecs):len(journalCodecs)], journalCodec{"decision",
 	func(r *rand.Rand) any { return randomDecision(r) },
-	func(v any) []byte { return EncodeDecision(nil, v.(*Decision)) },
-	func(b []byte) (any, error) { var d Decision; err := DecodeDecision(b, &d); return &d, err }})
+	func(v any) []byte { return EncodeDecision(nil, v.(*Decision), nil) },
+	func(b []byte) (any, error) { var d Decision; err := DecodeDecision(b, "", nil, &d); return &d, err }})
 
 // TestRecordChecksums: a byte changed anywhere in a stored record (bit rot, a flipped
 // byte in a table or the value log) is an error, never a record decoded with wrong
@@ -31,11 +31,10 @@ func TestRecordChecksums(t *testing.T) {
 			for i := range 20 {
 				v := c.random(rng)
 				rec := c.encode(v)
-				// Decisions are version 3 (version 2 with the priced terms of each
-				// candidate, decisioncodec.go), the others version 2.
+				// Decisions are version 4 (decisioncodec.go), the others version 2.
 				version := byte(2)
 				if c.name == "decision" {
-					version = 3
+					version = 4
 				}
 				if rec[0] != version {
 					t.Fatalf("record %d: version %d, want %d (with a checksum)", i, rec[0], version)

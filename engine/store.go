@@ -130,6 +130,13 @@ type DecisionLog interface {
 	Expired(ctx context.Context, before time.Time, limit int, fn func(PendingKey) error) error
 }
 
+// DecisionStrings gives the dictionary the store's decision records name things by
+// (Strings): the engine encodes records with it, the store writes its new strings with
+// them and decodes with it.
+type DecisionStrings interface {
+	DecisionStrings() *Strings
+}
+
 // Models reads stored model versions.
 type Models interface {
 	// LatestSnapshots returns the newest snapshot of every action that has one.
@@ -172,6 +179,7 @@ type Store interface {
 	Journal
 	Trimmer
 	DecisionLog
+	DecisionStrings
 	Models
 	Programs
 	Results

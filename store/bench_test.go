@@ -37,7 +37,7 @@ var benchT0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 
 // benchDecision is a decision as the engine logs it: 20 candidates, a 30-field context, a
 // sparse feature vector of 36 entries, encoded once.
-func benchDecision(rng *rand.Rand, i int) *engine.Decision {
+func benchDecision(rng *rand.Rand, i int, strs *engine.Strings) *engine.Decision {
 	t := benchT0.Add(time.Duration(i) * time.Millisecond)
 	ctx := map[string]any{}
 	for j := range 12 {
@@ -63,7 +63,7 @@ func benchDecision(rng *rand.Rand, i int) *engine.Decision {
 			Propensity: rng.Float64(), Score: rng.Float64(), Value: 100, Weight: 1, Priority: rng.Float64() * 100, ModelSeq: uint64(i)})
 	}
 	d.Chosen = []engine.ActionID{d.Candidates[0].ID}
-	d.Encoded = engine.EncodeDecision(nil, d) // the binary record, as logDecision makes it
+	d.Encoded = engine.EncodeDecision(nil, d, strs) // the binary record, as logDecision makes it
 	return d
 }
 
@@ -83,7 +83,7 @@ func benchLog(b *testing.B, s *store.Store, rng *rand.Rand, n int) []engine.Deci
 	for start := 0; start < n; start += 500 {
 		bt := &engine.Batch{}
 		for i := start; i < min(start+500, n); i++ {
-			d := benchDecision(rng, i)
+			d := benchDecision(rng, i, s.DecisionStrings())
 			ids[i] = d.ID
 			bt.Decisions = append(bt.Decisions, d)
 			if i%2 == 0 {
@@ -114,7 +114,7 @@ func BenchmarkStoreCommit(b *testing.B) {
 				for p := range batches {
 					bt := &engine.Batch{}
 					for i := range n {
-						d := benchDecision(rng, p*n+i)
+						d := benchDecision(rng, p*n+i, s.DecisionStrings())
 						bt.Decisions = append(bt.Decisions, d)
 						ev := benchEvent(d, seq)
 						bt.Events = append(bt.Events, ev)
@@ -188,7 +188,7 @@ func BenchmarkStoreCustomer(b *testing.B) {
 					defer wg.Done()
 					r := rand.New(rand.NewPCG(7, 8))
 					for i := 0; !stop.Load(); i++ {
-						d := benchDecision(r, i)
+						d := benchDecision(r, i, s.DecisionStrings())
 						if err := s.Commit(ctx, &engine.Batch{Decisions: []*engine.Decision{d}, Events: []engine.EventWrite{benchEvent(d, uint64(i+1))}}); err != nil {
 							b.Error(err)
 							return

@@ -34,7 +34,7 @@ func (s *Store) decision(id engine.DecisionID, outcomes bool) (*engine.Decision,
 			return err
 		}
 		// DecodeDecision copies what it keeps out of Badger's buffer.
-		if err := item.Value(func(b []byte) error { return engine.DecodeDecision(b, &d) }); err != nil {
+		if err := item.Value(func(b []byte) error { return engine.DecodeDecision(b, id, s.strings, &d) }); err != nil {
 			return err
 		}
 		if !outcomes {
@@ -65,8 +65,8 @@ func (s *Store) Decisions(ctx context.Context, since time.Time, fn func(*engine.
 				return err
 			}
 			var d engine.Decision
-			if err := it.Item().Value(func(b []byte) error { return engine.DecodeDecision(b, &d) }); err != nil {
-				return fmt.Errorf("decode decision %q: %w", it.Item().Key(), err)
+			if err := s.decodeDecision(it.Item(), &d); err != nil {
+				return err
 			}
 			if err := attachOutcomes(txn, &d); err != nil {
 				return err
@@ -147,8 +147,8 @@ func (s *Store) Recent(ctx context.Context, n int) ([]*engine.Decision, error) {
 				return err
 			}
 			var d engine.Decision
-			if err := it.Item().Value(func(b []byte) error { return engine.DecodeDecision(b, &d) }); err != nil {
-				return fmt.Errorf("decode decision %q: %w", it.Item().Key(), err)
+			if err := s.decodeDecision(it.Item(), &d); err != nil {
+				return err
 			}
 			if err := attachOutcomes(txn, &d); err != nil {
 				return err
@@ -161,4 +161,13 @@ func (s *Store) Recent(ctx context.Context, n int) ([]*engine.Decision, error) {
 		return nil, fmt.Errorf("recent decisions: %w", err)
 	}
 	return out, nil
+}
+
+// decodeDecision decodes the decision record under item (a key of tDecision).
+func (s *Store) decodeDecision(item *badger.Item, d *engine.Decision) error {
+	id := engine.DecisionID(item.Key()[len(tDecision):])
+	if err := item.Value(func(b []byte) error { return engine.DecodeDecision(b, id, s.strings, d) }); err != nil {
+		return fmt.Errorf("decode decision %q: %w", id, err)
+	}
+	return nil
 }

@@ -41,7 +41,7 @@ type write struct {
 func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 	var groups [][]write
 	for _, d := range b.Decisions {
-		groups = append(groups, decisionWrites(d))
+		groups = append(groups, s.decisionWrites(d))
 	}
 	for _, ew := range b.Events {
 		groups = append(groups, eventWrites(ew))
@@ -110,6 +110,10 @@ func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 		groups = append(groups, book[:n])
 		book = book[n:]
 	}
+	// The dictionary's new strings go first: the records above may use them (they were
+	// encoded before this commit began, or just now by decisionWrites).
+	strs, lastString := s.stringWrites()
+	groups = append(strs, groups...)
 	size := 0
 	for _, g := range groups {
 		for _, w := range g {
@@ -123,8 +127,9 @@ func (s *Store) Commit(ctx context.Context, b *engine.Batch) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if err := s.writeGroups(ctx, groups); err != nil {
-		return err
+		return err // the strings stay pending, for the next commit
 	}
+	s.strings.Stored(lastString)
 	if b.Lazy {
 		s.lazy()
 		return nil
@@ -174,10 +179,10 @@ func (s *Store) writeGroups(ctx context.Context, groups [][]write) error {
 	return nil
 }
 
-func decisionWrites(d *engine.Decision) []write {
+func (s *Store) decisionWrites(d *engine.Decision) []write {
 	b := d.Encoded
 	if b == nil {
-		b = engine.EncodeDecision(nil, d) // without outcomes: they live in the journal
+		b = engine.EncodeDecision(nil, d, s.strings) // without outcomes: they live in the journal
 	}
 	g := []write{{key: decisionKey(d.ID), value: b, ttl: true}}
 	if d.Source != "inbound" && len(d.Chosen) > 0 {

@@ -18,7 +18,7 @@ const (
 	tAction     = layout + "action/"    // + action id -> engine.Action JSON
 	tCustomer   = layout + "customer/"  // + customer id -> engine.Customer JSON
 	tSetting    = layout + "setting/"   // + name -> bytes
-	tDecision   = layout + "decision/"  // + decision id (time ordered) -> engine.Decision JSON
+	tDecision   = layout + "decision/"  // + decision id (time ordered) -> engine.EncodeDecision (JSON before)
 	tEvent      = layout + "event/"     // + seq (8 bytes big endian) -> engine.EncodeEvent (JSON before)
 	tOutcome    = layout + "outcome/"   // + decision id NUL action id -> engine.EncodeOutcomeState (JSON before)
 	tPending    = layout + "pending/"   // + deadline (8 bytes BE unix ns) + decision id NUL action id -> empty

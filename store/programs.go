@@ -157,8 +157,8 @@ func (s *Store) Outbox(ctx context.Context, channel string, since time.Time, fn 
 				return err
 			}
 			var d engine.Decision
-			if err := item.Value(func(b []byte) error { return engine.DecodeDecision(b, &d) }); err != nil {
-				return fmt.Errorf("decode decision %q: %w", id, err)
+			if err := s.decodeDecision(item, &d); err != nil {
+				return err
 			}
 			if err := attachOutcomes(txn, &d); err != nil {
 				return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	btable "github.com/dgraph-io/badger/v4/table"
 	gojson "github.com/goccy/go-json"
 
 	"github.com/nextbest/nextbest/engine"
@@ -93,6 +94,7 @@ type Store struct {
 	customers *customerCache
 	syncer    *syncer // nil without SyncWrites
 	disk      *diskGuard
+	strings   *engine.Strings // the decision records' dictionary (strings.go)
 }
 
 // Open opens (creating if needed) the store in opts.Dir. It refuses a store whose files
@@ -187,7 +189,12 @@ func open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: log, customers: newCustomerCache(opts.CustomerCache)}
+	strs, err := loadStrings(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, opts: opts, log: log, customers: newCustomerCache(opts.CustomerCache), strings: strs}
 	s.disk = newDiskGuard(opts.Dir, reserve, log)
 	if free, full := s.disk.open(); full {
 		log.Warn("the store's disk is nearly full: writes are refused until space is freed", "dir", opts.Dir, "free_mb", free>>20, "reserve_mb", reserve>>20)
@@ -380,7 +387,10 @@ func (b badgerLogger) Debugf(f string, a ...any) {
 // TableUsage is what one table (key prefix, such as "v1/event/") holds in Badger's LSM
 // tree: its entries, every version and deletion marker not yet compacted away included;
 // the bytes of their keys and of the values stored inline; and how many values are in
-// the value log instead (ValueThreshold), whose bytes are not counted.
+// the value log instead (ValueThreshold), whose bytes are not counted; and the bytes on
+// disk of the LSM tree's files (.sst) that hold only this table's keys (block-compressed,
+// with their indexes and Bloom filters). A file whose keys span several tables is counted in
+// a row of its own, AcrossTables.
 type TableUsage struct {
 	Table        string
 	Entries      int
@@ -388,9 +398,16 @@ type TableUsage struct {
 	InlineBytes  int64
 	ValueLogged  int
 	ValueLogSize int64 // the bytes of the values in the value log
+	FileBytes    int64 // on disk, in the LSM tree's files (.sst) of this table alone
 }
 
-// Usage walks the whole store and returns what each table holds, by table name.
+// AcrossTables is the name of the TableUsage row that counts the LSM tree's files whose
+// keys span several tables: their bytes cannot be told apart by table without reading
+// them, and bound what FileBytes leaves out.
+const AcrossTables = "(across tables)"
+
+// Usage walks the whole store and returns what each table holds, by table name, with
+// the AcrossTables row, if any, last.
 func (s *Store) Usage(ctx context.Context) ([]TableUsage, error) {
 	threshold := s.opts.ValueThreshold // Badger keeps a value this long or longer in the value log
 	if threshold <= 0 {
@@ -425,11 +442,34 @@ func (s *Store) Usage(ctx context.Context) ([]TableUsage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store usage: %w", err)
 	}
+	for _, ti := range s.db.Tables() {
+		table := tableOf(ti.Left)
+		if tableOf(ti.Right) != table {
+			table = AcrossTables
+		}
+		fi, err := os.Stat(btable.NewFilename(ti.ID, s.opts.Dir))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // compacted away since Tables (a store in service)
+		} else if err != nil {
+			return nil, fmt.Errorf("store usage: %w", err)
+		}
+		u := byTable[table]
+		if u == nil {
+			u = &TableUsage{Table: table}
+			byTable[table] = u
+		}
+		u.FileBytes += fi.Size()
+	}
 	out := make([]TableUsage, 0, len(byTable))
 	for _, u := range byTable {
 		out = append(out, *u)
 	}
-	slices.SortFunc(out, func(a, b TableUsage) int { return strings.Compare(a.Table, b.Table) })
+	slices.SortFunc(out, func(a, b TableUsage) int {
+		if (a.Table == AcrossTables) != (b.Table == AcrossTables) {
+			return map[bool]int{true: 1, false: -1}[a.Table == AcrossTables] // last
+		}
+		return strings.Compare(a.Table, b.Table)
+	})
 	return out, nil
 }
 

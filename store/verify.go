@@ -179,7 +179,7 @@ func (s *Store) verifyRecords(ctx context.Context, r *Report) error {
 				}
 			case tDecision:
 				var d engine.Decision
-				if err := engine.DecodeDecision(v, &d); err != nil {
+				if err := engine.DecodeDecision(v, engine.DecisionID(k[len(tDecision):]), s.strings, &d); err != nil {
 					bad("%v", err)
 				} else if string(d.ID) != string(k[len(tDecision):]) {
 					bad("the decision under this key says it is %q", d.ID)

@@ -71,8 +71,8 @@ func TestBackupRestoreCommands(t *testing.T) {
 }
 
 // TestDuCommand: after decisions and feedback, du lists the tables they wrote, with the
-// decision records in the value log and the journal's records inline; it refuses a
-// directory without a store.
+// decision records in the value log and the journal's records inline, and the bytes of
+// the tree's files; it refuses a directory without a store.
 func TestDuCommand(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, nil)
@@ -92,9 +92,35 @@ func TestDuCommand(t *testing.T) {
 	}
 	rows := map[string][]string{}
 	for _, line := range strings.Split(out.String(), "\n") {
-		if f := strings.Fields(line); len(f) == 6 {
+		if f := strings.Fields(line); len(f) == 8 {
 			rows[f[0]] = f
 		}
+	}
+	// The file bytes add up to the tree's files on disk.
+	var sst int64
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sst += fi.Size()
+	}
+	st, err := openStopped("du", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage, err := st.Usage(context.Background())
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files int64
+	for _, u := range usage {
+		files += u.FileBytes
+	}
+	if sst == 0 || files != sst || rows["all"] == nil {
+		t.Errorf("usage counts %d bytes of files, the directory has %d bytes of .sst\n%s", files, sst, out.String())
 	}
 	for table, want := range map[string][2]string{"v1/decision/": {"10", "10"}, "v1/event/": {"10", "0"}, "v1/outcome/": {"10", "0"}} {
 		if r := rows[table]; r == nil || r[1] != want[0] || r[4] != want[1] {

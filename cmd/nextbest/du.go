@@ -10,8 +10,10 @@ import (
 	"github.com/nextbest/nextbest/store"
 )
 
-// cmdDu prints what each table of a stopped store holds in Badger's LSM tree and value log:
-// what the store's background work (compactions, value-log GC) scales with.
+// cmdDu prints what each table of a stopped store holds in Badger's LSM tree and value log,
+// and the bytes of the tree's files on disk: what the store's background work (compactions,
+// value-log GC) scales with, and what a table costs on disk (a decision: the v1/decision/
+// row's file bytes per entry).
 func cmdDu(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("du", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -33,20 +35,30 @@ func cmdDu(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(usage) == 0 {
 		return errors.New("du: the store is empty")
 	}
-	fmt.Fprintf(stdout, "%-16s %9s %12s %15s %11s %12s\n", "table", "entries", "key B/entry", "inline B/entry", "value log", "value log MB")
+	fmt.Fprintf(stdout, "%-16s %9s %12s %15s %11s %12s %9s %13s\n", "table", "entries", "key B/entry", "inline B/entry", "value log", "value log MB", "files MB", "file B/entry")
 	var total store.TableUsage
+	perEntry := func(b int64, n int) string {
+		if n == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", float64(b)/float64(n))
+	}
+	row := func(u store.TableUsage) {
+		fmt.Fprintf(stdout, "%-16s %9d %12s %15s %11d %12.1f %9.1f %13s\n", u.Table, u.Entries, perEntry(u.KeyBytes, u.Entries),
+			perEntry(u.InlineBytes, u.Entries), u.ValueLogged, float64(u.ValueLogSize)/(1<<20), float64(u.FileBytes)/(1<<20), perEntry(u.FileBytes, u.Entries))
+	}
 	for _, u := range usage {
-		fmt.Fprintf(stdout, "%-16s %9d %12.1f %15.1f %11d %12.1f\n", u.Table, u.Entries, float64(u.KeyBytes)/float64(u.Entries),
-			float64(u.InlineBytes)/float64(u.Entries), u.ValueLogged, float64(u.ValueLogSize)/(1<<20))
+		row(u)
 		total.Entries += u.Entries
 		total.KeyBytes += u.KeyBytes
 		total.InlineBytes += u.InlineBytes
 		total.ValueLogged += u.ValueLogged
 		total.ValueLogSize += u.ValueLogSize
+		total.FileBytes += u.FileBytes
 	}
-	fmt.Fprintf(stdout, "%-16s %9d %12.1f %15.1f %11d %12.1f\n", "all", total.Entries, float64(total.KeyBytes)/float64(total.Entries),
-		float64(total.InlineBytes)/float64(total.Entries), total.ValueLogged, float64(total.ValueLogSize)/(1<<20))
-	fmt.Fprintf(stdout, "entries count every version and deletion marker not yet compacted away; keys and inline values are in the LSM tree (%.1f MB uncompressed)\n",
-		float64(total.KeyBytes+total.InlineBytes)/(1<<20))
+	total.Table = "all"
+	row(total)
+	fmt.Fprintf(stdout, "entries count every version and deletion marker not yet compacted away; keys and inline values are in the LSM tree (%.1f MB uncompressed, %.1f MB in its files: compressed, with indexes and Bloom filters; %s counts the files that span tables)\n",
+		float64(total.KeyBytes+total.InlineBytes)/(1<<20), float64(total.FileBytes)/(1<<20), store.AcrossTables)
 	return nil
 }

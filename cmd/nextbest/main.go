@@ -42,6 +42,7 @@ Usage:
   nextbest restore  --in FILE  [--data ./data]                                restore a backup into an empty store
   nextbest du       [--data ./data]                                          what each table of a stopped store holds
   nextbest verify   [--data ./data]                                          check every file and record of a stopped store
+  nextbest export   --out FILE (--data DIR | --addr ...) [--since T]           the decision log as Parquet or JSON lines
   nextbest analyze  --data FILE --arm COL --control VAL --metric NAME:KIND    analyse an experiment table (CSV)
   nextbest evaluate --data DIR|--addr URL --policy JSON [...]                 off-policy evaluation of other policies on the decision log
   nextbest config   [--config FILE]                                          print the effective configuration as YAML
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDu(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, args[1:], stdout, stderr)
+	case "export":
+		return cmdExport(ctx, args[1:], stdout, stderr)
 	case "analyze":
 		return cmdAnalyze(ctx, args[1:], stdout, stderr)
 	case "evaluate":

@@ -167,3 +167,11 @@ func (r *Reader) LenBytes(what string) []byte {
 	}
 	return r.Bytes(int(n), what)
 }
+
+// Peek returns the next byte without reading it, and false at the end or after an error.
+func (r *Reader) Peek() (byte, bool) {
+	if r.err != nil || len(r.b) == 0 {
+		return 0, false
+	}
+	return r.b[0], true
+}
