@@ -3,16 +3,18 @@
 
 GO        ?= go
 BIN       := bin/nextbest
+BENCH     := bin/nextbest-bench
 PKGS      := ./...
 # Fuzz targets run briefly in CI (see .ci/run); FUZZTIME tunes how long each one runs.
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test test-short race fuzz bench bench-http fmt vet tidy demo ope-truth clean
+.PHONY: all build run test test-short race fuzz bench bench-http soak memtest fmt vet tidy demo ope-truth clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/nextbest
+	$(GO) build -o $(BENCH) ./cmd/nextbest-bench
 
 run: build
 	$(BIN) serve
@@ -55,7 +57,15 @@ bench:
 # bench-http starts a server on a fresh temp store and measures /v1/decide, /v1/feedback and
 # a trivial endpoint (the machine's HTTP ceiling) in the same run; see docs/benchmarks.md.
 bench-http: build
-	$(BIN) loadtest --spawn --duration 10s
+	$(BENCH) loadtest --spawn --duration 10s
+
+# soak: the real binary at 80% of its measured maximum rate for a minute; memtest: its
+# resident memory under a million decisions (docs/benchmarks.md).
+soak: build
+	$(BENCH) soak --bin $(BIN) --duration 60s
+
+memtest: build
+	$(BENCH) memory --bin $(BIN)
 
 # ope-truth: off-policy estimates against the simulated telco's ground truth (four 90-day
 # simulations and their evaluations, about 20 minutes; docs/evaluation.md). Needs jq.

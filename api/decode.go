@@ -21,7 +21,7 @@ func decode(body []byte, v any) error {
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-			return engine.Invalid("unknown_field", "%s: the accepted fields are listed in the API reference", strings.TrimPrefix(msg, "json: "))
+			return engine.Invalid("unknown_field", "%s: the accepted fields are listed in the API reference at /docs", strings.TrimPrefix(msg, "json: "))
 		}
 		return decodeError(err)
 	}

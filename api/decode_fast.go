@@ -20,8 +20,7 @@ import (
 // goccy/go-json decodes the body, context included, in one pass. The fast path gives
 // exactly what the strict path gives, or declines; on a decline, and so on every error,
 // the strict path decodes the body again and reports the problem as it always has.
-// FuzzDecideFast and FuzzFeedbackFast hold the two paths to that. Decide bodies of the
-// common shape are read before all this by the flat path (decode_flat.go), in one pass.
+// FuzzDecideFast and FuzzFeedbackFast hold the two paths to that.
 //
 // Where the two libraries could differ on valid JSON, the fast path does not let them:
 //   - top-level keys: only the exact lower-case names of the fields, each at most once.
@@ -64,13 +63,9 @@ const (
 
 var decideKeys = []string{"customer_id", "channel", "context", "actions", "limit", "time", "source"}
 
-// decideRequest decodes a decide body into an engine request: on the flat path if it
-// can (decode_flat.go), else on the fast path, else with decode and object. words is the
-// flat path's cache of recurring strings.
-func decideRequest(body []byte, words *wordCache) (engine.DecideRequest, error) {
-	if req, ok := decideFlat(body, words); ok {
-		return req, nil
-	}
+// decideRequest decodes a decide body into an engine request: on the fast path if it
+// can, else with decode and object.
+func decideRequest(body []byte) (engine.DecideRequest, error) {
 	if req, ok := decideFast(body); ok {
 		return req, nil
 	}

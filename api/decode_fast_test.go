@@ -5,23 +5,15 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
-
-	"github.com/nextbest/nextbest/engine"
 )
 
-// FuzzDecideFast holds decideFlat, decideFast and decideRequest to decideStrict: the same
-// request, or the same error, for every body. The seed corpus in
-// testdata/fuzz/FuzzDecideFast has a body for each way go-json and encoding/json could
-// part (see decode_fast.go), and for each edge of the flat path's grammar (decode_flat.go).
-// One word cache serves every input, so that later inputs meet the strings of earlier ones.
+// FuzzDecideFast holds decideFast and decideRequest to decideStrict: the same request, or
+// the same error, for every body. The seed corpus in testdata/fuzz/FuzzDecideFast has a
+// body for each way go-json and encoding/json could part (see decode_fast.go).
 func FuzzDecideFast(f *testing.F) {
 	f.Add(typicalDecideBody())
-	words := newWordCache()
-	flat := func(b []byte) (engine.DecideRequest, bool) { return decideFlat(b, words) }
-	decode := func(b []byte) (engine.DecideRequest, error) { return decideRequest(b, words) }
 	f.Fuzz(func(t *testing.T, body []byte) {
-		checkFastPath(t, body, flat, decideStrict, decode)
-		checkFastPath(t, body, decideFast, decideStrict, decode)
+		checkFastPath(t, body, decideFast, decideStrict, decideRequest)
 	})
 }
 
@@ -125,30 +117,20 @@ func typicalDecideBody() []byte {
 const typicalFeedbackBody = `{"decision_id":"0000019a2b3c4d5e6f708192","action_id":"lt-a07","outcome":"accepted"}`
 
 func BenchmarkDecodeDecide(b *testing.B) {
-	words := newWordCache()
-	benchDecode(b, typicalDecideBody(), decideStrict, func(body []byte) (engine.DecideRequest, error) {
-		if req, ok := decideFast(body); ok {
-			return req, nil
-		}
-		return decideStrict(body)
-	}, func(body []byte) (engine.DecideRequest, error) { return decideRequest(body, words) })
+	benchDecode(b, typicalDecideBody(), decideStrict, decideRequest)
 }
 
 func BenchmarkDecodeFeedback(b *testing.B) {
 	benchDecode(b, []byte(typicalFeedbackBody), feedbackStrict, feedbackRequest)
 }
 
-// benchDecode measures the strict decoder, the one with the fast path and, for decide,
-// the handler's (flat, then fast, then strict) on body.
-func benchDecode[T any](b *testing.B, body []byte, strict, fast func([]byte) (T, error), flat ...func([]byte) (T, error)) {
+// benchDecode measures the strict decoder and the handler's (fast, then strict) on body.
+func benchDecode[T any](b *testing.B, body []byte, strict, fast func([]byte) (T, error)) {
 	type decoder struct {
 		name   string
 		decode func([]byte) (T, error)
 	}
 	decoders := []decoder{{"strict", strict}, {"fast", fast}}
-	for _, f := range flat {
-		decoders = append(decoders, decoder{"flat", f})
-	}
 	for _, bc := range decoders {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

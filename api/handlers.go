@@ -97,7 +97,7 @@ func (s *Server) getCustomer(c *fiber.Ctx) error {
 }
 
 func (s *Server) decide(c *fiber.Ctx) error {
-	req, err := decideRequest(c.Body(), s.words)
+	req, err := decideRequest(c.Body())
 	if err != nil {
 		return err
 	}

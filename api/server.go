@@ -74,8 +74,7 @@ type Server struct {
 	backup func(ctx context.Context, w io.Writer) error
 	clock  ClockDriver
 	disk   DiskState
-	words  *wordCache // recurring strings of decide bodies (decode_flat.go)
-	perIP  int        // Options.MaxConnsPerIP
+	perIP  int // Options.MaxConnsPerIP
 
 	stop    context.CancelFunc // ends base
 	timeout time.Duration      // Options.RequestTimeout
@@ -104,7 +103,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		DisablePreParseMultipartForm: true,
 	})
 	base, stop := context.WithCancel(context.Background())
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: base, stop: stop, timeout: opts.RequestTimeout, auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, disk: opts.Disk, words: newWordCache(), perIP: opts.MaxConnsPerIP}
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: base, stop: stop, timeout: opts.RequestTimeout, auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, disk: opts.Disk, perIP: opts.MaxConnsPerIP}
 	app.Use(s.recoverPanics)
 	app.Use(s.requestContext)
 	if s.met != nil {
@@ -112,6 +111,9 @@ func New(eng *engine.Engine, opts Options) *Server {
 	}
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	// The API reference, public like the health checks: it describes this version's API.
+	app.Get("/v1/openapi.yaml", s.openapiYAML)
+	app.Get("/docs", s.docs)
 	app.Use(s.auth.Authenticate)
 	if rl := newRateLimiter(opts.RateLimits); rl != nil {
 		app.Use(rl.handle)

@@ -11,7 +11,7 @@ import (
 const benchInputs = 64
 
 // decideInput returns the i'th input shaped like a /v1/decide call of the HTTP load
-// test (cmd/nextbest/loadtest.go, setupCatalog and decideBodies): a profile of 6
+// test (bench/loadtest.go, setupCatalog and decideRequests): a profile of 6
 // attributes (2 numbers, 3 strings, 1 boolean) and a context of 30 fields (12 numbers,
 // 12 strings drawn from 8 words, 6 booleans), with values as encoding/json decodes them.
 func decideInput(i int) (profile, context map[string]any) {

@@ -4,7 +4,7 @@
 // satisfaction), come to the service through the web, the app and the call centre, read
 // its emails, take offers or not, leave, and answer NPS surveys.
 //
-// The package is pure: no HTTP, no clock, no logging. cmd/nextbest drives it and carries
+// The package is pure: no HTTP, no clock, no logging. sim/driver drives it and carries
 // its events to a running nextbest exactly as client systems would. The service sees only
 // what a CRM would (profile attributes and the context of each interaction); the hidden
 // state and the true response probabilities stay here, and give the ground truth that the

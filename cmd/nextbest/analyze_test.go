@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"math"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/nextbest/nextbest/experiments"
+	"github.com/nextbest/nextbest/experiments/table"
 )
 
 // The JSON document of `nextbest analyze --json`, decoded with this test's
@@ -401,20 +401,21 @@ func TestAnalyzeMisuse(t *testing.T) {
 		}
 	})
 
-	// Unknown flags and --help are the flag package's.
-	if _, stderr, err := runAnalyzeCmd(t, "--colour", "red"); err == nil || !strings.Contains(stderr, "--data") {
-		t.Errorf("unknown flag: error %v, stderr %q", err, stderr)
+	// An unknown flag is a usage error (exit 2), named once.
+	var ue usageError
+	if _, _, err := runAnalyzeCmd(t, "--colour", "red"); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--colour") {
+		t.Errorf("unknown flag: error %v, want a usage error naming --colour", err)
 	}
 }
 
 func TestAnalyzeHelp(t *testing.T) {
-	_, stderr, err := runAnalyzeCmd(t, "--help")
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("--help: error %v, want flag.ErrHelp", err)
+	stdout, _, err := runAnalyzeCmd(t, "--help")
+	if err != nil {
+		t.Errorf("--help: error %v, want none", err)
 	}
-	for _, want := range []string{"LABEL=PATH", "binary", "nps", ":lower", "Examples:", "--data random=obd/random/men/men.csv", "-weights", "-sep", "-json"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("help lacks %q:\n%s", want, stderr)
+	for _, want := range []string{"LABEL=PATH", "binary", "nps", ":lower", "Examples:", "--data random=obd/random/men/men.csv", "--weights", "--sep", "--json"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("help lacks %q:\n%s", want, stdout)
 		}
 	}
 }
@@ -422,15 +423,15 @@ func TestAnalyzeHelp(t *testing.T) {
 // TestAnalyzeProgress reports rows read every ProgressEvery rows (1e6 by
 // default, 50 here).
 func TestAnalyzeProgress(t *testing.T) {
-	o := analyzeOptions{
-		Data:    []dataSource{{Label: "random", Path: fixture("a.csv")}, {Label: "bts", Path: fixture("b.csv")}},
+	o := table.Options{
+		Data:    []table.Source{{Label: "random", Path: fixture("a.csv")}, {Label: "bts", Path: fixture("b.csv")}},
 		Arm:     "policy",
 		Control: "random",
 		Metrics: []experiments.MetricSpec{{Column: "click", Kind: experiments.Binary}},
 		Level:   0.95, Tuning: experiments.DefaultTuning, ProgressEvery: 50,
 	}
 	var stdout, stderr bytes.Buffer
-	if err := runAnalyze(context.Background(), o, &stdout, &stderr); err != nil {
+	if err := table.Run(context.Background(), o, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	want := "analyze: 50 rows read (" + fixture("a.csv") + ")\n" +
@@ -444,52 +445,8 @@ func TestAnalyzeProgress(t *testing.T) {
 	// A cancelled context stops the reading.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := runAnalyze(ctx, o, io.Discard, io.Discard); !errors.Is(err, context.Canceled) {
+	if err := table.Run(ctx, o, io.Discard, io.Discard); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: error %v, want context.Canceled", err)
-	}
-}
-
-func TestParseDataAndMetricFlags(t *testing.T) {
-	data := []struct {
-		in          string
-		label, path string
-	}{
-		{"a.csv", "", "a.csv"},
-		{"random=logs/a.csv", "random", "logs/a.csv"},
-		{" bts =b.csv", "bts", "b.csv"},
-		{"./x=1.csv", "", "./x=1.csv"},
-		{"logs/day=1/a.csv", "", "logs/day=1/a.csv"},
-		{"a=b=c.csv", "a", "b=c.csv"},
-	}
-	for _, tt := range data {
-		got, err := parseDataFlag(tt.in)
-		if err != nil || got.Label != tt.label || got.Path != tt.path {
-			t.Errorf("--data %q: %+v, %v; want label %q path %q", tt.in, got, err, tt.label, tt.path)
-		}
-	}
-	metrics := []struct {
-		in     string
-		column string
-		kind   experiments.Kind
-		lower  bool
-	}{
-		{"click:binary", "click", experiments.Binary, false},
-		{"churned:Binary:lower", "churned", experiments.Binary, true},
-		{"spend:mean:higher", "spend", experiments.Mean, false},
-		{"a:b:count", "a:b", experiments.Count, false},
-		{"score:nps", "score", experiments.NPS, false},
-	}
-	for _, tt := range metrics {
-		got, err := parseMetricFlag(tt.in)
-		if err != nil || got.Column != tt.column || got.Kind != tt.kind || got.LowerIsBetter != tt.lower {
-			t.Errorf("--metric %q: %+v, %v", tt.in, got, err)
-		}
-	}
-	seps := map[string]rune{"auto": 0, ",": ',', ";": ';', "tab": '\t', `\t`: '\t', "|": '|'}
-	for in, want := range seps {
-		if got, err := parseSep(in); err != nil || got != want {
-			t.Errorf("--sep %q: %q, %v; want %q", in, got, err, want)
-		}
 	}
 }
 

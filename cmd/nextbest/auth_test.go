@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 var adminKeyLine = regexp.MustCompile(`admin key: (nbk_[0-9a-f]{8}_[A-Za-z0-9_-]{43})`)
 
 // startSecure starts a server with authentication on and returns it with its first admin key.
-func startSecure(t *testing.T, mutate func(*Options)) (*testServer, string) {
+func startSecure(t *testing.T, mutate func(*service.Options)) (*testServer, string) {
 	t.Helper()
-	s := startServer(t, t.TempDir(), func(o *Options) {
+	s := startServer(t, t.TempDir(), func(o *service.Options) {
 		o.InsecureLocal = false
 		if mutate != nil {
 			mutate(o)
@@ -58,7 +59,7 @@ func TestRolesAgainstEveryEndpoint(t *testing.T) {
 	// One bad key per endpoint, all from 127.0.0.1: more than the default burst of failed
 	// authentications per address, which would turn the later 401s into 429s
 	// (session_test.go tests that limit).
-	s, adminKey := startSecure(t, func(o *Options) { o.HTTP.AuthFailureBurst = 1000 })
+	s, adminKey := startSecure(t, func(o *service.Options) { o.HTTP.AuthFailureBurst = 1000 })
 	defer s.stop()
 	admin := s.as(adminKey)
 	keys := map[string]string{"admin": adminKey}
@@ -181,7 +182,7 @@ func TestRolesAgainstEveryEndpoint(t *testing.T) {
 }
 
 func TestKeysListRevokeAndRateLimit(t *testing.T) {
-	s, adminKey := startSecure(t, func(o *Options) { o.RateLimits = map[string]int{"decide": 5} })
+	s, adminKey := startSecure(t, func(o *service.Options) { o.RateLimits = map[string]int{"decide": 5} })
 	defer s.stop()
 	admin := s.as(adminKey)
 	decideKey := createKey(t, admin, "decide")
@@ -312,11 +313,11 @@ func TestDashboardSession(t *testing.T) {
 }
 
 func TestInsecureLocalOnlyOnLoopback(t *testing.T) {
-	o := DefaultOptions()
+	o := service.DefaultOptions()
 	o.InsecureLocal = true
 	for addr, ok := range map[string]bool{"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:1": true, "0.0.0.0:8080": false, ":8080": false, "10.1.2.3:80": false} {
 		o.Addr = addr
-		if err := o.validate(); (err == nil) != ok {
+		if err := o.Validate(); (err == nil) != ok {
 			t.Errorf("insecure_local on %s: err %v, want allowed=%v", addr, err, ok)
 		}
 	}

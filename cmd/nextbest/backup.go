@@ -4,39 +4,50 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/store"
+	"github.com/spf13/cobra"
 )
 
-func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func backupCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "backup --out FILE [--data DIR]",
+		Short: "Write a backup of a stopped store",
+		Long: `backup writes the whole store of a stopped server to one file: to a temporary file beside
+it first, renamed into place once complete and fsync'd, so FILE is never a partial backup
+(docs/durability.md).`,
+		Example: "  nextbest backup --data ./data --out nextbest-2026-01-31.backup",
+		Args:    noArgs,
+	}
+	fs := c.Flags()
 	data := fs.String("data", "./data", "data directory of the store to back up (the server must be stopped)")
 	out := fs.String("out", "", "backup file to write")
-	if err := fs.Parse(args); err != nil {
-		return err
+	c.MarkFlagRequired("out")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx, stdout := c.Context(), c.OutOrStdout()
+		if *out == "" {
+			return errors.New("backup: --out FILE is required")
+		}
+		st, err := openStopped("backup", *data)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := writeBackup(ctx, st, *out); err != nil {
+			return err
+		}
+		fi, _ := os.Stat(*out)
+		fmt.Fprintf(stdout, "wrote backup %s (%d bytes)\n", *out, fi.Size())
+		return nil
+
 	}
-	if *out == "" {
-		return errors.New("backup: --out FILE is required")
-	}
-	st, err := openStopped("backup", *data)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := writeBackup(ctx, st, *out); err != nil {
-		return err
-	}
-	fi, _ := os.Stat(*out)
-	fmt.Fprintf(stdout, "wrote backup %s (%d bytes)\n", *out, fi.Size())
-	return nil
+	return c
 }
 
 // partialBackup is what a backup file's name gets, with a unique suffix, while it is
@@ -111,7 +122,7 @@ func openStopped(cmd, data string) (*store.Store, error) {
 	}
 	st, err := store.Open(store.DefaultOptions(data))
 	if errors.Is(err, engine.ErrDamaged) {
-		return nil, fmt.Errorf("%s: %w", cmd, refuseDamaged(err, data))
+		return nil, fmt.Errorf("%s: %w", cmd, service.RefuseDamaged(err, data))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (is a server running on this directory? stop it first)", cmd, err)
@@ -119,32 +130,43 @@ func openStopped(cmd, data string) (*store.Store, error) {
 	return st, nil
 }
 
-func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func restoreCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "restore --in FILE [--data DIR]",
+		Short: "Restore a backup into an empty store",
+		Long: `restore verifies the whole backup file before it touches the data directory, restores
+beside it and moves the store into place only once it is complete and verified. The
+directory must be empty or absent (docs/durability.md).`,
+		Example: "  nextbest restore --in nextbest-2026-01-31.backup --data ./data-restored",
+		Args:    noArgs,
+	}
+	fs := c.Flags()
 	data := fs.String("data", "./data", "data directory to restore into; must be empty or absent")
 	in := fs.String("in", "", "backup file to restore")
-	if err := fs.Parse(args); err != nil {
-		return err
+	c.MarkFlagRequired("in")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx, stdout := c.Context(), c.OutOrStdout()
+		if *in == "" {
+			return errors.New("restore: --in FILE is required")
+		}
+		raw, err := os.ReadFile(*in)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		// RestoreDir verifies the whole file before it touches the data directory, restores
+		// beside it and moves the store into place only once it is complete and verified.
+		err = store.RestoreDir(ctx, bytes.NewReader(raw), store.DefaultOptions(*data))
+		switch {
+		case errors.Is(err, store.ErrBadBackup):
+			return fmt.Errorf("restore %s: %w; nothing was changed", *in, err)
+		case errors.Is(err, store.ErrNotEmpty):
+			return fmt.Errorf("restore: %s is not empty; restore into a new directory (--data) and point the server at it", *data)
+		case err != nil:
+			return fmt.Errorf("%w; the restore did not complete: run it again", err)
+		}
+		fmt.Fprintf(stdout, "restored %s into %s\n", *in, *data)
+		return nil
+
 	}
-	if *in == "" {
-		return errors.New("restore: --in FILE is required")
-	}
-	raw, err := os.ReadFile(*in)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	// RestoreDir verifies the whole file before it touches the data directory, restores
-	// beside it and moves the store into place only once it is complete and verified.
-	err = store.RestoreDir(ctx, bytes.NewReader(raw), store.DefaultOptions(*data))
-	switch {
-	case errors.Is(err, store.ErrBadBackup):
-		return fmt.Errorf("restore %s: %w; nothing was changed", *in, err)
-	case errors.Is(err, store.ErrNotEmpty):
-		return fmt.Errorf("restore: %s is not empty; restore into a new directory (--data) and point the server at it", *data)
-	case err != nil:
-		return fmt.Errorf("%w; the restore did not complete: run it again", err)
-	}
-	fmt.Fprintf(stdout, "restored %s into %s\n", *in, *data)
-	return nil
+	return c
 }

@@ -8,12 +8,13 @@ import (
 
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // TestBadInput sends malformed, mistyped, oversized and dangling requests to every
 // endpoint and checks the status, the JSON error code, and that nothing was written.
 func TestBadInput(t *testing.T) {
-	s := startServer(t, t.TempDir(), func(o *Options) {
+	s := startServer(t, t.TempDir(), func(o *service.Options) {
 		o.HTTP.BodyLimitKB = 64
 		o.Engine.Limits.MaxContextFields = 50
 		o.Engine.Limits.MaxActionsPerRequest = 10

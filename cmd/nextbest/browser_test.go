@@ -26,6 +26,7 @@ import (
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // The browser test loads every dashboard page in headless Chromium against the real
@@ -123,7 +124,7 @@ func TestDashboardsInBrowser(t *testing.T) {
 	chromiumPath(t) // fail early, before the simulation
 	start := time.Now()
 	sim := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC) // a Monday
-	s, adminKey := startSecure(t, func(o *Options) {
+	s, adminKey := startSecure(t, func(o *service.Options) {
 		o.Demo = true              // the demo telco catalog
 		o.RateLimits = nil         // the simulation sends thousands of requests a second
 		o.Store.SyncWrites = false // durability is not what this test is about
@@ -131,7 +132,7 @@ func TestDashboardsInBrowser(t *testing.T) {
 		// euros): an outbound contact should be worth starting.
 		o.Engine.OutboundThreshold = 15
 		o.Clock, o.ClockStart = "manual", sim.Format(time.RFC3339)
-		o.Schedule = Schedule{Outbound: "0 9 * * *", Timeouts: "0 * * * *", Snapshots: "0 */6 * * *", Labels: "0 * * * *"}
+		o.Schedule = service.Schedule{Outbound: "0 9 * * *", Timeouts: "0 * * * *", Snapshots: "0 */6 * * *", Labels: "0 * * * *"}
 		o.Dashboards.Currency = "EUR" // the demo catalog's amounts are in euros
 	})
 	defer s.stop()

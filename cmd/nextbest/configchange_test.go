@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"errors"
+
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 )

@@ -1,41 +1,51 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 
+	"github.com/nextbest/nextbest/internal/service"
+	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 )
 
-// cmdConfig prints the effective configuration (defaults overlaid with --config) as YAML:
+// configCmd is nextbest config: it prints the effective configuration (defaults overlaid with --config) as YAML:
 // a starting point for a config file, and a check of what a file changes.
-func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	o := DefaultOptions()
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "", "YAML config file to overlay on the defaults")
-	if err := fs.Parse(args); err != nil {
-		return err
+func configCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "config [--config FILE]",
+		Short: "Print the effective configuration as YAML",
+		Long: `config prints the effective configuration (the defaults overlaid with --config) as YAML:
+a starting point for a config file, and a check of what a file changes
+(docs/configuration.md).`,
+		Example: `  nextbest config > nextbest.yaml
+  nextbest config --config nextbest.yaml`,
+		Args: noArgs,
 	}
-	if *config != "" {
-		if err := loadConfig(&o, *config); err != nil {
+	fs := c.Flags()
+	o := service.DefaultOptions()
+	config := fs.String("config", "", "YAML config file to overlay on the defaults")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		stdout := c.OutOrStdout()
+		if *config != "" {
+			if err := service.LoadConfig(&o, *config); err != nil {
+				return err
+			}
+		}
+		if err := o.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		fmt.Fprintln(stdout, "# nextbest configuration: every key and its effective value (docs/configuration.md)")
+		if _, source := service.MemoryLimit(o.MemoryLimitMB, os.Getenv("GOMEMLIMIT")); source == service.LimitFromEnv {
+			fmt.Fprintf(stdout, "# GOMEMLIMIT=%s is set: serve uses it instead of memory_limit_mb\n", os.Getenv("GOMEMLIMIT"))
+		}
+		enc := yaml.NewEncoder(stdout)
+		enc.SetIndent(2)
+		if err := enc.Encode(o); err != nil {
 			return err
 		}
+		return enc.Close()
+
 	}
-	if err := o.validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	fmt.Fprintln(stdout, "# nextbest configuration: every key and its effective value (docs/configuration.md)")
-	if _, source := memoryLimit(o.MemoryLimitMB, os.Getenv("GOMEMLIMIT")); source == limitFromEnv {
-		fmt.Fprintf(stdout, "# GOMEMLIMIT=%s is set: serve uses it instead of memory_limit_mb\n", os.Getenv("GOMEMLIMIT"))
-	}
-	enc := yaml.NewEncoder(stdout)
-	enc.SetIndent(2)
-	if err := enc.Encode(o); err != nil {
-		return err
-	}
-	return enc.Close()
+	return c
 }

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // TestConnectionCaps: with http.max_connections or http.max_conns_per_ip reached, one
@@ -20,11 +21,11 @@ func TestConnectionCaps(t *testing.T) {
 	const held = 5
 	for _, tc := range []struct {
 		name   string
-		mutate func(*Options)
+		mutate func(*service.Options)
 		want   int
 	}{
-		{"max_connections", func(o *Options) { o.HTTP.MaxConnections = held }, http.StatusServiceUnavailable},
-		{"max_conns_per_ip", func(o *Options) { o.HTTP.MaxConnsPerIP = held }, http.StatusTooManyRequests},
+		{"max_connections", func(o *service.Options) { o.HTTP.MaxConnections = held }, http.StatusServiceUnavailable},
+		{"max_conns_per_ip", func(o *service.Options) { o.HTTP.MaxConnsPerIP = held }, http.StatusTooManyRequests},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startServer(t, t.TempDir(), tc.mutate)
@@ -111,22 +112,4 @@ func servedAtOnce(t *testing.T, addr string, n int) int {
 		}
 	}
 	return ok
-}
-
-// TestConnectionCap: a configured cap is used as it is; a derived one leaves room under
-// the open-file limit for the files open now and the reserve.
-func TestConnectionCap(t *testing.T) {
-	log := slog.New(slog.DiscardHandler)
-	if got := connectionCap(123, log); got != 123 {
-		t.Errorf("configured 123: got %d", got)
-	}
-	limit, ok := openFileLimit()
-	if !ok {
-		t.Skip("no open-file limit on this system")
-	}
-	got := connectionCap(0, log)
-	room := limit - openFiles() - max(minFileReserve, limit/4)
-	if want := min(max(room, minConnections), maxConnectionsCap); got != want {
-		t.Errorf("derived cap %d under a limit of %d, want %d", got, limit, want)
-	}
 }

@@ -8,13 +8,14 @@ import (
 
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // TestDecisionLogStream checks that GET /v1/decisions streams JSON lines with everything
 // off-policy evaluation needs: context, every candidate's scores and selection
 // probability, the model state, the chosen actions and the outcomes.
 func TestDecisionLogStream(t *testing.T) {
-	s := startServer(t, t.TempDir(), func(o *Options) { o.Engine.Threshold = 0 })
+	s := startServer(t, t.TempDir(), func(o *service.Options) { o.Engine.Threshold = 0 })
 	defer s.stop()
 	c := s.client()
 	for _, a := range []engine.ActionID{"a", "b", "c"} {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"os"
@@ -530,4 +531,24 @@ func feedbackOnceAccepted(t *testing.T, p *childProc, hc *http.Client, wait time
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+// diskUsage returns the bytes allocated on disk to the files under dir (Badger's
+// preallocated and sparse files count for what they occupy, not their length).
+func diskUsage(dir string) float64 {
+	var total float64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				total += float64(st.Blocks) * 512
+			} else {
+				total += float64(fi.Size())
+			}
+		}
+		return nil
+	})
+	return total
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // testServer runs the real service (serve) on 127.0.0.1:0 over Badger in dir.
@@ -50,17 +51,17 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startServer(t testing.TB, dir string, mutate func(*Options)) *testServer {
+func startServer(t testing.TB, dir string, mutate func(*service.Options)) *testServer {
 	t.Helper()
-	o := DefaultOptions()
+	o := service.DefaultOptions()
 	o.Data = dir
 	o.Demo = false
-	o.Schedule = Schedule{} // tests drive scheduled work themselves
-	o.InsecureLocal = true  // most tests are not about keys; auth_test.go turns this off
+	o.Schedule = service.Schedule{} // tests drive scheduled work themselves
+	o.InsecureLocal = true          // most tests are not about keys; auth_test.go turns this off
 	if mutate != nil {
 		mutate(&o)
 	}
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -70,7 +71,7 @@ func startServer(t testing.TB, dir string, mutate func(*Options)) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{t: t, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}, dataDir: dir}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() { s.done <- serve(ctx, o, ln, log, s.out) }()
+	go func() { s.done <- service.Run(ctx, o, ln, log, s.out) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := s.client().Readyz(ctx)
@@ -184,7 +185,7 @@ func newWorld(seed uint64) *world {
 
 func TestEndToEndLearnsAndSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, dir, func(o *Options) { o.Engine.Threshold = 0 })
+	s := startServer(t, dir, func(o *service.Options) { o.Engine.Threshold = 0 })
 	ctx, c := t.Context(), s.client()
 	w := newWorld(42)
 	for _, a := range w.actions {
@@ -240,7 +241,7 @@ func TestEndToEndLearnsAndSurvivesRestart(t *testing.T) {
 	}
 	s.stop()
 
-	s = startServer(t, dir, func(o *Options) { o.Engine.Threshold = 0 })
+	s = startServer(t, dir, func(o *service.Options) { o.Engine.Threshold = 0 })
 	defer s.stop()
 	for _, a := range w.actions {
 		if after := posterior(s.client(), a); !reflect.DeepEqual(after, before[a]) {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"strconv"
@@ -17,22 +15,25 @@ import (
 
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/offpolicy"
+	"github.com/spf13/cobra"
 )
 
-const evaluateUsage = `nextbest evaluate: what would other policies have earned on the logged decisions?
+func evaluateCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "evaluate (--data DIR [--config FILE] | --addr HOST:PORT) --policy JSON [--policy JSON ...] [--spec FILE]",
+		Short: "Off-policy evaluation: what other policies would have earned on the logged decisions",
+		Long: `evaluate estimates, from the decision log, what other policies would have earned: the
+logged policy itself (the sanity check), uniform random, always one action, or the NBA
+policy with another threshold, alpha, catalog or models (docs/evaluation.md). --data
+evaluates a stopped server's store (with --config, the server's configuration: its engine
+options are the logged policy's); --addr asks a running server (POST /v1/evaluations, an
+analyst or admin key from --key or $NEXTBEST_KEY) and follows the job. --spec FILE gives
+the whole request as JSON (- reads stdin).
 
-Usage:
-  nextbest evaluate --data DIR [--config FILE] --policy JSON [--policy ...] [flags]
-  nextbest evaluate --addr URL [--key KEY]      --policy JSON [--policy ...] [flags]
-  nextbest evaluate ... --spec FILE             (the whole request as JSON; - reads stdin)
-
---data evaluates a stopped server's store (with --config, the server's configuration:
-its engine options are the logged policy's). --addr asks a running server
-(POST /v1/evaluations, an analyst or admin key) and follows the job.
-
-A policy is a JSON object (docs/evaluation.md):
-  {"type": "logged"}                          the logging policy itself (the sanity check)
+A policy is a JSON object:
+  {"type": "logged"}                          the logging policy itself
   {"type": "uniform"}                         uniformly at random, "no action" included
   {"type": "always", "action": "data-addon"}  one action whenever eligible
   {"type": "nba", "threshold": 15}            the NBA policy with other options, actions
@@ -40,31 +41,20 @@ A policy is a JSON object (docs/evaluation.md):
 
 It prints a table of every policy against the logged one (estimate, 95% interval, the
 difference from the logged policy with its interval, the effective sample size, the
-largest weight, warnings) and, with --json FILE, writes the whole result.
-
-Examples:
-  nextbest evaluate --data tmp/demo/store --config cmd/nextbest/demo.yaml \
+largest weight, warnings) and, with --json FILE, writes the whole result. Progress goes
+to stderr.`,
+		Example: `  nextbest evaluate --data tmp/demo/store --config cmd/nextbest/demo.yaml \
       --policy '{"type": "logged"}' --policy '{"type": "nba", "models": "logged", "threshold": 15}'
-  nextbest evaluate --addr http://127.0.0.1:8090 --spec spec.json --json result.json
-
-Flags:
-`
-
-// cmdEvaluate runs an off-policy evaluation on a stopped store or a running server.
-func cmdEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, evaluateUsage)
-		fs.PrintDefaults()
+  nextbest evaluate --addr 127.0.0.1:8090 --spec spec.json --json result.json`,
+		Args: noArgs,
 	}
+	fs := c.Flags()
 	data := fs.String("data", "", "data directory of a stopped store to evaluate")
 	config := fs.String("config", "", "with --data: the server's YAML config file (its engine options)")
 	addr := fs.String("addr", "", "a running server to evaluate on (host:port or URL)")
-	key := fs.String("key", os.Getenv("NEXTBEST_KEY"), "with --addr: an analyst or admin key (default $NEXTBEST_KEY)")
+	key := fs.String("key", "", "with --addr: an analyst or admin key (default $NEXTBEST_KEY)")
 	specFile := fs.String("spec", "", "the evaluation request as a JSON file (- for stdin)")
-	var policies []string
-	fs.Func("policy", "a target policy as JSON (repeatable)", func(s string) error { policies = append(policies, s); return nil })
+	policies := fs.StringArray("policy", nil, "a target policy as JSON (repeatable)")
 	since := fs.String("since", "", "evaluate decisions from this time (RFC 3339, or a duration back from now such as 30d)")
 	until := fs.String("until", "", "and before this time (RFC 3339)")
 	sources := fs.String("sources", "", "evaluate only decisions of these sources, comma-separated (inbound, outbound, campaign)")
@@ -74,14 +64,36 @@ func cmdEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	workers := fs.Int("workers", 0, "scoring goroutines (default one per CPU with --data, half with --addr)")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file (- for stdout, instead of the table)")
 	every := fs.Duration("progress", 2*time.Second, "how often to print progress on stderr (0: never)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		k := *key
+		if k == "" {
+			k = os.Getenv("NEXTBEST_KEY")
+		}
+		return runEvaluate(c, evaluateFlags{data: *data, config: *config, addr: *addr, key: k, specFile: *specFile, policies: *policies,
+			since: *since, until: *until, sources: *sources, asOf: *asOf, boot: boot, seed: *seed, workers: *workers, jsonOut: *jsonOut, every: *every})
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("evaluate: unexpected argument %q", fs.Arg(0))
-	}
+	return c
+}
+
+// evaluateFlags is the command line of evaluate.
+type evaluateFlags struct {
+	data, config, addr, key, specFile string
+	policies                          []string
+	since, until, sources, asOf       string
+	boot                              *int
+	seed                              uint64
+	workers                           int
+	jsonOut                           string
+	every                             time.Duration
+}
+
+// runEvaluate runs an off-policy evaluation on a stopped store or a running server.
+func runEvaluate(c *cobra.Command, f evaluateFlags) error {
+	ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
+	data, config, addr, key, specFile, policies := &f.data, &f.config, &f.addr, &f.key, &f.specFile, f.policies
+	since, until, sources, asOf, boot, seed, workers, jsonOut, every := &f.since, &f.until, &f.sources, &f.asOf, f.boot, &f.seed, &f.workers, &f.jsonOut, &f.every
 	if (*data == "") == (*addr == "") {
-		return errors.New("evaluate: give --data DIR (a stopped store) or --addr URL (a running server)")
+		return usage(c, errors.New("evaluate: give --data DIR (a stopped store) or --addr HOST:PORT (a running server)"))
 	}
 	var spec engine.EvaluationSpec
 	if *specFile != "" {
@@ -111,7 +123,7 @@ func cmdEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		spec.Policies = append(spec.Policies, ps)
 	}
 	if len(spec.Policies) == 0 {
-		return errors.New("evaluate: no policy: give --policy JSON (repeatable) or --spec FILE; nextbest evaluate --help has examples")
+		return usage(c, errors.New("evaluate: no policy: give --policy JSON (repeatable) or --spec FILE; nextbest evaluate --help has examples"))
 	}
 	now := time.Now()
 	for _, f := range []struct {
@@ -185,9 +197,9 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 // with the server's configuration (its options are the logged policy's) but not run, so
 // nothing is written.
 func evaluateStore(ctx context.Context, dir, config string, spec engine.EvaluationSpec, stderr io.Writer, every time.Duration) (*engine.Evaluation, error) {
-	o := DefaultOptions()
+	o := service.DefaultOptions()
 	if config != "" {
-		if err := loadConfig(&o, config); err != nil {
+		if err := service.LoadConfig(&o, config); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
 	}
@@ -196,16 +208,9 @@ func evaluateStore(ctx context.Context, dir, config string, spec engine.Evaluati
 		return nil, err
 	}
 	defer st.Close()
-	clock := o.newClock()
-	if _, err := loadSchedState(ctx, st, clock, slog.New(slog.DiscardHandler)); err != nil { // a manual clock resumes where it was
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	eng, err := engine.New(o.Engine, st, clock, nil, nil)
+	eng, err := service.OpenEngine(ctx, o, st, dir)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	if err := eng.Open(ctx); err != nil {
-		return nil, fmt.Errorf("evaluate: %w", refuseDamaged(err, dir))
 	}
 	var prog engine.EvaluationProgress
 	stop := progressLoop(stderr, every, func() engine.JobProgress {
@@ -222,7 +227,7 @@ func evaluateStore(ctx context.Context, dir, config string, spec engine.Evaluati
 // evaluateServer starts the evaluation as a job on a running server and follows it; an
 // interrupt cancels the job.
 func evaluateServer(ctx context.Context, addr, key string, spec engine.EvaluationSpec, stderr io.Writer, every time.Duration) (*engine.Evaluation, error) {
-	c := client.New(baseURL(addr), client.WithKey(key), client.WithUserAgent("nextbest evaluate"))
+	c := client.New(addr, client.WithKey(key), client.WithUserAgent("nextbest evaluate"))
 	defer c.CloseIdleConnections()
 	job, err := c.StartEvaluation(ctx, spec)
 	if err != nil {
@@ -404,4 +409,24 @@ func evalInterval(i engine.IntervalResult) string {
 		return ""
 	}
 	return "[" + evalNum(i.Lo) + ", " + evalNum(i.Hi) + "]"
+}
+
+// thousands writes n with thousands separators: 1,234,567.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }

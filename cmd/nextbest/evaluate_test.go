@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/offpolicy"
+	"github.com/nextbest/nextbest/sim/driver"
 )
 
 // TestEvaluateCommand runs nextbest evaluate as a user would, on a small simulation: once
@@ -25,15 +27,15 @@ func TestEvaluateCommand(t *testing.T) {
 		t.Skip("runs a 400-customer, 20-day simulation")
 	}
 	dir := t.TempDir()
-	s := startServer(t, dir, func(o *Options) {
-		if err := loadConfig(o, "demo.yaml"); err != nil {
+	s := startServer(t, dir, func(o *service.Options) {
+		if err := service.LoadConfig(o, "demo.yaml"); err != nil {
 			t.Fatal(err)
 		}
 		o.Data, o.Demo, o.InsecureLocal, o.LogLevel = dir, true, true, "warn"
 	})
-	o := simOptions{addr: s.base, customers: 400, days: 20, seed: 3, workers: 8, experiment: "simulation-3", progress: 14}
+	o := driver.Options{Addr: s.base, Customers: 400, Days: 20, Seed: 3, Workers: 8, Experiment: "simulation-3", Progress: 14}
 	var log bytes.Buffer
-	if _, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", o.workers, &log), &log); err != nil {
+	if _, err := driver.Run(context.Background(), o, driver.NewClient(o.Addr, "", o.Workers, &log), &log); err != nil {
 		t.Fatalf("simulate: %v\n%s", err, log.String())
 	}
 	policies := []string{"--policy", `{"type": "logged"}`, "--policy", `{"name": "threshold 15", "type": "nba", "models": "logged", "threshold": 15}`, "--progress", "0"}

@@ -13,6 +13,7 @@ import (
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // pseudo returns a deterministic number in [0, 1) for a string: the test's world is
@@ -44,9 +45,9 @@ func (s *testServer) feed(t *testing.T, channel string, since time.Time) []*wire
 // counts must equal what the test itself sent and saw.
 func TestExperimentEndToEnd(t *testing.T) {
 	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
-	s := startServer(t, t.TempDir(), func(o *Options) {
+	s := startServer(t, t.TempDir(), func(o *service.Options) {
 		o.Clock, o.ClockStart = "manual", start.Format(time.RFC3339)
-		o.Schedule = Schedule{Outbound: "0 9 * * *", Timeouts: "0 * * * *", Snapshots: "0 0 * * *"}
+		o.Schedule = service.Schedule{Outbound: "0 9 * * *", Timeouts: "0 * * * *", Snapshots: "0 0 * * *"}
 		o.Engine.ContactPolicy = engine.ContactPolicy{Caps: map[string]engine.Cap{"email": {Max: 1, Window: 7 * 24 * time.Hour}}}
 		o.Engine.OutboundChannel = "email"
 	})

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,32 +17,27 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/export"
+	"github.com/spf13/cobra"
 )
 
-const exportUsage = `Usage:
-  nextbest export --out FILE [--format parquet|jsonl] [--since T] [--until T] --data DIR
-  nextbest export --out FILE [--format parquet|jsonl] [--since T] [--until T] --addr HOST:PORT [--key KEY]
-  nextbest export --verify FILE
-
-Writes the decision log with its outcomes, one row per decision, as Apache Parquet or JSON
-lines (docs/evaluation.md, "Exporting the decision log", has the columns): from a stopped
-store (--data), or from a running server (--addr, GET /v1/decisions/export, with an
-analyst or admin key from --key or $NEXTBEST_KEY). T is an RFC 3339 time, a duration
+func exportCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "export --out FILE (--data DIR | --addr HOST:PORT) [--format parquet|jsonl] [--since T] [--until T]",
+		Short: "Write the decision log as Parquet or JSON lines",
+		Long: `export writes the decision log with its outcomes, one row per decision, as Apache Parquet
+or JSON lines (docs/evaluation.md, "Exporting the decision log", has the columns): from a
+stopped store (--data), or from a running server (--addr, GET /v1/decisions/export, with
+an analyst or admin key from --key or $NEXTBEST_KEY). T is an RFC 3339 time, a duration
 before now (24h, 30d) or Unix seconds; decisions at or after --since and before --until
 are written. A window with no decision makes a valid file with no rows. FILE is written
 whole or not at all. --verify reads a Parquet export back, every row, and says what it
-holds, or why it cannot be read.
-
-Flags:
-`
-
-func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, exportUsage)
-		fs.PrintDefaults()
+holds, or why it cannot be read.`,
+		Example: `  nextbest export --data ./data --out decisions.parquet --since 30d
+  nextbest export --addr 127.0.0.1:8080 --out last-day.jsonl --since 24h
+  nextbest export --verify decisions.parquet`,
+		Args: noArgs,
 	}
+	fs := c.Flags()
 	out := fs.String("out", "", "file to write")
 	format := fs.String("format", "", "parquet or jsonl (default: jsonl for a FILE ending in .jsonl or .ndjson, else parquet)")
 	sinceQ := fs.String("since", "", "first decision time (RFC 3339, a duration ago such as 30d, or Unix seconds)")
@@ -53,72 +47,76 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	key := fs.String("key", "", "--addr: API key with the analyst or admin role (default $NEXTBEST_KEY)")
 	verify := fs.String("verify", "", "read a Parquet export back and report what it holds")
 	every := fs.Int("progress", export.DefaultProgressEvery, "--data: print progress every this many decisions")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("export: unexpected argument %q", fs.Arg(0))
-	}
-	if *verify != "" {
-		if *out != "" || *data != "" || *addr != "" {
-			return errors.New("export: --verify FILE takes no other flag")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
+		if *verify != "" {
+			if *out != "" || *data != "" || *addr != "" {
+				return usage(c, errors.New("export: --verify FILE takes no other flag"))
+			}
+			return verifyExport(*verify, stdout)
 		}
-		return verifyExport(*verify, stdout)
-	}
-	if *out == "" || (*data == "") == (*addr == "") {
-		fs.Usage()
-		return errors.New("export: give --out FILE and one of --data DIR or --addr HOST:PORT")
-	}
-	if *every < 1 {
-		return errors.New("export: --progress must be at least 1")
-	}
-	f := export.Format(*format)
-	if f == "" {
-		f = export.Parquet
-		if ext := strings.ToLower(filepath.Ext(*out)); ext == ".jsonl" || ext == ".ndjson" {
-			f = export.JSONLines
+		if *out == "" || (*data == "") == (*addr == "") {
+			return usage(c, errors.New("export: give --out FILE and one of --data DIR or --addr HOST:PORT"))
 		}
-	}
-	if _, err := export.ParseFormat(string(f)); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	began := time.Now()
-	// Written beside FILE, renamed over it when whole.
-	part := *out + ".partial"
-	file, err := os.Create(part)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	var n int
-	if *data != "" {
-		n, err = exportStore(ctx, *data, file, f, *sinceQ, *untilQ, *every, stderr)
-	} else {
-		k := *key
-		if k == "" {
-			k = os.Getenv("NEXTBEST_KEY")
+		if *every < 1 {
+			return usage(c, errors.New("export: --progress must be at least 1"))
 		}
-		n, err = exportServer(ctx, *addr, k, file, f, *sinceQ, *untilQ, stderr)
-	}
-	if cerr := file.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("export: %w", cerr)
-	}
-	if err == nil {
-		err = os.Rename(part, *out)
-	}
-	if err != nil {
-		os.Remove(part)
-		return err
-	}
-	size := int64(0)
-	if st, err := os.Stat(*out); err == nil {
-		size = st.Size()
-	}
-	if n == 0 {
-		fmt.Fprintf(stdout, "wrote 0 decisions to %s: the window holds none (a valid %s file with no rows)\n", *out, f)
+		f := export.Format(*format)
+		if f == "" {
+			f = export.Parquet
+			if ext := strings.ToLower(filepath.Ext(*out)); ext == ".jsonl" || ext == ".ndjson" {
+				f = export.JSONLines
+			}
+		}
+		if f != export.Parquet && f != export.JSONLines {
+			return usage(c, fmt.Errorf("export: --format %q: want parquet or jsonl", f))
+		}
+		for _, q := range [][2]string{{"since", *sinceQ}, {"until", *untilQ}} {
+			// A server reads its own query (--addr: it answers invalid_query).
+			if _, err := api.ParseTime(q[0], q[1], time.Now()); err != nil && *data != "" {
+				return usage(c, fmt.Errorf("export: %w", err))
+			}
+		}
+		began := time.Now()
+		// Written beside FILE, renamed over it when whole.
+		part := *out + ".partial"
+		file, err := os.Create(part)
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		var n int
+		if *data != "" {
+			n, err = exportStore(ctx, *data, file, f, *sinceQ, *untilQ, *every, stderr)
+		} else {
+			k := *key
+			if k == "" {
+				k = os.Getenv("NEXTBEST_KEY")
+			}
+			n, err = exportServer(ctx, *addr, k, file, f, *sinceQ, *untilQ, stderr)
+		}
+		if cerr := file.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("export: %w", cerr)
+		}
+		if err == nil {
+			err = os.Rename(part, *out)
+		}
+		if err != nil {
+			os.Remove(part)
+			return err
+		}
+		size := int64(0)
+		if st, err := os.Stat(*out); err == nil {
+			size = st.Size()
+		}
+		if n == 0 {
+			fmt.Fprintf(stdout, "wrote 0 decisions to %s: the window holds none (a valid %s file with no rows)\n", *out, f)
+			return nil
+		}
+		fmt.Fprintf(stdout, "wrote %d decisions to %s (%s, %.1f MB, %v)\n", n, *out, f, float64(size)/(1<<20), time.Since(began).Round(time.Millisecond))
 		return nil
+
 	}
-	fmt.Fprintf(stdout, "wrote %d decisions to %s (%s, %.1f MB, %v)\n", n, *out, f, float64(size)/(1<<20), time.Since(began).Round(time.Millisecond))
-	return nil
+	return c
 }
 
 // exportStore exports from a stopped store.
@@ -158,7 +156,7 @@ func exportStore(ctx context.Context, data string, w io.Writer, f export.Format,
 // exportServer downloads an export from a running server, then reads it back (Parquet)
 // or checks its last line (JSON lines): a stream cut short is an error, not a file.
 func exportServer(ctx context.Context, addr, key string, file *os.File, f export.Format, sinceQ, untilQ string, stderr io.Writer) (int, error) {
-	c := client.New(baseURL(addr), client.WithKey(key), client.WithUserAgent("nextbest export"))
+	c := client.New(addr, client.WithKey(key), client.WithUserAgent("nextbest export"))
 	defer c.CloseIdleConnections()
 	pw := &progressWriter{w: file, stderr: stderr, began: time.Now(), next: 64 << 20}
 	if err := c.ExportDecisions(ctx, client.ExportQuery{Format: string(f), Since: sinceQ, Until: untilQ}, pw); err != nil {

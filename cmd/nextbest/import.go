@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,44 +15,50 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/spf13/cobra"
 )
 
-const importUsage = `Usage:
-  nextbest import outcomes FILE [--addr 127.0.0.1:8080] [--key KEY] [--batch 500]
-
-FILE is a CSV with a header row and the columns customer_id, type, value, time (RFC 3339;
-optional, default now) and id (optional: the same id twice counts once). type is churn,
-retention_discount, nps (value 0-10) or response. The rows are posted to the running
-server's POST /v1/outcomes in batches; each batch is all-or-nothing. A key with the decide,
-analyst or admin role is read from $NEXTBEST_KEY or --key.
-`
-
-func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "outcomes" {
-		fmt.Fprint(stderr, importUsage)
-		return errors.New("import: the only kind is outcomes")
+func importCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "import outcomes FILE.csv",
+		Short:   "Post outcomes (churn, discounts, NPS answers) to a running server",
+		Long:    `import reads a file into a running server. The one kind is outcomes.`,
+		Example: "  NEXTBEST_KEY=nbk_... nextbest import outcomes churn-2026-01.csv",
+		Args:    cobra.NoArgs, // an unknown kind: "unknown command", exit 2
+		RunE:    func(c *cobra.Command, _ []string) error { return usage(c, errors.New("import: give a kind: outcomes")) },
 	}
-	fs := flag.NewFlagSet("import outcomes", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	o := &cobra.Command{
+		Use:   "outcomes FILE.csv [--addr 127.0.0.1:8080] [--key KEY] [--batch 500]",
+		Short: "Post outcomes from a CSV file",
+		Long: `outcomes posts the rows of a CSV file to the running server's POST /v1/outcomes in
+batches; each batch is all-or-nothing. The file has a header row and the columns
+customer_id, type, value, time (RFC 3339; optional, default now) and id (optional: the
+same id twice counts once). type is churn, retention_discount, nps (value 0-10) or
+response. A key with the decide, analyst or admin role is read from $NEXTBEST_KEY or --key.`,
+		Example: "  nextbest import outcomes churn.csv --addr 127.0.0.1:8080 --batch 1000",
+		Args:    cobra.ExactArgs(1),
+	}
+	fs := o.Flags()
 	addr := fs.String("addr", "127.0.0.1:8080", "address of the running server")
 	key := fs.String("key", "", "API key (default $NEXTBEST_KEY)")
 	batch := fs.Int("batch", 500, "outcomes per request (at most engine.limits.max_actions_per_request)")
-	pos, err := parseInterleaved(fs, args[1:])
-	if err != nil {
-		return err
+	o.RunE = func(c *cobra.Command, pos []string) error {
+		if *batch < 1 {
+			return usage(c, errors.New("import outcomes: --batch must be at least 1"))
+		}
+		return importOutcomes(c.Context(), pos[0], *addr, *key, *batch, c.OutOrStdout(), c.ErrOrStderr())
 	}
-	if len(pos) != 1 {
-		fmt.Fprint(stderr, importUsage)
-		return errors.New("import outcomes: give one CSV file")
-	}
-	if *batch < 1 {
-		return errors.New("import outcomes: --batch must be at least 1")
-	}
-	k := *key
+	c.AddCommand(o)
+	return c
+}
+
+// importOutcomes posts the outcomes of the CSV file path to the server at addr.
+func importOutcomes(ctx context.Context, path, addr, key string, batchSize int, stdout, stderr io.Writer) error {
+	k := key
 	if k == "" {
 		k = os.Getenv("NEXTBEST_KEY")
 	}
-	f, err := os.Open(pos[0])
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("import outcomes: %w", err)
 	}
@@ -62,7 +67,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err != nil {
-		return fmt.Errorf("import outcomes: %s: reading the header: %w", pos[0], err)
+		return fmt.Errorf("import outcomes: %s: reading the header: %w", path, err)
 	}
 	col := map[string]int{}
 	for i, h := range header {
@@ -70,10 +75,10 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	for _, need := range []string{"customer_id", "type"} {
 		if _, ok := col[need]; !ok {
-			return fmt.Errorf("import outcomes: %s: no %q column (the header has %v)", pos[0], need, header)
+			return fmt.Errorf("import outcomes: %s: no %q column (the header has %v)", path, need, header)
 		}
 	}
-	c := client.New(baseURL(*addr), client.WithKey(k), client.WithUserAgent("nextbest import"), client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
+	c := client.New(addr, client.WithKey(k), client.WithUserAgent("nextbest import"), client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
 	defer c.CloseIdleConnections()
 	total, attributed, dups := 0, 0, 0
 	var pending []wire.Outcome
@@ -101,7 +106,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("import outcomes: %s: %w", pos[0], err)
+			return fmt.Errorf("import outcomes: %s: %w", path, err)
 		}
 		get := func(name string) string {
 			if i, ok := col[name]; ok && i < len(rec) {
@@ -113,19 +118,19 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if v := get("value"); v != "" {
 			x, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				return fmt.Errorf("import outcomes: %s line %d, column value: %q is not a number", pos[0], line, v)
+				return fmt.Errorf("import outcomes: %s line %d, column value: %q is not a number", path, line, v)
 			}
 			o.Value = &x
 		}
 		if v := get("time"); v != "" {
 			at, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return fmt.Errorf("import outcomes: %s line %d, column time: %q is not RFC 3339", pos[0], line, v)
+				return fmt.Errorf("import outcomes: %s line %d, column time: %q is not RFC 3339", path, line, v)
 			}
 			o.Time = &at
 		}
 		pending = append(pending, o)
-		if len(pending) == *batch {
+		if len(pending) == batchSize {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -134,6 +139,6 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "imported %d outcomes from %s: %d counted in an experiment, %d duplicates\n", total, pos[0], attributed, dups)
+	fmt.Fprintf(stdout, "imported %d outcomes from %s: %d counted in an experiment, %d duplicates\n", total, path, attributed, dups)
 	return nil
 }

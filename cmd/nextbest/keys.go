@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,16 +13,8 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/store"
+	"github.com/spf13/cobra"
 )
-
-const keysUsage = `Usage:
-  nextbest keys create --role decide|analyst|viewer|admin [--name NAME]
-  nextbest keys list
-  nextbest keys revoke KEY_ID
-
-Against a running server (default): --addr 127.0.0.1:8080 and an admin key in
-$NEXTBEST_KEY or --key. Against a stopped server's store: --data DIR.
-`
 
 // keyClient is where key commands go: a running server or a stopped store.
 type keyClient interface {
@@ -34,88 +23,131 @@ type keyClient interface {
 	revoke(ctx context.Context, id access.KeyID) (access.Key, error)
 }
 
-func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, keysUsage)
-		return flag.ErrHelp
+// keysFlags are the flags every keys command has: where the keys are.
+type keysFlags struct{ addr, key, data string }
+
+// open returns where the keys are: the stopped store in --data, else the running server
+// at --addr with an admin key; close releases it.
+func (f *keysFlags) open() (kc keyClient, close func(), err error) {
+	if f.data != "" {
+		st, err := store.Open(store.DefaultOptions(f.data))
+		if err != nil {
+			return nil, nil, fmt.Errorf("keys: %w (is a server running on %s? then use --addr and an admin key)", err, f.data)
+		}
+		return storeKeys{st}, func() { st.Close() }, nil
 	}
-	verb := args[0]
-	fs := flag.NewFlagSet("keys "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "address of the running server")
-	key := fs.String("key", "", "admin API key (default $NEXTBEST_KEY)")
-	data := fs.String("data", "", "work on this stopped server's store instead of over HTTP")
-	role := fs.String("role", "", "role of the new key: decide, analyst, viewer or admin")
-	name := fs.String("name", "", "a name for the new key, e.g. the service that uses it")
-	pos, err := parseInterleaved(fs, args[1:])
-	if err != nil {
-		return err
+	k := f.key
+	if k == "" {
+		k = os.Getenv("NEXTBEST_KEY")
 	}
-	var kc keyClient
-	if *data != "" {
-		st, err := store.Open(store.DefaultOptions(*data))
-		if err != nil {
-			return fmt.Errorf("keys: %w (is a server running on %s? then use --addr and an admin key)", err, *data)
-		}
-		defer st.Close()
-		kc = storeKeys{st}
-	} else {
-		k := *key
-		if k == "" {
-			k = os.Getenv("NEXTBEST_KEY")
-		}
-		if k == "" {
-			return errors.New("keys: an admin key is needed: set NEXTBEST_KEY or pass --key (or use --data on a stopped server's store)")
-		}
-		kc = httpKeys{client.New(baseURL(*addr), client.WithKey(k), client.WithUserAgent("nextbest keys"), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))}
+	if k == "" {
+		return nil, nil, errors.New("keys: an admin key is needed: set NEXTBEST_KEY or pass --key (or use --data on a stopped server's store)")
 	}
-	switch verb {
-	case "create":
-		r, err := access.ParseRole(*role)
-		if err != nil {
-			return fmt.Errorf("keys create: --%w", err)
-		}
-		k, plain, err := kc.create(ctx, r, *name)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "created %s key %s (%s). It is shown this once:\n\n    %s\n\n", k.Role, k.ID, k.Name, plain)
-	case "list":
-		ks, err := kc.list(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tROLE\tNAME\tCREATED\tSTATUS")
-		for _, k := range ks {
-			status := "active"
-			if !k.Active() {
-				status = "revoked " + k.Revoked.Format(time.RFC3339)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, k.Name, k.Created.Format(time.RFC3339), status)
-		}
-		return tw.Flush()
-	case "revoke":
-		if len(pos) != 1 {
-			return errors.New("keys revoke: give one KEY_ID (from nextbest keys list)")
-		}
-		k, err := kc.revoke(ctx, access.KeyID(pos[0]))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "revoked key %s (%s, %s)\n", k.ID, k.Role, k.Name)
-	default:
-		fmt.Fprint(stderr, keysUsage)
-		return fmt.Errorf("keys: unknown command %q", verb)
-	}
-	return nil
+	c := client.New(f.addr, client.WithKey(k), client.WithUserAgent("nextbest keys"), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+	return httpKeys{c}, c.CloseIdleConnections, nil
 }
 
-func baseURL(addr string) string {
-	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
-		return strings.TrimRight(addr, "/")
+func keysCmd() *cobra.Command {
+	var f keysFlags
+	c := &cobra.Command{
+		Use:   "keys create|list|revoke",
+		Short: "Manage API keys",
+		Long: `keys creates, lists and revokes API keys: against a running server (default) with
+--addr and an admin key in $NEXTBEST_KEY or --key, or against a stopped server's store
+with --data DIR. A key's secret is shown once, when it is created.`,
+		Example: `  nextbest keys create --role decide --name checkout
+  nextbest keys list --addr 127.0.0.1:8080
+  nextbest keys revoke 3f9a1c2e
+  nextbest keys create --role admin --data ./data   # the server stopped`,
+		Args: cobra.NoArgs, // an unknown verb: "unknown command", exit 2
+		RunE: func(c *cobra.Command, _ []string) error {
+			return usage(c, errors.New("keys: give a command: create, list or revoke"))
+		},
 	}
-	return "http://" + addr
+	pf := c.PersistentFlags()
+	pf.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address of the running server")
+	pf.StringVar(&f.key, "key", "", "admin API key (default $NEXTBEST_KEY)")
+	pf.StringVar(&f.data, "data", "", "work on this stopped server's store instead of over HTTP")
+
+	var role, name string
+	create := &cobra.Command{
+		Use:     "create --role decide|analyst|viewer|admin [--name NAME]",
+		Short:   "Create a key and print its secret once",
+		Long:    "create makes a key with a role (decide, analyst, viewer or admin) and prints its secret, this once.",
+		Example: "  nextbest keys create --role analyst --name notebook",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			r, err := access.ParseRole(role)
+			if err != nil {
+				return usage(c, fmt.Errorf("keys create: --%w", err))
+			}
+			kc, done, err := f.open()
+			if err != nil {
+				return err
+			}
+			defer done()
+			k, plain, err := kc.create(c.Context(), r, name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "created %s key %s (%s). It is shown this once:\n\n    %s\n\n", k.Role, k.ID, k.Name, plain)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&role, "role", "", "role of the new key: decide, analyst, viewer or admin")
+	create.Flags().StringVar(&name, "name", "", "a name for the new key, e.g. the service that uses it")
+
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List the keys, active and revoked",
+		Long:    "list prints every key: its id, role, name, when it was made, and whether it is revoked.",
+		Example: "  nextbest keys list",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			kc, done, err := f.open()
+			if err != nil {
+				return err
+			}
+			defer done()
+			ks, err := kc.list(c.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLE\tNAME\tCREATED\tSTATUS")
+			for _, k := range ks {
+				status := "active"
+				if !k.Active() {
+					status = "revoked " + k.Revoked.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, k.Name, k.Created.Format(time.RFC3339), status)
+			}
+			return tw.Flush()
+		},
+	}
+
+	revoke := &cobra.Command{
+		Use:     "revoke KEY_ID",
+		Short:   "Revoke a key",
+		Long:    "revoke ends a key: requests with it are refused from then on. KEY_ID is from nextbest keys list.",
+		Example: "  nextbest keys revoke 3f9a1c2e",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			kc, done, err := f.open()
+			if err != nil {
+				return err
+			}
+			defer done()
+			k, err := kc.revoke(c.Context(), access.KeyID(args[0]))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "revoked key %s (%s, %s)\n", k.ID, k.Role, k.Name)
+			return nil
+		},
+	}
+	c.AddCommand(create, list, revoke)
+	return c
 }
 
 type storeKeys struct{ st *store.Store }
@@ -175,20 +207,4 @@ func (h httpKeys) revoke(ctx context.Context, id access.KeyID) (access.Key, erro
 		return access.Key{}, fmt.Errorf("keys revoke %s: %w", id, h.hint(err))
 	}
 	return k, nil
-}
-
-// parseInterleaved parses flags that may come before and after positional arguments
-// (keys revoke ID --addr ...), which the flag package alone stops at, and returns the
-// positional arguments.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/api/wire"
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // The browser-facing defences (issue 15, defect 6): the dashboard session cookie does not
@@ -178,7 +179,7 @@ func TestSignOutEndsTheSession(t *testing.T) {
 	}
 
 	s.stop()
-	s = startServer(t, s.dataDir, func(o *Options) { o.InsecureLocal = false })
+	s = startServer(t, s.dataDir, func(o *service.Options) { o.InsecureLocal = false })
 	defer s.stop()
 	if code, _ := get(s, out); code != http.StatusSeeOther {
 		t.Fatalf("the signed-out cookie after a restart: %d, want 303 to the sign-in page", code)
@@ -264,7 +265,7 @@ func sendRaw(t *testing.T, base, request string) (int, string) {
 // authentications: past the burst, bad keys get the sign-in page with 429 and
 // Retry-After, and a valid key from the same address still signs in.
 func TestSignInFailuresLimited(t *testing.T) {
-	s, adminKey := startSecure(t, func(o *Options) { o.HTTP.AuthFailureBurst, o.HTTP.AuthFailuresPerMinute = 5, 1 })
+	s, adminKey := startSecure(t, func(o *service.Options) { o.HTTP.AuthFailureBurst, o.HTTP.AuthFailuresPerMinute = 5, 1 })
 	defer s.stop()
 	for i := range 8 {
 		resp, err := noRedirect.PostForm(s.base+"/login", url.Values{"key": {"nbk_00000000_" + strings.Repeat("A", 43)}})

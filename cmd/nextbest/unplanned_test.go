@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // TestUnplannedStopIsAnError: when the HTTP server stops without being asked to (here its
@@ -15,10 +17,10 @@ import (
 // so that main exits non-zero and a supervisor that restarts on failure restarts the
 // service. Before the fix serve returned nil, and the process exited with code 0.
 func TestUnplannedStopIsAnError(t *testing.T) {
-	o := DefaultOptions()
+	o := service.DefaultOptions()
 	o.Data = filepath.Join(t.TempDir(), "data")
-	o.Demo, o.InsecureLocal, o.Schedule = false, true, Schedule{}
-	if err := o.validate(); err != nil {
+	o.Demo, o.InsecureLocal, o.Schedule = false, true, service.Schedule{}
+	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -28,7 +30,7 @@ func TestUnplannedStopIsAnError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, o, ln, slog.New(slog.DiscardHandler), &syncBuffer{}) }()
+	go func() { done <- service.Run(ctx, o, ln, slog.New(slog.DiscardHandler), &syncBuffer{}) }()
 	base := "http://" + ln.Addr().String()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		resp, err := http.Get(base + "/readyz")

@@ -1,8 +1,7 @@
-package main
+package service
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"math"
 	"os"
@@ -29,9 +28,9 @@ func writeConfig(t *testing.T, yaml string) string {
 func loadValid(t *testing.T, yaml, wantErr string) (Options, bool) {
 	t.Helper()
 	o := DefaultOptions()
-	err := loadConfig(&o, writeConfig(t, yaml))
+	err := LoadConfig(&o, writeConfig(t, yaml))
 	if err == nil {
-		err = o.validate()
+		err = o.Validate()
 	}
 	if wantErr != "" {
 		if err == nil || !strings.Contains(err.Error(), wantErr) {
@@ -74,52 +73,6 @@ func TestConfigMemoryLimit(t *testing.T) {
 	}
 }
 
-// TestConfigServeRefusesNegativeMemoryLimit checks that serve stops at the validation error
-// before it opens anything.
-func TestConfigServeRefusesNegativeMemoryLimit(t *testing.T) {
-	path := writeConfig(t, "memory_limit_mb: -64\n")
-	var out, errOut bytes.Buffer
-	err := cmdServe(context.Background(), []string{"--config", path, "--addr", "127.0.0.1:0", "--data", t.TempDir()}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "memory_limit_mb: must not be negative") {
-		t.Fatalf("serve with memory_limit_mb: -64: error %v, want the validation error", err)
-	}
-}
-
-// TestConfigCommandShowsMemoryLimit checks that `nextbest config` prints the option, and
-// says when GOMEMLIMIT overrides it.
-func TestConfigCommandShowsMemoryLimit(t *testing.T) {
-	for _, tc := range []struct {
-		name, yaml, env string
-		want, notWant   []string
-	}{
-		{"default", "", "", []string{"\nmemory_limit_mb: 384\n"}, []string{"GOMEMLIMIT"}},
-		{"from the file", "memory_limit_mb: 0\n", "", []string{"\nmemory_limit_mb: 0\n"}, []string{"GOMEMLIMIT"}},
-		{"GOMEMLIMIT set", "", "1GiB", []string{"# GOMEMLIMIT=1GiB is set: serve uses it instead of memory_limit_mb", "\nmemory_limit_mb: 384\n"}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("GOMEMLIMIT", tc.env)
-			var args []string
-			if tc.yaml != "" {
-				args = []string{"--config", writeConfig(t, tc.yaml)}
-			}
-			var out, errOut bytes.Buffer
-			if err := cmdConfig(context.Background(), args, &out, &errOut); err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("nextbest config does not print %q; it printed:\n%s", w, out.String())
-				}
-			}
-			for _, w := range tc.notWant {
-				if strings.Contains(out.String(), w) {
-					t.Errorf("nextbest config prints %q; it printed:\n%s", w, out.String())
-				}
-			}
-		})
-	}
-}
-
 func TestMemoryLimitDecision(t *testing.T) {
 	for _, tc := range []struct {
 		mb         int64
@@ -127,21 +80,21 @@ func TestMemoryLimitDecision(t *testing.T) {
 		wantBytes  int64
 		wantSource string
 	}{
-		{384, "", 384 << 20, limitFromConfig},
-		{1, "", 1 << 20, limitFromConfig},
-		{0, "", 0, limitNone},
-		{384, "1GiB", 0, limitFromEnv}, // the environment wins; the runtime already applied it
-		{0, "1GiB", 0, limitFromEnv},
-		{384, "off", 0, limitFromEnv}, // GOMEMLIMIT=off: no limit, and it still wins
+		{384, "", 384 << 20, LimitFromConfig},
+		{1, "", 1 << 20, LimitFromConfig},
+		{0, "", 0, LimitNone},
+		{384, "1GiB", 0, LimitFromEnv}, // the environment wins; the runtime already applied it
+		{0, "1GiB", 0, LimitFromEnv},
+		{384, "off", 0, LimitFromEnv}, // GOMEMLIMIT=off: no limit, and it still wins
 	} {
-		b, src := memoryLimit(tc.mb, tc.gomemlimit)
+		b, src := MemoryLimit(tc.mb, tc.gomemlimit)
 		if b != tc.wantBytes || src != tc.wantSource {
-			t.Errorf("memoryLimit(%d, %q) = %d, %q; want %d, %q", tc.mb, tc.gomemlimit, b, src, tc.wantBytes, tc.wantSource)
+			t.Errorf("MemoryLimit(%d, %q) = %d, %q; want %d, %q", tc.mb, tc.gomemlimit, b, src, tc.wantBytes, tc.wantSource)
 		}
 	}
 }
 
-// TestMemoryLimitApplied checks what applyMemoryLimit leaves in the runtime and logs. The
+// TestMemoryLimitApplied checks what ApplyMemoryLimit leaves in the runtime and logs. The
 // runtime reads GOMEMLIMIT only at start, so each case sets the limit the runtime would
 // have started with (from GOMEMLIMIT, or none) before setting the variable.
 func TestMemoryLimitApplied(t *testing.T) {
@@ -152,7 +105,7 @@ func TestMemoryLimitApplied(t *testing.T) {
 		mb         int64
 		gomemlimit string
 		before     int64 // the runtime's limit at start, in bytes
-		want       int64 // after applyMemoryLimit
+		want       int64 // after ApplyMemoryLimit
 		log        string
 	}{
 		{"config", 384, "", math.MaxInt64, 384 << 20, `"go memory limit" limit_mb=384 source=memory_limit_mb`},
@@ -164,9 +117,9 @@ func TestMemoryLimitApplied(t *testing.T) {
 			debug.SetMemoryLimit(tc.before)
 			t.Setenv("GOMEMLIMIT", tc.gomemlimit)
 			var buf bytes.Buffer
-			applyMemoryLimit(tc.mb, slog.New(slog.NewTextHandler(&buf, nil)))
+			ApplyMemoryLimit(tc.mb, slog.New(slog.NewTextHandler(&buf, nil)))
 			if got := debug.SetMemoryLimit(-1); got != tc.want {
-				t.Errorf("memory limit after applyMemoryLimit(%d) with GOMEMLIMIT=%q: %d, want %d", tc.mb, tc.gomemlimit, got, tc.want)
+				t.Errorf("memory limit after ApplyMemoryLimit(%d) with GOMEMLIMIT=%q: %d, want %d", tc.mb, tc.gomemlimit, got, tc.want)
 			}
 			if !strings.Contains(buf.String(), tc.log) {
 				t.Errorf("log %q does not contain %q", buf.String(), tc.log)
@@ -196,25 +149,25 @@ func TestProcsDecision(t *testing.T) {
 	}
 }
 
-// TestProcsApplied checks what applyProcs leaves in the runtime and logs.
+// TestProcsApplied checks what ApplyProcs leaves in the runtime and logs.
 func TestProcsApplied(t *testing.T) {
 	prev := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 	t.Setenv("GOMAXPROCS", "")
 	var buf bytes.Buffer
-	applyProcs(5, slog.New(slog.NewTextHandler(&buf, nil)))
+	ApplyProcs(5, slog.New(slog.NewTextHandler(&buf, nil)))
 	if got := runtime.GOMAXPROCS(0); got != 5 {
-		t.Errorf("GOMAXPROCS after applyProcs(5) = %d, want 5", got)
+		t.Errorf("GOMAXPROCS after ApplyProcs(5) = %d, want 5", got)
 	}
 	if !strings.Contains(buf.String(), "procs=5") || !strings.Contains(buf.String(), "source=gomaxprocs") {
 		t.Errorf("log %q does not give procs=5 source=gomaxprocs", buf.String())
 	}
 	for _, bad := range []string{"gomaxprocs: -1\n", "gomaxprocs: 5000\n"} {
 		o := DefaultOptions()
-		if err := loadConfig(&o, writeConfig(t, bad)); err != nil {
+		if err := LoadConfig(&o, writeConfig(t, bad)); err != nil {
 			t.Fatalf("%q: %v", bad, err)
 		}
-		if err := o.validate(); err == nil || !strings.Contains(err.Error(), "gomaxprocs: must be in [0, 1024]") {
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "gomaxprocs: must be in [0, 1024]") {
 			t.Errorf("%q: validate error %v, want the gomaxprocs range", bad, err)
 		}
 	}

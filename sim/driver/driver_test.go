@@ -1,4 +1,4 @@
-package main
+package driver
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,15 +16,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/internal/service"
 )
 
 // simServer starts the real service in-process with cmd/nextbest/demo.yaml, the
 // configuration `make demo` uses, on a fresh store.
 func simServer(t *testing.T) *testServer {
 	t.Helper()
-	return startServer(t, t.TempDir(), func(o *Options) {
+	return startServer(t, t.TempDir(), func(o *service.Options) {
 		dir := o.Data
-		if err := loadConfig(o, "demo.yaml"); err != nil {
+		if err := service.LoadConfig(o, "../../cmd/nextbest/demo.yaml"); err != nil {
 			t.Fatal(err)
 		}
 		o.Data, o.Demo, o.InsecureLocal, o.LogLevel = dir, true, true, "warn"
@@ -31,7 +35,7 @@ func simServer(t *testing.T) *testServer {
 
 // simulateOnce runs a small world against a fresh server and returns the printed report
 // and the result.
-func simulateOnce(t *testing.T, customers, days int, seed uint64) (string, *simResult) {
+func simulateOnce(t *testing.T, customers, days int, seed uint64) (string, *Result) {
 	t.Helper()
 	s := simServer(t)
 	defer s.stop()
@@ -40,16 +44,16 @@ func simulateOnce(t *testing.T, customers, days int, seed uint64) (string, *simR
 
 // simulateOn runs a small world against the server s and returns the printed report and
 // the result.
-func simulateOn(t *testing.T, s *testServer, customers, days int, seed uint64) (string, *simResult) {
+func simulateOn(t *testing.T, s *testServer, customers, days int, seed uint64) (string, *Result) {
 	t.Helper()
-	o := simOptions{addr: s.base, customers: customers, days: days, seed: seed, workers: 8, experiment: "simulation-" + strconv.FormatUint(seed, 10), progress: days}
+	o := Options{Addr: s.base, Customers: customers, Days: days, Seed: seed, Workers: 8, Experiment: "simulation-" + strconv.FormatUint(seed, 10), Progress: days}
 	var log bytes.Buffer
-	res, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", o.workers, &log), &log)
+	res, err := Run(context.Background(), o, NewClient(o.Addr, "", o.Workers, &log), &log)
 	if err != nil {
 		t.Fatalf("simulate: %v\n%s", err, log.String())
 	}
 	var out bytes.Buffer
-	writeSimReport(&out, res)
+	WriteReport(&out, res)
 	return out.String(), res
 }
 
@@ -109,8 +113,8 @@ func TestSimulateAgainOnOneServer(t *testing.T) {
 	defer s.stop()
 	var log bytes.Buffer
 	for i, n := range []int{200, 120} {
-		o := simOptions{addr: s.base, customers: n, days: 5, seed: 3, workers: 4, experiment: "simulation-3", progress: 5}
-		res, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", o.workers, &log), &log)
+		o := Options{Addr: s.base, Customers: n, Days: 5, Seed: 3, Workers: 4, Experiment: "simulation-3", Progress: 5}
+		res, err := Run(context.Background(), o, NewClient(o.Addr, "", o.Workers, &log), &log)
 		if err != nil {
 			t.Fatalf("run %d: %v\n%s", i+1, err, log.String())
 		}
@@ -138,14 +142,14 @@ func TestSimulateAgainOnOneServer(t *testing.T) {
 func TestSimulateRefusesSystemClock(t *testing.T) {
 	s := startServer(t, t.TempDir(), nil)
 	defer s.stop()
-	o := simOptions{addr: s.base, customers: 10, days: 1, seed: 1, workers: 2, experiment: "simulation-1", progress: 1}
+	o := Options{Addr: s.base, Customers: 10, Days: 1, Seed: 1, Workers: 2, Experiment: "simulation-1", Progress: 1}
 	var log bytes.Buffer
-	_, err := runSimulation(context.Background(), o, newSimClient(o.addr, "", 2, &log), &log)
+	_, err := Run(context.Background(), o, NewClient(o.Addr, "", 2, &log), &log)
 	if err == nil || !strings.Contains(err.Error(), "nextbest serve --config cmd/nextbest/demo.yaml") {
 		t.Fatalf("err = %v, want the manual-clock advice", err)
 	}
 	var out bytes.Buffer
-	if err := newSimClient(s.base, "", 1, &log).check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "system-clock" {
+	if err := NewClient(s.base, "", 1, &log).Check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "system-clock" {
 		t.Fatalf("check: %q, %v; want system-clock", out.String(), err)
 	}
 }
@@ -153,13 +157,13 @@ func TestSimulateRefusesSystemClock(t *testing.T) {
 // TestSimulateCheck: --check tells make demo whether to start a server.
 func TestSimulateCheck(t *testing.T) {
 	var out, log bytes.Buffer
-	if err := newSimClient("127.0.0.1:1", "", 1, &log).check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "none" {
+	if err := NewClient("127.0.0.1:1", "", 1, &log).Check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "none" {
 		t.Fatalf("nothing listening: %q, %v; want none", out.String(), err)
 	}
 	s := simServer(t)
 	defer s.stop()
 	out.Reset()
-	if err := newSimClient(s.base, "", 1, &log).check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "ready" {
+	if err := NewClient(s.base, "", 1, &log).Check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "ready" {
 		t.Fatalf("manual-clock server: %q, %v; want ready", out.String(), err)
 	}
 }
@@ -240,4 +244,47 @@ func TestSimulateSaysWhatTheDashboardsSay(t *testing.T) {
 		t.Errorf("headline %q on the page; the simulator says:\n%s", hm, report)
 	}
 	t.Logf("%d verdicts the same, %d conclusive", checked, conclusive)
+}
+
+// testServer is the service running in-process on 127.0.0.1:0.
+type testServer struct {
+	t      *testing.T
+	base   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServer runs the service over a store in dir with the defaults (demo off, keyless
+// on loopback, no scheduled jobs), changed by mutate, and waits until it is ready.
+func startServer(t *testing.T, dir string, mutate func(*service.Options)) *testServer {
+	t.Helper()
+	o := service.DefaultOptions()
+	o.Data, o.Demo, o.InsecureLocal, o.Schedule = dir, false, true, service.Schedule{}
+	if mutate != nil {
+		mutate(&o)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &testServer{t: t, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go func() { s.done <- service.Run(ctx, o, ln, log, io.Discard) }()
+	if err := NewClient(s.base, "", 1, io.Discard).WaitReady(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// stop shuts the server down as SIGTERM does and waits for it.
+func (s *testServer) stop() {
+	s.t.Helper()
+	s.cancel()
+	if err := <-s.done; err != nil {
+		s.t.Errorf("server: %v", err)
+	}
 }

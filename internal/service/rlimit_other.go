@@ -1,6 +1,6 @@
 //go:build !unix
 
-package main
+package service
 
 // openFileLimit reports that the open-file limit is unknown here.
 func openFileLimit() (int, bool) { return 0, false }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/procfs"
 )
 
 // TestMemoryReadCgroup reads cgroup v1 and v2 memory files from fake trees laid out as
@@ -56,7 +58,7 @@ func TestMemoryReadCgroup(t *testing.T) {
 		{"missing files", "0::/nowhere\n", ltCgroupMem{}, false},
 		{"empty", "", ltCgroupMem{}, false},
 	} {
-		got, ok := readCgroupMemory(root, []byte(tc.procCgroup))
+		got, ok := readCgroupMemory(root, cgroupsOf(t, tc.procCgroup))
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("%s: readCgroupMemory = %+v, %t; want %+v, %t", tc.name, got, ok, tc.want, tc.ok)
 		}
@@ -119,4 +121,30 @@ func TestMemoryReportSaysWhatItChecks(t *testing.T) {
 			t.Errorf("the report lacks %q; it is:\n%s", want, buf.String())
 		}
 	}
+}
+
+// cgroupsOf parses a /proc/PID/cgroup file's content with procfs, as procCgroupMemory
+// reads the real one: from a fake /proc with that file as process 1's.
+func cgroupsOf(t *testing.T, content string) []procfs.Cgroup {
+	t.Helper()
+	proc := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(proc, "1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proc, "1", "cgroup"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := procfs.NewFS(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := fs.Proc(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cgroups, err := p.Cgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cgroups
 }

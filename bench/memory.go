@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,6 +23,8 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/prometheus/procfs"
+	"golang.org/x/sync/errgroup"
 )
 
 // loadtest --memory: the resident memory of the real binary serving 1,000 full-covariance
@@ -106,14 +107,17 @@ type ltMemReport struct {
 	RestartFileMB       float64 `json:"restart_rss_file_mb,omitempty"`
 }
 
-func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Writer) error {
-	bin := o.Bin
-	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("loadtest: %w", err)
-		}
-		bin = exe
+// Memory runs the real binary (o.Bin) as a subprocess, or with o.Spawn the server
+// in-process, loads 1,000 full-covariance d = 64 actions and a million decisions, and
+// reports its resident memory: anonymous and file-backed apart.
+func Memory(ctx context.Context, o LoadtestOptions, stdout, stderr io.Writer) error {
+	o.Memory = true
+	if err := o.Validate(); err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	bin, err := nextbestBinary(o.Bin)
+	if err != nil {
+		return fmt.Errorf("memory: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "nextbest-memtest-")
 	if err != nil {
@@ -132,7 +136,7 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	if o.Spawn {
 		where = "in-process server (RSS includes the load generator)"
 	}
-	fmt.Fprintf(stdout, "nextbest loadtest --memory: %s on %s, %d CPUs (%s)\n", where, data, rep.CPUs, rep.CPUModel)
+	fmt.Fprintf(stdout, "nextbest-bench memory: %s on %s, %d CPUs (%s)\n", where, data, rep.CPUs, rep.CPUModel)
 
 	srv, err := launch("server.log")
 	if err != nil {
@@ -211,16 +215,14 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 	}()
 	load := t.load(o.Concurrency)
 	defer load.CloseIdleConnections()
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for wi := range o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			rng := rand.New(rand.NewPCG(o.Seed, uint64(wi)+0x3e3))
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
 				if i >= total {
-					return
+					return nil
 				}
 				res, err := load.Decide(ctx, memDecideRequest(rng, o.Customers, o.MemActions, o.Candidates))
 				if err != nil {
@@ -243,9 +245,10 @@ func runMemoryTest(ctx context.Context, o loadtestOptions, stdout, stderr io.Wri
 				}
 				fed.Add(1)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait() // failed requests are counted, not returned
 	close(loadDone)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -529,49 +532,6 @@ func (p *ltProcess) kill() {
 	}
 }
 
-// ltMemInfo is a process's resident memory in MB: in total (VmRSS), its peak (VmHWM), and
-// the anonymous (heap, stacks) and file-backed (mapped Badger tables and logs) parts of
-// VmRSS.
-type ltMemInfo struct{ rss, hwm, anon, file float64 }
-
-// procMemory reads VmRSS, VmHWM, RssAnon and RssFile from /proc/PID/status.
-func procMemory(pid int) (ltMemInfo, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return ltMemInfo{}, fmt.Errorf("loadtest: read memory of pid %d: %w", pid, err)
-	}
-	return parseProcStatus(raw), nil
-}
-
-func parseProcStatus(raw []byte) ltMemInfo {
-	var m ltMemInfo
-	for _, line := range strings.Split(string(raw), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) != 2 || f[1] != "kB" {
-			continue
-		}
-		kb, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "VmRSS":
-			m.rss = kb / 1024
-		case "VmHWM":
-			m.hwm = kb / 1024
-		case "RssAnon":
-			m.anon = kb / 1024
-		case "RssFile":
-			m.file = kb / 1024
-		}
-	}
-	return m
-}
-
 // fileMappings sums the clean and dirty resident pages of pid's file-backed mappings, in
 // MB, from /proc/PID/smaps.
 func fileMappings(pid int) (clean, dirty float64) {
@@ -614,32 +574,34 @@ type ltCgroupMem struct {
 }
 
 // procCgroupMemory reads the memory cgroup of pid from /sys/fs/cgroup; ok is false when
-// the cgroup has no limit of its own or cannot be read.
+// the cgroup has no limit of its own or cannot be read. procfs names the cgroup
+// (/proc/PID/cgroup); it has no reader of a cgroup's memory files, so readCgroupMemory
+// reads those.
 func procCgroupMemory(pid int) (m ltCgroupMem, ok bool) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return ltCgroupMem{}, false
 	}
-	return readCgroupMemory("/sys/fs/cgroup", raw)
+	cgroups, err := p.Cgroups()
+	if err != nil {
+		return ltCgroupMem{}, false
+	}
+	return readCgroupMemory("/sys/fs/cgroup", cgroups)
 }
 
-// readCgroupMemory reads, under root, the memory cgroup that a /proc/PID/cgroup file
-// names: cgroup v1's memory controller (memory.limit_in_bytes, memory.max_usage_in_bytes,
-// memory.failcnt, memory.oom_control) if it is mounted, else cgroup v2 (memory.max,
-// memory.peak, memory.events). Both charge a cgroup with its anonymous memory and the
-// page cache its processes brought in.
-func readCgroupMemory(root string, procCgroup []byte) (m ltCgroupMem, ok bool) {
+// readCgroupMemory reads, under root, the memory cgroup among cgroups (a process's, as
+// procfs reads /proc/PID/cgroup): cgroup v1's memory controller (memory.limit_in_bytes,
+// memory.max_usage_in_bytes, memory.failcnt, memory.oom_control) if it is mounted, else
+// cgroup v2 (memory.max, memory.peak, memory.events). Both charge a cgroup with its
+// anonymous memory and the page cache its processes brought in.
+func readCgroupMemory(root string, cgroups []procfs.Cgroup) (m ltCgroupMem, ok bool) {
 	v1, v2 := "", ""
-	for _, line := range strings.Split(string(procCgroup), "\n") {
-		f := strings.SplitN(line, ":", 3)
-		if len(f) != 3 {
-			continue
+	for _, c := range cgroups {
+		if slices.Contains(c.Controllers, "memory") {
+			v1 = c.Path
 		}
-		if slices.Contains(strings.Split(f[1], ","), "memory") {
-			v1 = f[2]
-		}
-		if f[0] == "0" && f[1] == "" {
-			v2 = f[2]
+		if c.HierarchyID == 0 && len(c.Controllers) == 0 {
+			v2 = c.Path
 		}
 	}
 	read := func(dir, name string) string {
@@ -727,4 +689,22 @@ func diskUsage(dir string) float64 {
 		return nil
 	})
 	return total
+}
+
+// nextbestBinary returns bin if given, else the nextbest binary beside this executable,
+// else the one on $PATH.
+func nextbestBinary(bin string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(exe), "nextbest"); exists(p) {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("nextbest")
+	if err != nil {
+		return "", errors.New("no nextbest binary beside this one or on $PATH: give --bin")
+	}
+	return p, nil
 }

@@ -1,11 +1,10 @@
-package main
+package bench
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,20 +27,22 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
+	"golang.org/x/sync/errgroup"
 )
 
-// loadtestOptions are the flags of `nextbest loadtest`.
-type loadtestOptions struct {
-	Addr        string
+// LoadtestOptions configure Loadtest and Memory (nextbest-bench loadtest and memory).
+type LoadtestOptions struct {
+	Addr        string // a running server, loopback only
 	Key         string // admin key for setup; the load uses a decide key made with it
-	Spawn       bool
+	Spawn       bool   // start the server in-process on a fresh temp store
 	Config      string // YAML config for the spawned server
 	Duration    time.Duration
 	Warmup      time.Duration
-	Concurrency int  // healthz and decide clients
-	FeedbackC   int  // feedback clients
-	FeedbackIDs int  // decisions to have in hand before the feedback phase
-	Newest      bool // feedback answers the newest decisions first
+	Concurrency int    // healthz and decide clients
+	FeedbackC   int    // feedback clients
+	FeedbackIDs int    // decisions to have in hand before the feedback phase
+	Order       string // which decisions feedback answers first: "oldest" or "newest"
 	Customers   int
 	Phases      []string
 	JSON        string
@@ -49,8 +50,8 @@ type loadtestOptions struct {
 	MemProfile  string
 	Seed        uint64
 
-	// --memory mode.
-	Memory        bool
+	// Memory only.
+	Memory        bool // set by Memory
 	Bin           string
 	Decisions     int
 	MemActions    int
@@ -58,6 +59,17 @@ type loadtestOptions struct {
 	FeedbackEvery int
 	Restart       bool
 }
+
+// DefaultLoadtestOptions returns the defaults of nextbest-bench loadtest and memory.
+func DefaultLoadtestOptions() LoadtestOptions {
+	return LoadtestOptions{
+		Duration: 10 * time.Second, Warmup: 2 * time.Second, Concurrency: 32, FeedbackC: 128, FeedbackIDs: 100_000,
+		Order: "oldest", Customers: 1000, Phases: []string{"healthz", "decide", "feedback"}, Seed: 1,
+		Decisions: 1_000_000, MemActions: 1000, Candidates: 5, FeedbackEvery: 10, Restart: true,
+	}
+}
+
+func (o *LoadtestOptions) newest() bool { return o.Order == "newest" }
 
 // The synthetic workload of the throughput phases: the issue's figures.
 const (
@@ -68,76 +80,17 @@ const (
 	ltTimeout       = 10 * time.Second // per request; keeps every loop bounded
 )
 
-const loadtestUsage = `nextbest loadtest: measure the HTTP ceiling, decide and durable feedback in one run
-
-Usage:
-  nextbest loadtest --spawn [flags]          start a server in-process on a fresh temp store
-  nextbest loadtest --addr HOST:PORT [flags] use a running server (loopback only); it gets
-                                             20 lt-* actions, lt-c* customers, decisions, feedback
-  nextbest loadtest --memory [flags]         run the real binary as a subprocess, load 1,000
-                                             full-covariance d=64 actions and 1,000,000 decisions,
-                                             and report its resident memory: anonymous and
-                                             file-backed apart (to run the server in a memory
-                                             cgroup, give --bin a wrapper: docs/configuration.md)
-
-Flags:
-`
-
-func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o loadtestOptions
-	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, loadtestUsage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.Addr, "addr", "", "address of a running server, e.g. 127.0.0.1:8080 (loopback only)")
-	fs.StringVar(&o.Key, "key", os.Getenv("NEXTBEST_KEY"), "--addr: an admin API key (default $NEXTBEST_KEY); the load runs with a decide key made from it and revoked after")
-	fs.BoolVar(&o.Spawn, "spawn", false, "start the server in-process on 127.0.0.1:0 with a fresh temp data dir, demo off")
-	fs.StringVar(&o.Config, "config", "", "YAML config for the spawned server (--spawn, --memory), e.g. store.sync_writes: false")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per phase")
-	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured time before each phase")
-	fs.IntVar(&o.Concurrency, "concurrency", 32, "concurrent clients for healthz and decide (and --memory)")
-	fs.IntVar(&o.FeedbackC, "feedback-concurrency", 128, "concurrent clients for feedback")
-	fs.IntVar(&o.FeedbackIDs, "feedback-decisions", 100_000, "before the feedback phase, decide (unmeasured) until this many decisions await feedback, so that the phase can run its whole duration")
-	order := fs.String("feedback-order", "oldest", "which decisions feedback answers first: oldest (most are older than the server's in-memory cache of 65,536, so each is read from the store, as feedback minutes later is) or newest (cache hits)")
-	fs.IntVar(&o.Customers, "customers", 1000, "customer profiles to create; decides pick one at random")
-	phases := fs.String("phases", "healthz,decide,feedback", "phases to run, in order (feedback needs decide)")
-	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
-	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured phases (--spawn: server and clients)")
-	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile (after a GC) at the end of the load (--spawn, --memory --spawn)")
-	fs.Uint64Var(&o.Seed, "seed", 1, "random seed of the workload")
-	fs.BoolVar(&o.Memory, "memory", false, "memory test: see above; with --spawn the server runs in-process (for --memprofile)")
-	fs.StringVar(&o.Bin, "bin", "", "--memory: nextbest binary to run (default: this executable)")
-	fs.IntVar(&o.Decisions, "decisions", 1_000_000, "--memory: decisions to log")
-	fs.IntVar(&o.MemActions, "actions", 1000, "--memory: actions, each with a full-covariance model")
-	fs.IntVar(&o.Candidates, "candidates", 5, "--memory: random candidate actions per decide")
-	fs.IntVar(&o.FeedbackEvery, "feedback-every", 10, "--memory: send feedback on every n-th decision")
-	fs.BoolVar(&o.Restart, "restart", true, "--memory: restart the server at the end and report its memory after loading")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("loadtest: unexpected argument %q", fs.Arg(0))
-	}
-	o.Phases = strings.Split(*phases, ",")
-	switch *order {
-	case "oldest":
-	case "newest":
-		o.Newest = true
-	default:
-		return fmt.Errorf("loadtest: --feedback-order: %q is not oldest or newest", *order)
-	}
-	if err := o.validate(); err != nil {
+// Loadtest measures the HTTP ceiling (healthz), decide and durable feedback in one run,
+// against a running server on loopback (Addr) or one started in-process (Spawn).
+func Loadtest(ctx context.Context, o LoadtestOptions, stdout, stderr io.Writer) error {
+	if err := o.Validate(); err != nil {
 		return fmt.Errorf("loadtest: %w", err)
-	}
-	if o.Memory {
-		return runMemoryTest(ctx, o, stdout, stderr)
 	}
 	return runLoadtest(ctx, o, stdout, stderr)
 }
 
-func (o *loadtestOptions) validate() error {
+// Validate checks the options; the error names the flag.
+func (o *LoadtestOptions) Validate() error {
 	modes := 0
 	for _, on := range []bool{o.Addr != "", o.Spawn && !o.Memory, o.Memory} {
 		if on {
@@ -172,6 +125,9 @@ func (o *loadtestOptions) validate() error {
 	}
 	if o.Customers < 1 || o.Customers > 1_000_000 {
 		return errors.New("--customers: must be in [1, 1000000]")
+	}
+	if o.Order != "oldest" && o.Order != "newest" {
+		return fmt.Errorf("--feedback-order: %q is not oldest or newest", o.Order)
 	}
 	seen := map[string]bool{}
 	for _, p := range o.Phases {
@@ -262,7 +218,7 @@ type loadtestReport struct {
 	DecideOfCeiling float64 `json:"decide_percent_of_ceiling,omitempty"`
 }
 
-func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Writer) (err error) {
+func runLoadtest(ctx context.Context, o LoadtestOptions, stdout, stderr io.Writer) (err error) {
 	base, admin := "http://"+o.Addr, o.Key
 	if o.Spawn {
 		dir, err := os.MkdirTemp("", "nextbest-loadtest-")
@@ -288,7 +244,7 @@ func runLoadtest(ctx context.Context, o loadtestOptions, stdout, stderr io.Write
 	defer t.close(context.WithoutCancel(ctx))
 	rep := loadtestReport{
 		Started: time.Now().UTC(), Target: base, Spawned: o.Spawn, CPUs: runtime.NumCPU(), CPUModel: cpuModel(),
-		GoVersion: runtime.Version(), LoadAvg: loadAvg(), FeedbackOrder: map[bool]string{false: "oldest", true: "newest"}[o.Newest], Actions: ltActions, ContextFields: ltContextFields, Customers: o.Customers,
+		GoVersion: runtime.Version(), LoadAvg: loadAvg(), FeedbackOrder: o.Order, Actions: ltActions, ContextFields: ltContextFields, Customers: o.Customers,
 	}
 	fmt.Fprintf(stdout, "nextbest loadtest against %s (spawned in-process: %t), %d CPUs (%s), GOMAXPROCS %d, load average %s\n",
 		base, o.Spawn, rep.CPUs, rep.CPUModel, runtime.GOMAXPROCS(0), rep.LoadAvg)
@@ -404,15 +360,15 @@ func (s *ltSpawned) kill()            { s.stop() }
 // spawnInProcess runs serve on 127.0.0.1:0 over the store in dir, with the default
 // options (or those of config) and the demo catalog off, and waits until it is ready.
 func spawnInProcess(ctx context.Context, config, dir string, stderr io.Writer) (*ltSpawned, error) {
-	o := DefaultOptions()
+	o := service.DefaultOptions()
 	if config != "" {
-		if err := loadConfig(&o, config); err != nil {
+		if err := service.LoadConfig(&o, config); err != nil {
 			return nil, err
 		}
 	}
 	o.Data = dir
 	o.Demo = false
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("loadtest: config: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -422,7 +378,7 @@ func spawnInProcess(ctx context.Context, config, dir string, stderr io.Writer) (
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &ltSpawned{base: "http://" + ln.Addr().String(), out: new(ltBuffer), cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- serve(sctx, o, ln, log, s.out) }()
+	go func() { s.done <- service.Run(sctx, o, ln, log, s.out) }()
 	if err := waitReady(ctx, s.base, s.done); err != nil {
 		s.stop()
 		return nil, err
@@ -582,20 +538,18 @@ func ltRunPhase(ctx context.Context, name string, clients int, t *ltTarget, seed
 	start := time.Now()
 	measureFrom := start.Add(warmup)
 	until := measureFrom.Add(duration)
-	lats := make([][]time.Duration, clients)
+	lats := make([]*latencies, clients)
 	errs := make([]int64, clients)
 	var firstErr atomic.Pointer[string]
 	var stopped atomic.Bool
 	var last atomic.Int64 // unix ns when the last measured request finished
 	cpuStart := make(chan cpuSample, 1)
 	cpuTimer := time.AfterFunc(time.Until(measureFrom), func() { cpuStart <- readCPU() })
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			w := &ltWorker{c: c, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
-			lat := make([]time.Duration, 0, 4096)
+			lat := newLatencies()
 			for ctx.Err() == nil && !stopped.Load() {
 				t0 := time.Now()
 				if !t0.Before(until) {
@@ -617,7 +571,7 @@ func ltRunPhase(ctx context.Context, name string, clients int, t *ltTarget, seed
 						firstErr.CompareAndSwap(nil, &msg)
 					}
 				} else {
-					lat = append(lat, t1.Sub(t0))
+					lat.record(t1.Sub(t0))
 				}
 				for {
 					l := last.Load()
@@ -630,9 +584,10 @@ func ltRunPhase(ctx context.Context, name string, clients int, t *ltTarget, seed
 			if finish != nil {
 				finish(w)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait() // the workers return no errors: they count them
 	cpuTimer.Stop()
 	end := time.Unix(0, last.Load())
 	res := ltPhaseResult{Phase: name, Concurrency: clients}
@@ -646,14 +601,14 @@ func ltRunPhase(ctx context.Context, name string, clients int, t *ltTarget, seed
 	if last.Load() == 0 {
 		end = measureFrom
 	}
-	var all []time.Duration
+	all := newLatencies()
 	for i := range lats {
-		all = append(all, lats[i]...)
+		all.merge(lats[i])
 		res.Errors += errs[i]
 	}
-	res.Requests = int64(len(all)) + res.Errors
+	res.Requests = all.count() + res.Errors
 	if res.Requests > 0 && cpu0.total > 0 {
-		res.CPUPerRequest = (cpu1.self - cpu0.self) * clockTick / float64(res.Requests)
+		res.CPUPerRequest = (cpu1.self - cpu0.self) * 1e6 / float64(res.Requests)
 	}
 	res.Seconds = end.Sub(measureFrom).Seconds()
 	fillStats(&res, all)
@@ -674,36 +629,19 @@ func ltRunPhase(ctx context.Context, name string, clients int, t *ltTarget, seed
 }
 
 // fillStats sets the rate and latency percentiles of r from the successful requests'
-// latencies (which it sorts): req/s counts successful requests only, and so do the
-// percentiles.
-func fillStats(r *ltPhaseResult, lats []time.Duration) {
+// latencies: req/s counts successful requests only, and so do the percentiles.
+func fillStats(r *ltPhaseResult, lats *latencies) {
 	if r.Seconds > 0 {
-		r.RPS = float64(len(lats)) / r.Seconds
+		r.RPS = float64(lats.count()) / r.Seconds
 	}
-	slices.Sort(lats)
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	r.P50 = ms(percentile(lats, 50))
-	r.P90 = ms(percentile(lats, 90))
-	r.P99 = ms(percentile(lats, 99))
-	if len(lats) > 0 {
-		r.Max = ms(lats[len(lats)-1])
-	}
+	r.P50 = ms(lats.quantile(0.50))
+	r.P90 = ms(lats.quantile(0.90))
+	r.P99 = ms(lats.quantile(0.99))
+	r.Max = ms(lats.max())
 }
 
-// percentile returns the p-th percentile (0 < p <= 100) of sorted by the nearest-rank
-// method: the smallest value with at least p% of the values at or below it, that is
-// sorted[ceil(p/100*n)-1]. It returns 0 for no values.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	n := len(sorted)
-	if n == 0 {
-		return 0
-	}
-	r := int(math.Ceil(p / 100 * float64(n)))
-	r = min(max(r, 1), n)
-	return sorted[r-1]
-}
-
-func runHealthz(ctx context.Context, o loadtestOptions, t *ltTarget, stdout io.Writer) ltPhaseResult {
+func runHealthz(ctx context.Context, o LoadtestOptions, t *ltTarget, stdout io.Writer) ltPhaseResult {
 	return ltRunPhase(ctx, "healthz", o.Concurrency, t, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
 		_, err := w.c.Healthz(ctx)
 		return false, err
@@ -758,7 +696,7 @@ func (p *ltDecisionPool) take(newest bool) (ltOffered, bool) {
 	return p.ids[i], true
 }
 
-func runDecide(ctx context.Context, o loadtestOptions, t *ltTarget, reqs []wire.DecideRequest, pool *ltDecisionPool, stdout io.Writer) ltPhaseResult {
+func runDecide(ctx context.Context, o LoadtestOptions, t *ltTarget, reqs []wire.DecideRequest, pool *ltDecisionPool, stdout io.Writer) ltPhaseResult {
 	var decided atomic.Int64
 	res := ltRunPhase(ctx, "decide", o.Concurrency, t, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
 		res, err := w.c.Decide(ctx, reqs[w.rng.IntN(len(reqs))])
@@ -779,7 +717,7 @@ func runDecide(ctx context.Context, o loadtestOptions, t *ltTarget, reqs []wire.
 
 // prepareFeedback decides, unmeasured, until the pool holds o.FeedbackIDs decisions, for
 // at most five minutes.
-func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, reqs []wire.DecideRequest, pool *ltDecisionPool, stdout io.Writer) {
+func prepareFeedback(ctx context.Context, o LoadtestOptions, t *ltTarget, reqs []wire.DecideRequest, pool *ltDecisionPool, stdout io.Writer) {
 	need := o.FeedbackIDs - pool.len()
 	if need <= 0 {
 		return
@@ -791,11 +729,9 @@ func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, reqs [
 	defer c.CloseIdleConnections()
 	var left atomic.Int64
 	left.Store(int64(need))
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for i := range o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			w := &ltWorker{c: c, rng: rand.New(rand.NewPCG(o.Seed+1, uint64(i)))}
 			for ctx.Err() == nil && left.Load() > 0 && time.Now().Before(deadline) {
 				res, err := w.c.Decide(ctx, reqs[w.rng.IntN(len(reqs))])
@@ -805,19 +741,20 @@ func prepareFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, reqs [
 				}
 			}
 			pool.add(w.ids)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait() // failed decides are retried until the deadline, not returned
 	fmt.Fprintf(stdout, " %d in hand after %.1fs\n", pool.len(), time.Since(start).Seconds())
 }
 
 // feedbackOutcomes are drawn uniformly: 20% positive (accepted, clicked).
 var feedbackOutcomes = []engine.Outcome{engine.Accepted, engine.Clicked, engine.Ignored, engine.Ignored, engine.Ignored, engine.Ignored, engine.Ignored, engine.Rejected, engine.Rejected, engine.Rejected}
 
-func runFeedback(ctx context.Context, o loadtestOptions, t *ltTarget, pool *ltDecisionPool, stdout io.Writer) ltPhaseResult {
+func runFeedback(ctx context.Context, o LoadtestOptions, t *ltTarget, pool *ltDecisionPool, stdout io.Writer) ltPhaseResult {
 	pool.sort()
 	res := ltRunPhase(ctx, "feedback", o.FeedbackC, t, o.Seed, o.Warmup, o.Duration, func(ctx context.Context, w *ltWorker) (bool, error) {
-		d, ok := pool.take(o.Newest)
+		d, ok := pool.take(o.newest())
 		if !ok {
 			return true, nil
 		}
@@ -850,9 +787,6 @@ func ltWriteJSON(path string, v any) error {
 	return nil
 }
 
-// clockTick is the length of one /proc clock tick (USER_HZ, 100 on Linux) in microseconds.
-const clockTick = 1e6 / 100
-
 // writeHeapProfile writes this process's heap profile after a garbage collection.
 func writeHeapProfile(path string) error {
 	f, err := os.Create(path)
@@ -865,70 +799,6 @@ func writeHeapProfile(path string) error {
 		return fmt.Errorf("loadtest: heap profile: %w", err)
 	}
 	return f.Close()
-}
-
-// cpuSample is the machine's and this process's CPU time so far, in clock ticks.
-type cpuSample struct{ total, idle, self float64 }
-
-// readCPU reads /proc/stat and /proc/self/stat; it returns zeros where they are missing.
-func readCPU() cpuSample {
-	var c cpuSample
-	if raw, err := os.ReadFile("/proc/stat"); err == nil {
-		line, _, _ := strings.Cut(string(raw), "\n")
-		f := strings.Fields(line)
-		for i := 1; i < len(f) && i <= 8; i++ { // user nice system idle iowait irq softirq steal
-			v, _ := strconv.ParseFloat(f[i], 64)
-			c.total += v
-			if i == 4 || i == 5 {
-				c.idle += v
-			}
-		}
-	}
-	if raw, err := os.ReadFile("/proc/self/stat"); err == nil {
-		// The command name may hold spaces; the fields after it start at ") ".
-		if _, rest, ok := strings.Cut(string(raw), ") "); ok {
-			f := strings.Fields(rest)
-			if len(f) > 12 {
-				u, _ := strconv.ParseFloat(f[11], 64) // utime, field 14
-				s, _ := strconv.ParseFloat(f[12], 64) // stime, field 15
-				c.self = u + s
-			}
-		}
-	}
-	return c
-}
-
-// usage returns the percentage of all CPUs busy between c and later, and used by this
-// process.
-func (c cpuSample) usage(later cpuSample) (busy, self float64) {
-	dt := later.total - c.total
-	if c.total == 0 || dt <= 0 {
-		return 0, 0
-	}
-	return 100 * (dt - (later.idle - c.idle)) / dt, min(100, 100*(later.self-c.self)/dt)
-}
-
-// loadAvg returns the first three fields of /proc/loadavg.
-func loadAvg() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(raw))
-	return strings.Join(f[:min(3, len(f))], " ")
-}
-
-// cpuModel returns the first "model name" of /proc/cpuinfo, or runtime.GOARCH.
-func cpuModel() string {
-	raw, err := os.ReadFile("/proc/cpuinfo")
-	if err == nil {
-		for _, line := range strings.Split(string(raw), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				return strings.TrimSpace(v)
-			}
-		}
-	}
-	return runtime.GOARCH
 }
 
 // ---- the throughput workload ----
@@ -1015,29 +885,19 @@ func decideRequests(rng *rand.Rand, customers int, candidates []engine.ActionID)
 	return out
 }
 
-// ltParallel calls fn(0..n-1) from k goroutines and returns the first error.
+// ltParallel calls fn(0..n-1) from k goroutines and returns the first error; after an
+// error no further call starts.
 func ltParallel(ctx context.Context, k, n int, fn func(i int) error) error {
-	var next atomic.Int64
-	var first atomic.Pointer[error]
-	var wg sync.WaitGroup
-	for range k {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil && first.Load() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := fn(i); err != nil {
-					first.CompareAndSwap(nil, &err)
-				}
-			}
-		}()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(k)
+	for i := range n {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return fn(i) })
 	}
-	wg.Wait()
-	if p := first.Load(); p != nil {
-		return *p
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }

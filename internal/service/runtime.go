@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"log/slog"
@@ -10,32 +10,32 @@ import (
 
 // Where the Go runtime's soft memory limit comes from (logged at start).
 const (
-	limitFromEnv    = "GOMEMLIMIT"      // the environment; the runtime applied it at start
-	limitFromConfig = "memory_limit_mb" // the config file (or its default)
-	limitNone       = "none"            // memory_limit_mb: 0 and no GOMEMLIMIT
+	LimitFromEnv    = "GOMEMLIMIT"      // the environment; the runtime applied it at start
+	LimitFromConfig = "memory_limit_mb" // the config file (or its default)
+	LimitNone       = "none"            // memory_limit_mb: 0 and no GOMEMLIMIT
 )
 
-// memoryLimit decides the Go runtime's soft memory limit from the memory_limit_mb option
+// MemoryLimit decides the Go runtime's soft memory limit from the memory_limit_mb option
 // and the GOMEMLIMIT environment variable. A non-empty GOMEMLIMIT wins: the runtime has
 // already applied it, so bytes is 0 (leave the runtime's limit). Otherwise the limit is mb
 // MiB, and mb = 0 means no limit (bytes 0).
-func memoryLimit(mb int64, gomemlimit string) (bytes int64, source string) {
+func MemoryLimit(mb int64, gomemlimit string) (bytes int64, source string) {
 	switch {
 	case gomemlimit != "":
-		return 0, limitFromEnv
+		return 0, LimitFromEnv
 	case mb > 0:
-		return mb << 20, limitFromConfig
+		return mb << 20, LimitFromConfig
 	default:
-		return 0, limitNone
+		return 0, LimitNone
 	}
 }
 
-// applyMemoryLimit sets the Go runtime's soft memory limit (runtime/debug.SetMemoryLimit)
+// ApplyMemoryLimit sets the Go runtime's soft memory limit (runtime/debug.SetMemoryLimit)
 // as memoryLimit decides, and logs the limit in force and where it comes from. With a
 // limit the garbage collector runs more often as the heap nears it, instead of letting
 // the heap grow to twice what is live (GOGC=100); docs/configuration.md has the budget.
-func applyMemoryLimit(mb int64, log *slog.Logger) {
-	bytes, source := memoryLimit(mb, os.Getenv("GOMEMLIMIT"))
+func ApplyMemoryLimit(mb int64, log *slog.Logger) {
+	bytes, source := MemoryLimit(mb, os.Getenv("GOMEMLIMIT"))
 	if bytes > 0 {
 		debug.SetMemoryLimit(bytes)
 	}
@@ -63,7 +63,7 @@ func procs(option int, env string, def int) (n int, source string) {
 	}
 }
 
-// applyProcs sets GOMAXPROCS as procs decides and logs it.
+// ApplyProcs sets GOMAXPROCS as procs decides and logs it.
 //
 // Why more than the CPUs: Badger writes its value log, write-ahead logs and tables through
 // memory-mapped files, and a write to a mapped page can fault and wait in the kernel, for
@@ -75,7 +75,7 @@ func procs(option int, env string, def int) (n int, source string) {
 // (docs/benchmarks.md, issue 4): at 80% load decide's p99 at the client fell from 16-35
 // ms per window with 2 Ps to 7-11 ms with 8, while the server's own histogram of the
 // handler stayed in the low milliseconds: the stalls were outside the handlers.
-func applyProcs(option int, log *slog.Logger) {
+func ApplyProcs(option int, log *slog.Logger) {
 	n, source := procs(option, os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0))
 	if n > 0 {
 		runtime.GOMAXPROCS(n)

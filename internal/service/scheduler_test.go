@@ -1,12 +1,14 @@
-package main
+package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,4 +121,22 @@ func TestSchedulerAfterLastRun(t *testing.T) {
 	if want := []string{"hourly @ 2026-11-02T02:00:00Z"}; !slices.Equal(got, want) {
 		t.Errorf("ran %q, want %q: the 01:00 run had run", got, want)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

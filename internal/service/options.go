@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"bytes"
@@ -44,7 +44,7 @@ type Options struct {
 	MemoryLimitMB int64 `yaml:"memory_limit_mb"`
 	// GoMaxProcs is how many goroutines run Go code at once (runtime.GOMAXPROCS); 0 means
 	// procsPerCPU times the runtime's default (the CPUs the process may use), and a
-	// GOMAXPROCS environment variable wins over it. See applyProcs for why more than the
+	// GOMAXPROCS environment variable wins over it. See ApplyProcs for why more than the
 	// CPUs.
 	GoMaxProcs int `yaml:"gomaxprocs"`
 
@@ -53,6 +53,10 @@ type Options struct {
 	HTTP       HTTPOptions      `yaml:"http"`
 	Schedule   Schedule         `yaml:"schedule"`
 	Dashboards DashboardOptions `yaml:"dashboards"`
+
+	// Version is the running binary's version, shown at start and in /metrics; the
+	// binary sets it, not the config file.
+	Version string `yaml:"-"`
 }
 
 // DashboardOptions configures the web pages.
@@ -155,8 +159,8 @@ func DefaultOptions() Options {
 	}
 }
 
-// loadConfig overlays a YAML file on o. Unknown keys are an error that names them.
-func loadConfig(o *Options, path string) error {
+// LoadConfig overlays a YAML file on o. Unknown keys are an error that names them.
+func LoadConfig(o *Options, path string) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
@@ -224,7 +228,8 @@ func (o *Options) apiOptions(log *slog.Logger, m *api.Metrics) api.Options {
 	return ao
 }
 
-func (o *Options) validate() error {
+// Validate checks the options as serve would use them.
+func (o *Options) Validate() error {
 	if o.Data == "" {
 		return fmt.Errorf("data: a directory is required")
 	}
@@ -295,7 +300,8 @@ func (o *Options) validate() error {
 	return o.Engine.Validate()
 }
 
-func newLogger(level string, w *os.File) (*slog.Logger, error) {
+// NewLogger returns a text logger to w at level (debug, info, warn or error).
+func NewLogger(level string, w *os.File) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log_level: %q is not debug, info, warn or error", level)

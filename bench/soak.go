@@ -1,10 +1,9 @@
-package main
+package bench
 
 import (
 	"bytes"
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -22,68 +21,71 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"golang.org/x/sync/errgroup"
 )
 
-const soakUsage = `Usage:
-  nextbest soak [--duration 60s] [--fraction 0.8] [--p99 10ms] [--feedback-p99 100ms]
-  nextbest soak --rate 2000 [--duration 60s] ...
+// SoakOptions configure Soak (nextbest-bench soak).
+type SoakOptions struct {
+	Duration       time.Duration // length of the soak
+	Fraction       float64       // share of the probed maximum rate to hold
+	Rate           float64       // pairs/s to hold instead (no probe)
+	P99            time.Duration // decide's p99 target per window
+	FeedbackP99    time.Duration // durable feedback's p99 target per window
+	RSSGrowth      float64       // largest allowed growth of anonymous memory over the second half
+	Probe          time.Duration // length of the maximum-rate probe
+	Concurrency    int           // clients in the probe
+	InFlight       int           // the most pairs in flight during the soak
+	Bin            string        // nextbest binary; default: beside this executable, else $PATH
+	Config         string        // YAML config for the server
+	Data           string        // store directory, kept afterwards; must not exist yet
+	ServerProfiles string        // directory for the server's CPU profile of each window
+}
 
-Runs the real binary as a subprocess on a fresh store (loopback only), measures the
-maximum rate of decide+feedback pairs with a closed loop (--probe; the maximum is the
-rate over its second half, once the store has grown past its first seconds), then drives
-an open loop at --fraction of that rate (or at --rate, without a probe) for --duration:
-a pair is sent every 1/rate whether or not earlier ones have been answered, up to
---in-flight pending (a pair due beyond that is counted, not sent). It reports per
-10-second window the achieved rate, the p50 and p99 latency of decide and of durable
-feedback, and the server's resident memory: in total (VmRSS), anonymous (Go heap and
-stacks, held under memory_limit_mb) and file-backed (Badger's mapped files: page cache
-that grows with the store and that the kernel reclaims under pressure). It fails (exit
-2) if decide's p99 exceeds --p99 or feedback's exceeds --feedback-p99 in any window, or
-if anonymous memory grows more than --rss-growth over the second half of the soak (from
-the middle window to the last: in the first half the caches fill up to their sizes).
-docs/benchmarks.md has the figures.
-`
+// DefaultSoakOptions returns the defaults of nextbest-bench soak.
+func DefaultSoakOptions() SoakOptions {
+	return SoakOptions{Duration: 60 * time.Second, Fraction: 0.8, P99: 10 * time.Millisecond, FeedbackP99: 100 * time.Millisecond,
+		RSSGrowth: 0.25, Probe: 20 * time.Second, Concurrency: 32, InFlight: 256}
+}
 
-func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, soakUsage); fs.PrintDefaults() }
-	duration := fs.Duration("duration", 60*time.Second, "length of the soak")
-	fraction := fs.Float64("fraction", 0.8, "share of the measured maximum rate to hold")
-	fixedRate := fs.Float64("rate", 0, "pairs/s to hold instead of --fraction of a probed maximum (no probe)")
-	p99Target := fs.Duration("p99", 10*time.Millisecond, "decide's p99 latency target per window (issue 3's)")
-	fbP99Target := fs.Duration("feedback-p99", 100*time.Millisecond, "durable feedback's p99 latency target per window")
-	rssGrowth := fs.Float64("rss-growth", 0.25, "largest allowed growth of anonymous memory over the soak's second half (middle window to last), as a fraction")
-	probe := fs.Duration("probe", 20*time.Second, "length of the maximum-rate probe (the maximum is its second half's rate)")
-	workers := fs.Int("concurrency", 32, "clients in the probe")
-	inflight := fs.Int("in-flight", 256, "the most pairs in flight during the soak; a pair due when that many are in flight is not sent, and counted")
-	bin := fs.String("bin", "", "nextbest binary (default: this executable)")
-	config := fs.String("config", "", "YAML config for the server (default: none, the defaults)")
-	keep := fs.String("data", "", "store directory for the server, kept afterwards for nextbest du (default: a temporary one, removed); must not exist yet")
-	profiles := fs.String("server-profiles", "", "directory to write the server's CPU profile of each soak window to (cpu-window-N.pprof, from the admin-only /v1/admin/debug/pprof/profile)")
-	if err := fs.Parse(args); err != nil {
+// Validate checks the options; the error names the flag.
+func (o SoakOptions) Validate() error {
+	switch {
+	case o.Fraction <= 0 || o.Fraction > 1:
+		return fmt.Errorf("soak: --fraction must be in (0, 1], got %v", o.Fraction)
+	case o.Duration < 20*time.Second:
+		return fmt.Errorf("soak: --duration must be at least 20s (two 10 s windows), got %v", o.Duration)
+	case o.Rate < 0:
+		return fmt.Errorf("soak: --rate must not be negative, got %v", o.Rate)
+	case o.InFlight < 1:
+		return fmt.Errorf("soak: --in-flight must be at least 1, got %d", o.InFlight)
+	case o.Concurrency < 1:
+		return fmt.Errorf("soak: --concurrency must be at least 1, got %d", o.Concurrency)
+	case o.Data != "" && exists(o.Data):
+		return fmt.Errorf("soak: --data %s already exists; the soak needs a fresh store", o.Data)
+	}
+	return nil
+}
+
+// Soak runs the real binary as a subprocess on a fresh store (loopback only), measures
+// the maximum rate of decide+feedback pairs with a closed loop (the probe; the maximum is
+// the rate over its second half, once the store has grown past its first seconds), then
+// drives an open loop at Fraction of that rate (or at Rate, without a probe) for
+// Duration: a pair is sent every 1/rate whether or not earlier ones have been answered, up
+// to InFlight pending (a pair due beyond that is counted, not sent). It reports per
+// 10-second window the achieved rate, the p50 and p99 latency of decide and of durable
+// feedback, and the server's resident memory: in total (VmRSS), anonymous (Go heap and
+// stacks, held under memory_limit_mb) and file-backed (Badger's mapped files: page cache
+// that grows with the store and that the kernel reclaims under pressure). It fails if
+// decide's p99 exceeds P99 or feedback's exceeds FeedbackP99 in any window, or if
+// anonymous memory grows more than RSSGrowth over the second half of the soak (from the
+// middle window to the last: in the first half the caches fill up to their sizes).
+func Soak(ctx context.Context, o SoakOptions, stdout, stderr io.Writer) error {
+	if err := o.Validate(); err != nil {
 		return err
 	}
-	switch {
-	case *fraction <= 0 || *fraction > 1:
-		return fmt.Errorf("soak: --fraction must be in (0, 1], got %v", *fraction)
-	case *duration < 20*time.Second:
-		return fmt.Errorf("soak: --duration must be at least 20s (two 10 s windows), got %v", *duration)
-	case *fixedRate < 0:
-		return fmt.Errorf("soak: --rate must not be negative, got %v", *fixedRate)
-	case *inflight < 1:
-		return fmt.Errorf("soak: --in-flight must be at least 1, got %d", *inflight)
-	case *workers < 1:
-		return fmt.Errorf("soak: --concurrency must be at least 1, got %d", *workers)
-	case *keep != "" && exists(*keep):
-		return fmt.Errorf("soak: --data %s already exists; the soak needs a fresh store", *keep)
-	}
-	exe := *bin
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return err
-		}
+	exe, err := nextbestBinary(o.Bin)
+	if err != nil {
+		return fmt.Errorf("soak: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "nextbest-soak-")
 	if err != nil {
@@ -91,12 +93,12 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer os.RemoveAll(dir)
 	data := filepath.Join(dir, "data")
-	if *keep != "" {
-		data = *keep
+	if o.Data != "" {
+		data = o.Data
 	}
 	// The real binary with its defaults (keys on, memory_limit_mb), as loadtest --memory
 	// runs it; its log goes to a file named in any start-up error.
-	srv, err := startProcess(ctx, exe, data, *config, filepath.Join(dir, "server.log"))
+	srv, err := startProcess(ctx, exe, data, o.Config, filepath.Join(dir, "server.log"))
 	if err != nil {
 		return fmt.Errorf("soak: %w", err)
 	}
@@ -107,7 +109,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	admin := t.admin
 	defer admin.CloseIdleConnections()
-	load := t.load(2 * max(*workers, *inflight))
+	load := t.load(2 * max(o.Concurrency, o.InFlight))
 	defer load.CloseIdleConnections()
 	// The workload: 20 actions; decide with a 30-field context, then feedback on it.
 	for i := range 20 {
@@ -139,28 +141,31 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return decide, time.Since(start), err
 	}
 
-	rate := *fixedRate
+	rate := o.Rate
 	if rate > 0 {
-		fmt.Fprintf(stdout, "soaking at the given rate: %.0f pairs/s for %s (no probe)\n", rate, *duration)
+		fmt.Fprintf(stdout, "soaking at the given rate: %.0f pairs/s for %s (no probe)\n", rate, o.Duration)
 	} else {
-		fmt.Fprintf(stderr, "probing the maximum rate for %s with %d clients...\n", *probe, *workers)
-		firstRate, maxRate, err := soakProbe(ctx, *workers, *probe, pair)
+		fmt.Fprintf(stderr, "probing the maximum rate for %s with %d clients...\n", o.Probe, o.Concurrency)
+		firstRate, maxRate, err := soakProbe(ctx, o.Concurrency, o.Probe, pair)
 		if err != nil {
 			return err
 		}
-		rate = *fraction * maxRate
-		fmt.Fprintf(stdout, "maximum: %.0f decide+feedback pairs/s (%.0f requests/s) over the probe's second half (first half: %.0f pairs/s); soaking at %.0f%%: %.0f pairs/s for %s\n", maxRate, 2*maxRate, firstRate, 100**fraction, rate, *duration)
+		rate = o.Fraction * maxRate
+		fmt.Fprintf(stdout, "maximum: %.0f decide+feedback pairs/s (%.0f requests/s) over the probe's second half (first half: %.0f pairs/s); soaking at %.0f%%: %.0f pairs/s for %s\n", maxRate, 2*maxRate, firstRate, 100*o.Fraction, rate, o.Duration)
 	}
 
 	// Soak: open loop, one pair every 1/rate, at most --in-flight pending.
 	type window struct {
-		lat, fb []time.Duration // decide and feedback latencies
+		lat, fb *latencies // decide and feedback latencies
 		n       int
 		err     int
 	}
 	var mu sync.Mutex
-	windows := make([]window, int(duration.Seconds()/10))
-	sem := make(chan struct{}, *inflight)
+	windows := make([]window, int(o.Duration.Seconds()/10))
+	for w := range windows {
+		windows[w].lat, windows[w].fb = newLatencies(), newLatencies()
+	}
+	sem := make(chan struct{}, o.InFlight)
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
 	var skipped atomic.Int64
@@ -193,14 +198,14 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}()
 	profiled := make(chan error, 1)
-	if *profiles != "" {
-		go func() { profiled <- soakProfiles(sampleCtx, admin, *profiles, len(windows)) }()
+	if o.ServerProfiles != "" {
+		go func() { profiled <- soakProfiles(sampleCtx, admin, o.ServerProfiles, len(windows)) }()
 	} else {
 		profiled <- nil
 	}
 	next := start
 	rng := rand.New(rand.NewPCG(99, 1))
-	for i := 0; time.Since(start) < *duration; i++ {
+	for i := 0; time.Since(start) < o.Duration; i++ {
 		if d := time.Until(next); d > 0 {
 			time.Sleep(d)
 		}
@@ -224,16 +229,16 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err != nil {
 				windows[w].err++
 			} else {
-				windows[w].lat = append(windows[w].lat, lat)
+				windows[w].lat.record(lat)
 				if fb > 0 {
-					windows[w].fb = append(windows[w].fb, fb)
+					windows[w].fb.record(fb)
 				}
 				windows[w].n++
 			}
 			mu.Unlock()
 		}()
 	}
-	for range *inflight {
+	for range o.InFlight {
 		sem <- struct{}{}
 	}
 	stopSampler()
@@ -254,8 +259,8 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	failed := []string{}
 	var anon []float64
 	for w := range windows {
-		dp50, dp99 := quantiles(windows[w].lat)
-		fp50, fp99 := quantiles(windows[w].fb)
+		dp50, dp99 := windows[w].lat.quantile(0.50), windows[w].lat.quantile(0.99)
+		fp50, fp99 := windows[w].fb.quantile(0.50), windows[w].fb.quantile(0.99)
 		var m ltMemInfo
 		if k := (w+1)*10 - 1; k < len(memSeries) {
 			m = memSeries[k]
@@ -271,17 +276,17 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}
 		fmt.Fprintf(stdout, "%3d-%3ds %8.0f %11s %10s %11s %11s %10s %7d %8.0f %6.0f %6.0f\n", w*10, w*10+10, float64(windows[w].n)/10, r(dp50), r(dp99), server, r(fp50), r(fp99), windows[w].err, m.rss, m.anon, m.file)
-		if dp99 > *p99Target {
-			failed = append(failed, fmt.Sprintf("window %d: decide p99 %s over %s", w, r(dp99), *p99Target))
+		if dp99 > o.P99 {
+			failed = append(failed, fmt.Sprintf("window %d: decide p99 %s over %s", w, r(dp99), o.P99))
 		}
-		if fp99 > *fbP99Target {
-			failed = append(failed, fmt.Sprintf("window %d: feedback p99 %s over %s", w, r(fp99), *fbP99Target))
+		if fp99 > o.FeedbackP99 {
+			failed = append(failed, fmt.Sprintf("window %d: feedback p99 %s over %s", w, r(fp99), o.FeedbackP99))
 		}
 		if windows[w].err > 0 {
 			failed = append(failed, fmt.Sprintf("window %d: %d errors", w, windows[w].err))
 		}
 	}
-	if f := anonGrowth(anon, *rssGrowth); f != "" {
+	if f := anonGrowth(anon, o.RSSGrowth); f != "" {
 		failed = append(failed, f)
 	}
 	const fsyncs, fsyncSeconds = "nextbest_store_fsyncs_total", "nextbest_store_fsync_seconds_total"
@@ -304,12 +309,12 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "store on disk at the end: %.0f MB (file-backed memory is Badger's mapped files: page cache)\n", diskUsage(data)/(1<<20))
 	if n := skipped.Load(); n > 0 {
-		fmt.Fprintf(stdout, "%d pairs not sent because %d were already in flight (the server fell behind the rate)\n", n, *inflight)
+		fmt.Fprintf(stdout, "%d pairs not sent because %d were already in flight (the server fell behind the rate)\n", n, o.InFlight)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("soak failed: %s", strings.Join(failed, "; "))
 	}
-	fmt.Fprintf(stdout, "soak passed: decide p99 under %s and feedback p99 under %s in every window, anonymous memory growth over the second half within %.0f%%\n", *p99Target, *fbP99Target, 100**rssGrowth)
+	fmt.Fprintf(stdout, "soak passed: decide p99 under %s and feedback p99 under %s in every window, anonymous memory growth over the second half within %.0f%%\n", o.P99, o.FeedbackP99, 100*o.RSSGrowth)
 	return nil
 }
 
@@ -350,16 +355,6 @@ func soakProfiles(ctx context.Context, admin *client.Client, dir string, n int) 
 		}
 	}
 	return nil
-}
-
-// quantiles returns the p50 and p99 of lat (which it sorts); 0 for none.
-func quantiles(lat []time.Duration) (p50, p99 time.Duration) {
-	if len(lat) == 0 {
-		return 0, 0
-	}
-	slices.Sort(lat)
-	q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
-	return q(0.5), q(0.99)
 }
 
 // decideSeries is the prefix of the buckets of the server's latency histogram of
@@ -471,30 +466,28 @@ func histogramQuantile(a, b map[string]float64, q float64) (time.Duration, bool)
 // as the maximum, and shows the first half's beside it.
 func soakProbe(ctx context.Context, workers int, probe time.Duration, pair func(*rand.Rand) (time.Duration, time.Duration, error)) (first, second float64, err error) {
 	var done atomic.Int64
-	var probeErr atomic.Value
 	pctx, cancel := context.WithTimeout(ctx, probe)
 	defer cancel()
-	var wg sync.WaitGroup
+	g, gctx := errgroup.WithContext(pctx)
 	for w := range workers {
-		wg.Go(func() {
+		g.Go(func() error {
 			rng := rand.New(rand.NewPCG(uint64(w), 1))
-			for pctx.Err() == nil {
+			for gctx.Err() == nil {
 				if _, _, err := pair(rng); err != nil {
-					probeErr.Store(err)
-					return
+					return err // ends the probe: the others stop at their next pair
 				}
 				done.Add(1)
 			}
+			return nil
 		})
 	}
 	half := probe / 2
 	select {
 	case <-time.After(half):
-	case <-pctx.Done():
+	case <-gctx.Done():
 	}
 	atHalf := done.Load()
-	wg.Wait()
-	if err, _ := probeErr.Load().(error); err != nil {
+	if err := g.Wait(); err != nil {
 		return 0, 0, fmt.Errorf("soak: probe: %w", err)
 	}
 	return float64(atHalf) / half.Seconds(), float64(done.Load()-atHalf) / (probe - half).Seconds(), nil

@@ -1,9 +1,12 @@
-package main
+package bench
 
 import (
 	"bytes"
 	"context"
+	"io"
 	"math"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime/metrics"
 	"strconv"
@@ -48,10 +51,13 @@ func TestHistogramQuantile(t *testing.T) {
 // TestScrapeDecideHistogram checks the soak's scrape against what a real server
 // exports, so that a renamed metric fails here instead of emptying the soak's column.
 func TestScrapeDecideHistogram(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil)
-	defer s.stop()
-	c := s.client()
 	ctx := context.Background()
+	s, err := spawnInProcess(ctx, "", t.TempDir(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.stop()
+	c := setupClient(s.url(), s.adminKey())
 	before := decideHistogram(scrapeMetrics(ctx, c))
 	if before == nil {
 		t.Fatal("scrape failed")
@@ -79,8 +85,9 @@ func TestSoakAtGivenRate(t *testing.T) {
 	}
 	bin := buildNextbest(t)
 	var out, errOut bytes.Buffer
-	err := cmdSoak(context.Background(), []string{"--bin", bin, "--rate", "50", "--duration", "20s",
-		"--p99", "10s", "--feedback-p99", "10s", "--rss-growth", "100"}, &out, &errOut)
+	o := DefaultSoakOptions()
+	o.Bin, o.Rate, o.Duration, o.P99, o.FeedbackP99, o.RSSGrowth = bin, 50, 20*time.Second, 10*time.Second, 10*time.Second, 100
+	err := Soak(context.Background(), o, &out, &errOut)
 	if err != nil {
 		t.Fatalf("soak: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
@@ -115,22 +122,40 @@ func TestSoakAtGivenRate(t *testing.T) {
 func TestSoakRefusesBadFlags(t *testing.T) {
 	existing := t.TempDir()
 	for _, tc := range []struct {
-		args []string
+		set  func(*SoakOptions)
 		want string
 	}{
-		{[]string{"--rate", "-1"}, "soak: --rate must not be negative, got -1"},
-		{[]string{"--in-flight", "0"}, "soak: --in-flight must be at least 1, got 0"},
-		{[]string{"--concurrency", "0"}, "soak: --concurrency must be at least 1, got 0"},
-		{[]string{"--fraction", "1.5"}, "soak: --fraction must be in (0, 1], got 1.5"},
-		{[]string{"--duration", "10s"}, "soak: --duration must be at least 20s (two 10 s windows), got 10s"},
-		{[]string{"--data", existing}, "soak: --data " + existing + " already exists; the soak needs a fresh store"},
+		{func(o *SoakOptions) { o.Rate = -1 }, "soak: --rate must not be negative, got -1"},
+		{func(o *SoakOptions) { o.InFlight = 0 }, "soak: --in-flight must be at least 1, got 0"},
+		{func(o *SoakOptions) { o.Concurrency = 0 }, "soak: --concurrency must be at least 1, got 0"},
+		{func(o *SoakOptions) { o.Fraction = 1.5 }, "soak: --fraction must be in (0, 1], got 1.5"},
+		{func(o *SoakOptions) { o.Duration = 10 * time.Second }, "soak: --duration must be at least 20s (two 10 s windows), got 10s"},
+		{func(o *SoakOptions) { o.Data = existing }, "soak: --data " + existing + " already exists; the soak needs a fresh store"},
 	} {
+		o := DefaultSoakOptions()
+		tc.set(&o)
 		var out, errOut bytes.Buffer
-		err := cmdSoak(context.Background(), tc.args, &out, &errOut)
+		err := Soak(context.Background(), o, &out, &errOut)
 		if err == nil || err.Error() != tc.want {
-			t.Errorf("soak %v: error %v, want %q", tc.args, err, tc.want)
+			t.Errorf("soak %+v: error %v, want %q", o, err, tc.want)
 		}
 	}
+}
+
+// buildNextbest builds the nextbest binary into a temp dir and returns its path; the go
+// command is found on PATH: go test puts its own GOROOT/bin first.
+func buildNextbest(t *testing.T) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command to build the binary with: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "nextbest")
+	cmd := exec.Command(gobin, "build", "-o", bin, "../cmd/nextbest")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // TestSchedQuantiles checks the two readers of scheduling-latency histograms the soak

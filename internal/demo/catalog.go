@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -10,73 +10,75 @@ import (
 	"github.com/nextbest/nextbest/engine"
 )
 
-//go:embed demo_catalog.yaml
-var demoCatalog []byte
+//go:embed catalog.yaml
+var catalogYAML []byte
 
-type demoAction struct {
-	ID          string    `yaml:"id"`
-	Issue       string    `yaml:"issue"`
-	Group       string    `yaml:"group"`
-	Description string    `yaml:"description"`
-	Value       yamlMoney `yaml:"value"`
-	Cost        yamlMoney `yaml:"cost"`
-	ContactCost yamlMoney `yaml:"contact_cost"`
-	Objective   string    `yaml:"objective"`
-	Channels    []string  `yaml:"channels"`
-	Eligibility string    `yaml:"eligibility"`
+// Action is one action of the demo catalog.
+type Action struct {
+	ID          string   `yaml:"id"`
+	Issue       string   `yaml:"issue"`
+	Group       string   `yaml:"group"`
+	Description string   `yaml:"description"`
+	Value       Money    `yaml:"value"`
+	Cost        Money    `yaml:"cost"`
+	ContactCost Money    `yaml:"contact_cost"`
+	Objective   string   `yaml:"objective"`
+	Channels    []string `yaml:"channels"`
+	Eligibility string   `yaml:"eligibility"`
 	Model       struct {
 		BaseRate       float64 `yaml:"base_rate"`
 		PriorPrecision float64 `yaml:"prior_precision"`
 	} `yaml:"model"`
 }
 
-type demoObjective struct {
-	Outcome     string    `yaml:"outcome"`
-	Description string    `yaml:"description"`
-	Value       yamlMoney `yaml:"value"`
-	Horizon     string    `yaml:"horizon"`
-	BaseRate    float64   `yaml:"base_rate"`
+// Objective is one objective of the demo catalog.
+type Objective struct {
+	Outcome     string  `yaml:"outcome"`
+	Description string  `yaml:"description"`
+	Value       Money   `yaml:"value"`
+	Horizon     string  `yaml:"horizon"`
+	BaseRate    float64 `yaml:"base_rate"`
 }
 
-// demoCatalogFile is the demo catalog's YAML.
-type demoCatalogFile struct {
-	Objectives []demoObjective `yaml:"objectives"`
-	Actions    []demoAction    `yaml:"actions"`
+// Catalog is the demo catalog: its objectives and actions, as the YAML file has them.
+type Catalog struct {
+	Objectives []Objective `yaml:"objectives"`
+	Actions    []Action    `yaml:"actions"`
 }
 
-// yamlMoney is an engine.Money in YAML: a number, or an expression as a string.
-type yamlMoney engine.Money
+// Money is an engine.Money in YAML: a number, or an expression as a string.
+type Money engine.Money
 
 // UnmarshalYAML reads a number or a string.
-func (m *yamlMoney) UnmarshalYAML(n *yaml.Node) error {
+func (m *Money) UnmarshalYAML(n *yaml.Node) error {
 	var f float64
 	if n.Tag == "!!int" || n.Tag == "!!float" {
 		if err := n.Decode(&f); err != nil {
 			return err
 		}
-		*m = yamlMoney{Const: f}
+		*m = Money{Const: f}
 		return nil
 	}
 	var s string
 	if err := n.Decode(&s); err != nil {
 		return fmt.Errorf("line %d: want a number or an expression: %w", n.Line, err)
 	}
-	*m = yamlMoney{Expr: s}
+	*m = Money{Expr: s}
 	return nil
 }
 
-// parseDemoCatalog reads the embedded demo catalog.
-func parseDemoCatalog() (demoCatalogFile, error) {
-	var cat demoCatalogFile
-	if err := yaml.Unmarshal(demoCatalog, &cat); err != nil {
+// Parse reads the embedded demo catalog.
+func Parse() (Catalog, error) {
+	var cat Catalog
+	if err := yaml.Unmarshal(catalogYAML, &cat); err != nil {
 		return cat, fmt.Errorf("parse demo catalog: %w", err)
 	}
 	return cat, nil
 }
 
-// loadDemoCatalog puts the demo catalog's objectives and actions into the engine.
-func loadDemoCatalog(ctx context.Context, eng *engine.Engine) (int, error) {
-	cat, err := parseDemoCatalog()
+// Load puts the demo catalog's objectives and actions into the engine.
+func Load(ctx context.Context, eng *engine.Engine) (int, error) {
+	cat, err := Parse()
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,228 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nextbest/nextbest/access"
+	"github.com/nextbest/nextbest/api"
+	"github.com/nextbest/nextbest/dashboards"
+	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/demo"
+	"github.com/nextbest/nextbest/store"
+)
+
+// Run runs the service on ln until ctx is cancelled, then shuts down in order: stop
+// accepting and finish in-flight requests, finish running cron jobs, drain the journal and
+// snapshot the models, close Badger.
+func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdout io.Writer) (err error) {
+	st, err := store.Open(o.storeOptions(log))
+	if err != nil {
+		ln.Close()
+		return RefuseDamaged(err, o.Data)
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+
+	met := api.NewMetrics()
+	met.AddWriter(func(w io.Writer) {
+		s := st.Stats()
+		api.WriteGauge(w, "nextbest_store_lsm_bytes", "Size of the store's LSM tree (Badger's SST files) on disk.", float64(s.LSMBytes))
+		api.WriteGauge(w, "nextbest_store_vlog_bytes", "Size of the store's value log (Badger's vlog files) on disk.", float64(s.ValueLogBytes))
+		api.WriteCounter(w, "nextbest_store_fsyncs_total", "Fsync rounds of the store, each covering every write committed before it began (0 without synced writes).", float64(s.Fsyncs))
+		api.WriteCounter(w, "nextbest_store_fsync_seconds_total", "Time spent in the store's fsync rounds.", s.FsyncTime.Seconds())
+		api.WriteGauge(w, "nextbest_store_disk_free_bytes", "Free space on the store's file system.", float64(max(s.DiskFree, 0)))
+		api.WriteGauge(w, "nextbest_store_disk_reserve_bytes", "Free space the store keeps in reserve: writes are refused below it (store.disk_reserve_mb).", float64(s.DiskReserve))
+		full := 0.0
+		if s.DiskFull {
+			full = 1
+		}
+		api.WriteGauge(w, "nextbest_store_disk_full", "1 while writes are refused because the free space is below the reserve, else 0.", full)
+		api.WriteCounter(w, "nextbest_store_writes_refused_total", "Writes refused because the disk was full.", float64(s.WritesRefused))
+		api.WriteCounter(w, "nextbest_store_decisions_dropped_total", "Decision records not logged because the disk was full (their decisions were answered).", float64(s.DecisionsDropped))
+		api.WriteGauge(w, "nextbest_build_info{version="+strconv.Quote(o.Version)+"}", "Always 1; the version label holds the version of the running binary.", 1)
+	})
+	clock := o.newClock()
+	schedState, err := loadSchedState(ctx, st, clock, log) // a manual clock resumes here
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	eng, err := engine.New(o.Engine, st, clock, log, met)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := eng.Open(ctx); err != nil {
+		ln.Close()
+		return RefuseDamaged(err, o.Data)
+	}
+	runCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- eng.Run(runCtx) }()
+
+	if o.Demo && len(eng.Actions()) == 0 {
+		n, err := demo.Load(ctx, eng)
+		if err != nil {
+			stopEngine()
+			<-engineDone
+			ln.Close()
+			return fmt.Errorf("load demo catalog: %w", err)
+		}
+		log.Info("loaded the demo catalog into the empty store", "actions", n)
+	}
+
+	sched := newScheduler(clock, eng, st, schedState, log)
+	jobs := []struct {
+		name, spec string
+		fn         func(context.Context, time.Time) error
+	}{
+		{"timeouts", o.Schedule.Timeouts, func(ctx context.Context, _ time.Time) error {
+			if !o.Engine.ImplicitNegatives {
+				return nil
+			}
+			n, err := eng.ExpireResponses(ctx)
+			if n > 0 {
+				log.Info("recorded implicit negatives for unanswered offers", "count", n)
+			}
+			return err
+		}},
+		{"labels", o.Schedule.Labels, func(ctx context.Context, _ time.Time) error {
+			n, err := eng.ResolveLabels(ctx)
+			if n > 0 {
+				log.Info("resolved the labels of decisions whose objective's horizon has passed", "count", n)
+			}
+			return err
+		}},
+		{"snapshots", o.Schedule.Snapshots, func(ctx context.Context, _ time.Time) error {
+			if _, err := eng.Snapshot(ctx, "periodic"); err != nil {
+				return err
+			}
+			// Then the journal's retention: only events the stored snapshots cover go.
+			n, err := eng.TrimJournal(ctx)
+			if n > 0 {
+				log.Info("journal trimmed: events past the retention that model snapshots include", "events", n)
+			}
+			return err
+		}},
+		{"gc", o.Schedule.GC, func(ctx context.Context, _ time.Time) error {
+			n, err := st.RunGC(ctx)
+			if n > 0 {
+				log.Info("value log garbage collection rewrote files", "files", n)
+			}
+			return err
+		}},
+		{"outbound", o.Schedule.Outbound, func(ctx context.Context, _ time.Time) error {
+			res, err := eng.RunOutbound(ctx, "")
+			if err == nil {
+				log.Info("nba outbound run", "channel", res.Channel, "contacted", res.Contacted, "eligible", res.Eligible, "declined", res.Declined, "capped", res.Capped, "elapsed", res.Elapsed)
+			}
+			return err
+		}},
+	}
+	for _, j := range jobs {
+		if err := sched.add(j.name, j.spec, j.fn); err != nil {
+			stopEngine()
+			<-engineDone
+			ln.Close()
+			return err
+		}
+	}
+	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoop()
+	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	schedDone := make(chan struct{})
+	go func() { sched.Run(loopCtx, jobCtx); close(schedDone) }()
+
+	auth, err := setUpAuth(ctx, o, st, stdout)
+	if err != nil {
+		stopEngine()
+		<-engineDone
+		ln.Close()
+		return err
+	}
+	pages, err := dashboards.New(eng, sessions{auth}, log, dashboards.Options{Currency: o.Dashboards.Currency})
+	if err != nil {
+		stopEngine()
+		<-engineDone
+		ln.Close()
+		return err
+	}
+	ao := o.apiOptions(log, met)
+	ao.MaxConnections = connectionCap(o.HTTP.MaxConnections, log)
+	ao.Auth, ao.Keys, ao.Backup, ao.Clock, ao.Disk = auth, st, st.Backup, sched, st
+	ao.Extra = func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler) {
+		pages.Register(r, guard)
+	}
+	srv := api.New(eng, ao)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	scheme := "http"
+	if o.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "nextbest %s serving on %s://%s (data in %s)\n", o.Version, scheme, ln.Addr(), o.Data)
+	if o.InsecureLocal {
+		fmt.Fprintln(stdout, "WARNING: --insecure-local: requests without an API key act as admin (loopback only)")
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "data", o.Data, "actions", len(eng.Actions()))
+
+	// A stop nobody asked for is an error, so that the process exits non-zero and a
+	// supervisor that restarts on failure restarts it; the rest shuts down in order.
+	var unplanned error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err == nil {
+			err = errors.New("it returned without a shutdown")
+		}
+		unplanned = fmt.Errorf("the HTTP server stopped unasked: %w", err)
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), o.HTTP.ShutdownMax)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	log.Info("shutting down: waiting for running jobs")
+	stopLoop() // no new jobs; the running one finishes
+	select {
+	case <-schedDone:
+	case <-shutCtx.Done():
+		log.Warn("a scheduled job outlived the shutdown timeout; cancelling it")
+		stopJobs()
+		<-schedDone
+	}
+	log.Info("shutting down: draining the journal and snapshotting models")
+	stopEngine()
+	if err := <-engineDone; err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if unplanned != nil {
+		return unplanned
+	}
+	log.Info("shut down cleanly")
+	return nil
+}
+
+// RefuseDamaged says what to do about an error that a store is damaged.
+func RefuseDamaged(err error, dir string) error {
+	if !errors.Is(err, engine.ErrDamaged) {
+		return err
+	}
+	return fmt.Errorf("%w\nnextbest refuses to open a damaged store rather than serve, or copy, models that lack what they learned. "+
+		"`nextbest verify --data %s` reports all the damage; then restore the last backup (docs/durability.md, \"Damage\")", err, dir)
+}
