@@ -8,7 +8,7 @@ PKGS      := ./...
 # Fuzz targets run briefly in CI (see .ci/run); FUZZTIME tunes how long each one runs.
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test test-short race fuzz bench bench-http soak memtest fmt vet tidy demo clean
+.PHONY: all build run test test-short race fuzz bench bench-http soak memtest fmt vet tidy demo ope-truth clean
 
 all: build
 
@@ -66,6 +66,11 @@ soak: build
 
 memtest: build
 	$(BENCH) memory --bin $(BIN)
+
+# ope-truth: off-policy estimates against the simulated telco's ground truth (four 90-day
+# simulations and their evaluations, about 20 minutes; docs/evaluation.md). Needs jq.
+ope-truth: build
+	mkdir -p tmp && sh sim/ope-truth.sh | tee tmp/ope-truth.md
 
 # demo: build; start a fresh simulation server (cmd/nextbest/demo.yaml: manual clock, no
 # keys on loopback, data in $(DEMO_DIR)) unless one already answers on $(DEMO_ADDR); run a

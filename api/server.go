@@ -158,6 +158,12 @@ func New(eng Engine, opts Options) *Server {
 	v1.Post("/outbound/run", g(access.PermConfigure, s.runOutbound))
 	v1.Get("/outbound", g(access.PermDecide, s.outboundFeed))
 	v1.Get("/power", g(access.PermReport, s.power))
+	// Off-policy evaluation reads the decision log: the analyst's (and admin's) inspect
+	// permission, for starting, following and cancelling alike.
+	v1.Post("/evaluations", g(access.PermInspect, s.startEvaluation))
+	v1.Get("/evaluations", g(access.PermInspect, s.listEvaluations))
+	v1.Get("/evaluations/:id", g(access.PermInspect, s.getEvaluation))
+	v1.Delete("/evaluations/:id", g(access.PermInspect, s.cancelEvaluation))
 	v1.Get("/clock", g(access.PermInspect, s.getClock))
 	v1.Post("/clock", g(access.PermAdmin, s.advanceClock))
 	v1.Get("/keys", g(access.PermAdmin, s.listKeys))

@@ -41,6 +41,21 @@ func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
+// OpenAPI returns the server's API reference, the OpenAPI 3.1 document in YAML
+// (GET /v1/openapi.yaml): the contract of the server this client talks to.
+func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
+	resp, err := c.stream(ctx, "/v1/openapi.yaml")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET /v1/openapi.yaml: %w", err)
+	}
+	return b, nil
+}
+
 // Clock returns the service's clock (GET /v1/clock).
 func (c *Client) Clock(ctx context.Context) (wire.ClockState, error) {
 	var out wire.ClockState

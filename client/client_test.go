@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/export"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/offpolicy"
 )
 
 // TestEveryRouteHasAMethod calls every method of the client against a real server, in
@@ -35,8 +37,9 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 	ctx := context.Background()
 	c := client.New(s.url, client.WithKey(s.admin), client.WithUserAgent("client-test"))
 	var (
-		decision engine.DecisionID
-		viewer   wire.CreatedKey
+		decision   engine.DecisionID
+		viewer     wire.CreatedKey
+		evaluation string
 	)
 	steps := []struct {
 		route string // METHOD and the route's pattern, as the server declares it
@@ -412,6 +415,53 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 				}
 			}
 		}},
+		{"POST /v1/evaluations", func(t *testing.T) {
+			// The log holds the decisions of the steps above; as_of a year on, so that every
+			// response timeout has passed.
+			b := 0
+			job, err := c.StartEvaluation(ctx, engine.EvaluationSpec{AsOf: t0.Add(365 * 24 * time.Hour), Bootstrap: &b,
+				Policies: []engine.PolicySpec{{Type: engine.PolicyLogged}, {Type: engine.PolicyUniform}}})
+			if err != nil || job.State != engine.JobRunning || job.ID == "" || len(job.Spec.Policies) != 2 {
+				t.Fatalf("start evaluation: %+v, %v", job, err)
+			}
+			evaluation = job.ID
+			_, err = c.StartEvaluation(ctx, engine.EvaluationSpec{})
+			wantError(t, err, engine.ErrInvalid, http.StatusBadRequest, "invalid_field")
+			_, err = c.StartEvaluation(ctx, engine.EvaluationSpec{Policies: []engine.PolicySpec{{Type: engine.PolicyAlways, Action: "nothing"}}})
+			wantError(t, err, engine.ErrUnprocessable, http.StatusUnprocessableEntity, "unknown_action")
+		}},
+		{"GET /v1/evaluations/:id", func(t *testing.T) {
+			job, err := c.Evaluation(ctx, evaluation)
+			for deadline := time.Now().Add(time.Minute); err == nil && job.State == engine.JobRunning && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				job, err = c.Evaluation(ctx, evaluation)
+			}
+			if err != nil || job.State != engine.JobDone || job.Result == nil || job.Result.Evaluated == 0 || len(job.Result.Policies) != 2 {
+				t.Fatalf("evaluation: %+v, %v", job, err)
+			}
+			// The logged policy on its own log: IPS is the observed mean (every weight 1), to
+			// rounding.
+			lg := job.Result.Policies[0].Response
+			if ips, ok := lg.Estimate(offpolicy.MethodIPS); !ok || math.Abs(float64(ips.Value-lg.Logged.Value)) > 1e-12 {
+				t.Errorf("the logged policy's IPS %v, observed %v", ips.Value, lg.Logged.Value)
+			}
+			_, err = c.Evaluation(ctx, "ev-nothing")
+			wantError(t, err, engine.ErrNotFound, http.StatusNotFound, "unknown_evaluation")
+		}},
+		{"GET /v1/evaluations", func(t *testing.T) {
+			jobs, err := c.Evaluations(ctx)
+			if err != nil || len(jobs) != 1 || jobs[0].ID != evaluation || jobs[0].Result != nil {
+				t.Fatalf("evaluations: %+v, %v", jobs, err)
+			}
+		}},
+		{"DELETE /v1/evaluations/:id", func(t *testing.T) {
+			job, err := c.CancelEvaluation(ctx, evaluation) // done already: returned as it is
+			if err != nil || job.ID != evaluation || job.State != engine.JobDone {
+				t.Fatalf("cancel evaluation: %+v, %v", job, err)
+			}
+			_, err = c.CancelEvaluation(ctx, "ev-nothing")
+			wantError(t, err, engine.ErrNotFound, http.StatusNotFound, "unknown_evaluation")
+		}},
 		{"GET /v1/keys", func(t *testing.T) {
 			ks, err := c.Keys(ctx)
 			if err != nil || len(ks) != 3 || !slices.ContainsFunc(ks, func(k access.Key) bool { return k.ID == viewer.ID }) {
@@ -434,6 +484,12 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 			m, err := c.Metrics(ctx)
 			if err != nil || !bytes.Contains(m, []byte(`route="/v1/decide"`)) {
 				t.Fatalf("metrics: %v\n%s", err, m)
+			}
+		}},
+		{"GET /v1/openapi.yaml", func(t *testing.T) {
+			doc, err := c.OpenAPI(ctx)
+			if err != nil || !bytes.HasPrefix(doc, []byte("openapi: 3.1")) || !bytes.Equal(doc, api.OpenAPI()) {
+				t.Fatalf("openapi: %v\n%.200s", err, doc)
 			}
 		}},
 		{"GET /v1/admin/backup", func(t *testing.T) {
@@ -464,6 +520,9 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 			routes[r.Method+" "+r.Path] = true
 		}
 	}
+	// GET /docs is the reference rendered as a page for people, as the dashboards' pages
+	// are; a program reads GET /v1/openapi.yaml (OpenAPI, above).
+	delete(routes, "GET /docs")
 	for r := range routes {
 		if !done[r] {
 			t.Errorf("route %s has no client method (or no step in this test)", r)

@@ -110,6 +110,7 @@ var funcs = template.FuncMap{
 	"plain":     plain,
 	"parts":     partsHTML,
 	"hasPrefix": strings.HasPrefix,
+	"inc":       func(n int) int { return n + 1 },
 }
 
 // Register adds the pages to r. The uplift page needs the report permission (every
@@ -126,6 +127,10 @@ func (p *Pages) Register(r fiber.Router, guard Guard) {
 	r.Get("/models/:id", p.page(guard, access.PermInspect, p.model))
 	r.Get("/decisions", p.page(guard, access.PermInspect, p.decisions))
 	r.Get("/catalog", p.page(guard, access.PermInspect, p.catalog))
+	r.Get("/evaluations", p.page(guard, access.PermInspect, p.evaluations))
+	r.Post("/evaluations", p.form(guard, access.PermInspect, p.startEvaluation))
+	r.Get("/evaluations/:id", p.page(guard, access.PermInspect, p.evaluation))
+	r.Post("/evaluations/:id/cancel", p.form(guard, access.PermInspect, p.cancelEvaluation))
 }
 
 // view is what a page handler produces: a template, its title, and its data.
@@ -134,6 +139,7 @@ type view struct {
 	title    string
 	nav      string // the active navigation entry
 	data     any
+	refresh  int // seconds after which the page reloads itself (a running job); 0: never
 }
 
 // page wraps a page handler: people without a session go to the sign-in page, a role
@@ -145,8 +151,26 @@ func (p *Pages) page(guard Guard, perm access.Permission, h func(c *fiber.Ctx) (
 		if err != nil {
 			return p.renderError(c, err)
 		}
-		return p.render(c, fiber.StatusOK, v.template, page{Title: v.title, Nav: v.nav, Data: v.data})
+		return p.render(c, fiber.StatusOK, v.template, page{Title: v.title, Nav: v.nav, Data: v.data, Refresh: v.refresh})
 	})
+	return p.signedIn(perm, guarded)
+}
+
+// form wraps a form's POST handler as page does a page, and checks the form's CSRF token
+// first. The handler answers with a redirect or a page of its own.
+func (p *Pages) form(guard Guard, perm access.Permission, h fiber.Handler) fiber.Handler {
+	guarded := guard(perm, func(c *fiber.Ctx) error {
+		if err := p.sess.CheckCSRF(c); err != nil {
+			return p.renderError(c, err)
+		}
+		return h(c)
+	})
+	return p.signedIn(perm, guarded)
+}
+
+// signedIn sends people without a session to the sign-in page and answers a role without
+// the permission with an HTML 403 page; everyone else goes on to h.
+func (p *Pages) signedIn(perm access.Permission, h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		role, ok := p.sess.Role(c)
 		if !ok {
@@ -159,7 +183,7 @@ func (p *Pages) page(guard Guard, perm access.Permission, h func(c *fiber.Ctx) (
 				Message: fmt.Sprintf("You are signed in as %s. This page shows the inside of models, experiments and decisions; it needs an analyst or admin key. The uplift page shows the results.", role),
 			}})
 		}
-		return guarded(c)
+		return h(c)
 	}
 }
 
@@ -172,6 +196,7 @@ type page struct {
 	CSRF    string
 	Error   string
 	Assets  string // version query for asset URLs
+	Refresh int    // seconds before the page reloads itself; 0: never
 	Data    any
 }
 

@@ -70,6 +70,8 @@ const (
 	styleSignedMoneyWhole                 // +1,234
 	styleQini                             // a Qini coefficient: 0.0123, four decimals
 	styleGain                             // incremental customers: 12.3
+	stylePct2                             // a small rate: 1.66%
+	styleSignedPP2                        // a small difference of rates: +0.25 pp
 )
 
 // moneyStyle is one precision for amounts shown together (a figure and its interval):
@@ -191,6 +193,10 @@ func formatNum(x float64, style numStyle) string {
 		return group(x, 1)
 	case styleWholePct:
 		return fixed(x, 0) + "%"
+	case stylePct2:
+		return fixed(x, 2) + "%"
+	case styleSignedPP2:
+		return signed(fixed(x, 2) + " pp")
 	case styleSignedWholePct:
 		return signed(fixed(x, 0) + "%")
 	}

@@ -334,7 +334,7 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 		if c.Priority < threshold || c.Priority <= 0 && threshold > 0 {
 			break
 		}
-		c.Probability = e.selectionProbability(sc, i, threshold, rng)
+		c.Probability = e.sel.firstResponse(sc.arms, &sc.floored, i, threshold, rng)
 		if len(d.Chosen) == 0 {
 			st := sc.states[sc.idx[i]] // one candidate per state, in order
 			st.chosen.Add(1)
@@ -348,9 +348,7 @@ func (e *Engine) nbaChoice(d *Decision, res *DecideResult, req *DecideRequest, e
 	}
 	if len(res.Actions) == 0 {
 		res.NoAction, res.Reason = true, ReasonBelowThresh
-		if e.opts.Selection != SelectionOff {
-			d.NoActionProbability = bandit.NoneAbove(sc.arms, threshold) // arms carry their weights (above)
-		}
+		d.NoActionProbability = e.sel.noneResponse(sc.arms, threshold) // arms carry their weights (above)
 	}
 }
 
@@ -472,7 +470,7 @@ func (e *Engine) netChoice(d *Decision, res *DecideResult, req *DecideRequest, s
 		if c.Priority < threshold || c.Priority <= 0 {
 			break
 		}
-		c.Probability = e.netProbability(sc.net, i, floor)
+		c.Probability = e.sel.firstNet(sc.net, i, floor)
 		st := sc.states[sc.idx[i]] // one candidate per state, in order
 		if len(d.Chosen) == 0 {
 			if st.uplift != nil && e.opts.NoActionFloor > 0 {
@@ -500,58 +498,10 @@ func (e *Engine) netChoice(d *Decision, res *DecideResult, req *DecideRequest, s
 	}
 }
 
-// netNoAction is the probability that a net-value decision offers nothing: no draw
-// reaches the floor (bandit.NoneAboveNet), or one does and the winner aims at an
-// objective and the exploration floor withholds it, Σ over those arms of their selection
-// probability times the floor. 0 with selection probabilities off.
+// netNoAction is the probability that a net-value decision offers nothing
+// (selector.noneNet): an arm aims at an objective when its action has an uplift model.
 func (e *Engine) netNoAction(sc *scratch, floor float64) float64 {
-	if e.opts.Selection == SelectionOff {
-		return 0
-	}
-	p := bandit.NoneAboveNet(sc.net, floor)
-	if e.opts.NoActionFloor > 0 {
-		for i, ci := range sc.idx {
-			if sc.states[ci].uplift != nil {
-				p += e.opts.NoActionFloor * e.netProbability(sc.net, i, floor)
-			}
-		}
-	}
-	return min(p, 1)
-}
-
-// netProbability is P(arm i is drawn best and at least floor) for net-value arms, by
-// quadrature (bandit.SelectionProbabilityNet), or 0 with selection probabilities off.
-func (e *Engine) netProbability(arms []bandit.NetArm, i int, floor float64) float64 {
-	if e.opts.Selection == SelectionOff {
-		return 0
-	}
-	tol := e.opts.SelectionTolerance
-	if tol <= 0 {
-		tol = bandit.SelectionTolerance
-	}
-	return bandit.SelectionProbabilityNet(arms, i, floor, tol)
-}
-
-// selectionProbability is the probability that this decision offers arm i first: that
-// Thompson sampling ranks it first and its priority clears the threshold, by the
-// configured method; the Monte Carlo estimate stands in where the quadrature does not
-// apply. A threshold above 0 joins the arms as one more, deterministic, arm whose
-// priority is the threshold (weight 2t, logit 0): beating it is clearing the threshold.
-func (e *Engine) selectionProbability(sc *scratch, i int, threshold float64, rng *mrand.Rand) float64 {
-	arms := sc.arms
-	if threshold > 0 {
-		sc.floored = append(append(sc.floored[:0], arms...), bandit.Arm{Weight: 2 * threshold})
-		arms = sc.floored
-	}
-	switch e.opts.Selection {
-	case SelectionOff:
-		return 0
-	case SelectionQuadrature:
-		if p := bandit.SelectionProbabilityQuad(arms, i, e.opts.SelectionTolerance); !math.IsNaN(p) {
-			return p
-		}
-	}
-	return bandit.SelectionProbability(arms, i, e.opts.SelectionDraws, rng)
+	return e.sel.noneNet(sc.net, func(i int) bool { return sc.states[sc.idx[i]].uplift != nil }, floor, e.opts.NoActionFloor, nil)
 }
 
 // legacyChoice fills d and res with the legacy campaigns' choice: the highest-priority

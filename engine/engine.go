@@ -33,6 +33,7 @@ type Observer interface {
 // run its group committer with Run, and call Decide and Feedback from any goroutine.
 type Engine struct {
 	opts  Options
+	sel   selector // opts' selection probability method
 	store Store
 	clock Clock
 	log   *slog.Logger
@@ -53,6 +54,7 @@ type Engine struct {
 	channels    *channelSet
 
 	journal   *committer
+	evals     evalJobs // off-policy evaluations run in the background (evaljobs.go)
 	recent    *recentDecisions
 	custLocks customerLocks
 	rngs      sync.Pool
@@ -104,6 +106,7 @@ func New(opts Options, store Store, clock Clock, log *slog.Logger, obs Observer)
 	}
 	e := &Engine{
 		opts:        opts,
+		sel:         opts.selector(),
 		store:       store,
 		clock:       clock,
 		log:         log,
@@ -306,7 +309,15 @@ func decodeModel(b []byte) (*bandit.Model, error) {
 
 // apply updates an action's model with one journal event. Only the committer and Open call it.
 func (e *Engine) apply(st *actionState, ev *Event) {
-	m := st.model.Load()
+	learnEvent(st.model.Load(), ev)
+	st.seq.Store(ev.Seq)
+}
+
+// learnEvent updates a response model with one journal event, as the committer does: the
+// outcome if it was learnt, and the reward if the model learns values. Off-policy
+// evaluation rebuilds the models a decision was made with by the same updates
+// (evalmodels.go).
+func learnEvent(m *bandit.Model, ev *Event) {
 	x := bandit.Vector(ev.Features)
 	if positive, ok := ev.Outcome.Positive(); ok && ev.Learned {
 		m.Update(x, positive, ev.Time)
@@ -314,12 +325,13 @@ func (e *Engine) apply(st *actionState, ev *Event) {
 	if ev.RewardLearned && ev.Reward != nil && m.Config().Value {
 		m.UpdateValue(x, *ev.Reward)
 	}
-	st.seq.Store(ev.Seq)
 }
 
 // Run runs the group committer until ctx is cancelled, then drains queued work and writes a
-// final snapshot of every changed model. Call it once, after Open.
+// final snapshot of every changed model, and cancels the evaluation jobs still running.
+// Call it once, after Open.
 func (e *Engine) Run(ctx context.Context) error {
+	defer e.evals.stop() // before the store closes: the jobs read it
 	return e.journal.run(ctx)
 }
 

@@ -95,9 +95,13 @@ func (e *Engine) Decision(ctx context.Context, id DecisionID) (*Decision, error)
 
 // Decisions streams the decision log from since on, oldest first, with every decision
 // answered before the call: those still waiting for their group commit are committed
-// first, so that an export or a stream taken right after a decide holds it (once Run has
-// returned, nothing waits: the log is read as it is).
+// first, so that an export or a stream taken right after a decide holds it (before Run
+// has started, as for an evaluation of a stopped store, and once it has returned, nothing
+// waits: the log is read as it is).
 func (e *Engine) Decisions(ctx context.Context, since time.Time, fn func(*Decision) error) error {
+	if !e.journal.running.Load() {
+		return e.store.Decisions(ctx, since, fn)
+	}
 	if err := e.Flush(ctx); err != nil && !errors.Is(err, errStopped) {
 		return fmt.Errorf("decisions: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // poissonThresholds[k] is ⌊2³²·P(K ≤ k)⌋ for K ~ Poisson(1), P(K ≤ k) =
@@ -94,7 +96,7 @@ const (
 	bShrink                          // Σ c φ_λ for λ = shrinkGrid[1 : GridSize−1]
 	bDense  = bShrink + GridSize - 2 // the columns every record touches
 	bBucket = bDense                 // Σ c w(r − q̂) over the records of bucket g, g = 1 … GridSize−1
-	bStride = bBucket + GridSize - 1 // row length
+	bStride = bBucket + GridSize - 1 // the number of sums (columns)
 )
 
 // switchBucket is g*(w), the first grid index with w ≤ τ_g; records with
@@ -107,7 +109,10 @@ func switchBucket(w float64) int {
 	return g
 }
 
-// replicates is B rows of bStride replicate sums.
+// replicates is the replicate sums of B replicates, column by column: column k (one of
+// the bStride sums above) of replicate b is at k·B + b. A record adds its value times
+// every replicate's count to each column at once, c ↦ col_k + v_k·c, a vector update
+// (gonum's floats.AddScaled, in assembly) instead of B scattered rows.
 type replicates []float64
 
 func (rs replicates) add(counts []float64, r Record, w float64, sh *terms) {
@@ -120,18 +125,16 @@ func (rs replicates) add(counts []float64, r Record, w float64, sh *terms) {
 	vals[bE] = r.Target
 	vals[bDM] = r.ModelTarget
 	copy(vals[bShrink:], sh.phi[1:GridSize-1])
-	g := switchBucket(w)
-	inc := w * (r.Reward - r.Model)
-	for b, c := range counts {
-		if c == 0 {
-			continue
+	b := len(counts)
+	for j, v := range vals {
+		if v != 0 {
+			floats.AddScaled(rs[j*b:(j+1)*b:(j+1)*b], v, counts)
 		}
-		row := rs[b*bStride : (b+1)*bStride : (b+1)*bStride]
-		for j, v := range vals {
-			row[j] += c * v
-		}
-		if g > 0 {
-			row[bBucket+g-1] += c * inc
+	}
+	if g := switchBucket(w); g > 0 {
+		if inc := w * (r.Reward - r.Model); inc != 0 {
+			k := bBucket + g - 1
+			floats.AddScaled(rs[k*b:(k+1)*b:(k+1)*b], inc, counts)
 		}
 	}
 }
@@ -168,22 +171,23 @@ func (rs replicates) estimates(m Method, g int, dst []float64) []float64 {
 		panic(fmt.Sprintf("offpolicy: unknown method %q", m))
 	}
 	dst = dst[:0]
-	for b := 0; b < len(rs)/bStride; b++ {
-		row := rs[b*bStride : (b+1)*bStride]
-		if row[den] == 0 {
+	nb := len(rs) / bStride
+	at := func(k, b int) float64 { return rs[k*nb+b] }
+	for b := range nb {
+		if at(den, b) == 0 {
 			dst = append(dst, math.NaN())
 			continue
 		}
 		var v float64
 		if switchAt >= 0 {
-			v = row[bDM]
+			v = at(bDM, b)
 			for k := 1; k <= switchAt; k++ {
-				v += row[bBucket+k-1]
+				v += at(bBucket+k-1, b)
 			}
 		} else {
-			v = row[num]
+			v = at(num, b)
 		}
-		dst = append(dst, v/row[den])
+		dst = append(dst, v/at(den, b))
 	}
 	return dst
 }

@@ -114,7 +114,7 @@ func TestQuantile7(t *testing.T) {
 	checkClose(t, "q100", quantile7(x, 1), 4, 0)
 	checkClose(t, "q0", quantile7(x, 0), 1, 0)
 	// NaN replicates are dropped.
-	iv := percentileInterval([]float64{4, math.NaN(), 1, 3, 2}, 0.5)
+	iv := PercentileInterval([]float64{4, math.NaN(), 1, 3, 2}, 0.5)
 	checkClose(t, "lo", iv.Lo, 1.75, 1e-15)
 	checkClose(t, "hi", iv.Hi, 3.25, 1e-15)
 }

@@ -65,11 +65,14 @@ func bernstein(mean, variance, n, lo, hi, level float64) Interval {
 	return Interval{math.Max(lo, mean-h), math.Min(hi, mean+h)}
 }
 
-// percentileInterval is the bootstrap percentile interval: the α/2 and
-// 1 − α/2 quantiles of the replicate estimates, by linear interpolation
-// between order statistics (Hyndman & Fan 1996, type 7, numpy's default).
-// NaN replicates (an empty resample) are dropped. It sorts reps in place.
-func percentileInterval(reps []float64, level float64) Interval {
+// PercentileInterval is the bootstrap percentile interval at level (0 means
+// DefaultLevel): the α/2 and 1 − α/2 quantiles of the replicate estimates, by
+// linear interpolation between order statistics (Hyndman & Fan 1996, type 7,
+// numpy's default). NaN replicates (an empty resample) are dropped; fewer
+// than two left give no interval. It sorts reps in place. Callers use it for
+// functions of the replicates, such as the paired difference of two
+// estimators over the same resamples (Summary.Replicates).
+func PercentileInterval(reps []float64, level float64) Interval {
 	reps = slices.DeleteFunc(reps, math.IsNaN)
 	if len(reps) < 2 {
 		return noInterval

@@ -65,6 +65,9 @@ type Summary struct {
 	dros     DRos
 	weights  Weights
 	boot     replicates
+	// corr is the doubly robust correction w (r − q̂), DR's term less DM's:
+	// the model check of Report.
+	corr moments
 	// outOfBounds counts the records that broke cfg.Bounds.
 	outOfBounds int
 }
@@ -111,6 +114,7 @@ func (s *Summary) Add(r Record, counts []float64) error {
 	s.snips.addWeighted(r, w)
 	s.dm.Add(r)
 	s.dr.m.add(dr)
+	s.corr.add(dr - r.ModelTarget)
 	s.sw.t.add(&sw, w)
 	s.dros.t.add(&sh, w)
 	s.weights.add(w, r.Reward)
@@ -139,6 +143,7 @@ func (s *Summary) Merge(o *Summary) error {
 	s.snips.Merge(o.snips)
 	s.dm.Merge(o.dm)
 	s.dr.Merge(o.dr)
+	s.corr.merge(o.corr)
 	s.sw.Merge(o.sw)
 	s.dros.Merge(o.dros)
 	s.weights.Merge(o.weights)
@@ -192,18 +197,50 @@ func (s *Summary) Report() Report {
 			"%d of %d records broke the stated bounds (rewards and model values in [%g, %g], weights at most %g), so no empirical-Bernstein interval is given.",
 			s.outOfBounds, rep.N, s.cfg.Bounds.RewardMin, s.cfg.Bounds.RewardMax, s.cfg.Bounds.MaxWeight)})
 	}
+	if w := s.modelBias(); w != nil {
+		rep.Warnings = append(rep.Warnings, *w)
+	}
 	reps := make([]float64, 0, s.cfg.Bootstrap)
 	for _, m := range Methods {
 		e := s.estimate(m, level)
 		if s.cfg.Bootstrap > 0 {
 			reps = s.replicates(m, reps)
 			e.BootstrapSE = sdOf(reps)
-			e.Bootstrap = percentileInterval(reps, level)
+			e.Bootstrap = PercentileInterval(reps, level)
 		}
 		e.Bernstein = s.bernstein(m, level)
 		rep.Estimates = append(rep.Estimates, e)
 	}
 	return rep
+}
+
+// ModelBiasZ is how many standard errors from 0 the mean doubly robust
+// correction must be for Report to warn that the reward model is biased.
+const ModelBiasZ = 3
+
+// modelBias is the model check of the direct method. DR is DM plus the mean
+// correction c = w (r − q̂(x, a)) (Dudík, Langford & Li, "Doubly robust policy
+// evaluation and learning", ICML 2011, eq. 2): with the logged propensities
+// right, E[c] = E_π[q(x, a) − q̂(x, a)], the bias of the reward model over the
+// target policy's choices, which is DM's bias (DM = DR − mean c). The weight
+// diagnostics cannot see it: DM uses no weights. A mean correction more than
+// ModelBiasZ standard errors (the normal theory of the mean) from 0 returns a
+// warning; nil otherwise, and with fewer than two records.
+func (s *Summary) modelBias() *Warning {
+	if s.corr.n < 2 {
+		return nil
+	}
+	se := s.corr.se()
+	if !(se > 0) {
+		return nil
+	}
+	z := s.corr.mean / se
+	if math.Abs(z) <= ModelBiasZ {
+		return nil
+	}
+	return &Warning{WarnModelBias, fmt.Sprintf(
+		"The reward model is biased on this policy's choices: the doubly robust correction averages %.4g (%.1f standard errors from 0), so DM is off by about %.4g; read DR or the weighted estimators, not DM.",
+		s.corr.mean, z, -s.corr.mean)}
 }
 
 func (s *Summary) estimate(m Method, level float64) Estimate {

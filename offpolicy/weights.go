@@ -48,6 +48,10 @@ const (
 	// WarnOutOfBounds: a record broke the Bounds the empirical-Bernstein
 	// interval assumes, so that interval is withdrawn.
 	WarnOutOfBounds WarningKind = "out-of-bounds"
+	// WarnModelBias: the doubly robust correction's mean differs from 0 by
+	// more than ModelBiasZ standard errors, so the reward model is biased on
+	// the target policy's choices and DM with it (Summary.Report).
+	WarnModelBias WarningKind = "model-bias"
 )
 
 // Warning says why an estimate may not be trusted.

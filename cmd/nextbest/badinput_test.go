@@ -140,6 +140,18 @@ func TestBadInput(t *testing.T) {
 		{"outcome empty batch", "POST", "/v1/outcomes", `[]`, 400, "invalid_field"},
 		{"outcome batch one bad", "POST", "/v1/outcomes", `[{"customer_id": "c1", "type": "churn"}, {"customer_id": "c2", "type": "nps", "value": 99}]`, 400, "invalid_field"},
 		{"outcome churn value", "POST", "/v1/outcomes", `{"customer_id": "c1", "type": "churn", "value": 3}`, 400, "invalid_field"},
+		// off-policy evaluations
+		{"evaluation malformed", "POST", "/v1/evaluations", `{"policies": [`, 400, "invalid_json"},
+		{"evaluation unknown field", "POST", "/v1/evaluations", `{"policies": [{"type": "logged"}], "estimator": "magic"}`, 400, "unknown_field"},
+		{"evaluation no policies", "POST", "/v1/evaluations", `{}`, 400, "invalid_field"},
+		{"evaluation bad type", "POST", "/v1/evaluations", `{"policies": [{"type": "greedy"}]}`, 400, "invalid_field"},
+		{"evaluation unknown action", "POST", "/v1/evaluations", `{"policies": [{"type": "always", "action": "nope"}]}`, 422, "unknown_action"},
+		{"evaluation unknown action changed", "POST", "/v1/evaluations", `{"policies": [{"type": "nba", "actions": {"nope": {"enabled": false}}}]}`, 422, "unknown_action"},
+		{"evaluation empty window", "POST", "/v1/evaluations", `{"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z", "policies": [{"type": "logged"}]}`, 400, "empty_window"},
+		{"evaluation bad time", "POST", "/v1/evaluations", `{"since": "last week", "policies": [{"type": "logged"}]}`, 400, "invalid_type"},
+		{"evaluation bad alpha", "POST", "/v1/evaluations", `{"policies": [{"type": "nba", "alpha": -2}]}`, 400, "invalid_field"},
+		{"evaluation unknown", "GET", "/v1/evaluations/ev-nope", nil, 404, "unknown_evaluation"},
+		{"evaluation cancel unknown", "DELETE", "/v1/evaluations/ev-nope", nil, 404, "unknown_evaluation"},
 		// power and clock
 		{"power both", "GET", "/v1/power?kind=binary&baseline=0.1&mde=0.01&n=100", nil, 400, "invalid_query"},
 		{"power bad kind", "GET", "/v1/power?kind=fancy&mde=0.1", nil, 400, "invalid_query"},

@@ -167,6 +167,25 @@ func TestDashboardsInBrowser(t *testing.T) {
 	analyst := s.as(analystKey)
 	signIn(t, ctx, s.base, analystKey)
 
+	// An off-policy evaluation of the simulated log, for the Evaluation pages: a higher
+	// threshold, more exploration, and uniformly at random.
+	var job engine.EvaluationJob
+	spec := `{"policies": [{"type": "logged"}, {"type": "nba", "models": "logged", "threshold": 15}, {"type": "nba", "models": "logged", "alpha": 1}, {"type": "uniform"}], "bootstrap": 100}`
+	if code := analyst.call("POST", "/v1/evaluations", spec, &job); code != 202 && code != 200 {
+		t.Fatalf("start an evaluation: %d", code)
+	}
+	for deadline := time.Now().Add(3 * time.Minute); job.State == engine.JobRunning; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the evaluation still runs after 3 minutes")
+		}
+		if code := analyst.call("GET", "/v1/evaluations/"+job.ID, nil, &job); code != 200 {
+			t.Fatalf("evaluation %s: %d", job.ID, code)
+		}
+	}
+	if job.State != engine.JobDone {
+		t.Fatalf("evaluation %s: %+v", job.State, job.Error)
+	}
+
 	pages := []struct{ name, path string }{
 		{"uplift", "/"},
 		{"experiment", "/experiments/" + w.experiment},
@@ -175,6 +194,8 @@ func TestDashboardsInBrowser(t *testing.T) {
 		{"model-uplift", "/models/retention-20?uplift=30"},
 		{"decisions", "/decisions"},
 		{"catalog", "/catalog"},
+		{"evaluations", "/evaluations"},
+		{"evaluation", "/evaluations/" + job.ID},
 	}
 	for _, pg := range pages {
 		t.Run(pg.name, func(t *testing.T) {
@@ -203,6 +224,27 @@ func TestDashboardsInBrowser(t *testing.T) {
 			t.Logf("%s: %d numbers checked against the API", pg.path, len(nums))
 		})
 	}
+
+	// The Evaluation page's form, submitted by the browser with the session's CSRF token
+	// under the pages' CSP, starts a job and lands on its page.
+	t.Run("evaluate-form", func(t *testing.T) {
+		if _, err := chromedp.RunResponse(ctx, chromedp.Navigate(s.base+"/evaluations")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS(`form.evaluate`)))
+		if err != nil {
+			t.Fatalf("submit: %v", err)
+		}
+		if resp.Status != 200 || !strings.Contains(resp.URL, "/evaluations/ev-") {
+			t.Fatalf("the form landed on %s with status %d, want an evaluation's page", resp.URL, resp.Status)
+		}
+		id := resp.URL[strings.LastIndex(resp.URL, "/")+1:]
+		var j engine.EvaluationJob
+		if code := analyst.call("GET", "/v1/evaluations/"+id, nil, &j); code != 200 || len(j.Spec.Policies) != 4 {
+			t.Errorf("the form's job: %d, %d policies (want logged, uniform, threshold and alpha)", code, len(j.Spec.Policies))
+		}
+		analyst.call("DELETE", "/v1/evaluations/"+id, nil, nil)
+	})
 
 	// The executive's bottom line: one sentence, worded by experiments.BottomLine from the
 	// report the API serves (NBA's net value per customer against the legacy campaigns,
@@ -324,7 +366,7 @@ func TestDashboardsInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkNumbers(t, s.as(viewerKey), nums)
-		for _, path := range []string{"/experiments/" + w.experiment, "/models", "/models/retention-10", "/decisions", "/catalog"} {
+		for _, path := range []string{"/experiments/" + w.experiment, "/models", "/models/retention-10", "/decisions", "/catalog", "/evaluations", "/evaluations/" + job.ID} {
 			resp, err := chromedp.RunResponse(vctx, chromedp.Navigate(s.base+path))
 			if err != nil {
 				t.Fatal(err)

@@ -37,7 +37,7 @@ func TestHelpAndUsage(t *testing.T) {
 	}
 	commands := [][]string{{"serve"}, {"backup"}, {"restore"}, {"du"}, {"verify"}, {"analyze"}, {"config"},
 		{"keys"}, {"keys", "create"}, {"keys", "list"}, {"keys", "revoke"}, {"import"}, {"import", "outcomes"},
-		{"simulate"}, {"export"}, {"version"}, {"completion"}}
+		{"simulate"}, {"export"}, {"evaluate"}, {"version"}, {"completion"}}
 	for _, c := range commands {
 		if len(c) == 1 && !strings.Contains(out, "\n  "+c[0]+" ") {
 			t.Errorf("nextbest help does not list %s:\n%s", c[0], out)

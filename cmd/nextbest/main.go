@@ -1,7 +1,8 @@
 // Command nextbest is the Next-Best-Action decision engine: one binary that serves the
 // decision API and dashboards over an embedded Badger store, and the tools around it.
 // It reads the command line (spf13/cobra) into the options of the packages that do the
-// work: internal/service (serve), store (backup, restore, du, verify), export (export), experiments/table
+// work: internal/service (serve), store (backup, restore, du, verify), export (export),
+// engine (evaluate), experiments/table
 // (analyze), client (keys, import), sim/driver (simulate).
 //
 //	nextbest serve    [--addr 127.0.0.1:8080] [--data ./data] [--config nextbest.yaml]
@@ -110,7 +111,7 @@ The load test, soak and memory test are nextbest-bench's.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usage(c, err) })
 	root.SetVersionTemplate("nextbest {{.Version}}\n")
-	root.AddCommand(serveCmd(), backupCmd(), restoreCmd(), duCmd(), verifyCmd(), exportCmd(), analyzeCmd(), configCmd(),
+	root.AddCommand(serveCmd(), backupCmd(), restoreCmd(), duCmd(), verifyCmd(), exportCmd(), evaluateCmd(), analyzeCmd(), configCmd(),
 		keysCmd(), importCmd(), simulateCmd(), versionCmd())
 	return root
 }
