@@ -93,6 +93,14 @@ type Objectives interface {
 	DeleteObjective(ctx context.Context, outcome string) error
 }
 
+// Evaluations starts, lists and cancels off-policy evaluation jobs: /v1/evaluations.
+type Evaluations interface {
+	StartEvaluation(ctx context.Context, spec engine.EvaluationSpec) (engine.EvaluationJob, error)
+	EvaluationJob(id string) (engine.EvaluationJob, error)
+	EvaluationJobs() []engine.EvaluationJob
+	CancelEvaluation(id string) (engine.EvaluationJob, error)
+}
+
 // Status says whether the engine serves (/readyz) and what time it is for it (the
 // default of every ?since=).
 type Status interface {
@@ -113,5 +121,6 @@ type Engine interface {
 	Campaigns
 	Outbound
 	Objectives
+	Evaluations
 	Status
 }

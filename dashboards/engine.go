@@ -10,7 +10,8 @@ import (
 
 // The pages declare what they read from the decision engine as small interfaces, one per
 // concern, composed into Engine; *engine.Engine satisfies them (engine_test.go holds it
-// to that). The pages only read: none of these changes anything.
+// to that). The pages only read, except the evaluation page, which starts and cancels
+// evaluation jobs.
 
 // Catalog reads the definitions the pages show: actions, objectives and the features
 // schema (the catalog, decisions and model pages).
@@ -46,9 +47,20 @@ type Decisions interface {
 	Recent(ctx context.Context, n int) ([]*engine.Decision, error)
 }
 
-// Clocked gives the engine's clock, which the pages' "now" and default windows follow.
-type Clocked interface {
+// Evaluations starts, lists and cancels off-policy evaluation jobs (the evaluation
+// pages).
+type Evaluations interface {
+	StartEvaluation(ctx context.Context, spec engine.EvaluationSpec) (engine.EvaluationJob, error)
+	EvaluationJob(id string) (engine.EvaluationJob, error)
+	EvaluationJobs() []engine.EvaluationJob
+	CancelEvaluation(id string) (engine.EvaluationJob, error)
+}
+
+// Settings gives the engine's clock, which the pages' "now" and default windows follow,
+// and its options, whose threshold and exploration the evaluation form starts from.
+type Settings interface {
 	Clock() engine.Clock
+	Options() engine.Options
 }
 
 // Engine is everything the pages read from the decision engine.
@@ -58,5 +70,6 @@ type Engine interface {
 	Models
 	Reports
 	Decisions
-	Clocked
+	Evaluations
+	Settings
 }

@@ -464,7 +464,7 @@ func (w *evalWorker) nbaTarget(ctx context.Context, p *evalPolicy, it *evalItem,
 	logged := len(d.Candidates)
 	for i := range logged {
 		ta := p.actions[w.slots[i].id]
-		if ta == nil || !ta.enabled || !ta.action.offeredOn(d.Channel) {
+		if ta == nil || !ta.enabled || !offeredOn(&ta.action, d.Channel) {
 			continue
 		}
 		switch w.slots[i].cand.Filtered {
@@ -483,7 +483,7 @@ func (w *evalWorker) nbaTarget(ctx context.Context, p *evalPolicy, it *evalItem,
 		w.tc = append(w.tc, i)
 	}
 	for _, ta := range p.order {
-		if !ta.action.offeredOn(d.Channel) {
+		if !offeredOn(&ta.action, d.Channel) {
 			continue
 		}
 		i := w.slotOf(ta.action.ID)

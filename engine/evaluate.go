@@ -192,7 +192,7 @@ func newTargetAction(st *actionState, objectives map[string]*objectiveState) *ta
 	a := st.action
 	lever := a.Lever
 	return &targetAction{action: a, st: st, enabled: a.Enabled, lever: lever, priced: st.priced(),
-		aims: a.Objective != "" && objectives[a.Objective] != nil && st.uplift != nil, scale: a.Model.effectScale()}
+		aims: a.Objective != "" && objectives[a.Objective] != nil && st.uplift != nil, scale: effectScale(a.Model)}
 }
 
 // compile checks a policy against the catalog and the stored models.
