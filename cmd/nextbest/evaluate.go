@@ -15,6 +15,7 @@ import (
 
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/offpolicy"
 	"github.com/spf13/cobra"
@@ -46,7 +47,7 @@ to stderr.`,
 		Example: `  nextbest evaluate --data tmp/demo/store --config cmd/nextbest/demo.yaml \
       --policy '{"type": "logged"}' --policy '{"type": "nba", "models": "logged", "threshold": 15}'
   nextbest evaluate --addr 127.0.0.1:8090 --spec spec.json --json result.json`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 	}
 	fs := c.Flags()
 	data := fs.String("data", "", "data directory of a stopped store to evaluate")
@@ -93,7 +94,7 @@ func runEvaluate(c *cobra.Command, f evaluateFlags) error {
 	data, config, addr, key, specFile, policies := &f.data, &f.config, &f.addr, &f.key, &f.specFile, f.policies
 	since, until, sources, asOf, boot, seed, workers, jsonOut, every := &f.since, &f.until, &f.sources, &f.asOf, f.boot, &f.seed, &f.workers, &f.jsonOut, &f.every
 	if (*data == "") == (*addr == "") {
-		return usage(c, errors.New("evaluate: give --data DIR (a stopped store) or --addr HOST:PORT (a running server)"))
+		return cli.Usage(c, errors.New("evaluate: give --data DIR (a stopped store) or --addr HOST:PORT (a running server)"))
 	}
 	var spec engine.EvaluationSpec
 	if *specFile != "" {
@@ -123,7 +124,7 @@ func runEvaluate(c *cobra.Command, f evaluateFlags) error {
 		spec.Policies = append(spec.Policies, ps)
 	}
 	if len(spec.Policies) == 0 {
-		return usage(c, errors.New("evaluate: no policy: give --policy JSON (repeatable) or --spec FILE; nextbest evaluate --help has examples"))
+		return cli.Usage(c, errors.New("evaluate: no policy: give --policy JSON (repeatable) or --spec FILE; nextbest evaluate --help has examples"))
 	}
 	now := time.Now()
 	for _, f := range []struct {
