@@ -5,8 +5,6 @@ import (
 	"context"
 	"io"
 	"math"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime/metrics"
 	"strconv"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 func TestHistogramQuantile(t *testing.T) {
@@ -83,7 +82,7 @@ func TestSoakAtGivenRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary for 20 s")
 	}
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	var out, errOut bytes.Buffer
 	o := DefaultSoakOptions()
 	o.Bin, o.Rate, o.Duration, o.P99, o.FeedbackP99, o.RSSGrowth = bin, 50, 20*time.Second, 10*time.Second, 10*time.Second, 100
@@ -140,22 +139,6 @@ func TestSoakRefusesBadFlags(t *testing.T) {
 			t.Errorf("soak %+v: error %v, want %q", o, err, tc.want)
 		}
 	}
-}
-
-// buildNextbest builds the nextbest binary into a temp dir and returns its path; the go
-// command is found on PATH: go test puts its own GOROOT/bin first.
-func buildNextbest(t *testing.T) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to build the binary with: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "nextbest")
-	cmd := exec.Command(gobin, "build", "-o", bin, "../cmd/nextbest")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // TestSchedQuantiles checks the two readers of scheduling-latency histograms the soak

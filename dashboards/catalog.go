@@ -8,6 +8,7 @@ import (
 
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 type catalogPage struct {
@@ -51,7 +52,7 @@ func (p *Pages) catalog(c *fiber.Ctx) (view, error) {
 	for _, x := range p.eng.Experiments() {
 		var arms []string
 		for _, a := range x.Arms {
-			arms = append(arms, fmt.Sprintf("%s (%s, %s)", a.Name, a.Policy, fixed(100*a.Weight, decimalsFor(100*a.Weight, 0))+"%"))
+			arms = append(arms, fmt.Sprintf("%s (%s, %s)", a.Name, a.Policy, numtext.Fixed(100*a.Weight, numtext.DecimalsFor(100*a.Weight, 0))+"%"))
 		}
 		pg.Experiments = append(pg.Experiments, experimentRow{Experiment: x, Arms: strings.Join(arms, ", ")})
 	}
@@ -70,17 +71,17 @@ func modelSpecText(m engine.ModelSpec) string {
 	}
 	parts := []string{form}
 	if m.PriorMean != 0 {
-		parts = append(parts, "prior mean "+fixed(m.PriorMean, 2))
+		parts = append(parts, "prior mean "+numtext.Fixed(m.PriorMean, 2))
 	}
 	if m.PriorPrecision != 0 && m.PriorPrecision != 1 {
-		parts = append(parts, "prior precision "+fixed(m.PriorPrecision, 2))
+		parts = append(parts, "prior precision "+numtext.Fixed(m.PriorPrecision, 2))
 	}
 	if m.HalfLife > 0 {
 		unit := m.HalfLifeUnit
 		if unit == "" {
 			unit = "events"
 		}
-		parts = append(parts, fmt.Sprintf("half-life %s %s", group(m.HalfLife, 0), unit))
+		parts = append(parts, fmt.Sprintf("half-life %s %s", numtext.Group(m.HalfLife, 0), unit))
 	}
 	if m.WarmStartFrom != "" {
 		parts = append(parts, "warm start from "+m.WarmStartFrom)

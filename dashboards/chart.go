@@ -5,6 +5,8 @@ import (
 	"html/template"
 	"math"
 	"strings"
+
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 // The charts are SVG drawn here, so the pages need no JavaScript and no third-party code.
@@ -149,11 +151,11 @@ func (c LineChart) draw(width float64, suffix string) string {
 	}
 	yfmt := c.YFormat
 	if yfmt == nil {
-		yfmt = func(v float64) string { return fixed(v, 2) }
+		yfmt = func(v float64) string { return numtext.Fixed(v, 2) }
 	}
 	xfmt := c.XFormat
 	if xfmt == nil {
-		xfmt = func(v float64) string { return fixed(v, 0) }
+		xfmt = func(v float64) string { return numtext.Fixed(v, 0) }
 	}
 	// Domains from the data.
 	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
@@ -451,7 +453,7 @@ func (c WhiskerChart) draw(width float64, suffix string) string {
 	const rowH = 22.0
 	xfmt := c.XFormat
 	if xfmt == nil {
-		xfmt = func(v float64) string { return fixed(v, 1) }
+		xfmt = func(v float64) string { return numtext.Fixed(v, 1) }
 	}
 	lo, hi := 0.0, 0.0
 	longest := 4

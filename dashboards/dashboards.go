@@ -19,6 +19,7 @@ import (
 
 	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 //go:embed templates/*.html
@@ -106,7 +107,7 @@ var funcs = template.FuncMap{
 	},
 	"time":      fmtTime,
 	"timeptr":   fmtTimePtr,
-	"count":     func(n int64) string { return group(float64(n), 0) },
+	"count":     func(n int64) string { return numtext.Group(float64(n), 0) },
 	"plain":     plain,
 	"parts":     partsHTML,
 	"hasPrefix": strings.HasPrefix,

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 const (
@@ -87,10 +88,10 @@ func (o objectives) horizon(objective string) string {
 		return "its horizon"
 	case h%(24*time.Hour) == 0:
 		n := int64(h / (24 * time.Hour))
-		return group(float64(n), 0) + map[bool]string{true: " day", false: " days"}[n == 1]
+		return numtext.Group(float64(n), 0) + map[bool]string{true: " day", false: " days"}[n == 1]
 	case h%time.Hour == 0:
 		n := int64(h / time.Hour)
-		return group(float64(n), 0) + map[bool]string{true: " hour", false: " hours"}[n == 1]
+		return numtext.Group(float64(n), 0) + map[bool]string{true: " hour", false: " hours"}[n == 1]
 	}
 	return h.String()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/numtext"
 	"github.com/nextbest/nextbest/offpolicy"
 )
 
@@ -142,12 +143,12 @@ func (p *Pages) evaluationsView(f evaluationForm, errMsg string) view {
 		}
 		// A running job's progress moves on between the page and the API: only a finished
 		// job's count is tied to the API for checking.
-		read := Num{Text: group(float64(j.Progress.Read), 0)}
+		read := Num{Text: numtext.Group(float64(j.Progress.Read), 0)}
 		read.HTML = read.markup()
 		if j.State != engine.JobRunning {
 			read = numF(fmt.Sprintf("evaluations[id=%s].progress.decisions_read", j.ID), float64(j.Progress.Read), 1, styleCount)
 		}
-		pg.Jobs = append(pg.Jobs, jobRow{EvaluationJob: j, Policies: strings.Join(names, "; "), Submitted: fmtTime(j.Submitted), Read: read, Seconds: fixed(j.Progress.Seconds, 1)})
+		pg.Jobs = append(pg.Jobs, jobRow{EvaluationJob: j, Policies: strings.Join(names, "; "), Submitted: fmtTime(j.Submitted), Read: read, Seconds: numtext.Fixed(j.Progress.Seconds, 1)})
 	}
 	return view{template: "evaluations.html", title: "Evaluation", nav: "evaluation", data: pg}
 }
@@ -249,7 +250,7 @@ func (p *Pages) evaluation(c *fiber.Ctx) (view, error) {
 		return view{}, err
 	}
 	pg := evaluationPage{Job: job, Src: "/v1/evaluations/" + job.ID, Running: job.State == engine.JobRunning, Submitted: fmtTime(job.Submitted),
-		Progress: Num{Text: group(float64(job.Progress.Read), 0)}, Elapsed: fixed(job.Progress.Seconds, 1)}
+		Progress: Num{Text: numtext.Group(float64(job.Progress.Read), 0)}, Elapsed: numtext.Fixed(job.Progress.Seconds, 1)}
 	pg.Progress.HTML = pg.Progress.markup()
 	if !pg.Running {
 		pg.Progress = numF("progress.decisions_read", float64(job.Progress.Read), 1, styleCount)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 // Num is one number shown on a page, tied to the JSON API value it comes from so that
@@ -77,12 +79,7 @@ const (
 // moneyStyle is one precision for amounts shown together (a figure and its interval):
 // whole units once any is 100 or more, else cents; signed or not.
 func moneyStyle(signed bool, xs ...float64) numStyle {
-	whole := false
-	for _, x := range xs {
-		if finite(x) && math.Abs(x) >= 100 {
-			whole = true
-		}
-	}
+	whole := numtext.MoneyWhole(xs...)
 	switch {
 	case whole && signed:
 		return styleSignedMoneyWhole
@@ -139,121 +136,68 @@ func numF(path string, v, scale float64, style numStyle) Num {
 func formatNum(x float64, style numStyle) string {
 	switch style {
 	case styleCount:
-		return group(x, 0)
+		return numtext.Group(x, 0)
 	case stylePct:
-		return fixed(x, decimalsFor(x, 1)) + "%"
+		return numtext.Fixed(x, numtext.DecimalsFor(x, 1)) + "%"
 	case styleRelPct:
 		d := 1
 		if math.Abs(x) >= 10 {
 			d = 0
 		}
-		return fixed(x, d) + "%"
+		return numtext.Fixed(x, d) + "%"
 	case stylePP:
-		return fixed(x, decimalsFor(x, 1)) + " pp"
+		return numtext.Fixed(x, numtext.DecimalsFor(x, 1)) + " pp"
 	case styleMoney:
 		if math.Abs(x) >= 100 {
-			return group(x, 0)
+			return numtext.Group(x, 0)
 		}
-		return group(x, 2)
+		return numtext.Group(x, 2)
 	case styleDecimal:
-		return fixed(x, 3)
+		return numtext.Fixed(x, 3)
 	case stylePoints:
-		return fixed(x, 1)
+		return numtext.Fixed(x, 1)
 	case styleDays:
-		return group(math.Ceil(x), 0)
+		return numtext.Group(math.Ceil(x), 0)
 	case styleP:
 		if x < 0.001 {
 			return "< 0.001"
 		}
-		return fixed(x, 3)
+		return numtext.Fixed(x, 3)
 	case styleSignedPct:
-		return signed(formatNum(x, styleRelPct))
+		return numtext.Signed(formatNum(x, styleRelPct))
 	case styleSignedPP:
-		return signed(formatNum(x, stylePP))
+		return numtext.Signed(formatNum(x, stylePP))
 	case styleSignedPoints:
-		return signed(formatNum(x, stylePoints))
+		return numtext.Signed(formatNum(x, stylePoints))
 	case styleSignedMoney:
-		return signed(formatNum(x, styleMoney))
+		return numtext.Signed(formatNum(x, styleMoney))
 	case styleAmount:
 		if x == math.Trunc(x) {
-			return group(x, 0)
+			return numtext.Group(x, 0)
 		}
-		return group(x, 2)
+		return numtext.Group(x, 2)
 	case styleMoneyCents:
-		return group(x, 2)
+		return numtext.Group(x, 2)
 	case styleMoneyWhole:
-		return group(x, 0)
+		return numtext.Group(x, 0)
 	case styleSignedMoneyCents:
-		return signed(group(x, 2))
+		return numtext.Signed(numtext.Group(x, 2))
 	case styleSignedMoneyWhole:
-		return signed(group(x, 0))
+		return numtext.Signed(numtext.Group(x, 0))
 	case styleQini:
-		return fixed(x, 4)
+		return numtext.Fixed(x, 4)
 	case styleGain:
-		return group(x, 1)
+		return numtext.Group(x, 1)
 	case styleWholePct:
-		return fixed(x, 0) + "%"
+		return numtext.Fixed(x, 0) + "%"
 	case stylePct2:
-		return fixed(x, 2) + "%"
+		return numtext.Fixed(x, 2) + "%"
 	case styleSignedPP2:
-		return signed(fixed(x, 2) + " pp")
+		return numtext.Signed(numtext.Fixed(x, 2) + " pp")
 	case styleSignedWholePct:
-		return signed(fixed(x, 0) + "%")
+		return numtext.Signed(numtext.Fixed(x, 0) + "%")
 	}
 	return strconv.FormatFloat(x, 'g', 4, 64)
-}
-
-// signed puts a plus sign on a formatted positive number.
-func signed(s string) string {
-	if strings.HasPrefix(s, "−") || strings.Trim(s, "0.,%p ") == "" {
-		return s
-	}
-	return "+" + s
-}
-
-// decimalsFor gives small magnitudes one more decimal so that 0.04% does not print as 0.0%.
-func decimalsFor(x float64, d int) int {
-	if a := math.Abs(x); a > 0 && a < 0.1 {
-		return d + 1
-	}
-	return d
-}
-
-// fixed formats x with d decimals and a typographic minus.
-func fixed(x float64, d int) string {
-	s := strconv.FormatFloat(x, 'f', d, 64)
-	if strings.HasPrefix(s, "-") {
-		if strings.Trim(s[1:], "0.") == "" {
-			return s[1:] // no "−0.0"
-		}
-		return "−" + s[1:]
-	}
-	return s
-}
-
-// group formats x with d decimals and thousands separators.
-func group(x float64, d int) string {
-	s := fixed(x, d)
-	neg := strings.HasPrefix(s, "−")
-	if neg {
-		s = strings.TrimPrefix(s, "−")
-	}
-	intPart, frac := s, ""
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		intPart, frac = s[:i], s[i:]
-	}
-	var b strings.Builder
-	for i, c := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	out := b.String() + frac
-	if neg {
-		out = "−" + out
-	}
-	return out
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 // Rules for a model's warnings, stated on the model pages.
@@ -94,12 +95,12 @@ func rankingText(r ranking, w outcomeWords) string {
 	switch {
 	case !r.Judged:
 		return fmt.Sprintf("Ranking not judged yet: the AUC window holds %s %s and %s %s; at least %d of each are needed.",
-			group(float64(r.Pos), 0), w.pos, group(float64(r.Neg), 0), w.neg, aucJudged)
+			numtext.Group(float64(r.Pos), 0), w.pos, numtext.Group(float64(r.Neg), 0), w.neg, aucJudged)
 	case r.Weak:
 		return fmt.Sprintf("Weak ranking: AUC %s over the last %s %s (%s %s). The model barely tells them apart (0.5 is a coin toss): what it sees does not predict them, or it has not learnt how yet.",
-			fixed(r.AUC, 3), group(float64(r.Pos+r.Neg), 0), w.noun, group(float64(r.Pos), 0), w.posShort)
+			numtext.Fixed(r.AUC, 3), numtext.Group(float64(r.Pos+r.Neg), 0), w.noun, numtext.Group(float64(r.Pos), 0), w.posShort)
 	}
-	return fmt.Sprintf("Ranks: AUC %s over the last %s %s (%s %s).", fixed(r.AUC, 3), group(float64(r.Pos+r.Neg), 0), w.noun, group(float64(r.Pos), 0), w.posShort)
+	return fmt.Sprintf("Ranks: AUC %s over the last %s %s (%s %s).", numtext.Fixed(r.AUC, 3), numtext.Group(float64(r.Pos+r.Neg), 0), w.noun, numtext.Group(float64(r.Pos), 0), w.posShort)
 }
 
 // modelWarning is one problem with a model, in plain language.
@@ -124,7 +125,7 @@ func modelWarnings(info engine.ModelInfo, versions []engine.Snapshot, now time.T
 	h := info.Health
 	switch {
 	case h.Responses == 0 && info.Chosen >= stallChosen:
-		out = append(out, modelWarning{Kind: "not-learning", Text: fmt.Sprintf("Not learning: NBA chose this action %s times, but no response to it has been learnt. Check that feedback is sent for it (POST /v1/feedback), or that implicit negatives are on.", group(float64(info.Chosen), 0))})
+		out = append(out, modelWarning{Kind: "not-learning", Text: fmt.Sprintf("Not learning: NBA chose this action %s times, but no response to it has been learnt. Check that feedback is sent for it (POST /v1/feedback), or that implicit negatives are on.", numtext.Group(float64(info.Chosen), 0))})
 	case h.Responses > 0:
 		// The oldest stored version that already had every response learnt so far.
 		var since *engine.Snapshot
@@ -136,7 +137,7 @@ func modelWarnings(info engine.ModelInfo, versions []engine.Snapshot, now time.T
 		}
 		if since != nil && now.Sub(since.Time) >= stallAge && info.Chosen-since.Chosen >= stallChosen {
 			out = append(out, modelWarning{Kind: "stalled", Text: fmt.Sprintf("Stopped learning: no new response since %s (version %d), although NBA chose this action %s times since. Check the feedback pipeline for it.",
-				fmtTime(since.Time), since.Version, group(float64(info.Chosen-since.Chosen), 0))})
+				fmtTime(since.Time), since.Version, numtext.Group(float64(info.Chosen-since.Chosen), 0))})
 		}
 	}
 	if r := rankingOf(h); r.Weak {
@@ -151,7 +152,7 @@ func modelWarnings(info engine.ModelInfo, versions []engine.Snapshot, now time.T
 		}
 		if best >= 0 && best-*h.AUC > aucDrop {
 			out = append(out, modelWarning{Kind: "auc-drop", Text: fmt.Sprintf("AUC dropped: %s now, against %s at version %d (%s). The customers or their responses may have changed; consider forgetting (model.half_life) or a look at recent decisions.",
-				fixed(*h.AUC, 3), fixed(best, 3), bestV.Version, fmtDay(bestV.Time))})
+				numtext.Fixed(*h.AUC, 3), numtext.Fixed(best, 3), bestV.Version, fmtDay(bestV.Time))})
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 // topWeights is how many weights the model page shows (the API's default for top).
@@ -51,7 +52,7 @@ type ruleText struct {
 	WeakAUC     string
 }
 
-var rules = ruleText{StallChosen: stallChosen, StallAge: "24 hours", AUCDrop: "0.05", AUCEvidence: aucEvidence, AUCJudged: aucJudged, WeakAUC: fixed(weakAUC, 1)}
+var rules = ruleText{StallChosen: stallChosen, StallAge: "24 hours", AUCDrop: "0.05", AUCEvidence: aucEvidence, AUCJudged: aucJudged, WeakAUC: numtext.Fixed(weakAUC, 1)}
 
 func modelSrc(id engine.ActionID) string { return fmt.Sprintf("/v1/models/%s?top=%d", id, topWeights) }
 
@@ -264,7 +265,7 @@ func (p *Pages) model(c *fiber.Ctx) (view, error) {
 				return view{}, err
 			}
 			pg.Uplift.Report = upliftReportOf(rep, a.ID, days, since)
-			pg.Uplift.Report.Took = fixed(time.Since(began).Seconds(), 2) + " s"
+			pg.Uplift.Report.Took = numtext.Fixed(time.Since(began).Seconds(), 2) + " s"
 			pg.Uplift.Windows = upliftWindows(id, days)
 		}
 	}
@@ -381,7 +382,7 @@ func upliftReportOf(rep *engine.UpliftReport, id engine.ActionID, days int, sinc
 			Gain: numF(base+"gain", pt.Gain, 1, styleGain)})
 	}
 	ch := LineChart{Title: "Qini curve of " + string(id), Desc: "Customers kept, over what the untreated rate predicts, when the action is given to the share of customers the uplift model ranks first (by predicted benefit), against random targeting (the dashed straight line). A curve above the line means the model finds the customers the action changes. The points are in the table below.",
-		XDomain: [2]float64{0, 1}, XFormat: func(x float64) string { return fixed(100*x, 0) + "%" }, YFormat: func(y float64) string { return group(y, decimalsFor(y, 0)) },
+		XDomain: [2]float64{0, 1}, XFormat: func(x float64) string { return numtext.Fixed(100*x, 0) + "%" }, YFormat: func(y float64) string { return numtext.Group(y, numtext.DecimalsFor(y, 0)) },
 		XLabel: "share targeted, by predicted benefit", YLabel: "customers kept", Zero: true, Height: 280, Lines: []Line{random, curve}}
 	v.Qini = ch.SVG()
 	for i, sg := range rep.Segments {
@@ -457,11 +458,11 @@ func modelPageOf(a engine.Action, info engine.ModelInfo, versions []engine.Snaps
 	ticks = dedupTicks(ticks)
 	pg.Learning = []learningChart{
 		{"Responses learnt", LineChart{Title: "Responses learnt by " + string(a.ID), Desc: "Responses (blue) and positive responses (orange) learnt by the model at each stored version. The numbers are in the versions table below.",
-			Lines: []Line{resp, pos}, XTicks: ticks, YFormat: func(v float64) string { return group(v, 0) }, Height: 220, Width: 420}.SVG()},
+			Lines: []Line{resp, pos}, XTicks: ticks, YFormat: func(v float64) string { return numtext.Group(v, 0) }, Height: 220, Width: 420}.SVG()},
 		{"AUC", LineChart{Title: "AUC of " + string(a.ID), Desc: fmt.Sprintf("Windowed AUC at each stored version: how well the model ranks responders above non-responders over its last predict-then-learn pairs (0.5 is random). A drop of more than %s below its best raises a warning.", rules.AUCDrop),
-			Lines: []Line{auc}, XTicks: ticks, YFormat: func(v float64) string { return fixed(v, 2) }, Height: 220, Width: 420}.SVG()},
+			Lines: []Line{auc}, XTicks: ticks, YFormat: func(v float64) string { return numtext.Fixed(v, 2) }, Height: 220, Width: 420}.SVG()},
 		{"Exploration share", LineChart{Title: "Exploration share of " + string(a.ID), Desc: "Share of the NBA decisions choosing this action that were exploration (the greedy choice was another action), cumulative at each stored version.",
-			Lines: []Line{expl}, XTicks: ticks, YFormat: func(v float64) string { return fixed(v, 0) + "%" }, Height: 220, Width: 420, YDomain: [2]float64{0, 100}}.SVG()},
+			Lines: []Line{expl}, XTicks: ticks, YFormat: func(v float64) string { return numtext.Fixed(v, 0) + "%" }, Height: 220, Width: 420, YDomain: [2]float64{0, 100}}.SVG()},
 	}
 	return pg
 }
@@ -470,7 +471,7 @@ func modelPageOf(a engine.Action, info engine.ModelInfo, versions []engine.Snaps
 // a square zoomed to the data, and lists the bins (at path[i] in the API's response).
 func calibrationOf(title, desc, xlabel string, h engine.Health, path string) (template.HTML, []calRow) {
 	cal := LineChart{Title: title, Desc: desc, Diagonal: true, XLabel: xlabel, YLabel: "observed", Height: 300,
-		XFormat: func(v float64) string { return fixed(100*v, decimalsFor(100*v, 0)) + "%" }, YFormat: func(v float64) string { return fixed(100*v, decimalsFor(100*v, 0)) + "%" }}
+		XFormat: func(v float64) string { return numtext.Fixed(100*v, numtext.DecimalsFor(100*v, 0)) + "%" }, YFormat: func(v float64) string { return numtext.Fixed(100*v, numtext.DecimalsFor(100*v, 0)) + "%" }}
 	var rows []calRow
 	top, maxCount := 0.0, 0
 	for _, b := range h.Calibration {
@@ -486,7 +487,7 @@ func calibrationOf(title, desc, xlabel string, h engine.Health, path string) (te
 		top = math.Max(top, math.Max(*b.MeanPredicted, *b.ObservedRate))
 		r := 3 + 7*math.Sqrt(float64(b.Count)/float64(max(maxCount, 1)))
 		cal.Dots = append(cal.Dots, Dot{X: *b.MeanPredicted, Y: *b.ObservedRate, R: r, Class: "cal",
-			Title: fmt.Sprintf("%d: predicted %s, observed %s", b.Count, fixed(100**b.MeanPredicted, 1)+"%", fixed(100**b.ObservedRate, 1)+"%")})
+			Title: fmt.Sprintf("%d: predicted %s, observed %s", b.Count, numtext.Fixed(100**b.MeanPredicted, 1)+"%", numtext.Fixed(100**b.ObservedRate, 1)+"%")})
 	}
 	_, _, hi := niceTicks(0, math.Max(top*1.05, 0.01), 5)
 	hi = math.Min(hi, 1)

@@ -13,6 +13,7 @@ import (
 	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/experiments"
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 // upliftPage is the executives' page: for each experiment shown, whether NBA is winning
@@ -227,7 +228,7 @@ func upliftOf(rep *engine.Report, metric string, now time.Time, currency string)
 	}
 	for _, arm := range rep.Arms {
 		ux.Arms = append(ux.Arms, armSummary{Name: arm.Name, Label: a.label(arm.Name), Policy: experiments.Policy(arm.Policy),
-			Weight: fixed(100*arm.Weight, decimalsFor(100*arm.Weight, 0)) + "%", Assigned: numF(fmt.Sprintf("arms[name=%s].assigned", arm.Name), float64(arm.Assigned), 1, styleCount)})
+			Weight: numtext.Fixed(100*arm.Weight, numtext.DecimalsFor(100*arm.Weight, 0)) + "%", Assigned: numF(fmt.Sprintf("arms[name=%s].assigned", arm.Name), float64(arm.Assigned), 1, styleCount)})
 	}
 	heroes := a.heroes()
 	refs := references(x)

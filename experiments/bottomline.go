@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 // The bottom line of an experiment is one sentence: whether an arm creates value against
@@ -142,7 +144,7 @@ func BottomLine(v NetValue) Statement {
 		dec = 0
 	}
 	money := func(src string, value, scale float64, dec int, currency bool) Phrase {
-		text := groupDigits(value*scale, dec)
+		text := numtext.Group(value*scale, dec)
 		if currency && v.Currency != "" {
 			text = v.Currency + " " + text
 		}
@@ -158,7 +160,7 @@ func BottomLine(v NetValue) Statement {
 	if math.Abs(total) >= 100 {
 		totalDec = 0
 	}
-	customers := Phrase{Figure: &Figure{Source: FigureCustomers, Value: float64(v.Customers), Scale: 1, Text: groupDigits(float64(v.Customers), 0)}}
+	customers := Phrase{Figure: &Figure{Source: FigureCustomers, Value: float64(v.Customers), Scale: 1, Text: numtext.Group(float64(v.Customers), 0)}}
 	noun := " customers."
 	if v.Customers == 1 {
 		noun = " customer."
@@ -190,25 +192,4 @@ func levelPercent(level float64) string {
 		level = DefaultLevel
 	}
 	return strconv.FormatFloat(math.Round(1000*level)/10, 'f', -1, 64) + "%"
-}
-
-// groupDigits writes x with d decimals, thousands separated by commas, and a typographic
-// minus (U+2212); a value that rounds to zero has no sign.
-func groupDigits(x float64, d int) string {
-	s := strconv.FormatFloat(math.Abs(x), 'f', d, 64)
-	intPart, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	if x < 0 && strings.Trim(s, "0.") != "" {
-		b.WriteString("−")
-	}
-	for i, c := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if frac != "" {
-		b.WriteString("." + frac)
-	}
-	return b.String()
 }

@@ -2,8 +2,8 @@ package experiments
 
 import (
 	"math"
-	"strconv"
-	"strings"
+
+	"github.com/nextbest/nextbest/internal/numtext"
 )
 
 // MetricText is how people are told about one of a report's metrics: its title, the noun
@@ -120,12 +120,7 @@ func (u Unit) absStyles() (plain, signed style) {
 // moneyStyle is one precision for amounts written together (a figure and its interval):
 // whole units once any is 100 or more, else cents; signed or not.
 func moneyStyle(signed bool, xs ...float64) style {
-	whole := false
-	for _, x := range xs {
-		if finite(x) && math.Abs(x) >= 100 {
-			whole = true
-		}
-	}
+	whole := numtext.MoneyWhole(xs...)
 	switch {
 	case whole && signed:
 		return styleSignedMoneyWhole
@@ -141,61 +136,36 @@ func moneyStyle(signed bool, xs ...float64) style {
 func (s style) format(x float64) string {
 	switch s {
 	case stylePP:
-		return fixed(x, decimalsFor(x, 1)) + " pp"
+		return numtext.Fixed(x, numtext.DecimalsFor(x, 1)) + " pp"
 	case styleSignedPP:
-		return signed(styleSignedPP, fixed(x, decimalsFor(x, 1))+" pp")
+		return signed(styleSignedPP, numtext.Fixed(x, numtext.DecimalsFor(x, 1))+" pp")
 	case stylePoints:
-		return fixed(x, 1)
+		return numtext.Fixed(x, 1)
 	case styleSignedPoints:
-		return signed(s, fixed(x, 1))
+		return signed(s, numtext.Fixed(x, 1))
 	case styleRelPct, styleSignedPct:
 		d := 1
 		if math.Abs(x) >= 10 {
 			d = 0
 		}
-		return signed(s, fixed(x, d)+"%")
+		return signed(s, numtext.Fixed(x, d)+"%")
 	case styleWholePct, styleSignedWholePct:
-		return signed(s, fixed(x, 0)+"%")
+		return signed(s, numtext.Fixed(x, 0)+"%")
 	case styleMoneyCents, styleSignedMoneyCents:
-		return signed(s, groupDigits(x, 2))
+		return signed(s, numtext.Group(x, 2))
 	case styleMoneyWhole, styleSignedMoneyWhole:
-		return signed(s, groupDigits(x, 0))
+		return signed(s, numtext.Group(x, 0))
 	case styleDays:
-		return groupDigits(math.Ceil(x), 0)
+		return numtext.Group(math.Ceil(x), 0)
 	}
-	return fixed(x, 3)
+	return numtext.Fixed(x, 3)
 }
 
-// signed puts a plus sign on a formatted positive number when the style is a signed one.
+// signed puts a plus sign on a written positive number when the style is a signed one.
 func signed(s style, text string) string {
 	switch s {
 	case styleSignedPP, styleSignedPoints, styleSignedPct, styleSignedWholePct, styleSignedMoneyCents, styleSignedMoneyWhole:
-	default:
-		return text
+		return numtext.Signed(text)
 	}
-	if strings.HasPrefix(text, "−") || strings.Trim(text, "0.,%p ") == "" {
-		return text
-	}
-	return "+" + text
-}
-
-// decimalsFor gives small magnitudes one more decimal so that 0.04% does not print as 0.0%.
-func decimalsFor(x float64, d int) int {
-	if a := math.Abs(x); a > 0 && a < 0.1 {
-		return d + 1
-	}
-	return d
-}
-
-// fixed writes x with d decimals and a typographic minus; a value that rounds to zero
-// has no sign.
-func fixed(x float64, d int) string {
-	s := strconv.FormatFloat(x, 'f', d, 64)
-	if strings.HasPrefix(s, "-") {
-		if strings.Trim(s[1:], "0.") == "" {
-			return s[1:]
-		}
-		return "−" + s[1:]
-	}
-	return s
+	return text
 }

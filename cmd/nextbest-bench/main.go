@@ -10,63 +10,23 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/nextbest/nextbest/bench"
+	"github.com/nextbest/nextbest/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
-
-// usageError is a mistake in the command line: exit status 2 and a hint to --help.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-
-// run runs the command line args and returns the exit status: 0, 1 for a runtime error,
-// 2 for a usage error. Each error is printed once.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot(stdout, stderr)
-	root.SetArgs(args)
-	cmd, err := root.ExecuteContextC(ctx)
-	if err == nil {
-		return 0
-	}
-	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintf(stderr, "nextbest-bench: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
-		return 2
-	}
-	fmt.Fprintf(stderr, "nextbest-bench: %v\n", err)
-	return 1
-}
-
-// isCobraUsage reports whether err is one of cobra's own command-line errors (an unknown
-// command; flag errors come through SetFlagErrorFunc as usageError).
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	return strings.HasPrefix(msg, "unknown command ") || strings.Contains(msg, "accepts ") || strings.HasPrefix(msg, "required flag")
-}
+func main() { cli.Main(newRoot) }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	root := &cobra.Command{
+	root := cli.Root(&cobra.Command{
 		Use:   "nextbest-bench",
 		Short: "Measure a nextbest server: load test, soak, memory test",
 		Long: `nextbest-bench drives a nextbest server on this machine (loopback only) and reports
@@ -74,20 +34,9 @@ what it measured: docs/benchmarks.md has the figures and the commands behind the
 		Example: `  nextbest-bench loadtest --spawn --duration 10s
   nextbest-bench soak --duration 60s
   nextbest-bench memory --bin ./bin/nextbest`,
-		Version:       version,
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		Args:          cobra.NoArgs, // a word that is no command: "unknown command", exit 2
-		RunE:          func(c *cobra.Command, _ []string) error { return c.Help() },
-	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(loadtestCmd(false), loadtestCmd(true), soakCmd(),
-		&cobra.Command{Use: "version", Short: "Print the version", Args: noArgs, RunE: func(c *cobra.Command, _ []string) error {
-			fmt.Fprintln(c.OutOrStdout(), "nextbest-bench", version)
-			return nil
-		}})
+		Version: version,
+	}, stdout, stderr)
+	root.AddCommand(loadtestCmd(false), loadtestCmd(true), soakCmd(), cli.VersionCmd("nextbest-bench", version))
 	return root
 }
 
@@ -131,7 +80,7 @@ feedback: requests per second, latency percentiles (an HDR histogram) and CPU us
 (loopback only), which gets 20 lt-* actions, lt-c* customers, decisions and feedback.`,
 		Example: `  nextbest-bench loadtest --spawn --duration 10s
   NEXTBEST_KEY=nbk_... nextbest-bench loadtest --addr 127.0.0.1:8080 --phases healthz,decide`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if memory {
 				return bench.Memory(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
@@ -167,7 +116,7 @@ feedback, and the server's resident memory, and fails (exit 1) if decide's p99 e
 more than --rss-growth over the second half. docs/benchmarks.md has the figures.`,
 		Example: `  nextbest-bench soak --duration 60s
   nextbest-bench soak --rate 2000 --duration 5m --data /tmp/soak-store`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return bench.Soak(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},
@@ -187,12 +136,4 @@ more than --rss-growth over the second half. docs/benchmarks.md has the figures.
 	fs.StringVar(&o.Data, "data", o.Data, "store directory for the server, kept afterwards for nextbest du (default: a temporary one, removed); must not exist yet")
 	fs.StringVar(&o.ServerProfiles, "server-profiles", o.ServerProfiles, "directory to write the server's CPU profile of each soak window to (cpu-window-N.pprof)")
 	return c
-}
-
-// noArgs refuses positional arguments as a usage error that names the first.
-func noArgs(c *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usageError{fmt.Errorf("%s: unexpected argument %q", c.Name(), args[0])}
-	}
-	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/experiments/table"
+	"github.com/nextbest/nextbest/internal/cli"
 )
 
 func analyzeCmd() *cobra.Command {
@@ -49,13 +50,13 @@ stderr every 1,000,000 rows.`,
       --data random=obd/random/men/men.csv --data bts=obd/bts/men/men.csv`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usage(c, fmt.Errorf("analyze: unexpected argument %q (give each file with its own --data)", args[0]))
+				return cli.Usage(c, fmt.Errorf("analyze: unexpected argument %q (give each file with its own --data)", args[0]))
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Parse(data, metrics, weights, sep); err != nil {
-				return usage(c, fmt.Errorf("analyze: %w", err))
+				return cli.Usage(c, fmt.Errorf("analyze: %w", err))
 			}
 			return table.Run(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},

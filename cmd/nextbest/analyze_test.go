@@ -16,6 +16,7 @@ import (
 
 	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/experiments/table"
+	"github.com/nextbest/nextbest/internal/cli"
 )
 
 // The JSON document of `nextbest analyze --json`, decoded with this test's
@@ -402,7 +403,7 @@ func TestAnalyzeMisuse(t *testing.T) {
 	})
 
 	// An unknown flag is a usage error (exit 2), named once.
-	var ue usageError
+	var ue cli.UsageError
 	if _, _, err := runAnalyzeCmd(t, "--colour", "red"); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--colour") {
 		t.Errorf("unknown flag: error %v, want a usage error naming --colour", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/store"
 	"github.com/spf13/cobra"
@@ -23,7 +24,7 @@ func backupCmd() *cobra.Command {
 it first, renamed into place once complete and fsync'd, so FILE is never a partial backup
 (docs/durability.md).`,
 		Example: "  nextbest backup --data ./data --out nextbest-2026-01-31.backup",
-		Args:    noArgs,
+		Args:    cli.NoArgs,
 	}
 	fs := c.Flags()
 	data := fs.String("data", "./data", "data directory of the store to back up (the server must be stopped)")
@@ -138,7 +139,7 @@ func restoreCmd() *cobra.Command {
 beside it and moves the store into place only once it is complete and verified. The
 directory must be empty or absent (docs/durability.md).`,
 		Example: "  nextbest restore --in nextbest-2026-01-31.backup --data ./data-restored",
-		Args:    noArgs,
+		Args:    cli.NoArgs,
 	}
 	fs := c.Flags()
 	data := fs.String("data", "./data", "data directory to restore into; must be empty or absent")

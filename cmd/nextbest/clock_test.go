@@ -10,6 +10,7 @@ import (
 
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // TestManualClockSurvivesCrash is the manual clock's lesser defect in issue 15: its time
@@ -21,7 +22,7 @@ func TestManualClockSurvivesCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and kills it")
 	}
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	// Only the campaign is scheduled, on a channel without a contact cap, so that each

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // TestRefusedSchemaChangeKeepsServing is issue 15's defect 3 against the real binary: a
@@ -21,7 +22,7 @@ func TestRefusedSchemaChangeKeepsServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	dir := t.TempDir()
 	p := startChild(t, bin, filepath.Join(dir, "data"), "")
 	hc := childClient(4)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/nextbest/nextbest/internal/service"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -20,7 +21,7 @@ a starting point for a config file, and a check of what a file changes
 (docs/configuration.md).`,
 		Example: `  nextbest config > nextbest.yaml
   nextbest config --config nextbest.yaml`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 	}
 	fs := c.Flags()
 	o := service.DefaultOptions()

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // This file damages the files of a stopped store, byte by byte, and starts the real
@@ -269,7 +271,7 @@ func TestCorruptionNeverSilent(t *testing.T) {
 		t.Skip("builds the binary and starts it on 240 damaged stores")
 	}
 	start := time.Now()
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	bases := map[string]*corruptBase{
 		"killed":  buildCorruptBase(t, bin, baseSpec{decisions: 2000, snapshots: true, kill: true}),
 		"stopped": buildCorruptBase(t, bin, baseSpec{decisions: 2000, snapshots: true}),
@@ -357,7 +359,7 @@ func TestTableFlipIsNotSilent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts it on damaged stores")
 	}
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	b := buildCorruptBase(t, bin, baseSpec{decisions: 3000, kill: true})
 	rng := rand.New(rand.NewPCG(15, 4))
 	type place struct {
@@ -409,7 +411,7 @@ func TestValueLogFlipIsNotServed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts it on a damaged store")
 	}
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	// Decision records in the value log: this test's (4 candidates, 3 context fields)
 	// are about 100 bytes; with a larger catalog they go there above the threshold set.
 	b := buildCorruptBase(t, bin, baseSpec{decisions: 500, config: "  value_threshold_bytes: 48\n"})
@@ -478,7 +480,7 @@ func TestVerifyUndamaged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	for _, kill := range []bool{false, true} {
 		b := buildCorruptBase(t, bin, baseSpec{decisions: 300, snapshots: true, kill: kill})
 		out, err := exec.Command(bin, "verify", "--data", copyStore(t, b.dir, t.TempDir())).CombinedOutput()

@@ -28,35 +28,20 @@ import (
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // This file runs the real binary as a child process and kills it with SIGKILL in the
 // middle of a feedback storm; shutdown_test.go stops it with SIGTERM. The helpers for a
 // child process live here.
 
-// buildNextbest builds the binary into a temporary directory and returns its path. The
-// go command is found on PATH: go test puts its own GOROOT/bin first.
-func buildNextbest(t *testing.T) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to build the binary with: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "nextbest")
-	cmd := exec.Command(gobin, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // childProc is the nextbest binary running as a child process.
 type childProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	base   string      // http://127.0.0.1:PORT
-	stderr *syncBuffer // the structured log
-	stdout *syncBuffer
+	base   string                 // http://127.0.0.1:PORT
+	stderr *testserver.SyncBuffer // the structured log
+	stdout *testserver.SyncBuffer
 	exited chan struct{} // closed once the process has exited and err is set
 	err    error         // what cmd.Wait returned
 }
@@ -89,7 +74,7 @@ func tryStartChild(t *testing.T, bin, dir, config string) (*childProc, error) {
 	if config != "" {
 		args = append(args, "--config", config)
 	}
-	c := &childProc{t: t, cmd: exec.Command(bin, args...), base: "http://" + addr, stderr: &syncBuffer{}, stdout: &syncBuffer{}, exited: make(chan struct{})}
+	c := &childProc{t: t, cmd: exec.Command(bin, args...), base: "http://" + addr, stderr: &testserver.SyncBuffer{}, stdout: &testserver.SyncBuffer{}, exited: make(chan struct{})}
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -364,7 +349,7 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and kills it under load, several times")
 	}
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	for seed := uint64(1); seed <= crashSeeds; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { crashOnce(t, bin, seed) })
 	}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts it when the
@@ -174,7 +176,7 @@ func TestDiskFull(t *testing.T) {
 		t.Skip("builds the binary and fills a tmpfs")
 	}
 	mnt := mountTmpfs(t, diskSize)
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	config := writeChildConfig(t, t.TempDir(), diskConfig)
 	data := filepath.Join(mnt, "data")
 	filler := filepath.Join(mnt, "filler")

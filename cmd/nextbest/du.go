@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/nextbest/nextbest/store"
 	"github.com/spf13/cobra"
 )
@@ -20,7 +21,7 @@ func duCmd() *cobra.Command {
 the bytes of the tree's files on disk: what the store's background work (compactions,
 value-log GC) scales with, and what a table costs on disk.`,
 		Example: "  nextbest du --data ./data",
-		Args:    noArgs,
+		Args:    cli.NoArgs,
 	}
 	fs := c.Flags()
 	data := fs.String("data", "./data", "data directory of the store (the server must be stopped)")

@@ -2,17 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,70 +15,26 @@ import (
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/internal/service"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // testServer runs the real service (serve) on 127.0.0.1:0 over Badger in dir.
 type testServer struct {
 	t       testing.TB
-	base    string
-	cancel  context.CancelFunc
-	done    chan error
-	out     *syncBuffer // what serve printed
+	srv     *testserver.Server
+	base    string                 // srv.URL
+	out     *testserver.SyncBuffer // what serve printed
 	dataDir string
 	key     string // bearer key sent with every request, if set
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
+// startServer runs the service over a store in dir with testserver.Start's defaults
+// (demo off, keyless on loopback, no scheduled jobs), changed by mutate; auth_test.go
+// turns keyless access off.
 func startServer(t testing.TB, dir string, mutate func(*service.Options)) *testServer {
 	t.Helper()
-	o := service.DefaultOptions()
-	o.Data = dir
-	o.Demo = false
-	o.Schedule = service.Schedule{} // tests drive scheduled work themselves
-	o.InsecureLocal = true          // most tests are not about keys; auth_test.go turns this off
-	if mutate != nil {
-		mutate(&o)
-	}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{t: t, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}, dataDir: dir}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() { s.done <- service.Run(ctx, o, ln, log, s.out) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := s.client().Readyz(ctx)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not ready after 10s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return s
+	srv := testserver.Start(t, dir, mutate)
+	return &testServer{t: t, srv: srv, base: srv.URL, out: srv.Out, dataDir: dir}
 }
 
 // client returns a client of the server with the test's key, if any.
@@ -94,14 +45,8 @@ func (s *testServer) client() *client.Client {
 // stop shuts the server down gracefully (as SIGTERM does) and waits for it.
 func (s *testServer) stop() {
 	s.t.Helper()
-	s.cancel()
-	select {
-	case err := <-s.done:
-		if err != nil {
-			s.t.Fatalf("serve returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		s.t.Fatal("server did not stop within 30s")
+	if err := s.srv.Stop(); err != nil {
+		s.t.Fatalf("serve returned %v", err)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/cli"
+	"github.com/nextbest/nextbest/internal/numtext"
 	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/offpolicy"
 	"github.com/spf13/cobra"
@@ -46,7 +48,7 @@ to stderr.`,
 		Example: `  nextbest evaluate --data tmp/demo/store --config cmd/nextbest/demo.yaml \
       --policy '{"type": "logged"}' --policy '{"type": "nba", "models": "logged", "threshold": 15}'
   nextbest evaluate --addr 127.0.0.1:8090 --spec spec.json --json result.json`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 	}
 	fs := c.Flags()
 	data := fs.String("data", "", "data directory of a stopped store to evaluate")
@@ -93,7 +95,7 @@ func runEvaluate(c *cobra.Command, f evaluateFlags) error {
 	data, config, addr, key, specFile, policies := &f.data, &f.config, &f.addr, &f.key, &f.specFile, f.policies
 	since, until, sources, asOf, boot, seed, workers, jsonOut, every := &f.since, &f.until, &f.sources, &f.asOf, f.boot, &f.seed, &f.workers, &f.jsonOut, &f.every
 	if (*data == "") == (*addr == "") {
-		return usage(c, errors.New("evaluate: give --data DIR (a stopped store) or --addr HOST:PORT (a running server)"))
+		return cli.Usage(c, errors.New("evaluate: give --data DIR (a stopped store) or --addr HOST:PORT (a running server)"))
 	}
 	var spec engine.EvaluationSpec
 	if *specFile != "" {
@@ -123,7 +125,7 @@ func runEvaluate(c *cobra.Command, f evaluateFlags) error {
 		spec.Policies = append(spec.Policies, ps)
 	}
 	if len(spec.Policies) == 0 {
-		return usage(c, errors.New("evaluate: no policy: give --policy JSON (repeatable) or --spec FILE; nextbest evaluate --help has examples"))
+		return cli.Usage(c, errors.New("evaluate: no policy: give --policy JSON (repeatable) or --spec FILE; nextbest evaluate --help has examples"))
 	}
 	now := time.Now()
 	for _, f := range []struct {
@@ -294,7 +296,7 @@ func printProgress(w io.Writer, p engine.JobProgress, elapsed time.Duration) {
 	if !p.LastTime.IsZero() {
 		at = " (up to " + p.LastTime.Format("2006-01-02 15:04") + ")"
 	}
-	fmt.Fprintf(w, "evaluate: %s decisions read%s, %s evaluated, %s\n", thousands(p.Read), at, thousands(p.Evaluated), elapsed.Round(time.Second))
+	fmt.Fprintf(w, "evaluate: %s decisions read%s, %s evaluated, %s\n", numtext.Group(float64(p.Read), 0), at, numtext.Group(float64(p.Evaluated), 0), elapsed.Round(time.Second))
 }
 
 // The estimators the table shows, in order; the JSON has all of them.
@@ -302,13 +304,13 @@ var tableMethods = []offpolicy.Method{offpolicy.MethodDR, offpolicy.MethodSNIPS,
 
 // writeEvaluation prints the comparison table.
 func writeEvaluation(w io.Writer, ev *engine.Evaluation) {
-	fmt.Fprintf(w, "Off-policy evaluation of %s NBA decisions", thousands(ev.Evaluated))
+	fmt.Fprintf(w, "Off-policy evaluation of %s NBA decisions", numtext.Group(float64(ev.Evaluated), 0))
 	if !ev.First.IsZero() {
 		fmt.Fprintf(w, " from %s to %s", ev.First.Format("2006-01-02 15:04"), ev.Last.Format("2006-01-02 15:04"))
 	}
-	fmt.Fprintf(w, " (outcomes as of %s; %s decisions read, %.1f s)\n", ev.AsOf.Format("2006-01-02 15:04"), thousands(ev.Read), ev.Seconds)
+	fmt.Fprintf(w, " (outcomes as of %s; %s decisions read, %.1f s)\n", ev.AsOf.Format("2006-01-02 15:04"), numtext.Group(float64(ev.Read), 0), ev.Seconds)
 	for _, x := range ev.Excluded {
-		fmt.Fprintf(w, "  not evaluated: %s %s\n", thousands(x.Count), x.Message)
+		fmt.Fprintf(w, "  not evaluated: %s %s\n", numtext.Group(float64(x.Count), 0), x.Message)
 	}
 	for _, r := range ev.Rewards {
 		fmt.Fprintf(w, "\n%s: %s\n", rewardTitle(r.Name), r.Description)
@@ -324,14 +326,14 @@ func writeEvaluation(w io.Writer, ev *engine.Evaluation) {
 				continue
 			}
 			if p.Spec.Type == engine.PolicyLogged {
-				fmt.Fprintf(tw, "  %s\tobserved\t%s\t%s\t\t%s\t\t\t\n", p.Name, evalNum(re.Logged.Value), evalInterval(re.Logged.Normal), thousands(int64(re.N)))
+				fmt.Fprintf(tw, "  %s\tobserved\t%s\t%s\t\t%s\t\t\t\n", p.Name, evalNum(re.Logged.Value), evalInterval(re.Logged.Normal), numtext.Group(float64(re.N), 0))
 			}
 			for k, m := range tableMethods {
 				e, _ := re.Estimate(m)
 				name, ess, maxw, warn := "", "", "", ""
 				if k == 0 {
 					name = p.Name
-					ess = thousands(int64(math.Round(float64(re.Weights.ESS))))
+					ess = numtext.Group(math.Round(float64(re.Weights.ESS)), 0)
 					if math.IsNaN(float64(re.Weights.ESS)) {
 						ess = "-"
 					}
@@ -409,24 +411,4 @@ func evalInterval(i engine.IntervalResult) string {
 		return ""
 	}
 	return "[" + evalNum(i.Lo) + ", " + evalNum(i.Hi) + "]"
-}
-
-// thousands writes n with thousands separators: 1,234,567.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/export"
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/spf13/cobra"
 )
 
@@ -35,7 +36,7 @@ holds, or why it cannot be read.`,
 		Example: `  nextbest export --data ./data --out decisions.parquet --since 30d
   nextbest export --addr 127.0.0.1:8080 --out last-day.jsonl --since 24h
   nextbest export --verify decisions.parquet`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 	}
 	fs := c.Flags()
 	out := fs.String("out", "", "file to write")
@@ -51,15 +52,15 @@ holds, or why it cannot be read.`,
 		ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
 		if *verify != "" {
 			if *out != "" || *data != "" || *addr != "" {
-				return usage(c, errors.New("export: --verify FILE takes no other flag"))
+				return cli.Usage(c, errors.New("export: --verify FILE takes no other flag"))
 			}
 			return verifyExport(*verify, stdout)
 		}
 		if *out == "" || (*data == "") == (*addr == "") {
-			return usage(c, errors.New("export: give --out FILE and one of --data DIR or --addr HOST:PORT"))
+			return cli.Usage(c, errors.New("export: give --out FILE and one of --data DIR or --addr HOST:PORT"))
 		}
 		if *every < 1 {
-			return usage(c, errors.New("export: --progress must be at least 1"))
+			return cli.Usage(c, errors.New("export: --progress must be at least 1"))
 		}
 		f := export.Format(*format)
 		if f == "" {
@@ -69,12 +70,12 @@ holds, or why it cannot be read.`,
 			}
 		}
 		if f != export.Parquet && f != export.JSONLines {
-			return usage(c, fmt.Errorf("export: --format %q: want parquet or jsonl", f))
+			return cli.Usage(c, fmt.Errorf("export: --format %q: want parquet or jsonl", f))
 		}
 		for _, q := range [][2]string{{"since", *sinceQ}, {"until", *untilQ}} {
 			// A server reads its own query (--addr: it answers invalid_query).
 			if _, err := api.ParseTime(q[0], q[1], time.Now()); err != nil && *data != "" {
-				return usage(c, fmt.Errorf("export: %w", err))
+				return cli.Usage(c, fmt.Errorf("export: %w", err))
 			}
 		}
 		began := time.Now()

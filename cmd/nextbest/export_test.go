@@ -18,6 +18,7 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/export"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // TestExportCommand: `nextbest export` writes the same rows from a running server
@@ -180,7 +181,7 @@ func TestExportExitCode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	dir := t.TempDir()
 	s := startServer(t, dir, nil)
 	c := s.client()

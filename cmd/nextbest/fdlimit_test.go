@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // fdLimit is the open-file limit the server runs under here: low enough that a test can
@@ -42,7 +44,7 @@ func TestDescriptorExhaustion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := limitedBinary(t, buildNextbest(t), fdLimit)
+	bin := limitedBinary(t, testserver.BuildNextbest(t), fdLimit)
 	for _, tc := range []struct {
 		name, config string
 		acceptErrors bool // whether accept runs out of descriptors

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // runBinary runs the binary with args and returns its stdout, stderr and exit status.
@@ -30,7 +32,7 @@ func runBinary(t *testing.T, bin string, args ...string) (stdout, stderr string,
 // missing required flag and a stray argument (one error line and a hint, exit 2),
 // completion and version.
 func TestHelpAndUsage(t *testing.T) {
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	out, _, code := runBinary(t, bin, "help")
 	if code != 0 {
 		t.Fatalf("nextbest help: exit %d", code)

@@ -15,6 +15,7 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/spf13/cobra"
 )
 
@@ -25,7 +26,9 @@ func importCmd() *cobra.Command {
 		Long:    `import reads a file into a running server. The one kind is outcomes.`,
 		Example: "  NEXTBEST_KEY=nbk_... nextbest import outcomes churn-2026-01.csv",
 		Args:    cobra.NoArgs, // an unknown kind: "unknown command", exit 2
-		RunE:    func(c *cobra.Command, _ []string) error { return usage(c, errors.New("import: give a kind: outcomes")) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			return cli.Usage(c, errors.New("import: give a kind: outcomes"))
+		},
 	}
 	o := &cobra.Command{
 		Use:   "outcomes FILE.csv [--addr 127.0.0.1:8080] [--key KEY] [--batch 500]",
@@ -44,7 +47,7 @@ response. A key with the decide, analyst or admin role is read from $NEXTBEST_KE
 	batch := fs.Int("batch", 500, "outcomes per request (at most engine.limits.max_actions_per_request)")
 	o.RunE = func(c *cobra.Command, pos []string) error {
 		if *batch < 1 {
-			return usage(c, errors.New("import outcomes: --batch must be at least 1"))
+			return cli.Usage(c, errors.New("import outcomes: --batch must be at least 1"))
 		}
 		return importOutcomes(c.Context(), pos[0], *addr, *key, *batch, c.OutOrStdout(), c.ErrOrStderr())
 	}

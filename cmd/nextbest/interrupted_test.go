@@ -19,6 +19,7 @@ import (
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/internal/testserver"
 	"github.com/nextbest/nextbest/store"
 )
 
@@ -118,7 +119,7 @@ func writtenBytes(dir string) int64 {
 func killRestoreAt(t *testing.T, bin, file, target string, bytes int64) int64 {
 	t.Helper()
 	restore := exec.Command(bin, "restore", "--in", file, "--data", target)
-	var out syncBuffer
+	var out testserver.SyncBuffer
 	restore.Stdout, restore.Stderr = &out, &out
 	if err := restore.Start(); err != nil {
 		t.Fatal(err)
@@ -151,7 +152,7 @@ func TestInterruptedBackupAndRestore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and a backup of 20,000 decisions")
 	}
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	fx := makeRestoreFixture(t, bin, 20000)
 	t.Run("restore", func(t *testing.T) { killedRestore(t, bin, fx) })
 	t.Run("backup", func(t *testing.T) { interruptedBackup(t, bin, fx) })
@@ -244,10 +245,10 @@ func interruptedBackup(t *testing.T, bin string, fx restoreFixture) {
 	}
 	// start runs the backup and waits until a megabyte of it is written (in a file that
 	// was not there before).
-	start := func() (*exec.Cmd, chan error, *syncBuffer) {
+	start := func() (*exec.Cmd, chan error, *testserver.SyncBuffer) {
 		before := listing()
 		cmd := exec.Command(bin, "backup", "--data", fx.data, "--out", file)
-		var out syncBuffer
+		var out testserver.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/nextbest/nextbest/store"
 	"github.com/spf13/cobra"
 )
@@ -61,7 +62,7 @@ with --data DIR. A key's secret is shown once, when it is created.`,
   nextbest keys create --role admin --data ./data   # the server stopped`,
 		Args: cobra.NoArgs, // an unknown verb: "unknown command", exit 2
 		RunE: func(c *cobra.Command, _ []string) error {
-			return usage(c, errors.New("keys: give a command: create, list or revoke"))
+			return cli.Usage(c, errors.New("keys: give a command: create, list or revoke"))
 		},
 	}
 	pf := c.PersistentFlags()
@@ -75,11 +76,11 @@ with --data DIR. A key's secret is shown once, when it is created.`,
 		Short:   "Create a key and print its secret once",
 		Long:    "create makes a key with a role (decide, analyst, viewer or admin) and prints its secret, this once.",
 		Example: "  nextbest keys create --role analyst --name notebook",
-		Args:    noArgs,
+		Args:    cli.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			r, err := access.ParseRole(role)
 			if err != nil {
-				return usage(c, fmt.Errorf("keys create: --%w", err))
+				return cli.Usage(c, fmt.Errorf("keys create: --%w", err))
 			}
 			kc, done, err := f.open()
 			if err != nil {
@@ -102,7 +103,7 @@ with --data DIR. A key's secret is shown once, when it is created.`,
 		Short:   "List the keys, active and revoked",
 		Long:    "list prints every key: its id, role, name, when it was made, and whether it is revoked.",
 		Example: "  nextbest keys list",
-		Args:    noArgs,
+		Args:    cli.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			kc, done, err := f.open()
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // retentionRespond decides n times on channel (one customer each, prefix+i) and answers
@@ -84,7 +85,7 @@ func TestRetentionKeepsReplayedModels(t *testing.T) {
 		events    = 2000            // the count
 		retention = 5 * time.Second // Badger TTLs count whole seconds; long enough for 2,000 answered decisions
 	)
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	hc := childClient(20)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/nextbest/nextbest/internal/service"
 	"github.com/spf13/cobra"
 )
@@ -21,7 +22,7 @@ defaults (docs/configuration.md). On first start with no keys it prints an admin
 		Example: `  nextbest serve
   nextbest serve --config nextbest.yaml --addr :8080 --data /var/lib/nextbest
   nextbest serve --config cmd/nextbest/demo.yaml   # manual clock, for nextbest simulate`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 	}
 	fs := c.Flags()
 	o := service.DefaultOptions()

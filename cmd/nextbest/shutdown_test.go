@@ -20,6 +20,7 @@ import (
 
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // shutdownLoad is what the load generator saw.
@@ -49,7 +50,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 		t.Skip("builds the binary and stops it under load")
 	}
 	start := time.Now()
-	bin := buildNextbest(t)
+	bin := testserver.BuildNextbest(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	// Both cron jobs every second (the shortest robfig/cron interval), and a one-second

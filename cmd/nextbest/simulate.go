@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/nextbest/nextbest/sim/driver"
 )
 
@@ -27,13 +28,13 @@ The same --seed on a fresh server started with the same config prints the same r
 docs/simulation.md explains the world, the ground truth and the determinism.`,
 		Example: `  nextbest serve --config cmd/nextbest/demo.yaml &
   nextbest simulate --customers 15000 --days 90 --seed 1`,
-		Args: noArgs,
+		Args: cli.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.Key == "" {
 				o.Key = os.Getenv("NEXTBEST_KEY")
 			}
 			if o.Customers < 1 || o.Days < 1 || o.Workers < 1 {
-				return usage(c, errors.New("simulate: --customers, --days and --workers must be at least 1"))
+				return cli.Usage(c, errors.New("simulate: --customers, --days and --workers must be at least 1"))
 			}
 			return driver.Simulate(c.Context(), o, c.OutOrStdout(), c.ErrOrStderr())
 		},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/internal/service"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // TestUnplannedStopIsAnError: when the HTTP server stops without being asked to (here its
@@ -30,7 +31,7 @@ func TestUnplannedStopIsAnError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, o, ln, slog.New(slog.DiscardHandler), &syncBuffer{}) }()
+	go func() { done <- service.Run(ctx, o, ln, slog.New(slog.DiscardHandler), &testserver.SyncBuffer{}) }()
 	base := "http://" + ln.Addr().String()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		resp, err := http.Get(base + "/readyz")

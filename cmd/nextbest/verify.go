@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/cli"
 	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/store"
 	"github.com/spf13/cobra"
@@ -25,7 +26,7 @@ func verifyCmd() *cobra.Command {
 store's check, then the engine's own start-up check of the journal and the models. It
 exits 1 on damage (docs/durability.md, "Damage").`,
 		Example: "  nextbest verify --data ./data",
-		Args:    noArgs,
+		Args:    cli.NoArgs,
 	}
 	fs := c.Flags()
 	data := fs.String("data", "./data", "data directory of the store to verify (the server must be stopped)")

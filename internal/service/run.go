@@ -72,14 +72,18 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 	defer stopEngine()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- eng.Run(runCtx) }()
+	// abort stops the engine and closes the listener: a start that fails from here on.
+	abort := func(err error) error {
+		stopEngine()
+		<-engineDone
+		ln.Close()
+		return err
+	}
 
 	if o.Demo && len(eng.Actions()) == 0 {
 		n, err := demo.Load(ctx, eng)
 		if err != nil {
-			stopEngine()
-			<-engineDone
-			ln.Close()
-			return fmt.Errorf("load demo catalog: %w", err)
+			return abort(fmt.Errorf("load demo catalog: %w", err))
 		}
 		log.Info("loaded the demo catalog into the empty store", "actions", n)
 	}
@@ -94,17 +98,11 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 				return nil
 			}
 			n, err := eng.ExpireResponses(ctx)
-			if n > 0 {
-				log.Info("recorded implicit negatives for unanswered offers", "count", n)
-			}
-			return err
+			return logCount(log, n, "recorded implicit negatives for unanswered offers", "count", err)
 		}},
 		{"labels", o.Schedule.Labels, func(ctx context.Context, _ time.Time) error {
 			n, err := eng.ResolveLabels(ctx)
-			if n > 0 {
-				log.Info("resolved the labels of decisions whose objective's horizon has passed", "count", n)
-			}
-			return err
+			return logCount(log, n, "resolved the labels of decisions whose objective's horizon has passed", "count", err)
 		}},
 		{"snapshots", o.Schedule.Snapshots, func(ctx context.Context, _ time.Time) error {
 			if _, err := eng.Snapshot(ctx, "periodic"); err != nil {
@@ -112,17 +110,11 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 			}
 			// Then the journal's retention: only events the stored snapshots cover go.
 			n, err := eng.TrimJournal(ctx)
-			if n > 0 {
-				log.Info("journal trimmed: events past the retention that model snapshots include", "events", n)
-			}
-			return err
+			return logCount(log, n, "journal trimmed: events past the retention that model snapshots include", "events", err)
 		}},
 		{"gc", o.Schedule.GC, func(ctx context.Context, _ time.Time) error {
 			n, err := st.RunGC(ctx)
-			if n > 0 {
-				log.Info("value log garbage collection rewrote files", "files", n)
-			}
-			return err
+			return logCount(log, n, "value log garbage collection rewrote files", "files", err)
 		}},
 		{"outbound", o.Schedule.Outbound, func(ctx context.Context, _ time.Time) error {
 			res, err := eng.RunOutbound(ctx, "")
@@ -134,10 +126,7 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 	}
 	for _, j := range jobs {
 		if err := sched.add(j.name, j.spec, j.fn); err != nil {
-			stopEngine()
-			<-engineDone
-			ln.Close()
-			return err
+			return abort(err)
 		}
 	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
@@ -149,17 +138,11 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 
 	auth, err := setUpAuth(ctx, o, st, stdout)
 	if err != nil {
-		stopEngine()
-		<-engineDone
-		ln.Close()
-		return err
+		return abort(err)
 	}
 	pages, err := dashboards.New(eng, sessions{auth}, log, dashboards.Options{Currency: o.Dashboards.Currency})
 	if err != nil {
-		stopEngine()
-		<-engineDone
-		ln.Close()
-		return err
+		return abort(err)
 	}
 	ao := o.apiOptions(log, met)
 	ao.MaxConnections = connectionCap(o.HTTP.MaxConnections, log)
@@ -225,4 +208,13 @@ func RefuseDamaged(err error, dir string) error {
 	}
 	return fmt.Errorf("%w\nnextbest refuses to open a damaged store rather than serve, or copy, models that lack what they learned. "+
 		"`nextbest verify --data %s` reports all the damage; then restore the last backup (docs/durability.md, \"Damage\")", err, dir)
+}
+
+// logCount logs msg with n under key when a scheduled job did something (n > 0), and
+// returns the job's err.
+func logCount(log *slog.Logger, n int, msg, key string, err error) error {
+	if n > 0 {
+		log.Info(msg, key, n)
+	}
+	return err
 }

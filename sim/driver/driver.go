@@ -28,6 +28,7 @@ import (
 	"github.com/nextbest/nextbest/experiments"
 	"github.com/nextbest/nextbest/features"
 	"github.com/nextbest/nextbest/internal/demo"
+	"github.com/nextbest/nextbest/internal/numtext"
 	"github.com/nextbest/nextbest/sim"
 )
 
@@ -850,7 +851,7 @@ func (r *simRun) progressLine(ctx context.Context, d int) error {
 		}
 	}
 	fmt.Fprintf(r.log, "day %3d/%d %s  decisions %9s  contacts %8s  responses %7s  churned %6s  response rate nba %s legacy %s  %s\n",
-		d+1, r.o.Days, r.t0.AddDate(0, 0, d).Format(time.DateOnly), thousands(dec), thousands(con), thousands(resp), thousands(churn),
+		d+1, r.o.Days, r.t0.AddDate(0, 0, d).Format(time.DateOnly), numtext.Group(float64(dec), 0), numtext.Group(float64(con), 0), numtext.Group(float64(resp), 0), numtext.Group(float64(churn), 0),
 		cmp.Or(rate["nba"], "-"), cmp.Or(rate["legacy"], "-"), time.Since(r.began).Round(time.Second))
 	return nil
 }
@@ -889,8 +890,8 @@ func (r *simRun) finish(ctx context.Context) (*Result, error) {
 		parts = append(parts, fmt.Sprintf("%s %s", simPhaseNames[i], d.Round(100*time.Millisecond)))
 	}
 	fmt.Fprintf(r.log, "simulate: done in %s, %s HTTP requests (%s decisions, %s offers answered, %s responses, %s outcomes, %s profile writes); wall time: %s\n",
-		res.elapsed.Round(time.Second), thousands(res.requests), thousands(r.decides.Load()), thousands(r.offers.Load()), thousands(r.feedbacks.Load()),
-		thousands(r.outcomes.Load()), thousands(r.puts.Load()), strings.Join(parts, ", "))
+		res.elapsed.Round(time.Second), numtext.Group(float64(res.requests), 0), numtext.Group(float64(r.decides.Load()), 0), numtext.Group(float64(r.offers.Load()), 0), numtext.Group(float64(r.feedbacks.Load()), 0),
+		numtext.Group(float64(r.outcomes.Load()), 0), numtext.Group(float64(r.puts.Load()), 0), strings.Join(parts, ", "))
 	parts = parts[:0]
 	for _, k := range []string{"outbound", "campaign", "timeouts", "snapshots", "gc", "none"} {
 		parts = append(parts, fmt.Sprintf("%s %s", k, r.jobTime[k].Round(100*time.Millisecond)))
@@ -937,27 +938,9 @@ func (r *simRun) checks(rep *engine.Report, tr sim.Truth, armMismatch int) []str
 
 func fmtNum(x float64) string {
 	if x == math.Trunc(x) {
-		return thousands(int64(x))
+		return numtext.Group(x, 0)
 	}
 	return strconv.FormatFloat(x, 'f', 2, 64)
-}
-
-// thousands formats n with comma separators.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, ch := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(ch)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // simMetric describes one of the four uplift metrics for the report.
@@ -989,7 +972,7 @@ var simMetrics = []simMetric{
 func WriteReport(w io.Writer, res *Result) {
 	rep, tr := res.report, res.truth
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("nextbest simulate: %s customers, %d days (%s to %s), seed %d\n", thousands(int64(res.o.Customers)), res.o.Days,
+	p("nextbest simulate: %s customers, %d days (%s to %s), seed %d\n", numtext.Group(float64(res.o.Customers), 0), res.o.Days,
 		res.start.Format(time.DateOnly), res.end.Add(-time.Second).Format(time.DateOnly), res.o.Seed)
 	var armDesc []string
 	for _, a := range res.exp.Arms {
@@ -1023,13 +1006,13 @@ func WriteReport(w io.Writer, res *Result) {
 		label string
 		f     func(engine.ArmTotals) string
 	}{
-		{"customers assigned", func(a engine.ArmTotals) string { return thousands(a.Assigned) }},
-		{"decisions (inbound and outbound)", func(a engine.ArmTotals) string { return thousands(a.Decisions) }},
-		{"contacts (offers made)", func(a engine.ArmTotals) string { return thousands(a.Contacts) }},
-		{"responses (offers taken)", func(a engine.ArmTotals) string { return thousands(a.Responses) }},
-		{"customers who left", func(a engine.ArmTotals) string { return thousands(a.Churned) }},
-		{"retention discounts granted (EUR)", func(a engine.ArmTotals) string { return thousands(int64(math.Round(a.Discount))) }},
-		{"NPS respondents", func(a engine.ArmTotals) string { return thousands(int64(a.NPSAnswers)) }},
+		{"customers assigned", func(a engine.ArmTotals) string { return numtext.Group(float64(a.Assigned), 0) }},
+		{"decisions (inbound and outbound)", func(a engine.ArmTotals) string { return numtext.Group(float64(a.Decisions), 0) }},
+		{"contacts (offers made)", func(a engine.ArmTotals) string { return numtext.Group(float64(a.Contacts), 0) }},
+		{"responses (offers taken)", func(a engine.ArmTotals) string { return numtext.Group(float64(a.Responses), 0) }},
+		{"customers who left", func(a engine.ArmTotals) string { return numtext.Group(float64(a.Churned), 0) }},
+		{"retention discounts granted (EUR)", func(a engine.ArmTotals) string { return numtext.Group(math.Round(a.Discount), 0) }},
+		{"NPS respondents", func(a engine.ArmTotals) string { return numtext.Group(float64(a.NPSAnswers), 0) }},
 	}
 	for _, c := range counts {
 		cells := make([]string, len(rep.Arms))
@@ -1041,7 +1024,7 @@ func WriteReport(w io.Writer, res *Result) {
 	cells := make([]string, len(rep.Arms))
 	for i, a := range rep.Arms {
 		t, _ := tr.Arm(a.Name)
-		cells[i] = thousands(int64(t.Discounted))
+		cells[i] = numtext.Group(float64(t.Discounted), 0)
 	}
 	row("customers given a discount (*)", cells)
 	p("  (*) the simulator's count: the service records money, not people\n")

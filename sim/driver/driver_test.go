@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/internal/service"
+	"github.com/nextbest/nextbest/internal/testserver"
 )
 
 // simServer starts the real service in-process with cmd/nextbest/demo.yaml, the
@@ -46,7 +45,7 @@ func simulateOnce(t *testing.T, customers, days int, seed uint64) (string, *Resu
 // the result.
 func simulateOn(t *testing.T, s *testServer, customers, days int, seed uint64) (string, *Result) {
 	t.Helper()
-	o := Options{Addr: s.base, Customers: customers, Days: days, Seed: seed, Workers: 8, Experiment: "simulation-" + strconv.FormatUint(seed, 10), Progress: days}
+	o := Options{Addr: s.URL, Customers: customers, Days: days, Seed: seed, Workers: 8, Experiment: "simulation-" + strconv.FormatUint(seed, 10), Progress: days}
 	var log bytes.Buffer
 	res, err := Run(context.Background(), o, NewClient(o.Addr, "", o.Workers, &log), &log)
 	if err != nil {
@@ -113,7 +112,7 @@ func TestSimulateAgainOnOneServer(t *testing.T) {
 	defer s.stop()
 	var log bytes.Buffer
 	for i, n := range []int{200, 120} {
-		o := Options{Addr: s.base, Customers: n, Days: 5, Seed: 3, Workers: 4, Experiment: "simulation-3", Progress: 5}
+		o := Options{Addr: s.URL, Customers: n, Days: 5, Seed: 3, Workers: 4, Experiment: "simulation-3", Progress: 5}
 		res, err := Run(context.Background(), o, NewClient(o.Addr, "", o.Workers, &log), &log)
 		if err != nil {
 			t.Fatalf("run %d: %v\n%s", i+1, err, log.String())
@@ -142,14 +141,14 @@ func TestSimulateAgainOnOneServer(t *testing.T) {
 func TestSimulateRefusesSystemClock(t *testing.T) {
 	s := startServer(t, t.TempDir(), nil)
 	defer s.stop()
-	o := Options{Addr: s.base, Customers: 10, Days: 1, Seed: 1, Workers: 2, Experiment: "simulation-1", Progress: 1}
+	o := Options{Addr: s.URL, Customers: 10, Days: 1, Seed: 1, Workers: 2, Experiment: "simulation-1", Progress: 1}
 	var log bytes.Buffer
 	_, err := Run(context.Background(), o, NewClient(o.Addr, "", 2, &log), &log)
 	if err == nil || !strings.Contains(err.Error(), "nextbest serve --config cmd/nextbest/demo.yaml") {
 		t.Fatalf("err = %v, want the manual-clock advice", err)
 	}
 	var out bytes.Buffer
-	if err := NewClient(s.base, "", 1, &log).Check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "system-clock" {
+	if err := NewClient(s.URL, "", 1, &log).Check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "system-clock" {
 		t.Fatalf("check: %q, %v; want system-clock", out.String(), err)
 	}
 }
@@ -163,7 +162,7 @@ func TestSimulateCheck(t *testing.T) {
 	s := simServer(t)
 	defer s.stop()
 	out.Reset()
-	if err := NewClient(s.base, "", 1, &log).Check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "ready" {
+	if err := NewClient(s.URL, "", 1, &log).Check(context.Background(), &out); err != nil || strings.TrimSpace(out.String()) != "ready" {
 		t.Fatalf("manual-clock server: %q, %v; want ready", out.String(), err)
 	}
 }
@@ -194,7 +193,7 @@ func TestSimulateSaysWhatTheDashboardsSay(t *testing.T) {
 	defer s.stop()
 	report, res := simulateOn(t, s, 1500, 28, 7)
 
-	resp, err := http.Get(s.base + "/?experiment=" + url.QueryEscape(res.expID))
+	resp, err := http.Get(s.URL + "/?experiment=" + url.QueryEscape(res.expID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,43 +247,21 @@ func TestSimulateSaysWhatTheDashboardsSay(t *testing.T) {
 
 // testServer is the service running in-process on 127.0.0.1:0.
 type testServer struct {
-	t      *testing.T
-	base   string
-	cancel context.CancelFunc
-	done   chan error
+	*testserver.Server
+	t *testing.T
 }
 
-// startServer runs the service over a store in dir with the defaults (demo off, keyless
-// on loopback, no scheduled jobs), changed by mutate, and waits until it is ready.
+// startServer runs the service over a store in dir with testserver.Start's defaults (demo
+// off, keyless on loopback, no scheduled jobs), changed by mutate.
 func startServer(t *testing.T, dir string, mutate func(*service.Options)) *testServer {
 	t.Helper()
-	o := service.DefaultOptions()
-	o.Data, o.Demo, o.InsecureLocal, o.Schedule = dir, false, true, service.Schedule{}
-	if mutate != nil {
-		mutate(&o)
-	}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{t: t, base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() { s.done <- service.Run(ctx, o, ln, log, io.Discard) }()
-	if err := NewClient(s.base, "", 1, io.Discard).WaitReady(ctx, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return &testServer{testserver.Start(t, dir, mutate), t}
 }
 
 // stop shuts the server down as SIGTERM does and waits for it.
 func (s *testServer) stop() {
 	s.t.Helper()
-	s.cancel()
-	if err := <-s.done; err != nil {
+	if err := s.Stop(); err != nil {
 		s.t.Errorf("server: %v", err)
 	}
 }
