@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -126,3 +127,32 @@ func checkSchema(got *parquet.Schema) error {
 }
 
 func dotted(path []string) string { return strings.Join(path, ".") }
+
+// VerifyFile verifies the Parquet export at path (Verify) and says what it holds, in a
+// sentence for people: how many decisions in how many row groups, from when to when, how
+// many offered an action and were answered, and whether its data matches its checksum.
+// The error names the file.
+func VerifyFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	sum, err := Verify(f, st.Size())
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	check := "it holds no checksum of its data (not written by nextbest)"
+	if sum.Checked {
+		check = "its data matches its checksum"
+	}
+	if sum.Rows == 0 {
+		return fmt.Sprintf("%s: a Parquet export of 0 decisions; %s", path, check), nil
+	}
+	return fmt.Sprintf("%s: a Parquet export of %d decisions in %d row groups, from %s to %s; %d offered an action, %d of them with a reward; %s",
+		path, sum.Rows, sum.RowGroups, sum.First.Format(time.RFC3339Nano), sum.Last.Format(time.RFC3339Nano), sum.Offered, sum.Answered, check), nil
+}

@@ -6,19 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/internal/cli"
-	"github.com/nextbest/nextbest/internal/numtext"
+	"github.com/nextbest/nextbest/internal/evaltext"
 	"github.com/nextbest/nextbest/internal/service"
-	"github.com/nextbest/nextbest/offpolicy"
 	"github.com/spf13/cobra"
 )
 
@@ -179,7 +175,7 @@ func runEvaluate(c *cobra.Command, f evaluateFlags) error {
 			return fmt.Errorf("evaluate: %w", err)
 		}
 	}
-	writeEvaluation(stdout, res)
+	evaltext.Write(stdout, res)
 	return nil
 }
 
@@ -215,7 +211,7 @@ func evaluateStore(ctx context.Context, dir, config string, spec engine.Evaluati
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	var prog engine.EvaluationProgress
-	stop := progressLoop(stderr, every, func() engine.JobProgress {
+	stop := evaltext.Progress(stderr, every, func() engine.JobProgress {
 		return engine.JobProgress{Read: prog.Read(), Evaluated: prog.Evaluated(), LastTime: prog.LastTime()}
 	})
 	res, err := eng.Evaluate(ctx, spec, &prog)
@@ -252,7 +248,7 @@ func evaluateServer(ctx context.Context, addr, key string, spec engine.Evaluatio
 		}
 		if every > 0 && time.Since(last) >= every {
 			last = time.Now()
-			printProgress(stderr, job.Progress, time.Since(start))
+			evaltext.PrintProgress(stderr, job.Progress, time.Since(start))
 		}
 	}
 	switch job.State {
@@ -265,150 +261,4 @@ func evaluateServer(ctx context.Context, addr, key string, spec engine.Evaluatio
 		return nil, fmt.Errorf("evaluate: %s: %s", job.Error.Code, job.Error.Message)
 	}
 	return nil, fmt.Errorf("evaluate: job %s ended %s", job.ID, job.State)
-}
-
-// progressLoop prints progress every interval until stop is called.
-func progressLoop(w io.Writer, every time.Duration, read func() engine.JobProgress) (stop func()) {
-	if every <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	start := time.Now()
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				printProgress(w, read(), time.Since(start))
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
-}
-
-func printProgress(w io.Writer, p engine.JobProgress, elapsed time.Duration) {
-	at := ""
-	if !p.LastTime.IsZero() {
-		at = " (up to " + p.LastTime.Format("2006-01-02 15:04") + ")"
-	}
-	fmt.Fprintf(w, "evaluate: %s decisions read%s, %s evaluated, %s\n", numtext.Group(float64(p.Read), 0), at, numtext.Group(float64(p.Evaluated), 0), elapsed.Round(time.Second))
-}
-
-// The estimators the table shows, in order; the JSON has all of them.
-var tableMethods = []offpolicy.Method{offpolicy.MethodDR, offpolicy.MethodSNIPS, offpolicy.MethodIPS, offpolicy.MethodDM}
-
-// writeEvaluation prints the comparison table.
-func writeEvaluation(w io.Writer, ev *engine.Evaluation) {
-	fmt.Fprintf(w, "Off-policy evaluation of %s NBA decisions", numtext.Group(float64(ev.Evaluated), 0))
-	if !ev.First.IsZero() {
-		fmt.Fprintf(w, " from %s to %s", ev.First.Format("2006-01-02 15:04"), ev.Last.Format("2006-01-02 15:04"))
-	}
-	fmt.Fprintf(w, " (outcomes as of %s; %s decisions read, %.1f s)\n", ev.AsOf.Format("2006-01-02 15:04"), numtext.Group(float64(ev.Read), 0), ev.Seconds)
-	for _, x := range ev.Excluded {
-		fmt.Fprintf(w, "  not evaluated: %s %s\n", numtext.Group(float64(x.Count), 0), x.Message)
-	}
-	for _, r := range ev.Rewards {
-		fmt.Fprintf(w, "\n%s: %s\n", rewardTitle(r.Name), r.Description)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  policy\testimator\testimate\t95% interval\tvs logged (95% interval)\tESS\tmax weight\twarnings\t")
-		for _, p := range ev.Policies {
-			re := p.Response
-			if r.Name == engine.RewardNetValue {
-				re = p.NetValue
-			}
-			if re == nil {
-				fmt.Fprintf(tw, "  %s\t\t(no decision's horizon had passed by the as-of time)\t\t\t\t\t\t\n", p.Name)
-				continue
-			}
-			if p.Spec.Type == engine.PolicyLogged {
-				fmt.Fprintf(tw, "  %s\tobserved\t%s\t%s\t\t%s\t\t\t\n", p.Name, evalNum(re.Logged.Value), evalInterval(re.Logged.Normal), numtext.Group(float64(re.N), 0))
-			}
-			for k, m := range tableMethods {
-				e, _ := re.Estimate(m)
-				name, ess, maxw, warn := "", "", "", ""
-				if k == 0 {
-					name = p.Name
-					ess = numtext.Group(math.Round(float64(re.Weights.ESS)), 0)
-					if math.IsNaN(float64(re.Weights.ESS)) {
-						ess = "-"
-					}
-					maxw = evalNum(re.Weights.MaxWeight)
-					var kinds []string
-					for _, wr := range re.Warnings {
-						kinds = append(kinds, wr.Kind)
-					}
-					warn = strings.Join(kinds, ", ")
-				}
-				if p.Spec.Type == engine.PolicyLogged {
-					name = ""
-				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s %s\t%s\t%s\t%s\t\n", name, m, evalNum(e.Value), evalInterval(e.Normal), evalSigned(e.VsLogged), evalInterval(e.VsLoggedInterval), ess, maxw, warn)
-			}
-		}
-		tw.Flush()
-	}
-	var warned []string
-	for _, p := range ev.Policies {
-		for _, re := range []*engine.RewardEstimate{p.Response, p.NetValue} {
-			if re == nil {
-				continue
-			}
-			for _, wr := range re.Warnings {
-				warned = append(warned, fmt.Sprintf("  %s, %s: %s", p.Name, rewardTitle(re.Reward), wr.Message))
-			}
-		}
-	}
-	if len(warned) > 0 {
-		fmt.Fprintln(w, "\nWarnings (the estimate may not be trusted):")
-		for _, s := range warned {
-			fmt.Fprintln(w, s)
-		}
-	}
-	fmt.Fprintln(w, "\nPolicies:")
-	for _, p := range ev.Policies {
-		fmt.Fprintf(w, "  %s: %s\n", p.Name, p.Description)
-	}
-	fmt.Fprintln(w, "\nNotes:")
-	for _, n := range ev.Notes {
-		fmt.Fprintf(w, "  - %s\n", n)
-	}
-}
-
-func rewardTitle(name string) string {
-	switch name {
-	case engine.RewardResponse:
-		return "Response"
-	case engine.RewardNetValue:
-		return "Net value"
-	}
-	return name
-}
-
-// evalNum prints a number with 4 significant digits, or "-".
-func evalNum(f engine.NullFloat) string {
-	v := float64(f)
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "-"
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
-}
-
-func evalSigned(f engine.NullFloat) string {
-	s := evalNum(f)
-	if s != "-" && !strings.HasPrefix(s, "-") {
-		s = "+" + s
-	}
-	return s
-}
-
-func evalInterval(i engine.IntervalResult) string {
-	if math.IsNaN(float64(i.Lo)) || math.IsNaN(float64(i.Hi)) {
-		return ""
-	}
-	return "[" + evalNum(i.Lo) + ", " + evalNum(i.Hi) + "]"
 }

@@ -54,7 +54,12 @@ holds, or why it cannot be read.`,
 			if *out != "" || *data != "" || *addr != "" {
 				return cli.Usage(c, errors.New("export: --verify FILE takes no other flag"))
 			}
-			return verifyExport(*verify, stdout)
+			line, err := export.VerifyFile(*verify)
+			if err != nil {
+				return fmt.Errorf("export --verify: %w", err)
+			}
+			fmt.Fprintln(stdout, line)
+			return nil
 		}
 		if *out == "" || (*data == "") == (*addr == "") {
 			return cli.Usage(c, errors.New("export: give --out FILE and one of --data DIR or --addr HOST:PORT"))
@@ -221,32 +226,4 @@ func jsonlRows(f *os.File) (int, error) {
 		return 0, fmt.Errorf("export: the server stopped after %d decisions: %s: %s", n-1, eb.Error.Code, eb.Error.Message)
 	}
 	return n, nil
-}
-
-// verifyExport is export --verify.
-func verifyExport(path string, stdout io.Writer) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("export --verify: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("export --verify: %w", err)
-	}
-	sum, err := export.Verify(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("export --verify: %s: %w", path, err)
-	}
-	check := "it holds no checksum of its data (not written by nextbest)"
-	if sum.Checked {
-		check = "its data matches its checksum"
-	}
-	if sum.Rows == 0 {
-		fmt.Fprintf(stdout, "%s: a Parquet export of 0 decisions; %s\n", path, check)
-		return nil
-	}
-	fmt.Fprintf(stdout, "%s: a Parquet export of %d decisions in %d row groups, from %s to %s; %d offered an action, %d of them with a reward; %s\n",
-		path, sum.Rows, sum.RowGroups, sum.First.Format(time.RFC3339Nano), sum.Last.Format(time.RFC3339Nano), sum.Offered, sum.Answered, check)
-	return nil
 }
