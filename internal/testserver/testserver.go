@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +54,11 @@ func Start(t testing.TB, dir string, mutate func(*service.Options)) *Server {
 	s := &Server{URL: "http://" + ln.Addr().String(), Data: dir, Out: &SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() { s.done <- service.Run(ctx, o, ln, log, s.Out) }()
-	c := client.New(s.URL)
+	// The readiness probe's connection is closed once the server is ready, so that a
+	// test of connection limits counts only its own (TestConnectionCaps).
+	probe := &http.Client{Transport: &http.Transport{}}
+	defer probe.CloseIdleConnections()
+	c := client.New(s.URL, client.WithHTTPClient(probe))
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		_, err := c.Readyz(ctx)
 		if err == nil {
