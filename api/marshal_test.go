@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // FuzzMarshalAnswers holds marshalJSON's go-json path for the decide and feedback answers
-// to encoding/json (marshalStd): the same bytes, or an error from both.
+// to encoding/json (record.MarshalNoEscape): the same bytes, or an error from both.
 func FuzzMarshalAnswers(f *testing.F) {
 	for _, s := range []struct {
 		text                   string
@@ -40,7 +41,7 @@ func FuzzMarshalAnswers(f *testing.F) {
 				engine.Ranked{ID: "b", Propensity: y, Score: x, Value: -x, Priority: y * 1e10, Probability: y * 1e-10})
 		}
 		for _, v := range []any{r, engine.FeedbackResult{Seq: seq, Duplicate: dup, Learned: learned}} {
-			want, wantErr := marshalStd(v)
+			want, wantErr := record.MarshalNoEscape(v)
 			got, err := marshalJSON(v)
 			if (err == nil) != (wantErr == nil) {
 				t.Fatalf("%#v: marshalJSON gives %q, %v; encoding/json %q, %v", v, got, err, want, wantErr)
@@ -59,7 +60,7 @@ func BenchmarkMarshalDecideResult(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		marshal func(any) ([]byte, error)
-	}{{"encoding-json", marshalStd}, {"go-json", marshalJSON}} {
+	}{{"encoding-json", record.MarshalNoEscape}, {"go-json", marshalJSON}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +15,7 @@ import (
 	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/record"
 )
 
 // Options configures the HTTP server.
@@ -194,18 +193,7 @@ func marshalJSON(v any) ([]byte, error) {
 	case engine.FeedbackResult:
 		return gojson.MarshalOf(v, gojson.DisableHTMLEscape())
 	}
-	return marshalStd(v)
-}
-
-// marshalStd is marshalJSON with encoding/json for every type.
-func marshalStd(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return record.MarshalNoEscape(v)
 }
 
 // App returns the fiber app, for tests and for mounting more routes.

@@ -2,6 +2,7 @@ package bandit
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -158,6 +159,19 @@ func BenchmarkSelectionProbability(b *testing.B) {
 			SelectionProbability(arms, 3, 1000, rng)
 		}
 	})
+}
+
+// BenchmarkSelectionProbabilityNet is the uplift arbitration's quadrature
+// (engine.netSelection) for each arm of TestSelectionProbabilityNet's "mixed" case:
+// five arms of mixed widths, one far behind, no floor.
+func BenchmarkSelectionProbabilityNet(b *testing.B) {
+	arms := []NetArm{{10, 4}, {12, 1}, {5, 9}, {11, 0.2}, {-50, 3}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range arms {
+			SelectionProbabilityNet(arms, i, math.Inf(-1), SelectionTolerance)
+		}
+	}
 }
 
 // BenchmarkRankOne compares the in-place rank-one Cholesky update used by

@@ -174,7 +174,7 @@ func selectionQuad(arms []Arm, chosen int, tol float64, group bool) float64 {
 		q.restrict(ca)
 		m := (a + b) / 2
 		fm, fb := q.at(m), q.at(b)
-		p += q.simpson(a, b, fa, fm, fb, h*(fa+4*fm+fb)/6, tol/quadSafety/quadPanels, maxQuadDepth)
+		p += simpson(q.at, a, b, fa, fm, fb, h*(fa+4*fm+fb)/6, tol/quadSafety/quadPanels, maxQuadDepth)
 		a, fa, ca = b, fb, cb
 	}
 	return math.Min(1, math.Max(0, p))
@@ -442,20 +442,22 @@ func powInt(x float64, n int) float64 {
 	}
 }
 
-// simpson is one step of adaptive Simpson quadrature on [a, b] with the
-// integrand's values fa, fm, fb at a, (a+b)/2, b and whole the Simpson
-// estimate over [a, b].
-func (q *selIntegrand) simpson(a, b, fa, fm, fb, whole, tol float64, depth int) float64 {
+// simpson is one step of adaptive Simpson quadrature of f on [a, b] with f's
+// values fa, fm, fb at a, (a+b)/2, b and whole the Simpson estimate over [a, b]
+// (Lyness 1969): it halves [a, b] until the two halves' estimates differ from
+// whole by at most 15·tol, or depth runs out, and adds Richardson's correction
+// (left + right − whole)/15. f is selIntegrand's or netIntegrand's at.
+func simpson(f func(float64) float64, a, b, fa, fm, fb, whole, tol float64, depth int) float64 {
 	m := (a + b) / 2
-	flm, frm := q.at((a+m)/2), q.at((m+b)/2)
+	flm, frm := f((a+m)/2), f((m+b)/2)
 	left := (m - a) * (fa + 4*flm + fm) / 6
 	right := (b - m) * (fm + 4*frm + fb) / 6
 	diff := left + right - whole
 	if depth <= 0 || math.Abs(diff) <= 15*tol {
 		return left + right + diff/15
 	}
-	return q.simpson(a, m, fa, flm, fm, left, tol/2, depth-1) +
-		q.simpson(m, b, fm, frm, fb, right, tol/2, depth-1)
+	return simpson(f, a, m, fa, flm, fm, left, tol/2, depth-1) +
+		simpson(f, m, b, fm, frm, fb, right, tol/2, depth-1)
 }
 
 // normCDF is the standard normal distribution function Φ(x), interpolated linearly

@@ -252,7 +252,7 @@ func SelectionProbabilityNet(arms []NetArm, chosen int, floor, tol float64) floa
 		a := lo + float64(k)*w
 		b := a + w
 		fa, fm, fb := q.at(a), q.at((a+b)/2), q.at(b)
-		sum += q.simpson(a, b, fa, fm, fb, w*(fa+4*fm+fb)/6, t, maxQuadDepth)
+		sum += simpson(q.at, a, b, fa, fm, fb, w*(fa+4*fm+fb)/6, t, maxQuadDepth)
 	}
 	return min(max(sum, 0), 1)
 }
@@ -297,19 +297,6 @@ func (q *netIntegrand) others(v float64) float64 {
 func (q *netIntegrand) at(t float64) float64 {
 	c := q.arms[q.chosen]
 	return math.Exp(-t*t/2) / math.Sqrt(2*math.Pi) * q.others(c.Mean+c.SD*t)
-}
-
-func (q *netIntegrand) simpson(a, b, fa, fm, fb, whole, tol float64, depth int) float64 {
-	m := (a + b) / 2
-	flm, frm := q.at((a+m)/2), q.at((m+b)/2)
-	left := (m - a) * (fa + 4*flm + fm) / 6
-	right := (b - m) * (fm + 4*frm + fb) / 6
-	diff := left + right - whole
-	if depth <= 0 || math.Abs(diff) <= 15*tol {
-		return left + right + diff/15
-	}
-	return q.simpson(a, m, fa, flm, fm, left, tol/2, depth-1) +
-		q.simpson(m, b, fm, frm, fb, right, tol/2, depth-1)
 }
 
 // CenterWeight moves the prior mean of weight i of a model that has learnt nothing to

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/store"
 	"github.com/prometheus/procfs"
 	"golang.org/x/sync/errgroup"
 )
@@ -289,7 +289,7 @@ func Memory(ctx context.Context, o LoadtestOptions, stdout, stderr io.Writer) er
 		return err
 	}
 	rep.StopSeconds = time.Since(stopStart).Seconds()
-	rep.DiskMB = diskUsage(data) / (1 << 20)
+	rep.DiskMB = float64(store.DiskUsage(data)) / (1 << 20)
 
 	if o.Restart {
 		restart := time.Now()
@@ -669,26 +669,6 @@ func scrapeMetrics(ctx context.Context, c *client.Client) map[string]float64 {
 		}
 	}
 	return out
-}
-
-// diskUsage returns the bytes allocated on disk to the files under dir (Badger's
-// preallocated and sparse files count for what they occupy, not their length).
-func diskUsage(dir string) float64 {
-	var total float64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		if fi, err := d.Info(); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				total += float64(st.Blocks) * 512
-			} else {
-				total += float64(fi.Size())
-			}
-		}
-		return nil
-	})
-	return total
 }
 
 // nextbestBinary returns bin if given, else the nextbest binary beside this executable,

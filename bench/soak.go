@@ -21,6 +21,7 @@ import (
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/store"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -307,7 +308,7 @@ func Soak(ctx context.Context, o SoakOptions, stdout, stderr io.Writer) error {
 	if ok1 && ok2 {
 		fmt.Fprintf(stdout, "goroutine scheduling latency p99 (runnable to running): server <%s, load generator <%s\n", server99.Round(time.Microsecond), client99.Round(time.Microsecond))
 	}
-	fmt.Fprintf(stdout, "store on disk at the end: %.0f MB (file-backed memory is Badger's mapped files: page cache)\n", diskUsage(data)/(1<<20))
+	fmt.Fprintf(stdout, "store on disk at the end: %.0f MB (file-backed memory is Badger's mapped files: page cache)\n", float64(store.DiskUsage(data))/(1<<20))
 	if n := skipped.Load(); n > 0 {
 		fmt.Fprintf(stdout, "%d pairs not sent because %d were already in flight (the server fell behind the rate)\n", n, o.InFlight)
 	}

@@ -409,15 +409,7 @@ func impactOf(rep *engine.Report, a arms, heroes, refs []string, currency string
 					sign, row.NetWord = -1, "less"
 				}
 				row.NetKnown, row.NetConclusive = true, st.SeqSignificant
-				one, all := moneyStyle(false, st.AbsLift, st.SeqCI.Lo, st.SeqCI.Hi), moneyStyle(false, n*st.AbsLift, n*st.SeqCI.Lo, n*st.SeqCI.Hi)
-				row.Net = num(base+"abs_lift", ptr(st.AbsLift), sign, one)
-				row.NetLo, row.NetHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign, one), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign, one)
-				row.NetTotal = num(base+"abs_lift", ptr(st.AbsLift), sign*n, all)
-				row.NetTotalLo, row.NetTotalHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign*n, all), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign*n, all)
-				if sign < 0 {
-					row.NetLo, row.NetHi = row.NetHi, row.NetLo
-					row.NetTotalLo, row.NetTotalHi = row.NetTotalHi, row.NetTotalLo
-				}
+				row.Net, row.NetLo, row.NetHi, row.NetTotal, row.NetTotalLo, row.NetTotalHi = moneyFigures(st, base, sign, n)
 			}
 			if c, ok := comparisonOf(churn, h, ref); hasChurn && ok && finite(c.Stats.AbsLift) {
 				st, base := c.Stats, cmpPath(churn.Name, h, ref)+".stats."
@@ -440,20 +432,30 @@ func impactOf(rep *engine.Report, a arms, heroes, refs []string, currency string
 					sign, row.MoneyWord = 1, "more"
 				}
 				row.MoneyKnown, row.MoneyConclusive = true, st.SeqSignificant
-				one, all := moneyStyle(false, st.AbsLift, st.SeqCI.Lo, st.SeqCI.Hi), moneyStyle(false, n*st.AbsLift, n*st.SeqCI.Lo, n*st.SeqCI.Hi)
-				row.Money = num(base+"abs_lift", ptr(st.AbsLift), sign, one)
-				row.MoneyLo, row.MoneyHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign, one), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign, one)
-				row.Total = num(base+"abs_lift", ptr(st.AbsLift), sign*n, all)
-				row.TotalLo, row.TotalHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign*n, all), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign*n, all)
-				if sign < 0 {
-					row.MoneyLo, row.MoneyHi = row.MoneyHi, row.MoneyLo
-					row.TotalLo, row.TotalHi = row.TotalHi, row.TotalLo
-				}
+				row.Money, row.MoneyLo, row.MoneyHi, row.Total, row.TotalLo, row.TotalHi = moneyFigures(st, base, sign, n)
 			}
 			out = append(out, row)
 		}
 	}
 	return out
+}
+
+// moneyFigures is a money difference with its always-valid 95% interval, per assigned
+// customer and times the n assigned customers: st's abs_lift and seq_ci (at the report
+// path base) times sign, each in the money style of its own size. A negative sign swaps
+// the interval's ends, so that lo stays the smaller.
+func moneyFigures(st experiments.Comparison, base string, sign, n float64) (one, lo, hi, total, totalLo, totalHi Num) {
+	perOne := moneyStyle(false, st.AbsLift, st.SeqCI.Lo, st.SeqCI.Hi)
+	perAll := moneyStyle(false, n*st.AbsLift, n*st.SeqCI.Lo, n*st.SeqCI.Hi)
+	one = num(base+"abs_lift", ptr(st.AbsLift), sign, perOne)
+	lo, hi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign, perOne), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign, perOne)
+	total = num(base+"abs_lift", ptr(st.AbsLift), sign*n, perAll)
+	totalLo, totalHi = num(base+"seq_ci.lo", ptr(st.SeqCI.Lo), sign*n, perAll), num(base+"seq_ci.hi", ptr(st.SeqCI.Hi), sign*n, perAll)
+	if sign < 0 {
+		lo, hi = hi, lo
+		totalLo, totalHi = totalHi, totalLo
+	}
+	return one, lo, hi, total, totalLo, totalHi
 }
 
 // trendOf draws the daily cumulative lift of one metric against the control, with its

@@ -63,7 +63,7 @@ const DefaultEffectScale = 0.4
 // MarshalJSON writes "value" as the expression when there is one, else as the number.
 func (a Action) MarshalJSON() ([]byte, error) {
 	type plain Action
-	return marshalNoEscape(struct {
+	return MarshalNoEscape(struct {
 		plain
 		Value Money `json:"value"`
 	}{plain(a), Money{Const: a.Value, Expr: a.ValueExpr}})

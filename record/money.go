@@ -28,7 +28,7 @@ func (m Money) IsZero() bool { return m.Expr == "" && m.Const == 0 }
 // MarshalJSON writes the expression as a string, or the constant as a number.
 func (m Money) MarshalJSON() ([]byte, error) {
 	if m.Expr != "" {
-		return marshalNoEscape(m.Expr)
+		return MarshalNoEscape(m.Expr)
 	}
 	if !finite(m.Const) {
 		return nil, fmt.Errorf("money: %v is not finite", m.Const)
@@ -36,9 +36,9 @@ func (m Money) MarshalJSON() ([]byte, error) {
 	return strconv.AppendFloat(nil, m.Const, 'g', -1, 64), nil
 }
 
-// marshalNoEscape is json.Marshal without HTML escaping: an expression's "a >= b" stays
-// readable, as the API writes every other string (api.marshalJSON).
-func marshalNoEscape(v any) ([]byte, error) {
+// MarshalNoEscape is json.Marshal without HTML escaping, the JSON the API writes
+// (api.marshalJSON): an expression's "a >= b" stays readable, not "a \u003e= b".
+func MarshalNoEscape(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

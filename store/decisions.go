@@ -64,14 +64,11 @@ func (s *Store) Decisions(ctx context.Context, since time.Time, fn func(*record.
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var d record.Decision
-			if err := s.decodeDecision(it.Item(), &d); err != nil {
+			d, err := s.readDecision(txn, it.Item())
+			if err != nil {
 				return err
 			}
-			if err := attachOutcomes(txn, &d); err != nil {
-				return err
-			}
-			if err := fn(&d); err != nil {
+			if err := fn(d); err != nil {
 				return err
 			}
 		}
@@ -146,14 +143,11 @@ func (s *Store) Recent(ctx context.Context, n int) ([]*record.Decision, error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var d record.Decision
-			if err := s.decodeDecision(it.Item(), &d); err != nil {
+			d, err := s.readDecision(txn, it.Item())
+			if err != nil {
 				return err
 			}
-			if err := attachOutcomes(txn, &d); err != nil {
-				return err
-			}
-			out = append(out, &d)
+			out = append(out, d)
 		}
 		return nil
 	})
@@ -163,11 +157,16 @@ func (s *Store) Recent(ctx context.Context, n int) ([]*record.Decision, error) {
 	return out, nil
 }
 
-// decodeDecision decodes the decision record under item (a key of tDecision).
-func (s *Store) decodeDecision(item *badger.Item, d *record.Decision) error {
+// readDecision decodes the decision record under item (a key of tDecision) and
+// attaches its outcomes.
+func (s *Store) readDecision(txn *badger.Txn, item *badger.Item) (*record.Decision, error) {
+	var d record.Decision
 	id := record.DecisionID(item.Key()[len(tDecision):])
-	if err := item.Value(func(b []byte) error { return record.DecodeDecision(b, id, s.strings, d) }); err != nil {
-		return fmt.Errorf("decode decision %q: %w", id, err)
+	if err := item.Value(func(b []byte) error { return record.DecodeDecision(b, id, s.strings, &d) }); err != nil {
+		return nil, fmt.Errorf("decode decision %q: %w", id, err)
 	}
-	return nil
+	if err := attachOutcomes(txn, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -220,6 +221,23 @@ func openNeeds(dir string, reserve int64) int64 {
 		}
 	}
 	return need
+}
+
+// DiskUsage returns the bytes of disk blocks allocated to the files under dir, as
+// openNeeds counts a log's: Badger's preallocated and sparse files count for what they
+// occupy, not their length. Files and directories it cannot read count 0.
+func DiskUsage(dir string) int64 {
+	var total int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			total += blocks(fi)
+		}
+		return nil
+	})
+	return total
 }
 
 // freeFrom returns the free bytes of the file system that holds dir, or of its nearest

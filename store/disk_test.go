@@ -3,8 +3,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -138,5 +141,42 @@ func TestAutoReserve(t *testing.T) {
 		if got := autoReserve(o); got != tc.want {
 			t.Errorf("autoReserve(memtable %d MB x %d) = %d MB, want %d MB", tc.memtable>>20, tc.n, got>>20, tc.want>>20)
 		}
+	}
+}
+
+// TestDiskUsage: a sparse file counts for the blocks it holds, not its length, and files
+// in subdirectories count. An 8 MiB file with 4 KiB written holds between 4 KiB and
+// 1 MiB of blocks on any file system with blocks up to 1 MiB; an 8 KiB file written in
+// full holds at least 8 KiB.
+func TestDiskUsage(t *testing.T) {
+	dir := t.TempDir()
+	sparse, err := os.Create(filepath.Join(dir, "000001.mem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sparse.Truncate(8 << 20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sparse.WriteAt(make([]byte, 4<<10), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := sparse.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := DiskUsage(dir); got < 4<<10 || got > 1<<20 {
+		t.Fatalf("sparse 8 MiB file with 4 KiB written: DiskUsage %d, want 4 KiB..1 MiB", got)
+	}
+	one := DiskUsage(dir)
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub", "full"), bytes.Repeat([]byte{1}, 8<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := DiskUsage(dir) - one; got < 8<<10 {
+		t.Fatalf("8 KiB file in a subdirectory added %d bytes, want at least 8 KiB", got)
+	}
+	if got := DiskUsage(filepath.Join(dir, "absent")); got != 0 {
+		t.Fatalf("DiskUsage of a missing directory = %d, want 0", got)
 	}
 }

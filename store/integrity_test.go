@@ -20,6 +20,7 @@ import (
 	"github.com/dgraph-io/badger/v4/table"
 
 	"github.com/nextbest/nextbest/features"
+	"github.com/nextbest/nextbest/internal/corrupt"
 	"github.com/nextbest/nextbest/record"
 )
 
@@ -112,23 +113,6 @@ func fileOf(t *testing.T, dir, suffix string) (string, int64) {
 	return path, dataEnd(t, f, fi.Size())
 }
 
-func flip(t *testing.T, path string, off int64, mask byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [1]byte
-	if _, err := f.ReadAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= mask
-	if _, err := f.WriteAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // snapshotFiles returns every file's bytes in dir, to check that a refused open changed
 // nothing (the tests keep their value log files small: Options.valueLogFileSize).
 func snapshotFiles(t *testing.T, dir string) map[string][]byte {
@@ -190,19 +174,19 @@ func TestOpenRefusesDamagedLogs(t *testing.T) {
 	t.Run("memtable log, middle", func(t *testing.T) {
 		d := copyFiles(t, crashed)
 		path, end := fileOf(t, d, ".mem")
-		flip(t, path, end/2, 0x20)
+		corrupt.FlipByte(t, path, end/2, 0x20)
 		wantDamage(t, d, filepath.Base(path))
 	})
 	t.Run("value log, middle", func(t *testing.T) {
 		d := copyFiles(t, crashed)
 		path, end := fileOf(t, d, ".vlog")
-		flip(t, path, end/2, 0x20)
+		corrupt.FlipByte(t, path, end/2, 0x20)
 		wantDamage(t, d, filepath.Base(path))
 	})
 	t.Run("value log closed whole, last entry", func(t *testing.T) {
 		d := copyFiles(t, stopped)
 		path, end := fileOf(t, d, ".vlog")
-		flip(t, path, end-100, 0x20) // inside the last decision record's value
+		corrupt.FlipByte(t, path, end-100, 0x20) // inside the last decision record's value
 		wantDamage(t, d, filepath.Base(path))
 	})
 	t.Run("torn tail", func(t *testing.T) {
@@ -283,7 +267,7 @@ func TestOpenRefusesDamagedTables(t *testing.T) {
 		}
 		t.Run(fmt.Sprintf("offset %d of %d", off, fi.Size()), func(t *testing.T) {
 			d := copyFiles(t, dir)
-			flip(t, filepath.Join(d, filepath.Base(path)), off, 0x5a)
+			corrupt.FlipByte(t, filepath.Join(d, filepath.Base(path)), off, 0x5a)
 			if s, err := Open(DefaultOptions(d)); err == nil {
 				got := dump(t, s)
 				s.Close()
@@ -330,12 +314,12 @@ func TestOpenRefusesDamagedManifest(t *testing.T) {
 	}
 	t.Run("length of the last record", func(t *testing.T) {
 		d := copyFiles(t, dir)
-		flip(t, filepath.Join(d, "MANIFEST"), int64(last+3), 0x10) // 16 bytes longer than the file holds
+		corrupt.FlipByte(t, filepath.Join(d, "MANIFEST"), int64(last+3), 0x10) // 16 bytes longer than the file holds
 		wantDamage(t, d, "MANIFEST")
 	})
 	t.Run("body of the last record", func(t *testing.T) {
 		d := copyFiles(t, dir)
-		flip(t, filepath.Join(d, "MANIFEST"), int64(len(raw)-1), 0x01)
+		corrupt.FlipByte(t, filepath.Join(d, "MANIFEST"), int64(len(raw)-1), 0x01)
 		wantDamage(t, d, "MANIFEST")
 	})
 	t.Run("MANIFEST missing", func(t *testing.T) {
@@ -347,7 +331,7 @@ func TestOpenRefusesDamagedManifest(t *testing.T) {
 	})
 	t.Run("key registry", func(t *testing.T) {
 		d := copyFiles(t, dir)
-		flip(t, filepath.Join(d, "KEYREGISTRY"), 20, 0x01) // inside its check text
+		corrupt.FlipByte(t, filepath.Join(d, "KEYREGISTRY"), 20, 0x01) // inside its check text
 		wantDamage(t, d, "KEYREGISTRY")
 	})
 }
@@ -378,7 +362,7 @@ func TestValueLogReadsAreChecked(t *testing.T) {
 	if at < 0 {
 		t.Fatal("the decision record is not in 000001.vlog")
 	}
-	flip(t, path, int64(at+1), 0x20) // "customer" -> "cUstomer"
+	corrupt.FlipByte(t, path, int64(at+1), 0x20) // "customer" -> "cUstomer"
 
 	s = openTest(t, dir)
 	ctx := context.Background()

@@ -156,14 +156,11 @@ func (s *Store) Outbox(ctx context.Context, channel string, since time.Time, fn 
 			if err != nil {
 				return err
 			}
-			var d record.Decision
-			if err := s.decodeDecision(item, &d); err != nil {
+			d, err := s.readDecision(txn, item)
+			if err != nil {
 				return err
 			}
-			if err := attachOutcomes(txn, &d); err != nil {
-				return err
-			}
-			if err := fn(&d); err != nil {
+			if err := fn(d); err != nil {
 				return err
 			}
 		}

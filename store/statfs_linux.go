@@ -23,6 +23,12 @@ func allocated(path string) int64 {
 	if err != nil {
 		return 0
 	}
+	return blocks(fi)
+}
+
+// blocks returns the bytes of disk blocks the file fi describes holds (st_blocks, in
+// units of 512 bytes), or its size where the system does not say.
+func blocks(fi os.FileInfo) int64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return st.Blocks * 512
 	}

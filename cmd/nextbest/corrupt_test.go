@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextbest/nextbest/internal/corrupt"
 	"github.com/nextbest/nextbest/internal/testserver"
 )
 
@@ -320,7 +321,7 @@ func TestCorruptionNeverSilent(t *testing.T) {
 					for range 1 + rng.IntN(3) {
 						off := rng.Int64N(used[file])
 						mask := byte(1 + rng.IntN(255))
-						flipByte(t, filepath.Join(dir, file), off, mask)
+						corrupt.FlipByte(t, filepath.Join(dir, file), off, mask)
 						flips = append(flips, fmt.Sprintf("%d^%#x", off, mask))
 					}
 					what := fmt.Sprintf("%s store, %s at %s", name, file, strings.Join(flips, ","))
@@ -393,7 +394,7 @@ func TestTableFlipIsNotSilent(t *testing.T) {
 		t.Run(fmt.Sprintf("%s@%d", p.file, p.off), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
 			copyStore(t, b.dir, dir)
-			flipByte(t, filepath.Join(dir, p.file), p.off, 0x20)
+			corrupt.FlipByte(t, filepath.Join(dir, p.file), p.off, 0x20)
 			if !b.damagedStart(t, bin, dir, p.file, fmt.Sprintf("place %d: %s at %d", i, p.file, p.off)) {
 				refused++
 			}
@@ -445,7 +446,7 @@ func TestValueLogFlipIsNotServed(t *testing.T) {
 	if key < 0 || at < key || at > key+200 {
 		t.Fatalf("the record of decision %s (customer %s) is not in 000001.vlog", victim, d.CustomerID)
 	}
-	flipByte(t, path, int64(at+len(d.CustomerID)-1), 0x20) // "cust-0000123-x" -> "cust-0000123-X"
+	corrupt.FlipByte(t, path, int64(at+len(d.CustomerID)-1), 0x20) // "cust-0000123-x" -> "cust-0000123-X"
 	altered := strings.ToUpper(d.CustomerID[len(d.CustomerID)-1:])
 	altered = d.CustomerID[:len(d.CustomerID)-1] + altered
 
@@ -576,22 +577,4 @@ func copySparse(t *testing.T, src, dst string) int64 {
 		t.Fatal(err)
 	}
 	return end
-}
-
-// flipByte XORs the byte at off of a file with mask.
-func flipByte(t *testing.T, path string, off int64, mask byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [1]byte
-	if _, err := f.ReadAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= mask
-	if _, err := f.WriteAt(b[:], off); err != nil {
-		t.Fatal(err)
-	}
 }

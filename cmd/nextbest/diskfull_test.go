@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net/http"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nextbest/nextbest/internal/testserver"
+	"github.com/nextbest/nextbest/store"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts it when the
@@ -235,7 +235,7 @@ func TestDiskFull(t *testing.T) {
 	m := childMetrics(t, p, hc)
 	reserve := int64(m["nextbest_store_disk_reserve_bytes"])
 	t.Logf("%d events acknowledged in %.1fs; %d KB free just after the first refusal, %d KB at the lowest since (reserve %d KB); the store holds %d KB",
-		len(acked), time.Since(began).Seconds(), refusedAt>>10, lowest.stop()>>10, reserve>>10, int64(diskUsage(data))>>10)
+		len(acked), time.Since(began).Seconds(), refusedAt>>10, lowest.stop()>>10, reserve>>10, store.DiskUsage(data)>>10)
 
 	// Hold the disk full for the checks: Badger frees space as compactions end and as a
 	// restart flushes the memtables it finds into compressed tables, and the disk might
@@ -533,24 +533,4 @@ func feedbackOnceAccepted(t *testing.T, p *childProc, hc *http.Client, wait time
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	return s[strings.LastIndexByte(s, '\n')+1:]
-}
-
-// diskUsage returns the bytes allocated on disk to the files under dir (Badger's
-// preallocated and sparse files count for what they occupy, not their length).
-func diskUsage(dir string) float64 {
-	var total float64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		if fi, err := d.Info(); err == nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				total += float64(st.Blocks) * 512
-			} else {
-				total += float64(fi.Size())
-			}
-		}
-		return nil
-	})
-	return total
 }
