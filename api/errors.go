@@ -96,7 +96,7 @@ func decodeError(err error) error {
 	var pe *time.ParseError
 	switch {
 	case errors.As(err, &pe):
-		return engine.Invalid("invalid_type", "field \"time\": %q is not an RFC 3339 time such as 2026-11-22T10:00:00Z", pe.Value)
+		return engine.Invalid("invalid_type", "a time field: %q is not an RFC 3339 time such as 2026-11-22T10:00:00Z", pe.Value)
 	case errors.As(err, &se):
 		return engine.Invalid("invalid_json", "malformed JSON at byte %d: %v", se.Offset, se)
 	case errors.As(err, &te) && strings.HasPrefix(te.Value, "number") && te.Type != nil && (te.Type.Kind() == reflect.Float64 || te.Type.Kind() == reflect.Interface || te.Type == reflect.TypeFor[engine.Money]()):

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nextbest/nextbest/api"
 	"github.com/nextbest/nextbest/client"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/internal/cli"
@@ -53,10 +54,10 @@ to stderr.`,
 	key := fs.String("key", "", "with --addr: an analyst or admin key (default $NEXTBEST_KEY)")
 	specFile := fs.String("spec", "", "the evaluation request as a JSON file (- for stdin)")
 	policies := fs.StringArray("policy", nil, "a target policy as JSON (repeatable)")
-	since := fs.String("since", "", "evaluate decisions from this time (RFC 3339, or a duration back from now such as 30d)")
-	until := fs.String("until", "", "and before this time (RFC 3339)")
+	since := fs.String("since", "", "evaluate decisions from this time (RFC 3339, a duration back from now such as 30d, or Unix seconds)")
+	until := fs.String("until", "", "and before this time (as --since)")
 	sources := fs.String("sources", "", "evaluate only decisions of these sources, comma-separated (inbound, outbound, campaign)")
-	asOf := fs.String("as-of", "", "count outcomes up to this time (RFC 3339; default the server's clock)")
+	asOf := fs.String("as-of", "", "count outcomes up to this time (as --since; default the server's clock)")
 	boot := fs.Int("bootstrap", -1, "bootstrap replicates (default 200; 0 for none)")
 	seed := fs.Uint64("seed", 0, "seed of the bootstrap (default 1)")
 	workers := fs.Int("workers", 0, "scoring goroutines (default one per CPU with --data, half with --addr)")
@@ -132,9 +133,9 @@ func runEvaluate(c *cobra.Command, f evaluateFlags) error {
 		if f.val == "" {
 			continue
 		}
-		t, err := parseWhen(f.val, now)
+		t, err := api.ParseTime("--"+f.flag, f.val, now)
 		if err != nil {
-			return fmt.Errorf("evaluate: --%s: %w", f.flag, err)
+			return cli.Usage(c, fmt.Errorf("evaluate: %w", err))
 		}
 		*f.dst = t
 	}
@@ -177,18 +178,6 @@ func runEvaluate(c *cobra.Command, f evaluateFlags) error {
 	}
 	evaltext.Write(stdout, res)
 	return nil
-}
-
-// parseWhen reads an RFC 3339 time, or a duration back from now ("30d", "12h").
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	d, err := engine.ParseDuration(s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 30d", s)
-	}
-	return now.Add(-time.Duration(d)), nil
 }
 
 // evaluateStore evaluates a stopped store in this process: the engine is opened on it

@@ -96,6 +96,7 @@ func TestEvaluateCommand(t *testing.T) {
 		{[]string{"--data", dir, "--policy", `{"type": "logged"`}, "--policy 1"},
 		{[]string{"--data", dir, "--policy", `{"type": "logged", "colour": "red"}`}, "unknown field"},
 		{[]string{"--data", dir, "--since", "2030-01-01T00:00:00Z", "--policy", `{"type": "logged"}`}, "no decisions between"},
+		{[]string{"--data", dir, "--since", "yesterday", "--policy", `{"type": "logged"}`}, `--since: "yesterday" is not an RFC 3339 time`},
 		{[]string{"--data", t.TempDir(), "--policy", `{"type": "logged"}`}, "holds no nextbest store"},
 		{[]string{"--policy", `{"type": "logged"}`}, "give --data DIR"},
 		{[]string{"--data", dir}, "no policy"},
