@@ -22,6 +22,9 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 // PutCampaign creates or replaces a campaign. The segment is compiled and the schedule
 // parsed here: errors are a 422 that says where.
 func (e *Engine) PutCampaign(ctx context.Context, c Campaign) (Campaign, error) {
+	if e.proposing(ctx) {
+		return proposeCall[Campaign](ctx, e, callPutCampaign, c)
+	}
 	if !ValidID(string(c.ID)) {
 		return Campaign{}, Invalid("invalid_id", "campaign id %q: want 1-128 letters, digits or . _ : @ -", truncate(string(c.ID), 40))
 	}

@@ -23,6 +23,9 @@ const (
 // rollback. The eligibility expression is compiled here: an invalid one is refused with a
 // 422 that says where, and nothing is written.
 func (e *Engine) PutAction(ctx context.Context, a Action) (Action, error) {
+	if e.proposing(ctx) {
+		return proposeCall[Action](ctx, e, callPutAction, a)
+	}
 	a, reset, err := e.putAction(ctx, a)
 	if err != nil {
 		return Action{}, err
@@ -209,6 +212,9 @@ func (e *Engine) Actions() []Action {
 
 // DisableAction disables an action; it keeps its definition, model and history.
 func (e *Engine) DisableAction(ctx context.Context, id ActionID) (Action, error) {
+	if e.proposing(ctx) {
+		return proposeCall[Action](ctx, e, callDisableAction, id)
+	}
 	a, err := e.Action(id)
 	if err != nil {
 		return Action{}, err
@@ -268,6 +274,9 @@ func (e *Engine) Schema() (s *features.Schema, hash string, dim int) {
 // were; no event judged under the old encoding is applied to a new model; and a restart
 // never replays events of the old encoding into models of the new one.
 func (e *Engine) PutSchema(ctx context.Context, raw []byte) (string, error) {
+	if e.proposing(ctx) {
+		return proposeCall[string](ctx, e, callPutSchema, raw)
+	}
 	s, err := features.ParseSchema(raw)
 	if err != nil {
 		return "", errorf(ErrUnprocessable, "invalid_schema", "%v", err)

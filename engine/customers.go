@@ -21,6 +21,9 @@ func (l *customerLocks) lock(id CustomerID) *sync.Mutex {
 // PutCustomer merges attributes into a customer's profile with JSON merge-patch semantics
 // (RFC 7386): a key with a value sets it, a key with null removes it, other keys stay.
 func (e *Engine) PutCustomer(ctx context.Context, id CustomerID, attrs map[string]any) (Customer, error) {
+	if e.proposing(ctx) {
+		return proposeCall[Customer](ctx, e, callPutCustomer, customerArgs{ID: id, Attrs: attrs})
+	}
 	if !ValidID(string(id)) {
 		return Customer{}, Invalid("invalid_id", "customer id %q: want 1-128 letters, digits or . _ : @ -", truncate(string(id), 40))
 	}

@@ -61,6 +61,7 @@ type Engine struct {
 	vms       sync.Pool
 	seed      atomic.Uint64
 	ready     atomic.Bool
+	repl      *replication // nil on a single node (replicate.go)
 }
 
 // actionState is an action with its compiled eligibility and amounts, its live response
@@ -139,8 +140,11 @@ func (e *Engine) Options() Options { return e.opts }
 // Clock returns the engine's clock.
 func (e *Engine) Clock() Clock { return e.clock }
 
-// Ready reports whether Open has finished and the committer is running.
-func (e *Engine) Ready() bool { return e.ready.Load() && e.journal.running.Load() }
+// Ready reports whether Open has finished and the committer is running, and on a replica
+// (Replicate) whether it has caught up with the log and its applier has not failed.
+func (e *Engine) Ready() bool {
+	return e.ready.Load() && e.journal.running.Load() && (e.repl == nil || e.repl.caughtUp.Load() && e.repl.failure.Load() == nil)
+}
 
 // Open loads the catalog, the schema and the models from the store, then replays the
 // journal after each model's snapshot so that every acknowledged event is applied exactly
@@ -332,6 +336,12 @@ func learnEvent(m *bandit.Model, ev *Event) {
 // Call it once, after Open.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.evals.stop() // before the store closes: the jobs read it
+	if e.repl != nil {
+		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); e.deliverLoop(dctx) }()
+		defer func() { cancel(); <-done }()
+	}
 	return e.journal.run(ctx)
 }
 

@@ -62,6 +62,9 @@ type experimentState struct {
 // experiment moves as few buckets as possible, and never an assigned customer: each
 // customer's first assignment is stored and kept.
 func (e *Engine) PutExperiment(ctx context.Context, x Experiment) (Experiment, error) {
+	if e.proposing(ctx) {
+		return proposeCall[Experiment](ctx, e, callPutExperiment, x)
+	}
 	if !ValidID(string(x.ID)) {
 		return Experiment{}, Invalid("invalid_id", "experiment id %q: want 1-128 letters, digits or . _ : @ -", truncate(string(x.ID), 40))
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,6 +44,9 @@ func (e *Engine) Feedback(ctx context.Context, req FeedbackRequest) (FeedbackRes
 		return FeedbackResult{}, Invalid("invalid_number", "reward: must be a finite number with magnitude at most %g", maxActionValue)
 	}
 	d, err := e.decision(ctx, req.DecisionID)
+	if errors.Is(err, ErrNotFound) && e.proposing(ctx) {
+		d, err = e.awaitDecision(ctx, req.DecisionID)
+	}
 	if err != nil {
 		return FeedbackResult{}, err
 	}
@@ -52,6 +56,20 @@ func (e *Engine) Feedback(ctx context.Context, req FeedbackRequest) (FeedbackRes
 	t := req.Time
 	if t.IsZero() {
 		t = e.clock.Now()
+	}
+	if e.proposing(ctx) {
+		raw, err := json.Marshal(feedbackCmd{Decision: d.ID, Action: req.ActionID, Outcome: req.Outcome, Reward: req.Reward, Time: t.UTC()})
+		if err != nil {
+			return FeedbackResult{}, fmt.Errorf("encode feedback: %w", err)
+		}
+		a, err := e.propose(ctx, cmdFeedback, "", raw)
+		if err == nil {
+			err = a.err
+		}
+		if err != nil {
+			return FeedbackResult{}, err
+		}
+		return FeedbackResult{Seq: a.res.seq, Duplicate: a.res.duplicate, Learned: a.res.learned}, nil
 	}
 	res := e.journal.submit(ctx, &request{feedback: &feedbackReq{d: d, action: req.ActionID, outcome: req.Outcome, reward: req.Reward, time: t.UTC()}})
 	if res.err != nil {
@@ -113,6 +131,15 @@ func (e *Engine) Decisions(ctx context.Context, since time.Time, fn func(*Decisi
 // it recorded. Run it from a scheduler; the engine's clock says what "now" is.
 func (e *Engine) ExpireResponses(ctx context.Context) (int, error) {
 	now := e.clock.Now()
+	if e.proposing(ctx) {
+		// Every replica runs the job at the same point of the log, on the same state, so
+		// each records the same implicit negatives: once each.
+		return proposeCall[int](ctx, e, callExpire, jobArgs{Now: now.UTC()})
+	}
+	return e.expireResponses(ctx, now)
+}
+
+func (e *Engine) expireResponses(ctx context.Context, now time.Time) (int, error) {
 	if err := e.Flush(ctx); err != nil { // offers logged but not yet committed are pending too
 		return 0, fmt.Errorf("expire responses: %w", err)
 	}

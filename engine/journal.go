@@ -41,6 +41,7 @@ type request struct {
 	enroll   *Enrollment       // a customer assigned but not contacted; no wait
 	flush    bool              // nothing: answered once everything queued before it is committed
 	label    *LabelKey         // resolve a due label (labels.go); waits for the commit
+	stream   uint64            // the replicated log's sequence of the command (replicate.go); 0 if local
 	reply    chan result
 }
 
@@ -272,7 +273,9 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 	lb := c.newLabelBatch()
 	var exps []Experiment
 	seenIDs := map[string]bool{}
+	var stream uint64 // the last replicated command in the batch
 	for _, r := range batch {
+		stream = max(stream, r.stream)
 		switch {
 		case r.decision != nil:
 			d := r.decision
@@ -356,17 +359,30 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 	if err := tr.flush(&b); err != nil {
 		c.fail(&b, replies, fmt.Errorf("experiment bookkeeping: %w", err))
 		replies = nil
-	} else if len(b.Decisions) > 0 || len(b.Events) > 0 || len(b.Outcomes) > 0 || len(b.Enrollments) > 0 || len(b.DropLabels) > 0 {
+	} else if len(b.Decisions) > 0 || len(b.Events) > 0 || len(b.Outcomes) > 0 || len(b.Enrollments) > 0 || len(b.DropLabels) > 0 || stream > 0 {
 		b.Lazy = len(replies) == 0 && len(b.Events) == 0
+		if len(b.Events) > 0 || stream > 0 {
+			b.Settings = map[string][]byte{}
+		}
 		if len(b.Events) > 0 {
-			b.Settings = map[string][]byte{settingHead: strconv.AppendUint(nil, seq-1, 10)}
+			b.Settings[settingHead] = strconv.AppendUint(nil, seq-1, 10)
+		}
+		if stream > 0 {
+			// The replicated log's position, in the same commit as its effects.
+			b.Settings[settingApplied] = strconv.AppendUint(nil, stream, 10)
 		}
 		if err := e.store.Commit(ctx, &b); err != nil {
 			c.nextSeq = c.resume(ctx, seq)
 			c.fail(&b, replies, err)
 			replies = nil
+			if stream > 0 && e.repl != nil {
+				e.repl.fail(fmt.Errorf("%w: %w", ErrReplicaFailed, err))
+			}
 		} else {
 			c.nextSeq = seq
+			if stream > 0 && e.repl != nil {
+				e.repl.durable.Store(stream)
+			}
 			for _, d := range b.Decisions {
 				e.recent.slim(d) // the store has the record now; keep what feedback needs
 			}

@@ -245,6 +245,13 @@ func (e *Engine) applyLabel(ev *Event, skip func(*modelState) bool) {
 // (in a few group commits), and returns how many it resolved. Run it from a scheduler.
 func (e *Engine) ResolveLabels(ctx context.Context) (int, error) {
 	now := e.clock.Now()
+	if e.proposing(ctx) {
+		return proposeCall[int](ctx, e, callLabels, jobArgs{Now: now.UTC()})
+	}
+	return e.resolveLabels(ctx, now)
+}
+
+func (e *Engine) resolveLabels(ctx context.Context, now time.Time) (int, error) {
 	if err := e.Flush(ctx); err != nil { // decisions logged a moment ago open labels too
 		return 0, fmt.Errorf("resolve labels: %w", err)
 	}

@@ -163,6 +163,9 @@ func (e *Engine) Versions(ctx context.Context, id ActionID) ([]Snapshot, error) 
 // Rollback makes a stored version of an action's model live again. It is stored as a new
 // version, so the rollback itself can be undone; events after it learn on top of it.
 func (e *Engine) Rollback(ctx context.Context, id ActionID, version uint64) (uint64, error) {
+	if e.proposing(ctx) {
+		return proposeCall[uint64](ctx, e, callRollback, rollbackArgs{Action: id, Version: version})
+	}
 	if _, err := e.Action(id); err != nil {
 		return 0, err
 	}

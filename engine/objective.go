@@ -134,6 +134,9 @@ func (e *Engine) Objective(outcome string) (Objective, error) {
 // at the objective learn, so their uplift models restart from the prior (older versions
 // stay for rollback); a new value changes only how their effect is priced.
 func (e *Engine) PutObjective(ctx context.Context, o Objective) (Objective, error) {
+	if e.proposing(ctx) {
+		return proposeCall[Objective](ctx, e, callPutObjective, o)
+	}
 	if o.BaseRate == 0 {
 		o.BaseRate = DefaultBaseRate
 	}
@@ -198,6 +201,10 @@ func (e *Engine) PutObjective(ctx context.Context, o Objective) (Objective, erro
 
 // DeleteObjective removes an objective no action aims at.
 func (e *Engine) DeleteObjective(ctx context.Context, outcome string) error {
+	if e.proposing(ctx) {
+		_, err := proposeCall[any](ctx, e, callDeleteObjective, outcome)
+		return err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.objectives[outcome] == nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -192,6 +193,14 @@ func (e *Engine) enroll(asg *assignment, cust CustomerID, now time.Time) error {
 	if asg == nil || !asg.fresh {
 		return nil
 	}
+	if e.repl != nil {
+		en := Enrollment{Experiment: asg.exp.exp.ID, Customer: cust, Arm: asg.arm, Assigned: now}
+		raw, err := json.Marshal(en)
+		if err != nil {
+			return fmt.Errorf("encode enrollment: %w", err)
+		}
+		return e.repl.log.AppendAsync("enroll:"+string(en.Experiment)+":"+string(cust), e.repl.encodeCommand(cmdEnroll, 0, raw))
+	}
 	return e.journal.enqueue(&request{enroll: &Enrollment{Experiment: asg.exp.exp.ID, Customer: cust, Arm: asg.arm, Assigned: now}})
 }
 
@@ -208,6 +217,16 @@ func (e *Engine) logDecision(d *Decision) error {
 	// it finds the decision among the recent ones or reads it from the log, and the log
 	// replayed gives the served models exactly.
 	record.RoundFeatures(d.Features)
+	if e.repl != nil {
+		// A replica logs through the replicated log: every replica (this one too) writes
+		// the record when it applies it. The decision is answered without waiting.
+		e.recent.put(d)
+		if err := e.repl.log.AppendAsync(string(d.ID), e.repl.encodeCommand(cmdDecision, 0, encodeWireDecision(d))); err != nil {
+			e.recent.forget(d.ID)
+			return errorf(ErrUnavailable, "cluster_unavailable", "the decision could not be logged to the cluster: %v", err)
+		}
+		return nil
+	}
 	buf := recordBufs.Get().(*[]byte)
 	*buf = record.EncodeDecision((*buf)[:0], d, e.store.DecisionStrings())
 	d.Encoded = bytes.Clone(*buf)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -113,6 +114,23 @@ func (e *Engine) RecordOutcomes(ctx context.Context, os []CustomerOutcome) (Outc
 			return OutcomesResult{}, err
 		}
 		os[i].Money = money
+	}
+	if e.proposing(ctx) {
+		raw, err := json.Marshal(os)
+		if err != nil {
+			return OutcomesResult{}, fmt.Errorf("encode outcomes: %w", err)
+		}
+		a, err := e.propose(ctx, cmdOutcomes, outcomesID(os), raw)
+		if err == nil {
+			err = a.err
+		}
+		if err != nil {
+			return OutcomesResult{}, err
+		}
+		if a.res.duplicate { // a retry of a request the log holds: every outcome in it is recorded
+			return OutcomesResult{Accepted: 0, Duplicates: len(os)}, nil
+		}
+		return a.res.outcomes, nil
 	}
 	res := e.journal.submit(ctx, &request{outcomes: os})
 	if res.err != nil {
