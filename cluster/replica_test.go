@@ -46,7 +46,7 @@ func startReplica(t *testing.T, url, node, dir string) *replicaHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.Replicate(ctx, rep, node); err != nil {
+	if err := eng.Replicate(ctx, rep, node, 42); err != nil {
 		t.Fatal(err)
 	}
 	engDone, repDone := make(chan error, 1), make(chan error, 1)

@@ -52,7 +52,7 @@ func (e *Engine) PutCampaign(ctx context.Context, c Campaign) (Campaign, error) 
 	if err != nil {
 		return Campaign{}, err
 	}
-	now := e.clock.Now().UTC()
+	now := e.now(ctx).UTC()
 	e.progMu.Lock()
 	defer e.progMu.Unlock()
 	c.Created = now

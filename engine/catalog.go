@@ -61,7 +61,7 @@ func (e *Engine) putAction(ctx context.Context, a Action) (_ Action, reset bool,
 	if err != nil {
 		return Action{}, false, err
 	}
-	now := e.clock.Now().UTC()
+	now := e.now(ctx).UTC()
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -311,7 +311,7 @@ func (c *committer) changeSchema(ctx context.Context, r *schemaReq) error {
 		return nil
 	}
 	last := c.nextSeq - 1
-	now := e.clock.Now().UTC()
+	now := e.now(ctx).UTC()
 	b := Batch{Settings: map[string][]byte{settingSchema: r.raw}}
 	actions := make(map[ActionID]*actionState, len(e.actions))
 	for _, st := range e.sorted {

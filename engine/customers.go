@@ -53,7 +53,7 @@ func (e *Engine) PutCustomer(ctx context.Context, id CustomerID, attrs map[strin
 	if len(c.Attributes) > l.MaxAttributes {
 		return Customer{}, errorf(ErrTooLarge, "too_many_fields", "attributes: the merged profile would hold %d attributes, at most %d", len(c.Attributes), l.MaxAttributes)
 	}
-	c.Updated = e.clock.Now().UTC()
+	c.Updated = e.now(ctx).UTC()
 	if err := e.store.PutCustomer(ctx, c); err != nil {
 		return Customer{}, fmt.Errorf("merge customer %q: %w", id, err)
 	}

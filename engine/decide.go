@@ -209,7 +209,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 		}
 		res.NoAction, res.Reason = true, ReasonHoldout
 		d.NoActionProbability = 1
-		return e.finish(d, res, start)
+		return e.finish(ctx, d, res, start)
 	case experiments.PolicyLegacy:
 		e.legacyChoice(d, res, &env, machine, bandit.Vector(sc.x))
 	default:
@@ -229,7 +229,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 			d.Chosen, res.Actions = nil, []Ranked{}
 			res.NoAction, res.Reason = true, ReasonContactLimit+": "+reason
 			d.NoActionProbability = 1 // the cap blocks any action on this channel
-			return e.finish(d, res, start)
+			return e.finish(ctx, d, res, start)
 		}
 		if e.opts.ImplicitNegatives {
 			if t := e.opts.channel(req.Channel).Timeout; t > 0 {
@@ -237,7 +237,7 @@ func (e *Engine) Decide(ctx context.Context, req DecideRequest) (*DecideResult, 
 			}
 		}
 	}
-	return e.finish(d, res, start)
+	return e.finish(ctx, d, res, start)
 }
 
 // nbaChoice fills d and res with the bandits' choice: filter by enabled, channel and
@@ -575,13 +575,13 @@ func (e *Engine) actionState(id ActionID) *actionState {
 }
 
 // finish logs the decision and returns the result.
-func (e *Engine) finish(d *Decision, res *DecideResult, start time.Time) (*DecideResult, error) {
+func (e *Engine) finish(ctx context.Context, d *Decision, res *DecideResult, start time.Time) (*DecideResult, error) {
 	res.NoAction = res.NoAction || len(res.Actions) == 0
 	if res.NoAction && res.Reason == "" {
 		res.Reason = ReasonBelowThresh
 	}
 	d.NoAction, d.Reason = res.NoAction, res.Reason
-	if err := e.logDecision(d); err != nil {
+	if err := e.logDecision(ctx, d); err != nil {
 		return nil, err
 	}
 	if e.obs != nil {

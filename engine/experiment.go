@@ -103,7 +103,7 @@ func (e *Engine) PutExperiment(ctx context.Context, x Experiment) (Experiment, e
 	if err != nil {
 		return Experiment{}, err
 	}
-	now := e.clock.Now().UTC()
+	now := e.now(ctx).UTC()
 
 	e.progMu.Lock()
 	defer e.progMu.Unlock()

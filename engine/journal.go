@@ -42,6 +42,7 @@ type request struct {
 	flush    bool              // nothing: answered once everything queued before it is committed
 	label    *LabelKey         // resolve a due label (labels.go); waits for the commit
 	stream   uint64            // the replicated log's sequence of the command (replicate.go); 0 if local
+	at       time.Time         // a replicated command's time (its origin's clock); zero: the clock
 	reply    chan result
 }
 
@@ -326,7 +327,7 @@ func (c *committer) process(ctx context.Context, batch []*request) {
 				if tr.outcome(&o, exps) {
 					res.outcomes.Attributed++
 				}
-				n, err := c.hit(ctx, lb, &o, &b)
+				n, err := c.hit(ctx, lb, &o, &b, r.at)
 				switch {
 				case errors.Is(err, errLate):
 					res.outcomes.Late++

@@ -105,7 +105,7 @@ func (lb *labelBatch) openFor(d *Decision, b *Batch) {
 
 // hit marks the open labels that an outcome falls within: those of the customer's
 // decisions up to the outcome's time whose horizon it is within. It returns how many.
-func (c *committer) hit(ctx context.Context, lb *labelBatch, o *CustomerOutcome, b *Batch) (int, error) {
+func (c *committer) hit(ctx context.Context, lb *labelBatch, o *CustomerOutcome, b *Batch, at time.Time) (int, error) {
 	if lb == nil || o.Type != OutcomeChurn {
 		return 0, nil
 	}
@@ -113,7 +113,7 @@ func (c *committer) hit(ctx context.Context, lb *labelBatch, o *CustomerOutcome,
 	if !ok {
 		return 0, nil
 	}
-	if now := c.e.clock.Now(); o.Time.Add(h).Before(now) {
+	if now := c.now(at); o.Time.Add(h).Before(now) {
 		return 0, errLate // every label it could mark is due: resolved, or about to be
 	}
 	stored, err := c.e.store.CustomerLabels(ctx, o.Customer)

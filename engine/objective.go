@@ -147,7 +147,7 @@ func (e *Engine) PutObjective(ctx context.Context, o Objective) (Objective, erro
 	if err != nil {
 		return Objective{}, err
 	}
-	o.Updated = e.clock.Now().UTC()
+	o.Updated = e.now(ctx).UTC()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	old := e.objectives[o.Outcome]

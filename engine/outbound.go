@@ -39,6 +39,15 @@ type RunResult struct {
 // systems read from the outbound feed. With no experiment running, it contacts every
 // customer in the segment: the legacy policy is then the only one.
 func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, error) {
+	if e.proposing(ctx) {
+		// Every replica runs it at the same point of the log, on the same state and with
+		// the cluster's seed, so each logs the same contacts (replicate.go).
+		return proposeCall[RunResult](ctx, e, callRunCampaign, runArgs{Campaign: id, Now: e.clock.Now().UTC()})
+	}
+	return e.runCampaign(ctx, id, e.now(ctx))
+}
+
+func (e *Engine) runCampaign(ctx context.Context, id CampaignID, now time.Time) (RunResult, error) {
 	e.progMu.RLock()
 	cs := e.campaigns[id]
 	e.progMu.RUnlock()
@@ -49,7 +58,7 @@ func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, err
 	if st == nil {
 		return RunResult{}, errorf(ErrUnprocessable, "unknown_action", "campaign %q offers %q, which is not in the catalog", id, cs.c.Action)
 	}
-	now := e.clock.Now().UTC()
+	now = now.UTC()
 	res := RunResult{Run: "campaign " + string(id), Channel: cs.c.Channel, Time: now}
 	began := time.Now()
 	var machine vm.VM
@@ -68,14 +77,14 @@ func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, err
 			return nil
 		}
 		if asg != nil && asg.policy != experiments.PolicyLegacy {
-			return e.enroll(asg, cust.ID, now)
+			return e.enroll(ctx, asg, cust.ID, now)
 		}
 		if ok, err := cs.segment.Eval(&machine, &env); err != nil || !ok {
 			if err != nil { // not in the segment, and counted with the reason
 				res.Errors++
 				res.LastError = err.Error()
 			}
-			return e.enroll(asg, cust.ID, now)
+			return e.enroll(ctx, asg, cust.ID, now)
 		}
 		res.Eligible++
 		reason, err := e.checkContact(ctx, cust.ID, cs.c.Channel, now, true)
@@ -118,7 +127,7 @@ func (e *Engine) RunCampaign(ctx context.Context, id CampaignID) (RunResult, err
 			}
 		}
 		d.Candidates = []Candidate{c}
-		return e.logDecision(d)
+		return e.logDecision(ctx, d)
 	})
 	if err == nil {
 		err = e.Flush(ctx) // the run's contacts are in the outbound feed when it returns
@@ -143,7 +152,10 @@ func (e *Engine) RunOutbound(ctx context.Context, channel string) (RunResult, er
 	if err := e.checkChannel("channel", channel); err != nil {
 		return RunResult{}, err
 	}
-	now := e.clock.Now().UTC()
+	if e.proposing(ctx) {
+		return proposeCall[RunResult](ctx, e, callRunOutbound, runArgs{Channel: channel, Now: e.clock.Now().UTC()})
+	}
+	now := e.now(ctx).UTC()
 	res := RunResult{Run: "nba outbound", Channel: channel, Time: now}
 	began := time.Now()
 	var machine vm.VM
@@ -157,7 +169,7 @@ func (e *Engine) RunOutbound(ctx context.Context, channel string) (RunResult, er
 			return nil
 		}
 		if asg != nil && asg.policy != experiments.PolicyNBA {
-			return e.enroll(asg, cust.ID, now)
+			return e.enroll(ctx, asg, cust.ID, now)
 		}
 		res.Eligible++
 		out, err := e.Decide(ctx, DecideRequest{CustomerID: cust.ID, Channel: channel, Source: "outbound", Time: now})
@@ -189,17 +201,17 @@ func (e *Engine) RunOutbound(ctx context.Context, channel string) (RunResult, er
 // enroll records a customer a run assigned but does not contact (the holdout, or another
 // arm's customers): intention to treat counts every assigned customer. Only new
 // assignments are recorded; the committer ignores a customer already enrolled.
-func (e *Engine) enroll(asg *assignment, cust CustomerID, now time.Time) error {
+func (e *Engine) enroll(ctx context.Context, asg *assignment, cust CustomerID, now time.Time) error {
 	if asg == nil || !asg.fresh {
 		return nil
 	}
-	if e.repl != nil {
+	if e.proposing(ctx) {
 		en := Enrollment{Experiment: asg.exp.exp.ID, Customer: cust, Arm: asg.arm, Assigned: now}
 		raw, err := json.Marshal(en)
 		if err != nil {
 			return fmt.Errorf("encode enrollment: %w", err)
 		}
-		return e.repl.log.AppendAsync("enroll:"+string(en.Experiment)+":"+string(cust), e.repl.encodeCommand(cmdEnroll, 0, raw))
+		return e.repl.log.AppendAsync("enroll:"+string(en.Experiment)+":"+string(cust), e.repl.encodeCommand(cmdEnroll, 0, now, raw))
 	}
 	return e.journal.enqueue(&request{enroll: &Enrollment{Experiment: asg.exp.exp.ID, Customer: cust, Arm: asg.arm, Assigned: now}})
 }
@@ -211,17 +223,17 @@ func (e *Engine) enroll(asg *assignment, cust CustomerID, now time.Time) error {
 var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // logDecision queues a decision for the log without a response to a client.
-func (e *Engine) logDecision(d *Decision) error {
+func (e *Engine) logDecision(ctx context.Context, d *Decision) error {
 	// The record keeps feature values as float32 (decisioncodec.go). The decision in
 	// memory keeps what the record keeps, so that feedback learns the same vector whether
 	// it finds the decision among the recent ones or reads it from the log, and the log
 	// replayed gives the served models exactly.
 	record.RoundFeatures(d.Features)
-	if e.repl != nil {
+	if e.proposing(ctx) {
 		// A replica logs through the replicated log: every replica (this one too) writes
 		// the record when it applies it. The decision is answered without waiting.
 		e.recent.put(d)
-		if err := e.repl.log.AppendAsync(string(d.ID), e.repl.encodeCommand(cmdDecision, 0, encodeWireDecision(d))); err != nil {
+		if err := e.repl.log.AppendAsync(string(d.ID), e.repl.encodeCommand(cmdDecision, 0, d.Time, encodeWireDecision(d))); err != nil {
 			e.recent.forget(d.ID)
 			return errorf(ErrUnavailable, "cluster_unavailable", "the decision could not be logged to the cluster: %v", err)
 		}

@@ -77,6 +77,8 @@ const (
 	callRollback        = "rollback"
 	callExpire          = "expire_responses"
 	callLabels          = "resolve_labels"
+	callRunCampaign     = "run_campaign"
+	callRunOutbound     = "run_outbound"
 )
 
 type feedbackCmd struct {
@@ -133,8 +135,16 @@ var ErrReplicaFailed = errors.New("replica could not apply the log")
 
 // Replicate makes the engine a replica of log under the name node (unique in the
 // cluster). Call it after Open and before Run; from then on every state change is
-// appended to log and takes effect through Apply.
-func (e *Engine) Replicate(ctx context.Context, log Log, node string) error {
+// appended to log and takes effect through Apply. seed is the cluster's random seed,
+// the same on every replica: it stands for Options.Seed when that is 0, so that the
+// campaign and outbound runs every replica applies draw alike (seed.go).
+func (e *Engine) Replicate(ctx context.Context, log Log, node string, seed uint64) error {
+	if seed == 0 && e.opts.Seed == 0 {
+		return errors.New("replicate: a cluster needs a seed")
+	}
+	if e.opts.Seed == 0 {
+		e.opts.Seed = seed
+	}
 	applied, err := e.AppliedSeq(ctx)
 	if err != nil {
 		return err
@@ -192,33 +202,64 @@ func (e *Engine) proposing(ctx context.Context) bool {
 	return e.repl != nil && ctx.Value(applyingKey{}) == nil
 }
 
-// encodeCommand returns kind, the origin replica, the proposal number and payload.
-func (r *replication) encodeCommand(kind byte, proposal uint64, payload []byte) []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64*2+len(r.node)+len(payload))
+// applyInfo is the value of applyingKey: the command's log sequence and its time (the
+// origin's clock when it was proposed), which stands for the clock while it is applied.
+type applyInfo struct {
+	seq uint64
+	at  time.Time
+}
+
+// now returns the engine's time for a change: while a replicated command is applied, the
+// command's time, so that every replica stamps it alike; else the clock.
+func (e *Engine) now(ctx context.Context) time.Time {
+	if a, ok := ctx.Value(applyingKey{}).(applyInfo); ok && !a.at.IsZero() {
+		return a.at
+	}
+	return e.clock.Now()
+}
+
+// now returns at, or the clock if at is zero (a local request).
+func (c *committer) now(at time.Time) time.Time {
+	if !at.IsZero() {
+		return at
+	}
+	return c.e.clock.Now()
+}
+
+// encodeCommand returns kind, the origin replica, the proposal number, the origin's
+// clock (Unix nanoseconds) and payload.
+func (r *replication) encodeCommand(kind byte, proposal uint64, at time.Time, payload []byte) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64*3+len(r.node)+len(payload))
 	b = append(b, kind)
 	b = binary.AppendUvarint(b, uint64(len(r.node)))
 	b = append(b, r.node...)
 	b = binary.AppendUvarint(b, proposal)
+	b = binary.AppendVarint(b, at.UnixNano())
 	return append(b, payload...)
 }
 
-func decodeCommand(b []byte) (kind byte, origin string, proposal uint64, payload []byte, err error) {
+func decodeCommand(b []byte) (kind byte, origin string, proposal uint64, at time.Time, payload []byte, err error) {
 	if len(b) < 2 {
-		return 0, "", 0, nil, fmt.Errorf("command of %d bytes", len(b))
+		return 0, "", 0, at, nil, fmt.Errorf("command of %d bytes", len(b))
 	}
 	kind = b[0]
 	n, k := binary.Uvarint(b[1:])
 	if k <= 0 || uint64(len(b)-1-k) < n {
-		return 0, "", 0, nil, errors.New("command: bad origin")
+		return 0, "", 0, at, nil, errors.New("command: bad origin")
 	}
-	at := 1 + k
-	origin = string(b[at : at+int(n)])
-	at += int(n)
-	proposal, k = binary.Uvarint(b[at:])
+	i := 1 + k
+	origin = string(b[i : i+int(n)])
+	i += int(n)
+	proposal, k = binary.Uvarint(b[i:])
 	if k <= 0 {
-		return 0, "", 0, nil, errors.New("command: bad proposal")
+		return 0, "", 0, at, nil, errors.New("command: bad proposal")
 	}
-	return kind, origin, proposal, b[at+k:], nil
+	i += k
+	ns, k := binary.Varint(b[i:])
+	if k <= 0 {
+		return 0, "", 0, at, nil, errors.New("command: bad time")
+	}
+	return kind, origin, proposal, time.Unix(0, ns).UTC(), b[i+k:], nil
 }
 
 // propose appends a command and waits until this replica has applied it.
@@ -231,7 +272,7 @@ func (e *Engine) propose(ctx context.Context, kind byte, id string, payload []by
 	ch := make(chan applied, 1)
 	r.waiters.Store(p, ch)
 	defer r.waiters.Delete(p)
-	seq, dup, err := r.log.Append(ctx, id, r.encodeCommand(kind, p, payload))
+	seq, dup, err := r.log.Append(ctx, id, r.encodeCommand(kind, p, e.clock.Now(), payload))
 	if err != nil {
 		if ctx.Err() != nil {
 			return applied{}, ctx.Err()
@@ -336,7 +377,7 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 	if seq <= r.dispatched.Load() {
 		return nil // applied before (a redelivery)
 	}
-	kind, origin, proposal, payload, err := decodeCommand(cmd)
+	kind, origin, proposal, at, payload, err := decodeCommand(cmd)
 	if err != nil {
 		// Nothing that this engine appends decodes so; skip it, loudly, rather than stop
 		// every replica on the same entry.
@@ -346,7 +387,7 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 	if origin != r.node {
 		proposal = 0
 	}
-	actx := context.WithValue(ctx, applyingKey{}, seq)
+	actx := context.WithValue(ctx, applyingKey{}, applyInfo{seq: seq, at: at})
 	switch kind {
 	case cmdDecision:
 		d, err := decodeWireDecision(payload)
@@ -388,7 +429,7 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 			e.deliver(proposal, applied{err: Invalid("invalid_command", "outcomes command: %v", err)})
 			return e.applyDone(ctx, seq)
 		}
-		return e.applySend(ctx, seq, &request{outcomes: os, stream: seq}, proposal)
+		return e.applySend(ctx, seq, &request{outcomes: os, stream: seq, at: at}, proposal)
 	case cmdCall:
 		var c callCmd
 		if err := json.Unmarshal(payload, &c); err != nil {
@@ -532,6 +573,12 @@ type jobArgs struct {
 	Now time.Time `json:"now"`
 }
 
+type runArgs struct {
+	Campaign CampaignID `json:"campaign,omitempty"`
+	Channel  string     `json:"channel,omitempty"`
+	Now      time.Time  `json:"now"`
+}
+
 // call runs a replicated method on this replica.
 func (e *Engine) call(ctx context.Context, c callCmd) (any, error) {
 	bad := func(err error) (any, error) {
@@ -604,6 +651,16 @@ func (e *Engine) call(ctx context.Context, c callCmd) (any, error) {
 			return bad(err)
 		}
 		return e.resolveLabels(ctx, a.Now)
+	case callRunCampaign, callRunOutbound:
+		var a runArgs
+		if err := json.Unmarshal(c.Args, &a); err != nil {
+			return bad(err)
+		}
+		ctx = context.WithValue(ctx, applyingKey{}, applyInfo{seq: ctx.Value(applyingKey{}).(applyInfo).seq, at: a.Now})
+		if c.Method == callRunCampaign {
+			return e.RunCampaign(ctx, a.Campaign)
+		}
+		return e.RunOutbound(ctx, a.Channel)
 	}
 	return nil, Invalid("invalid_command", "unknown method %q", c.Method)
 }
