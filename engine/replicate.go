@@ -534,6 +534,16 @@ func (e *Engine) deliver(proposal uint64, a applied) {
 	}
 }
 
+type idemKey struct{}
+
+// WithIdempotencyKey returns ctx with key: on a replica, the change made under ctx is
+// appended to the log with key as its message id, so that the log takes it once within its
+// duplicate window, whichever replica makes it (a scheduled job's run, say). The caller of
+// a duplicate gets the zero result.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idemKey{}, key)
+}
+
 // proposeCall appends a call of method with args and returns what applying it returned.
 func proposeCall[T any](ctx context.Context, e *Engine, method string, args any) (T, error) {
 	var zero T
@@ -545,7 +555,8 @@ func proposeCall[T any](ctx context.Context, e *Engine, method string, args any)
 	if err != nil {
 		return zero, fmt.Errorf("encode %s: %w", method, err)
 	}
-	a, err := e.propose(ctx, cmdCall, "", payload)
+	id, _ := ctx.Value(idemKey{}).(string)
+	a, err := e.propose(ctx, cmdCall, id, payload)
 	if err != nil {
 		return zero, err
 	}

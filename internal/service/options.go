@@ -15,6 +15,7 @@ import (
 
 	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/api"
+	"github.com/nextbest/nextbest/cluster"
 	"github.com/nextbest/nextbest/engine"
 	"github.com/nextbest/nextbest/store"
 )
@@ -53,6 +54,10 @@ type Options struct {
 	HTTP       HTTPOptions      `yaml:"http"`
 	Schedule   Schedule         `yaml:"schedule"`
 	Dashboards DashboardOptions `yaml:"dashboards"`
+	// Cluster, when set, makes the service a replica of a cluster that shares one brain
+	// through a replicated log on NATS JetStream (docs/scale-out.md); nil (the default)
+	// is a single node on its own Badger store.
+	Cluster *cluster.Options `yaml:"cluster"`
 
 	// Version is the running binary's version, shown at start and in /metrics; the
 	// binary sets it, not the config file.
@@ -120,6 +125,9 @@ type Schedule struct {
 	Outbound  string `yaml:"outbound"`  // the NBA outbound pass on engine.outbound_channel
 	Snapshots string `yaml:"snapshots"` // store new model versions
 	GC        string `yaml:"gc"`        // Badger value-log garbage collection
+	// ClusterSnapshot stores a snapshot of the store in the cluster's object store, for
+	// new and long-stopped replicas to start from (a replica of a cluster only).
+	ClusterSnapshot string `yaml:"cluster_snapshot"`
 }
 
 // DefaultOptions returns the defaults.
@@ -154,7 +162,7 @@ func DefaultOptions() Options {
 			"admin":   1000,
 		},
 		HTTP:     HTTPOptions{BodyLimitKB: 1024, ReadTimeout: 30 * time.Second, ShutdownMax: 30 * time.Second, AuthFailureBurst: 20, AuthFailuresPerMinute: 60},
-		Schedule: Schedule{Timeouts: "@every 1m", Labels: "@every 10m", Snapshots: "@every 1m", GC: "@every 10m", Outbound: "0 9 * * *"},
+		Schedule: Schedule{Timeouts: "@every 1m", Labels: "@every 10m", Snapshots: "@every 1m", GC: "@every 10m", Outbound: "0 9 * * *", ClusterSnapshot: "@every 1h"},
 		Clock:    "system",
 	}
 }
@@ -170,11 +178,37 @@ func LoadConfig(o *Options, path string) error {
 	if err := dec.Decode(o); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
+	if o.Cluster != nil {
+		clusterDefaults(o.Cluster)
+	}
 	return nil
 }
 
+// clusterDefaults fills in what a config file's cluster block leaves out.
+func clusterDefaults(c *cluster.Options) {
+	d := cluster.DefaultOptions()
+	if c.Embedded.Listen == "" {
+		c.Embedded.Listen = d.Embedded.Listen
+	}
+	if c.Replicas == 0 {
+		c.Replicas = d.Replicas
+	}
+	if c.Stream == "" {
+		c.Stream = d.Stream
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = d.MaxAge
+	}
+	if c.Duplicates == 0 {
+		c.Duplicates = d.Duplicates
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = d.LeaseTTL
+	}
+}
+
 func (o *Options) storeOptions(log *slog.Logger) store.Options {
-	so := store.DefaultOptions(o.Data)
+	so := store.DefaultOptions(o.storeDir())
 	so.SyncWrites = o.Store.SyncWrites
 	so.LazySync = o.Store.LazySync
 	so.Retention = o.Store.Retention
@@ -296,6 +330,15 @@ func (o *Options) Validate() error {
 	}
 	if o.HTTP.MaxConnections < 0 || o.HTTP.MaxConnsPerIP < 0 {
 		return fmt.Errorf("http.max_connections and http.max_conns_per_ip: must not be negative (0: derived from the open-file limit; no per-address cap)")
+	}
+	if o.Cluster != nil {
+		if o.Clock == "manual" {
+			return fmt.Errorf("clock: manual is for one node; the replicas of a cluster run on the system clock")
+		}
+		o.Cluster.SetDataDir(o.Data) // the embedded server's files: <data>/nats
+		if err := o.Cluster.Validate(); err != nil {
+			return err
+		}
 	}
 	return o.Engine.Validate()
 }

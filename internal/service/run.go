@@ -24,6 +24,18 @@ import (
 // accepting and finish in-flight requests, finish running cron jobs, drain the journal and
 // snapshot the models, close Badger.
 func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdout io.Writer) (err error) {
+	var node *clusterNode
+	if o.Cluster != nil {
+		if node, err = startCluster(ctx, &o, log); err != nil {
+			ln.Close()
+			return fmt.Errorf("cluster: %w", err)
+		}
+		defer node.close()
+		if err := node.restoreIfBehind(ctx, o.storeOptions(log)); err != nil {
+			ln.Close()
+			return fmt.Errorf("cluster: %w", err)
+		}
+	}
 	st, err := store.Open(o.storeOptions(log))
 	if err != nil {
 		ln.Close()
@@ -68,19 +80,40 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 		ln.Close()
 		return RefuseDamaged(err, o.Data)
 	}
+	if node != nil {
+		if err := node.attach(ctx, eng); err != nil {
+			ln.Close()
+			return fmt.Errorf("cluster: %w", err)
+		}
+	}
 	runCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- eng.Run(runCtx) }()
+	// The replica applies the log into the engine: it stops before the engine does.
+	replCtx, stopReplica := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopReplica()
+	if node != nil {
+		node.run(replCtx)
+		addClusterMetrics(met, node)
+	}
 	// abort stops the engine and closes the listener: a start that fails from here on.
 	abort := func(err error) error {
+		stopReplica()
+		if node != nil {
+			node.wg.Wait()
+		}
 		stopEngine()
 		<-engineDone
 		ln.Close()
 		return err
 	}
 
-	if o.Demo && len(eng.Actions()) == 0 {
+	if node != nil {
+		// The demo catalog goes into an empty cluster once, through the log: from the
+		// replica that leads, once it has caught up.
+		go node.loadDemo(replCtx, eng, o.Demo)
+	} else if o.Demo && len(eng.Actions()) == 0 {
 		n, err := demo.Load(ctx, eng)
 		if err != nil {
 			return abort(fmt.Errorf("load demo catalog: %w", err))
@@ -124,10 +157,26 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 			return err
 		}},
 	}
+	if node != nil {
+		jobs = append(jobs, struct {
+			name, spec string
+			fn         func(context.Context, time.Time) error
+		}{"cluster_snapshot", o.Schedule.ClusterSnapshot, func(ctx context.Context, _ time.Time) error {
+			seq, err := node.snapshot(ctx, eng, st)
+			if err == nil {
+				log.Info("stored a snapshot in the cluster's object store", "seq", seq)
+			}
+			return err
+		}})
+		sched.gate, sched.keepDue = node.leads, o.Cluster.Duplicates/2
+	}
 	for _, j := range jobs {
 		if err := sched.add(j.name, j.spec, j.fn); err != nil {
 			return abort(err)
 		}
+	}
+	for _, j := range sched.static {
+		j.local = j.name == "snapshots" || j.name == "gc"
 	}
 	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoop()
@@ -188,6 +237,11 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 		log.Warn("a scheduled job outlived the shutdown timeout; cancelling it")
 		stopJobs()
 		<-schedDone
+	}
+	if node != nil {
+		log.Info("shutting down: leaving the cluster (the lease goes to another replica)")
+		stopReplica()
+		node.wg.Wait()
 	}
 	log.Info("shutting down: draining the journal and snapshotting models")
 	stopEngine()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -44,6 +45,11 @@ type scheduler struct {
 	static []*job
 	camps  map[engine.CampaignID]*job
 	state  schedState
+
+	// gate, on a replica of a cluster, reports whether it holds the scheduler's lease;
+	// keepDue is how long a slot of a cluster job stays due on the others.
+	gate    func() bool
+	keepDue time.Duration
 }
 
 // settings is the part of the store the scheduler keeps its state in.
@@ -121,6 +127,9 @@ type job struct {
 	sched cron.Schedule
 	next  time.Time
 	fn    func(ctx context.Context, at time.Time) error
+	// local: every replica of a cluster runs it on its own store (snapshots, gc); the
+	// others run on the replica that holds the scheduler's lease (gate).
+	local bool
 }
 
 // newScheduler returns a scheduler over the store st, with the state loadSchedState read.
@@ -188,18 +197,41 @@ func (s *scheduler) jobs(now time.Time) []*job {
 	return out
 }
 
+// nextDue returns the first job of js (in time order) due at or before to that this
+// replica runs, nil if none. On a replica that does not hold the scheduler's lease, the
+// cluster's jobs are run by the holder: their slots stay due here for keepDue, so that a
+// replica that takes the lease over runs what a dead holder did not (the log drops a run
+// the holder did make: its key is the job and the slot), and are passed over after that.
+func (s *scheduler) nextDue(js []*job, to time.Time) *job {
+	for _, j := range js {
+		if j.next.After(to) {
+			return nil
+		}
+		if s.gate == nil || j.local || s.gate() {
+			return j
+		}
+		for !j.next.After(to) && to.Sub(j.next) >= s.keepDue {
+			j.next = j.sched.Next(j.next)
+		}
+	}
+	return nil
+}
+
 // runDue runs every job due at or before to, in time order; in manual mode the clock is
 // set to each job's due time first. It returns the names of the jobs run, and an error if
 // a run could not be recorded (the job then did not run). Callers hold s.mu.
 func (s *scheduler) runDue(ctx context.Context, to time.Time, stop context.Context) ([]string, error) {
 	var ran []string
 	for ctx.Err() == nil && stop.Err() == nil {
-		js := s.jobs(s.clock.Now())
-		if len(js) == 0 || js[0].next.After(to) {
+		j := s.nextDue(s.jobs(s.clock.Now()), to)
+		if j == nil {
 			break
 		}
-		j := js[0]
 		at := j.next
+		ctx := ctx
+		if s.gate != nil {
+			ctx = engine.WithIdempotencyKey(ctx, "job:"+j.name+":"+strconv.FormatInt(at.Unix(), 10))
+		}
 		s.state.Jobs[j.name] = jobRuns{Began: at}
 		if s.manual != nil {
 			s.state.Clock = at
