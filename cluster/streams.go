@@ -132,6 +132,15 @@ func retry(ctx context.Context, what string, f func(context.Context) error) erro
 // unavailable reports whether err says JetStream is not (yet) there: no meta leader, no
 // responders, a timeout, or a 503.
 func unavailable(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsNoPeers {
+		return true // fewer servers have joined than the stream has replicas: yet
+	}
 	return IsNoQuorum(err) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
 		errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount)
 }
+
+// jsNoPeers is JetStream's error code for "no suitable peers for placement"
+// (JSClusterNoPeersErrF in nats-server's errors.json): the cluster has fewer servers than
+// the replicas asked for, as while a new cluster's servers start one after the other.
+const jsNoPeers jetstream.ErrorCode = 10005
