@@ -108,6 +108,9 @@ func New(eng Engine, opts Options) *Server {
 	if s.met != nil {
 		app.Use(s.met.middleware)
 	}
+	if r, ok := eng.(Replicated); ok && r.Clustered() {
+		app.Use(s.sessionConsistency(r)) // after the metrics: a request's time includes its wait
+	}
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	// The API reference, public like the health checks: it describes this version's API.

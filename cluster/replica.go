@@ -47,6 +47,7 @@ type Replica struct {
 
 	last       atomic.Uint64 // the log's last sequence, as last read
 	synced     atomic.Bool   // caught up with the log at least once since Run began
+	held       atomic.Bool   // not ready, whatever the lag, while the service prepares (Hold)
 	asyncFails atomic.Uint64 // decisions the log did not acknowledge
 	restarts   atomic.Uint64 // times the applier restarted after a failure
 }
@@ -146,8 +147,18 @@ func (r *Replica) Stats() Stats {
 	if last > applied {
 		s.Lag = last - applied
 	}
-	s.CaughtUp = r.synced.Load() && s.Lag <= r.opts.MaxLag
+	s.CaughtUp = r.synced.Load() && s.Lag <= r.opts.MaxLag && !r.held.Load()
 	return s
+}
+
+// Synced reports whether the replica has caught up with the log since Run began.
+func (r *Replica) Synced() bool { return r.synced.Load() }
+
+// Hold keeps the replica not ready (on) or lets its lag decide again (off): the service
+// holds it while it prepares what a ready replica must have, such as the demo catalog.
+func (r *Replica) Hold(on bool) {
+	r.held.Store(on)
+	r.eng.SetCaughtUp(r.Stats().CaughtUp)
 }
 
 // Run applies the log to the engine until ctx ends. A failure to apply (the replica's own

@@ -79,6 +79,7 @@ const (
 	callLabels          = "resolve_labels"
 	callRunCampaign     = "run_campaign"
 	callRunOutbound     = "run_outbound"
+	callAdvanceClock    = "advance_clock"
 )
 
 type feedbackCmd struct {
@@ -114,6 +115,7 @@ type replication struct {
 	inflight chan inflight
 	failure  atomic.Pointer[error]
 	caughtUp atomic.Bool
+	advancer ClockAdvancer // moves the manual clock (SetClockAdvancer); nil on the system clock
 }
 
 type inflight struct {
@@ -408,8 +410,7 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 	case cmdFeedback:
 		var f feedbackCmd
 		if err := json.Unmarshal(payload, &f); err != nil {
-			e.deliver(proposal, applied{err: Invalid("invalid_command", "feedback command: %v", err)})
-			return e.applyDone(ctx, seq)
+			return e.applyAnswer(ctx, seq, proposal, applied{err: Invalid("invalid_command", "feedback command: %v", err)})
 		}
 		d, err := e.decision(actx, f.Decision)
 		if err == nil && !containsAction(d.Chosen, f.Action) {
@@ -419,22 +420,19 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 			if !deterministic(err) {
 				return e.applyFail(err)
 			}
-			e.deliver(proposal, applied{err: err})
-			return e.applyDone(ctx, seq)
+			return e.applyAnswer(ctx, seq, proposal, applied{err: err})
 		}
 		return e.applySend(ctx, seq, &request{feedback: &feedbackReq{d: d, action: f.Action, outcome: f.Outcome, reward: f.Reward, time: f.Time.UTC()}, stream: seq}, proposal)
 	case cmdOutcomes:
 		var os []CustomerOutcome
 		if err := json.Unmarshal(payload, &os); err != nil {
-			e.deliver(proposal, applied{err: Invalid("invalid_command", "outcomes command: %v", err)})
-			return e.applyDone(ctx, seq)
+			return e.applyAnswer(ctx, seq, proposal, applied{err: Invalid("invalid_command", "outcomes command: %v", err)})
 		}
 		return e.applySend(ctx, seq, &request{outcomes: os, stream: seq, at: at}, proposal)
 	case cmdCall:
 		var c callCmd
 		if err := json.Unmarshal(payload, &c); err != nil {
-			e.deliver(proposal, applied{err: Invalid("invalid_command", "call command: %v", err)})
-			return e.applyDone(ctx, seq)
+			return e.applyAnswer(ctx, seq, proposal, applied{err: Invalid("invalid_command", "call command: %v", err)})
 		}
 		// Everything before the call is committed first: calls read the store.
 		if err := e.Flush(ctx); err != nil {
@@ -451,8 +449,7 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 			return e.applyFail(err)
 		}
 		r.durable.Store(seq)
-		e.deliver(proposal, applied{value: v, err: err})
-		return e.applyDone(ctx, seq)
+		return e.applyAnswer(ctx, seq, proposal, applied{value: v, err: err})
 	default:
 		e.log.Error("replicated log entry skipped: unknown command kind", "seq", seq, "kind", kind)
 		return e.applyDone(ctx, seq)
@@ -485,6 +482,14 @@ func (e *Engine) applyFail(err error) error {
 func (e *Engine) applyDone(ctx context.Context, seq uint64) error {
 	e.repl.advance(seq)
 	return nil
+}
+
+// applyAnswer records seq as taken, then answers its origin: in that order, so that the
+// origin's answer carries a log position (DispatchedSeq) that includes the command.
+func (e *Engine) applyAnswer(ctx context.Context, seq, proposal uint64, a applied) error {
+	err := e.applyDone(ctx, seq)
+	e.deliver(proposal, a)
+	return err
 }
 
 // applySend queues r for the committer; its result reaches its origin through deliver.
@@ -542,6 +547,31 @@ type idemKey struct{}
 // a duplicate gets the zero result.
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idemKey{}, key)
+}
+
+// ClockAdvancer moves a manual clock to a time, running the scheduled jobs due on the
+// way; it returns what it ran.
+type ClockAdvancer func(ctx context.Context, t time.Time) ([]string, error)
+
+// SetClockAdvancer gives a replica the function that advances its manual clock (the
+// service's scheduler). Call it before Run.
+func (e *Engine) SetClockAdvancer(f ClockAdvancer) {
+	if e.repl != nil {
+		e.repl.advancer = f
+	}
+}
+
+// AdvanceClock moves the manual clocks of a cluster to t: every replica moves its clock
+// and runs the jobs due on the way at the same point of the log, so that each applies
+// the same runs to the same state (a simulation's days, on every replica alike).
+func (e *Engine) AdvanceClock(ctx context.Context, t time.Time) ([]string, error) {
+	if e.repl == nil || e.repl.advancer == nil {
+		return nil, Invalid("not_clustered", "the clock of a single node is advanced by its scheduler")
+	}
+	if e.proposing(ctx) {
+		return proposeCall[[]string](ctx, e, callAdvanceClock, jobArgs{Now: t.UTC()})
+	}
+	return e.repl.advancer(ctx, t)
 }
 
 // proposeCall appends a call of method with args and returns what applying it returned.
@@ -662,6 +692,15 @@ func (e *Engine) call(ctx context.Context, c callCmd) (any, error) {
 			return bad(err)
 		}
 		return e.resolveLabels(ctx, a.Now)
+	case callAdvanceClock:
+		var a jobArgs
+		if err := json.Unmarshal(c.Args, &a); err != nil {
+			return bad(err)
+		}
+		// The jobs due on the way run at their due times, which the advancer sets on the
+		// manual clock (the same on every replica): not at the command's time.
+		ctx = context.WithValue(ctx, applyingKey{}, applyInfo{seq: ctx.Value(applyingKey{}).(applyInfo).seq})
+		return e.AdvanceClock(ctx, a.Now)
 	case callRunCampaign, callRunOutbound:
 		var a runArgs
 		if err := json.Unmarshal(c.Args, &a); err != nil {
@@ -735,4 +774,18 @@ func (e *Engine) awaitDecision(ctx context.Context, id DecisionID) (*Decision, e
 			return nil, err
 		}
 	}
+}
+
+// WaitApplied waits until this replica's store holds the effects of the log up to seq:
+// a client that wrote through one replica and reads through another sends the sequence
+// the first answered with (the API's Nextbest-Log-Seq header), and reads its own writes.
+// It returns ErrUnavailable (cluster_lagging) if ctx ends first; on a single node, nil.
+func (e *Engine) WaitApplied(ctx context.Context, seq uint64) error {
+	if e.repl == nil || e.repl.durable.Load() >= seq {
+		return nil
+	}
+	if err := e.waitApplied(ctx, seq); err != nil {
+		return err
+	}
+	return e.Flush(ctx) // commits what the applier has queued
 }

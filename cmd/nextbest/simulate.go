@@ -40,7 +40,7 @@ docs/simulation.md explains the world, the ground truth and the determinism.`,
 		},
 	}
 	fs := c.Flags()
-	fs.StringVar(&o.Addr, "addr", o.Addr, "address of the running server (host:port or URL)")
+	fs.StringVar(&o.Addr, "addr", o.Addr, "address of the running server (host:port or URL); the replicas of a cluster, comma-separated, take the requests in turn")
 	fs.StringVar(&o.Key, "key", "", "API key with the admin role (default $NEXTBEST_KEY; none needed with insecure_local)")
 	fs.IntVar(&o.Customers, "customers", o.Customers, "customers in the world")
 	fs.IntVar(&o.Days, "days", o.Days, "simulated days")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/robfig/cron/v3"
 
 	"github.com/nextbest/nextbest/api"
 	"github.com/nextbest/nextbest/cluster"
@@ -180,9 +181,19 @@ func (n *clusterNode) attach(ctx context.Context, eng *engine.Engine) error {
 	return nil
 }
 
-// run applies the log, competes for the scheduler's lease and publishes this replica's
-// position, until ctx ends.
-func (n *clusterNode) run(ctx context.Context) {
+// run applies the log, competes for the scheduler's lease, publishes this replica's
+// position and, while it holds the lease, stores snapshots on the wall clock's schedule
+// snapSpec (a cron spec; "" stores none), until ctx ends.
+func (n *clusterNode) run(ctx context.Context, eng *engine.Engine, st *store.Store, snapSpec string) error {
+	var snapSched cron.Schedule
+	if snapSpec != "" {
+		var err error
+		if snapSched, err = cron.ParseStandard(snapSpec); err != nil {
+			return fmt.Errorf("schedule.cluster_snapshot: %q: %w", snapSpec, err)
+		}
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.snapshots(ctx, eng, st, snapSched) }()
+	}
 	n.wg.Add(3)
 	go func() { defer n.wg.Done(); _ = n.rep.Run(ctx) }()
 	go func() {
@@ -192,6 +203,34 @@ func (n *clusterNode) run(ctx context.Context) {
 		}
 	}()
 	go func() { defer n.wg.Done(); n.heartbeat(ctx) }()
+	return nil
+}
+
+// snapshots stores a snapshot at every time of sched (on the wall clock, also under a
+// manual engine clock: snapshots are about the log's growth, not simulated days) while this
+// replica holds the scheduler's lease. It runs beside the applier, which goes on: a
+// Badger backup reads one consistent version of the store, applied sequence included.
+func (n *clusterNode) snapshots(ctx context.Context, eng *engine.Engine, st *store.Store, sched cron.Schedule) {
+	for {
+		next := sched.Next(time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		if !n.leads() {
+			continue
+		}
+		began := time.Now()
+		seq, err := n.snapshot(ctx, eng, st)
+		if err != nil {
+			if ctx.Err() == nil {
+				n.log.Error("store a snapshot in the cluster's object store", "err", err)
+			}
+			continue
+		}
+		n.log.Info("stored a snapshot in the cluster's object store", "seq", seq, "elapsed", time.Since(began).Round(time.Millisecond))
+	}
 }
 
 // waitCaughtUp waits until the replica has applied the log, logging its progress.
@@ -305,18 +344,22 @@ func (n *clusterNode) close() {
 
 // loadDemo loads the demo catalog into an empty cluster, once: on the replica that holds
 // the scheduler's lease, after it has caught up with the log.
+// Every replica stays not ready until the catalog is there (Replica.Hold), as a single
+// node serves only once it has loaded the demo.
 func (n *clusterNode) loadDemo(ctx context.Context, eng *engine.Engine, demoOn bool) {
 	if !demoOn {
 		return
 	}
-	if err := n.waitCaughtUp(ctx, eng); err != nil {
-		return
+	n.rep.Hold(true)
+	defer n.rep.Hold(false)
+	for ctx.Err() == nil && !n.rep.Synced() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	for ctx.Err() == nil {
-		if holder, err := n.lease.Holder(ctx); err == nil && holder != "" {
-			if holder != n.opts.Name || len(eng.Actions()) > 0 {
-				return
-			}
+	for ctx.Err() == nil && len(eng.Actions()) == 0 {
+		if holder, err := n.lease.Holder(ctx); err == nil && holder == n.opts.Name {
 			k, err := demo.Load(ctx, eng)
 			if err != nil {
 				n.log.Error("load the demo catalog into the empty cluster", "err", err)
@@ -325,9 +368,9 @@ func (n *clusterNode) loadDemo(ctx context.Context, eng *engine.Engine, demoOn b
 			n.log.Info("loaded the demo catalog into the empty cluster", "actions", k)
 			return
 		}
-		select {
+		select { // another replica leads: its catalog reaches this one through the log
 		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

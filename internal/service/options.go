@@ -125,8 +125,9 @@ type Schedule struct {
 	Outbound  string `yaml:"outbound"`  // the NBA outbound pass on engine.outbound_channel
 	Snapshots string `yaml:"snapshots"` // store new model versions
 	GC        string `yaml:"gc"`        // Badger value-log garbage collection
-	// ClusterSnapshot stores a snapshot of the store in the cluster's object store, for
-	// new and long-stopped replicas to start from (a replica of a cluster only).
+	// ClusterSnapshot (a cron spec on the wall clock, also under a manual clock) stores a
+	// snapshot of the store in the cluster's object store, for new and long-stopped
+	// replicas to start from; the replica that holds the scheduler's lease takes it.
 	ClusterSnapshot string `yaml:"cluster_snapshot"`
 }
 
@@ -332,9 +333,6 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("http.max_connections and http.max_conns_per_ip: must not be negative (0: derived from the open-file limit; no per-address cap)")
 	}
 	if o.Cluster != nil {
-		if o.Clock == "manual" {
-			return fmt.Errorf("clock: manual is for one node; the replicas of a cluster run on the system clock")
-		}
 		o.Cluster.SetDataDir(o.Data) // the embedded server's files: <data>/nats
 		if err := o.Cluster.Validate(); err != nil {
 			return err

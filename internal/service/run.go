@@ -94,7 +94,13 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 	replCtx, stopReplica := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopReplica()
 	if node != nil {
-		node.run(replCtx)
+		if err := node.run(replCtx, eng, st, o.Schedule.ClusterSnapshot); err != nil {
+			stopReplica()
+			stopEngine()
+			<-engineDone
+			ln.Close()
+			return err
+		}
 		addClusterMetrics(met, node)
 	}
 	// abort stops the engine and closes the listener: a start that fails from here on.
@@ -158,17 +164,16 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 		}},
 	}
 	if node != nil {
-		jobs = append(jobs, struct {
-			name, spec string
-			fn         func(context.Context, time.Time) error
-		}{"cluster_snapshot", o.Schedule.ClusterSnapshot, func(ctx context.Context, _ time.Time) error {
-			seq, err := node.snapshot(ctx, eng, st)
-			if err == nil {
-				log.Info("stored a snapshot in the cluster's object store", "seq", seq)
-			}
-			return err
-		}})
-		sched.gate, sched.keepDue = node.leads, o.Cluster.Duplicates/2
+		if sched.manual == nil {
+			sched.gate, sched.keepDue = node.leads, o.Cluster.Duplicates/2
+		} else {
+			// A manual clock moves through the log: every replica runs every job, at the
+			// same point of the log (engine.AdvanceClock).
+			eng.SetClockAdvancer(func(ctx context.Context, t time.Time) ([]string, error) {
+				st, err := sched.advanceLocal(ctx, t)
+				return st.Ran, err
+			})
+		}
 	}
 	for _, j := range jobs {
 		if err := sched.add(j.name, j.spec, j.fn); err != nil {

@@ -292,6 +292,19 @@ func (s *scheduler) Advance(ctx context.Context, t time.Time) (wire.ClockState, 
 	if s.manual == nil {
 		return wire.ClockState{}, errors.New("the clock is not manual")
 	}
+	if s.eng.Clustered() {
+		// Every replica advances, at the same point of the cluster's log (advanceLocal).
+		ran, err := s.eng.AdvanceClock(ctx, t)
+		if err != nil {
+			return wire.ClockState{}, err
+		}
+		return wire.ClockState{Mode: "manual", Now: s.manual.Now(), Ran: ran}, nil
+	}
+	return s.advanceLocal(ctx, t)
+}
+
+// advanceLocal moves this process's manual clock to t, running the jobs due on the way.
+func (s *scheduler) advanceLocal(ctx context.Context, t time.Time) (wire.ClockState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ran, err := s.runDue(ctx, t, context.Background())

@@ -34,7 +34,7 @@ import (
 
 // Options configure a simulation (nextbest simulate's flags).
 type Options struct {
-	Addr       string        // the running server: host:port or URL
+	Addr       string        // the running server: host:port or URL; several, comma-separated, are used in turn
 	Key        string        // an admin key; none with insecure_local
 	Customers  int           // customers in the world
 	Days       int           // simulated days
@@ -98,7 +98,12 @@ func NewClient(addr, key string, workers int, stderr io.Writer) *Client {
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	count := &simCounter{next: tr, stderr: stderr}
+	var next http.RoundTripper = tr
+	if hosts := client.Hosts(addr); len(hosts) > 1 {
+		// The replicas of a cluster, in turn, each request reading what the previous ones wrote.
+		next, addr = client.RoundRobin(tr, hosts), hosts[0]
+	}
+	count := &simCounter{next: next, stderr: stderr}
 	c := client.New(addr, client.WithKey(key), client.WithUserAgent("nextbest simulate"),
 		client.WithHTTPClient(&http.Client{Transport: count}), client.WithRateLimitRetries(100))
 	return &Client{Client: c, count: count}
