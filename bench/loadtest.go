@@ -104,8 +104,10 @@ func (o *LoadtestOptions) Validate() error {
 		return errors.New("--memprofile needs an in-process server: --spawn, or --memory --spawn")
 	}
 	if o.Addr != "" {
-		if err := checkLoopback(o.Addr); err != nil {
-			return err
+		for _, h := range client.Hosts(o.Addr) {
+			if err := checkLoopback(h); err != nil {
+				return err
+			}
 		}
 		if o.Config != "" {
 			return errors.New("--config applies to --spawn and --memory only")
@@ -220,6 +222,11 @@ type loadtestReport struct {
 
 func runLoadtest(ctx context.Context, o LoadtestOptions, stdout, stderr io.Writer) (err error) {
 	base, admin := "http://"+o.Addr, o.Key
+	var replicas []string
+	if hosts := client.Hosts(o.Addr); len(hosts) > 1 {
+		// The replicas of a cluster take the requests in turn (client.RoundRobin).
+		base, replicas = "http://"+hosts[0], hosts
+	}
 	if o.Spawn {
 		dir, err := os.MkdirTemp("", "nextbest-loadtest-")
 		if err != nil {
@@ -237,7 +244,7 @@ func runLoadtest(ctx context.Context, o LoadtestOptions, stdout, stderr io.Write
 		}()
 		base, admin = srv.url(), srv.adminKey()
 	}
-	t, err := newLtTarget(ctx, base, admin)
+	t, err := newLtTarget(ctx, base, admin, replicas)
 	if err != nil {
 		return err
 	}
@@ -433,6 +440,7 @@ func firstAdminKey(out string) string {
 // ltTarget is the server under test with the keys the load test uses.
 type ltTarget struct {
 	base     string
+	replicas []string       // the replicas of a cluster (--addr h1,h2,h3), taking the requests in turn
 	admin    *client.Client // sets up the catalog; keyless for a server without keys
 	decide   string         // the load's key: the role a decision service has
 	decideID access.KeyID
@@ -441,8 +449,8 @@ type ltTarget struct {
 // newLtTarget makes a decide-role key with the admin key, so that the load runs under the
 // role (and rate limit) of a real decision service. Without an admin key the load runs
 // keyless, which a server started with --insecure-local accepts.
-func newLtTarget(ctx context.Context, base, admin string) (*ltTarget, error) {
-	t := &ltTarget{base: base, admin: setupClient(base, admin)}
+func newLtTarget(ctx context.Context, base, admin string, replicas []string) (*ltTarget, error) {
+	t := &ltTarget{base: base, replicas: replicas, admin: setupClient(base, admin, replicas...)}
 	if admin == "" {
 		return t, nil
 	}
@@ -456,13 +464,13 @@ func newLtTarget(ctx context.Context, base, admin string) (*ltTarget, error) {
 
 // setupClient is a client for the setup requests: it waits and retries, for up to a
 // minute, when the server rate-limits the key (429).
-func setupClient(base, key string) *client.Client {
-	return client.New(base, client.WithKey(key), client.WithHTTPClient(newLoadClient(16)), client.WithRateLimitRetries(60))
+func setupClient(base, key string, replicas ...string) *client.Client {
+	return client.New(base, client.WithKey(key), client.WithHTTPClient(newLoadClient(16, replicas...)), client.WithRateLimitRetries(60))
 }
 
 // load returns a client with the load's key over n connections.
 func (t *ltTarget) load(n int) *client.Client {
-	return client.New(t.base, client.WithKey(t.decide), client.WithHTTPClient(newLoadClient(n)), client.WithUserAgent("nextbest-loadtest"))
+	return client.New(t.base, client.WithKey(t.decide), client.WithHTTPClient(newLoadClient(n, t.replicas...)), client.WithUserAgent("nextbest-loadtest"))
 }
 
 // close revokes the decide key.
@@ -500,7 +508,7 @@ func waitReady(ctx context.Context, base string, exited <-chan error) error {
 
 // newLoadClient returns a keep-alive client with one idle connection per concurrent
 // client, so that no request waits for a dial after the warmup.
-func newLoadClient(concurrency int) *http.Client {
+func newLoadClient(concurrency int, replicas ...string) *http.Client {
 	tr := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -510,6 +518,9 @@ func newLoadClient(concurrency int) *http.Client {
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   false,
+	}
+	if len(replicas) > 1 {
+		return &http.Client{Transport: client.RoundRobin(tr, replicas), Timeout: ltTimeout}
 	}
 	return &http.Client{Transport: tr, Timeout: ltTimeout}
 }
@@ -820,7 +831,7 @@ var (
 // every customer has at least the unconditional ones. It returns the action ids and whether
 // the catalog holds other actions too (then decides name theirs as candidates).
 func setupCatalog(ctx context.Context, t *ltTarget, customers int) (candidates []engine.ActionID, err error) {
-	profiles := setupClient(t.base, t.decide) // as a decision service would
+	profiles := setupClient(t.base, t.decide, t.replicas...) // as a decision service would
 	defer profiles.CloseIdleConnections()
 	issues := []string{"retention", "sales", "service"}
 	rules := []string{"(profile.tenure_months ?? 0) >= 3", "(context.num_01 ?? 0) > 10", `(profile.plan ?? "") != "prepaid"`, "!(context.flag_01 ?? false) || (profile.monthly_spend ?? 0) > 20"}

@@ -143,7 +143,7 @@ func Memory(ctx context.Context, o LoadtestOptions, stdout, stderr io.Writer) er
 		return err
 	}
 	defer srv.kill()
-	t, err := newLtTarget(ctx, srv.url(), srv.adminKey())
+	t, err := newLtTarget(ctx, srv.url(), srv.adminKey(), nil)
 	if err != nil {
 		return err
 	}

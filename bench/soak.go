@@ -104,7 +104,7 @@ func Soak(ctx context.Context, o SoakOptions, stdout, stderr io.Writer) error {
 		return fmt.Errorf("soak: %w", err)
 	}
 	defer srv.kill()
-	t, err := newLtTarget(ctx, srv.url(), srv.adminKey())
+	t, err := newLtTarget(ctx, srv.url(), srv.adminKey(), nil)
 	if err != nil {
 		return fmt.Errorf("soak: %w", err)
 	}

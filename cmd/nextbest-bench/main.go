@@ -58,7 +58,7 @@ func loadtestFlags(fs *pflag.FlagSet, o *bench.LoadtestOptions, memory bool) {
 		fs.BoolVar(&o.Restart, "restart", o.Restart, "restart the server at the end and report its memory after loading")
 		return
 	}
-	fs.StringVar(&o.Addr, "addr", o.Addr, "address of a running server, e.g. 127.0.0.1:8080 (loopback only)")
+	fs.StringVar(&o.Addr, "addr", o.Addr, "address of a running server, e.g. 127.0.0.1:8080 (loopback only); the replicas of a cluster, comma-separated, take the requests in turn")
 	fs.StringVar(&o.Key, "key", os.Getenv("NEXTBEST_KEY"), "--addr: an admin API key (default $NEXTBEST_KEY); the load runs with a decide key made from it and revoked after")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "measured time per phase")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "unmeasured time before each phase")
