@@ -68,6 +68,7 @@ func serverOptions(o Options) (*server.Options, error) {
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   e.StoreDir,
+		SyncAlways: e.SyncAlways,
 		NoSigs:     true,
 		NoLog:      true,
 	}

@@ -57,6 +57,12 @@ type EmbeddedOptions struct {
 	// StoreDir is where JetStream keeps its files; empty means <data dir>/nats
 	// (SetDataDir fills it in).
 	StoreDir string `yaml:"store_dir"`
+	// SyncAlways makes the embedded server fsync every message before it acknowledges
+	// it (nats-server's jetstream sync: always). Off (NATS's default), a message is
+	// flushed to the OS at once and fsync'd every two minutes: it survives the death of
+	// any process, and a machine's power loss as long as another replica of the stream
+	// holds it (R3); a single-server stream that must survive power loss needs this on.
+	SyncAlways bool `yaml:"sync_always"`
 }
 
 // TLSOptions are PEM files: CA verifies the other side, Cert and Key are this side's.

@@ -43,6 +43,7 @@ defaults (docs/configuration.md). On first start with no keys it prints an admin
 	fs.StringVar(&co.Embedded.ClusterListen, "nats-cluster-listen", "", "the embedded NATS server's route address (host:port), to form a cluster with --nats-routes")
 	fs.StringSliceVar(&co.Embedded.Routes, "nats-routes", nil, "the other embedded servers' routes (nats-route://host:port,...)")
 	fs.IntVar(&co.Replicas, "nats-replicas", co.Replicas, "servers that store each message of the log (1, or 3 to survive the loss of one)")
+	fs.BoolVar(&co.Embedded.SyncAlways, "nats-sync-always", false, "the embedded NATS server fsyncs every message before acknowledging it (needed for a 1-server stream to survive power loss)")
 	fs.StringVar(&co.Creds, "nats-creds", "", "NATS user credentials file (.creds)")
 	fs.StringVar(&co.TLS.CA, "nats-tls-ca", "", "PEM CA that verifies the NATS servers")
 	fs.StringVar(&co.TLS.Cert, "nats-tls-cert", "", "PEM client certificate for NATS (with --nats-tls-key)")
@@ -111,7 +112,7 @@ func overlayCluster(o, flags *cluster.Options, changed func(string) bool) {
 		"nats-url": func() { o.URLs = flags.URLs }, "nats-listen": func() { o.Embedded.Listen = flags.Embedded.Listen },
 		"nats-cluster-listen": func() { o.Embedded.ClusterListen = flags.Embedded.ClusterListen },
 		"nats-routes":         func() { o.Embedded.Routes = flags.Embedded.Routes }, "nats-replicas": func() { o.Replicas = flags.Replicas },
-		"nats-creds": func() { o.Creds = flags.Creds }, "nats-tls-ca": func() { o.TLS.CA = flags.TLS.CA },
+		"nats-creds": func() { o.Creds = flags.Creds }, "nats-sync-always": func() { o.Embedded.SyncAlways = flags.Embedded.SyncAlways }, "nats-tls-ca": func() { o.TLS.CA = flags.TLS.CA },
 		"nats-tls-cert": func() { o.TLS.Cert = flags.TLS.Cert }, "nats-tls-key": func() { o.TLS.Key = flags.TLS.Key },
 	}
 	for name, f := range set {
