@@ -247,6 +247,13 @@ func (a *Auth) PutKey(ctx context.Context, k access.Key) error {
 	return nil
 }
 
+// Known makes k (new, or changed such as revoked) the key that authentication checks,
+// without storing it: a replica of a cluster stores a key where it applies the cluster's
+// log, and tells every replica's Auth so.
+func (a *Auth) Known(k access.Key) {
+	a.byID.Store(k.ID, newKnownKey(k))
+}
+
 // Guard wraps an API handler so that only API keys (or, under --insecure-local, keyless
 // requests) whose role grants perm may call it: 401 without a key or with only a session
 // cookie, 403 with a role that lacks the permission. Browsers send cookies by themselves,

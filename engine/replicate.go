@@ -116,6 +116,8 @@ type replication struct {
 	failure  atomic.Pointer[error]
 	caughtUp atomic.Bool
 	advancer ClockAdvancer // moves the manual clock (SetClockAdvancer); nil on the system clock
+	// extensions are the adapters' replicated commands (RegisterCommand), by method name.
+	extensions map[string]CommandFunc
 }
 
 type inflight struct {
@@ -151,7 +153,7 @@ func (e *Engine) Replicate(ctx context.Context, log Log, node string, seed uint6
 	if err != nil {
 		return err
 	}
-	r := &replication{log: log, node: node, moved: make(chan struct{}), inflight: make(chan inflight, 8192)}
+	r := &replication{log: log, node: node, moved: make(chan struct{}), inflight: make(chan inflight, 8192), extensions: map[string]CommandFunc{}}
 	r.durable.Store(applied)
 	r.dispatched.Store(applied)
 	e.repl = r
@@ -712,7 +714,32 @@ func (e *Engine) call(ctx context.Context, c callCmd) (any, error) {
 		}
 		return e.RunOutbound(ctx, a.Channel)
 	}
+	if fn := e.repl.extensions[c.Method]; fn != nil {
+		return fn(ctx, c.Args)
+	}
 	return nil, Invalid("invalid_command", "unknown method %q", c.Method)
+}
+
+// CommandFunc applies a replicated command of an adapter (RegisterCommand) to this
+// replica's state; payload is what ProposeCommand was given.
+type CommandFunc func(ctx context.Context, payload []byte) (any, error)
+
+// RegisterCommand makes name a replicated command whose effects fn applies on every
+// replica, for state the engine does not hold (the service's API keys). Call it before
+// Run. An error fn returns that is not an *Error stops the replica's applier.
+func (e *Engine) RegisterCommand(name string, fn CommandFunc) {
+	if e.repl != nil {
+		e.repl.extensions["ext:"+name] = fn
+	}
+}
+
+// ProposeCommand appends the command name (RegisterCommand) with payload, and returns
+// what applying it on this replica returned. On a single node it is an error.
+func (e *Engine) ProposeCommand(ctx context.Context, name string, payload []byte) (any, error) {
+	if e.repl == nil {
+		return nil, errors.New("propose " + name + ": not a replica")
+	}
+	return proposeCall[any](ctx, e, "ext:"+name, json.RawMessage(payload))
 }
 
 // encodeWireDecision returns d in the form the log carries: its id, then its record

@@ -19,7 +19,13 @@ const settingSessionSecret = "session_secret"
 
 // setUpAuth loads (or makes) the session secret and, on first start with no keys, creates
 // an admin key and prints it once.
-func setUpAuth(ctx context.Context, o Options, st *store.Store, stdout io.Writer) (*api.Auth, error) {
+//
+// On a replica of a cluster, keys is the replicated key store (every key write goes through
+// the log) and firstKey says whether the cluster is new: only then does it make a first
+// admin key (each of the replicas that start a new cluster together makes and prints one,
+// each valid on every replica); a replica that joins an existing cluster gets its keys from
+// the log.
+func setUpAuth(ctx context.Context, o Options, st *store.Store, keys api.KeyStore, firstKey bool, stdout io.Writer) (*api.Auth, error) {
 	secret, err := st.Setting(ctx, settingSessionSecret)
 	if errors.Is(err, engine.ErrNotFound) {
 		if secret, err = api.NewSessionSecret(); err != nil {
@@ -31,16 +37,16 @@ func setUpAuth(ctx context.Context, o Options, st *store.Store, stdout io.Writer
 	} else if err != nil {
 		return nil, err
 	}
-	keys, err := st.Keys(ctx)
+	stored, err := keys.Keys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(keys) == 0 {
+	if len(stored) == 0 && firstKey {
 		k, plain, err := access.NewKey(access.Admin, "first admin key", time.Now())
 		if err != nil {
 			return nil, err
 		}
-		if err := st.PutKey(ctx, k); err != nil {
+		if err := keys.PutKey(ctx, k); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(stdout, `
@@ -56,7 +62,7 @@ Sign in to the dashboards at http://%s/ with any key.
 
 `, plain, plain, o.Addr, o.Addr)
 	}
-	return api.NewAuth(ctx, api.AuthOptions{Keys: st, Sessions: st, SessionSecret: secret, InsecureLocal: o.InsecureLocal, TLS: o.TLSCert != "",
+	return api.NewAuth(ctx, api.AuthOptions{Keys: keys, Sessions: st, SessionSecret: secret, InsecureLocal: o.InsecureLocal, TLS: o.TLSCert != "",
 		FailureBurst: o.HTTP.AuthFailureBurst, FailuresPerMinute: o.HTTP.AuthFailuresPerMinute})
 }
 

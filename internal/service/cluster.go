@@ -14,12 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/robfig/cron/v3"
 
+	"github.com/nextbest/nextbest/access"
 	"github.com/nextbest/nextbest/api"
 	"github.com/nextbest/nextbest/cluster"
 	"github.com/nextbest/nextbest/engine"
@@ -52,7 +54,46 @@ type clusterNode struct {
 	rep   *cluster.Replica
 	lease *cluster.Lease
 	seed  uint64
+	fresh bool // the stream was empty at start: a new cluster
+	keys  *replicatedKeys
 	wg    sync.WaitGroup
+}
+
+// cmdPutKey is the replicated command that stores an API key (new or revoked).
+const cmdPutKey = "put_key"
+
+// replicatedKeys is a replica's API key store (api.KeyStore): reads from its own store,
+// writes through the cluster's log, so that a key made or revoked on any replica is known
+// to every replica (apply stores it and tells the replica's Auth).
+type replicatedKeys struct {
+	*store.Store
+	eng  *engine.Engine
+	auth atomic.Pointer[api.Auth] // set once the Auth exists; before, the store is enough
+}
+
+// PutKey appends the key to the log and returns once this replica has applied it.
+func (k *replicatedKeys) PutKey(ctx context.Context, key access.Key) error {
+	raw, err := json.Marshal(key)
+	if err != nil {
+		return fmt.Errorf("encode key: %w", err)
+	}
+	_, err = k.eng.ProposeCommand(ctx, cmdPutKey, raw)
+	return err
+}
+
+// apply stores a key the log carries.
+func (k *replicatedKeys) apply(ctx context.Context, payload []byte) (any, error) {
+	var key access.Key
+	if err := json.Unmarshal(payload, &key); err != nil || key.ID == "" {
+		return nil, engine.Invalid("invalid_command", "put_key: not a key: %v", err)
+	}
+	if err := k.Store.PutKey(ctx, key); err != nil {
+		return nil, err
+	}
+	if a := k.auth.Load(); a != nil {
+		a.Known(key)
+	}
+	return nil, nil
 }
 
 // ensureWait bounds how long a replica waits at start for the cluster's JetStream: the
@@ -89,6 +130,7 @@ func startCluster(ctx context.Context, o *Options, log *slog.Logger) (*clusterNo
 	}
 	n.res = res
 	info := res.Stream.CachedInfo()
+	n.fresh = info.State.Msgs == 0 && info.State.FirstSeq <= 1
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s/%d", info.Config.Name, info.Created.UnixNano())
 	n.seed = h.Sum64() | 1
@@ -167,8 +209,8 @@ func appliedOnDisk(so store.Options) (applied uint64, fresh bool, err error) {
 	return applied, false, err
 }
 
-// attach makes eng a replica of the log.
-func (n *clusterNode) attach(ctx context.Context, eng *engine.Engine) error {
+// attach makes eng a replica of the log, with the API keys of st replicated through it.
+func (n *clusterNode) attach(ctx context.Context, eng *engine.Engine, st *store.Store) error {
 	rep, err := cluster.NewReplica(n.nc, eng, cluster.ReplicaOptions{Node: n.opts.Name, Stream: n.opts.Stream}, n.log)
 	if err != nil {
 		return err
@@ -177,6 +219,8 @@ func (n *clusterNode) attach(ctx context.Context, eng *engine.Engine) error {
 		return err
 	}
 	n.rep = rep
+	n.keys = &replicatedKeys{Store: st, eng: eng}
+	eng.RegisterCommand(cmdPutKey, n.keys.apply)
 	n.lease = cluster.NewLease(n.res.Leases, "scheduler", n.opts.Name, n.opts.LeaseTTL)
 	return nil
 }

@@ -81,7 +81,7 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 		return RefuseDamaged(err, o.Data)
 	}
 	if node != nil {
-		if err := node.attach(ctx, eng); err != nil {
+		if err := node.attach(ctx, eng, st); err != nil {
 			ln.Close()
 			return fmt.Errorf("cluster: %w", err)
 		}
@@ -190,9 +190,17 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 	schedDone := make(chan struct{})
 	go func() { sched.Run(loopCtx, jobCtx); close(schedDone) }()
 
-	auth, err := setUpAuth(ctx, o, st, stdout)
+	var keys api.KeyStore = st
+	firstKey := true
+	if node != nil {
+		keys, firstKey = node.keys, node.fresh
+	}
+	auth, err := setUpAuth(ctx, o, st, keys, firstKey, stdout)
 	if err != nil {
 		return abort(err)
+	}
+	if node != nil {
+		node.keys.auth.Store(auth)
 	}
 	pages, err := dashboards.New(eng, sessions{auth}, log, dashboards.Options{Currency: o.Dashboards.Currency})
 	if err != nil {
