@@ -8,7 +8,7 @@ PKGS      := ./...
 # Fuzz targets run briefly in CI (see .ci/run); FUZZTIME tunes how long each one runs.
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test test-short race fuzz bench bench-http soak memtest fmt vet tidy demo ope-truth clean
+.PHONY: all build run test test-short race fuzz bench bench-http soak memtest fmt vet tidy demo ope-truth cluster-sim cluster-cost clean
 
 all: build
 
@@ -71,6 +71,15 @@ memtest: build
 # simulations and their evaluations, about 20 minutes; docs/evaluation.md). Needs jq.
 ope-truth: build
 	mkdir -p tmp && sh sim/ope-truth.sh | tee tmp/ope-truth.md
+
+# cluster-sim: the simulated telco against one node and against three replicas (R3) with a
+# round-robin client, and the two reports' diff (docs/scale-out.md). cluster-cost: durable
+# feedback/s and decide/s on one node, a 1-server stream and three replicas, in one run.
+cluster-sim: build
+	mkdir -p tmp && sh sim/cluster-sim.sh | tee tmp/cluster-sim.md
+
+cluster-cost: build
+	mkdir -p tmp && sh bench/cluster-cost.sh | tee tmp/cluster-cost.md
 
 # demo: build; start a fresh simulation server (cmd/nextbest/demo.yaml: manual clock, no
 # keys on loopback, data in $(DEMO_DIR)) unless one already answers on $(DEMO_ADDR); run a

@@ -211,3 +211,54 @@ func TestReplicasLearnAsOne(t *testing.T) {
 		t.Errorf("the models learned %d responses, want 300 (one per decision)", total)
 	}
 }
+
+// TestReplicatedRollback: replicas number their stored model versions each on its own
+// schedule, so a rollback carries the version as its origin stores it: after it, every
+// replica serves that model, whatever its own versions are.
+func TestReplicatedRollback(t *testing.T) {
+	url := startOneServer(t)
+	var hs []*replicaHarness
+	for i := range 3 {
+		hs = append(hs, startReplica(t, url, fmt.Sprintf("r%d", i+1), t.TempDir()))
+	}
+	waitReady(t, hs...)
+	ctx := context.Background()
+	if _, err := hs[0].eng.PutAction(ctx, engine.Action{ID: "a", Value: 1, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	learn := func(n int) {
+		for i := range n {
+			res, err := hs[i%3].eng.Decide(ctx, engine.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%d", i)), Channel: "web", Context: map[string]any{"x": float64(i % 7)}})
+			if err != nil || len(res.Actions) == 0 {
+				t.Fatalf("decide: %v %+v", err, res)
+			}
+			if _, err := hs[(i+1)%3].eng.Feedback(ctx, engine.FeedbackRequest{DecisionID: res.DecisionID, ActionID: "a", Outcome: engine.Accepted}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		settle(t, hs...)
+	}
+	learn(30)
+	// Only replica 3 stores versions: it has versions the others do not.
+	if _, err := hs[2].eng.Snapshot(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := hs[2].eng.Versions(ctx, "a")
+	if err != nil || len(vs) == 0 {
+		t.Fatalf("versions: %v %v", vs, err)
+	}
+	atVersion := modelOf(t, hs[2].eng, "a")
+	learn(30)
+	if got := modelOf(t, hs[0].eng, "a"); got == atVersion {
+		t.Fatal("the model did not change after the version: the test shows nothing")
+	}
+	if _, err := hs[2].eng.Rollback(ctx, "a", vs[0].Version); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, hs...)
+	for i, h := range hs {
+		if got := modelOf(t, h.eng, "a"); got != atVersion {
+			t.Errorf("replica %d after the rollback:\n%s\nwant the version's\n%s", i+1, got, atVersion)
+		}
+	}
+}

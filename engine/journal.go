@@ -58,6 +58,7 @@ type feedbackReq struct {
 type rollbackReq struct {
 	action  ActionID
 	version uint64
+	snap    *Snapshot // the version to make live, as another replica stored it; nil: read it here
 }
 
 type result struct {
@@ -676,7 +677,13 @@ func (c *committer) snapshot(ctx context.Context, reason string) (uint64, error)
 // action cannot copy the model being replaced.
 func (c *committer) rollback(ctx context.Context, r *rollbackReq) (uint64, error) {
 	e := c.e
-	sn, err := e.store.Snapshot(ctx, VersionKey{Action: r.action, Version: r.version})
+	var sn Snapshot
+	var err error
+	if r.snap != nil {
+		sn = *r.snap
+	} else {
+		sn, err = e.store.Snapshot(ctx, VersionKey{Action: r.action, Version: r.version})
+	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return 0, errorf(ErrNotFound, "unknown_version", "model %q has no version %d", r.action, r.version)

@@ -164,12 +164,27 @@ func (e *Engine) Versions(ctx context.Context, id ActionID) ([]Snapshot, error) 
 // version, so the rollback itself can be undone; events after it learn on top of it.
 func (e *Engine) Rollback(ctx context.Context, id ActionID, version uint64) (uint64, error) {
 	if e.proposing(ctx) {
-		return proposeCall[uint64](ctx, e, callRollback, rollbackArgs{Action: id, Version: version})
+		// Replicas number their stored versions each on its own schedule: the command
+		// carries the version this replica stores, model bytes and all.
+		sn, err := e.store.Snapshot(ctx, VersionKey{Action: id, Version: version})
+		if errors.Is(err, ErrNotFound) {
+			return 0, errorf(ErrNotFound, "unknown_version", "model %q has no version %d", id, version)
+		}
+		if err != nil {
+			return 0, err
+		}
+		return proposeCall[uint64](ctx, e, callRollback, rollbackArgs{Action: id, Version: version, Snapshot: &sn})
 	}
-	if _, err := e.Action(id); err != nil {
+	return e.rollback(ctx, rollbackArgs{Action: id, Version: version})
+}
+
+// rollback makes version a.Version live: a.Snapshot if given (a replicated rollback),
+// else the version this store holds.
+func (e *Engine) rollback(ctx context.Context, a rollbackArgs) (uint64, error) {
+	if _, err := e.Action(a.Action); err != nil {
 		return 0, err
 	}
-	res := e.journal.submit(ctx, &request{rollback: &rollbackReq{action: id, version: version}})
+	res := e.journal.submit(ctx, &request{rollback: &rollbackReq{action: a.Action, version: a.Version, snap: a.Snapshot}})
 	return res.version, res.err
 }
 

@@ -608,8 +608,9 @@ type customerArgs struct {
 }
 
 type rollbackArgs struct {
-	Action  ActionID `json:"action"`
-	Version uint64   `json:"version"`
+	Action   ActionID  `json:"action"`
+	Version  uint64    `json:"version"`
+	Snapshot *Snapshot `json:"snapshot,omitempty"` // the version as the origin stores it
 }
 
 type jobArgs struct {
@@ -681,7 +682,7 @@ func (e *Engine) call(ctx context.Context, c callCmd) (any, error) {
 		if err := json.Unmarshal(c.Args, &a); err != nil {
 			return bad(err)
 		}
-		return e.Rollback(ctx, a.Action, a.Version)
+		return e.rollback(ctx, a)
 	case callExpire:
 		var a jobArgs
 		if err := json.Unmarshal(c.Args, &a); err != nil {
