@@ -14,7 +14,7 @@ import (
 )
 
 // fakeCluster stands in for the service's view of a cluster (internal/service's
-// clusterView, tested with real NATS servers in cmd/nextbest/cluster_test.go).
+// clusterView, tested with real NATS servers in cmd/nextbest/cluster_dashboard_test.go).
 type fakeCluster struct {
 	v   wire.Cluster
 	err error

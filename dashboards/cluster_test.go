@@ -20,7 +20,7 @@ import (
 )
 
 // fakeCluster stands in for the service's view of a cluster; the real one, over real
-// NATS servers and three replicas, is cmd/nextbest/cluster_test.go's.
+// NATS servers and three replicas, is cmd/nextbest/cluster_dashboard_test.go's.
 type fakeCluster struct {
 	v   wire.Cluster
 	err error

@@ -15,8 +15,9 @@ type Cluster struct {
 	// Leader is the replica that holds the scheduler's lease, and so runs the cluster's
 	// scheduled jobs; "" while no replica holds it (it is being taken over).
 	Leader string `json:"leader"`
-	// Replicas is every replica that publishes its position, and every replica this one
-	// has seen publish since it started and that has stopped since, by name.
+	// Replicas is every replica that publishes its position, and every replica the
+	// answering one has seen publish since it started and that has stopped since, by
+	// name.
 	Replicas []ReplicaStatus `json:"replicas"`
 }
 
@@ -46,8 +47,8 @@ const (
 	// has fallen further behind than the readiness bound.
 	ReplicaCatchingUp ReplicaState = "catching_up"
 	// ReplicaNotReporting: the replica's last published status is older than
-	// ReplicaSilence, or it has stopped publishing altogether: it is stopped, cut off
-	// from NATS, or hung. Its other fields are what it last published.
+	// ReplicaSilence: it is stopped, cut off from NATS, or hung. Its other fields are
+	// what it last published.
 	ReplicaNotReporting ReplicaState = "not_reporting"
 )
 

@@ -19,7 +19,9 @@ const clusterRead = 3 * time.Second
 // with its state judged, and the scheduler lease's holder. It remembers every replica it
 // has seen publish since this process started, so that one that stops publishing (its
 // status expires from the lease bucket after the lease TTL) is still listed, as not
-// reporting, until this process restarts.
+// reporting, until this process restarts. One rule judges silence, listed or not: a
+// status more than wire.ReplicaSilence old; a live replica whose status expired between
+// two heartbeats (a lease TTL near the 1 s heartbeat) is not taken for a silent one.
 type clusterView struct {
 	n *clusterNode
 
@@ -65,7 +67,7 @@ func (v *clusterView) Cluster(ctx context.Context) (wire.Cluster, error) {
 	for i := range out.Replicas {
 		r := &out.Replicas[i]
 		switch {
-		case !listed[r.Node] || now.Sub(r.Updated) > wire.ReplicaSilence:
+		case now.Sub(r.Updated) > wire.ReplicaSilence:
 			r.State = wire.ReplicaNotReporting
 		case r.CaughtUp:
 			r.State = wire.ReplicaCaughtUp
