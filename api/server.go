@@ -34,6 +34,8 @@ type Options struct {
 	RateLimits map[access.Role]int
 	// Clock drives the manual clock (POST /v1/clock); nil means the system clock.
 	Clock ClockDriver
+	// Cluster reports the cluster's replicas (GET /v1/cluster); nil means a single node.
+	Cluster ClusterView
 	// Extra registers more routes (dashboards) on the same app, with the guard that also
 	// takes the session cookie (Auth.SessionGuard).
 	Extra func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler)
@@ -72,6 +74,7 @@ type Server struct {
 	keys   KeyStore
 	backup func(ctx context.Context, w io.Writer) error
 	clock  ClockDriver
+	nodes  ClusterView // Options.Cluster
 	disk   DiskState
 	perIP  int // Options.MaxConnsPerIP
 
@@ -102,7 +105,7 @@ func New(eng Engine, opts Options) *Server {
 		DisablePreParseMultipartForm: true,
 	})
 	base, stop := context.WithCancel(context.Background())
-	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: base, stop: stop, timeout: opts.RequestTimeout, auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, disk: opts.Disk, perIP: opts.MaxConnsPerIP}
+	s := &Server{app: app, eng: eng, log: log, met: opts.Metrics, base: base, stop: stop, timeout: opts.RequestTimeout, auth: opts.Auth, keys: opts.Keys, backup: opts.Backup, clock: opts.Clock, nodes: opts.Cluster, disk: opts.Disk, perIP: opts.MaxConnsPerIP}
 	app.Use(s.recoverPanics)
 	app.Use(s.requestContext)
 	if s.met != nil {
@@ -168,6 +171,7 @@ func New(eng Engine, opts Options) *Server {
 	v1.Delete("/evaluations/:id", g(access.PermInspect, s.cancelEvaluation))
 	v1.Get("/clock", g(access.PermInspect, s.getClock))
 	v1.Post("/clock", g(access.PermAdmin, s.advanceClock))
+	v1.Get("/cluster", g(access.PermInspect, s.getCluster))
 	v1.Get("/keys", g(access.PermAdmin, s.listKeys))
 	v1.Post("/keys", g(access.PermAdmin, s.createKey))
 	v1.Delete("/keys/:id", g(access.PermAdmin, s.revokeKey))

@@ -71,6 +71,14 @@ func (c *Client) AdvanceClock(ctx context.Context, req wire.ClockRequest) (wire.
 	return out, err
 }
 
+// Cluster returns the replicas of the cluster the server belongs to, with their lag;
+// a single node answers Clustered false (GET /v1/cluster).
+func (c *Client) Cluster(ctx context.Context) (wire.Cluster, error) {
+	var out wire.Cluster
+	err := c.do(ctx, http.MethodGet, "/v1/cluster", nil, &out)
+	return out, err
+}
+
 // Keys lists the API keys, revoked ones included, without their hashes (GET /v1/keys).
 func (c *Client) Keys(ctx context.Context) ([]access.Key, error) {
 	var out wire.KeyList

@@ -63,6 +63,12 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 				t.Fatalf("clock: %+v, %v; want manual at %s", ck, err, t0)
 			}
 		}},
+		{"GET /v1/cluster", func(t *testing.T) {
+			cl, err := c.Cluster(ctx)
+			if err != nil || cl.Clustered || cl.Replicas != nil {
+				t.Fatalf("cluster: %+v, %v; want a single node", cl, err)
+			}
+		}},
 		{"PUT /v1/schema", func(t *testing.T) {
 			sc, err := c.PutSchema(ctx, []byte(`{"fields": [{"name": "plan", "source": "context", "type": "categorical", "vocabulary": ["basic", "plus", "pro"]}]}`))
 			if err != nil || sc.Mode != "schema" || sc.Dim == 0 || sc.Schema == nil || sc.Schema.Fields[0].Name != "plan" {

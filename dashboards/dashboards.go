@@ -48,6 +48,9 @@ type Options struct {
 	// ("EUR"); empty writes bare amounts. The engine keeps no currency: amounts are in
 	// whatever the catalog's values and the recorded outcomes are in.
 	Currency string
+	// Cluster reports the replicas of the cluster this node belongs to (the Cluster
+	// page); nil means a single node.
+	Cluster ClusterView
 }
 
 // Pages serves the dashboards.
@@ -132,6 +135,7 @@ func (p *Pages) Register(r fiber.Router, guard Guard) {
 	r.Post("/evaluations", p.form(guard, access.PermInspect, p.startEvaluation))
 	r.Get("/evaluations/:id", p.page(guard, access.PermInspect, p.evaluation))
 	r.Post("/evaluations/:id/cancel", p.form(guard, access.PermInspect, p.cancelEvaluation))
+	r.Get("/cluster", p.page(guard, access.PermInspect, p.cluster))
 }
 
 // view is what a page handler produces: a template, its title, and its data.
@@ -194,6 +198,7 @@ type page struct {
 	Nav     string
 	Role    access.Role
 	Inspect bool // the role may see the analyst pages
+	Cluster bool // the node is a replica of a cluster: the navigation shows the Cluster page
 	CSRF    string
 	Error   string
 	Assets  string // version query for asset URLs
@@ -233,6 +238,7 @@ func (p *Pages) render(c *fiber.Ctx, status int, name string, pg page) error {
 		pg.CSRF = p.sess.CSRFToken(c)
 	}
 	pg.Assets = p.version
+	pg.Cluster = p.opts.Cluster != nil
 	buf := p.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer p.bufs.Put(buf)

@@ -115,6 +115,7 @@ func TestRolesAgainstEveryEndpoint(t *testing.T) {
 		{"DELETE", "/v1/evaluations/ev-x", ``, []string{ana, adm}},
 		{"GET", "/v1/clock", ``, []string{ana, adm}},
 		{"POST", "/v1/clock", `{"advance": "1h"}`, []string{adm}},
+		{"GET", "/v1/cluster", ``, []string{ana, adm}},
 		{"GET", "/v1/keys", ``, []string{adm}},
 		{"POST", "/v1/keys", `{"role": "viewer"}`, []string{adm}},
 		{"DELETE", "/v1/keys/00000000", ``, []string{adm}},

@@ -202,13 +202,22 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 	if node != nil {
 		node.keys.auth.Store(auth)
 	}
-	pages, err := dashboards.New(eng, sessions{auth}, log, dashboards.Options{Currency: o.Dashboards.Currency})
+	po := dashboards.Options{Currency: o.Dashboards.Currency}
+	var view *clusterView
+	if node != nil {
+		view = newClusterView(node)
+		po.Cluster = view
+	}
+	pages, err := dashboards.New(eng, sessions{auth}, log, po)
 	if err != nil {
 		return abort(err)
 	}
 	ao := o.apiOptions(log, met)
 	ao.MaxConnections = connectionCap(o.HTTP.MaxConnections, log)
 	ao.Auth, ao.Keys, ao.Backup, ao.Clock, ao.Disk = auth, st, st.Backup, sched, st
+	if view != nil {
+		ao.Cluster = view
+	}
 	ao.Extra = func(r fiber.Router, guard func(access.Permission, fiber.Handler) fiber.Handler) {
 		pages.Register(r, guard)
 	}
