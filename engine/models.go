@@ -173,7 +173,7 @@ func (e *Engine) Rollback(ctx context.Context, id ActionID, version uint64) (uin
 		if err != nil {
 			return 0, err
 		}
-		return proposeCall[uint64](ctx, e, callRollback, rollbackArgs{Action: id, Version: version, Snapshot: &sn})
+		return proposeCall[uint64](ctx, e, callRollback, rollbackArgs{Action: id, Version: version, Snapshot: &sn, Model: sn.Model})
 	}
 	return e.rollback(ctx, rollbackArgs{Action: id, Version: version})
 }
@@ -183,6 +183,12 @@ func (e *Engine) Rollback(ctx context.Context, id ActionID, version uint64) (uin
 func (e *Engine) rollback(ctx context.Context, a rollbackArgs) (uint64, error) {
 	if _, err := e.Action(a.Action); err != nil {
 		return 0, err
+	}
+	if a.Snapshot != nil {
+		if len(a.Model) == 0 {
+			return 0, Invalid("invalid_command", "rollback of %q: the command carries no model", a.Action)
+		}
+		a.Snapshot.Model = a.Model
 	}
 	res := e.journal.submit(ctx, &request{rollback: &rollbackReq{action: a.Action, version: a.Version, snap: a.Snapshot}})
 	return res.version, res.err

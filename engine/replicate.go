@@ -291,11 +291,19 @@ func (e *Engine) propose(ctx context.Context, kind byte, id string, payload []by
 		}
 		return applied{res: result{duplicate: true}}, nil
 	}
-	select {
-	case a := <-ch:
-		return a, nil
-	case <-ctx.Done():
-		return applied{}, errorf(ErrUnavailable, "cluster_lagging", "the change is in the cluster's log (sequence %d) but this replica had not applied it when the request ended: %v", seq, ctx.Err())
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case a := <-ch:
+			return a, nil
+		case <-tick.C:
+			if err := r.failed(); err != nil { // the applier stopped: the answer may never come
+				return applied{}, err
+			}
+		case <-ctx.Done():
+			return applied{}, errorf(ErrUnavailable, "cluster_lagging", "the change is in the cluster's log (sequence %d) but this replica had not applied it when the request ended: %v", seq, ctx.Err())
+		}
 	}
 }
 
@@ -445,7 +453,9 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 		}
 		v, err := e.call(actx, c)
 		if err != nil && !deterministic(err) {
-			return e.applyFail(err)
+			ferr := e.applyFail(err)
+			e.deliver(proposal, applied{err: r.failed()})
+			return ferr
 		}
 		if err := e.store.PutSetting(ctx, settingApplied, strconv.AppendUint(nil, seq, 10)); err != nil {
 			return e.applyFail(err)
@@ -611,6 +621,7 @@ type rollbackArgs struct {
 	Action   ActionID  `json:"action"`
 	Version  uint64    `json:"version"`
 	Snapshot *Snapshot `json:"snapshot,omitempty"` // the version as the origin stores it
+	Model    []byte    `json:"model,omitempty"`    // its model bytes (Snapshot's JSON leaves them out)
 }
 
 type jobArgs struct {
