@@ -277,7 +277,7 @@ func (e *Engine) propose(ctx context.Context, kind byte, id string, payload []by
 		if ctx.Err() != nil {
 			return applied{}, ctx.Err()
 		}
-		return applied{}, errorf(ErrUnavailable, "cluster_unavailable", "the change was not acknowledged by the cluster, so it was not made: %v; retry", err)
+		return applied{}, errorf(ErrUnavailable, "cluster_unavailable", "the cluster did not acknowledge the change: %v; it was not made, unless the cluster stored it before failing (then it takes effect once the cluster recovers); retry", err)
 	}
 	if dup {
 		// The log holds an earlier append of the same command (a retry): wait until it is
