@@ -114,6 +114,11 @@ type replication struct {
 	inflight chan inflight
 	failure  atomic.Pointer[error]
 	caughtUp atomic.Bool
+	// served holds the decisions this replica served whose records it has not applied
+	// from the log yet. Only a client's feedback reads it; the applier never does, so
+	// that a decision whose record never reached the log (its append timed out) is
+	// unknown to every replica alike, this one included.
+	served *recentDecisions
 }
 
 type inflight struct {
@@ -149,7 +154,7 @@ func (e *Engine) Replicate(ctx context.Context, log Log, node string, seed uint6
 	if err != nil {
 		return err
 	}
-	r := &replication{log: log, node: node, moved: make(chan struct{}), inflight: make(chan inflight, 8192)}
+	r := &replication{log: log, node: node, moved: make(chan struct{}), inflight: make(chan inflight, 8192), served: newRecentDecisions(1 << 14)}
 	r.durable.Store(applied)
 	r.dispatched.Store(applied)
 	e.repl = r
@@ -397,6 +402,7 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 		}
 		d.Encoded = record.EncodeDecision(nil, d, e.store.DecisionStrings())
 		e.recent.put(d)
+		r.served.forget(d.ID)
 		return e.applySend(ctx, seq, &request{decision: d, stream: seq}, 0)
 	case cmdEnroll:
 		var en Enrollment
