@@ -45,11 +45,12 @@ type Replica struct {
 	subject string
 	log     *slog.Logger
 
-	last       atomic.Uint64 // the log's last sequence, as last read
-	synced     atomic.Bool   // caught up with the log at least once since Run began
-	held       atomic.Bool   // not ready, whatever the lag, while the service prepares (Hold)
-	asyncFails atomic.Uint64 // decisions the log did not acknowledge
-	restarts   atomic.Uint64 // times the applier restarted after a failure
+	last       atomic.Uint64          // the log's last sequence, as last read
+	noQuorum   atomic.Pointer[string] // why the log's leader lacks a majority, as last read; nil: it has one
+	synced     atomic.Bool            // caught up with the log at least once since Run began
+	held       atomic.Bool            // not ready, whatever the lag, while the service prepares (Hold)
+	asyncFails atomic.Uint64          // decisions the log did not acknowledge
+	restarts   atomic.Uint64          // times the applier restarted after a failure
 }
 
 // LogSubject returns the subject the log of stream is published on.
@@ -87,7 +88,16 @@ func NewReplica(nc *nats.Conn, eng Applier, opts ReplicaOptions, log *slog.Logge
 
 // Append appends cmd to the log (engine.Log): it returns once the stream has stored it on
 // a quorum of its servers. A non-empty id is the message id JetStream de-duplicates by.
+//
+// While the stream's leader, as last read (every 250 ms), has not heard from a majority
+// of the stream's servers within quorumWindow, Append refuses at once (ErrNoQuorum)
+// without publishing: such a leader would still take the command into its own Raft log,
+// unacknowledged, and commit it once the others came back, so that a change the client
+// was told was refused would be made after all.
 func (r *Replica) Append(ctx context.Context, id string, cmd []byte) (uint64, bool, error) {
+	if why := r.noQuorum.Load(); why != nil {
+		return 0, false, fmt.Errorf("%w: %s", ErrNoQuorum, *why)
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(r.opts.Stream)}
@@ -126,7 +136,34 @@ func (r *Replica) LastSeq(ctx context.Context) (uint64, error) {
 	}
 	last := info.State.LastSeq
 	r.last.Store(last)
+	r.noQuorum.Store(quorumLost(info.Cluster))
 	return last, nil
+}
+
+// quorumWindow is how long a follower of the stream may go without answering its leader
+// before the leader is taken to have lost it. The leader's heartbeats go every second
+// (nats-server's raft hbInterval); nats-server itself waits 10 s (lostQuorumInterval)
+// before its leader steps down, and accepts proposals meanwhile.
+const quorumWindow = 3 * time.Second
+
+// quorumLost says why the stream's leader, as ci describes it, has not heard from a
+// majority of the stream's servers (itself included) within quorumWindow; nil if it has,
+// or if ci does not say (a stream of one server).
+func quorumLost(ci *jetstream.ClusterInfo) *string {
+	if ci == nil || ci.Leader == "" || len(ci.Replicas) == 0 {
+		return nil
+	}
+	servers, live := len(ci.Replicas)+1, 1
+	for _, p := range ci.Replicas {
+		if !p.Offline && p.Active < quorumWindow {
+			live++
+		}
+	}
+	if live > servers/2 {
+		return nil
+	}
+	why := fmt.Sprintf("the log's leader %s has heard from %d of its %d servers within %v, and needs a majority", ci.Leader, live, servers, quorumWindow)
+	return &why
 }
 
 // Stats is a replica's position in the log.
@@ -252,7 +289,12 @@ func (r *Replica) monitor(ctx context.Context) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if last, err := r.LastSeq(ctx); err == nil && last <= r.eng.DispatchedSeq() {
+		last, err := r.LastSeq(ctx)
+		if err != nil {
+			// No leader answered: publishing finds none either, so nothing is stored
+			// without a majority; Append goes back to publishing and timing out.
+			r.noQuorum.Store(nil)
+		} else if last <= r.eng.DispatchedSeq() {
 			r.markSynced(last)
 		}
 		r.eng.SetCaughtUp(r.Stats().CaughtUp)

@@ -45,7 +45,14 @@ func (e *Engine) Feedback(ctx context.Context, req FeedbackRequest) (FeedbackRes
 	}
 	d, err := e.decision(ctx, req.DecisionID)
 	if errors.Is(err, ErrNotFound) && e.proposing(ctx) {
-		d, err = e.awaitDecision(ctx, req.DecisionID)
+		// A decision served here a moment ago: its record goes into the log before the
+		// feedback does (one connection, in order), and every replica, this one too,
+		// applies the feedback against the record as the log holds it.
+		if sd := e.repl.served.get(req.DecisionID); sd != nil {
+			d, err = sd, nil
+		} else {
+			d, err = e.awaitDecision(ctx, req.DecisionID)
+		}
 	}
 	if err != nil {
 		return FeedbackResult{}, err

@@ -231,10 +231,11 @@ func (e *Engine) logDecision(ctx context.Context, d *Decision) error {
 	record.RoundFeatures(d.Features)
 	if e.proposing(ctx) {
 		// A replica logs through the replicated log: every replica (this one too) writes
-		// the record when it applies it. The decision is answered without waiting.
-		e.recent.put(d)
+		// the record when it applies it. The decision is answered without waiting; until
+		// its record comes back from the log, feedback finds it among the served ones.
+		e.repl.served.put(d)
 		if err := e.repl.log.AppendAsync(string(d.ID), e.repl.encodeCommand(cmdDecision, 0, d.Time, encodeWireDecision(d))); err != nil {
-			e.recent.forget(d.ID)
+			e.repl.served.forget(d.ID)
 			return errorf(ErrUnavailable, "cluster_unavailable", "the decision could not be logged to the cluster: %v", err)
 		}
 		return nil

@@ -118,6 +118,11 @@ type replication struct {
 	advancer ClockAdvancer // moves the manual clock (SetClockAdvancer); nil on the system clock
 	// extensions are the adapters' replicated commands (RegisterCommand), by method name.
 	extensions map[string]CommandFunc
+	// served holds the decisions this replica served whose records it has not applied
+	// from the log yet. Only a client's feedback reads it; the applier never does, so
+	// that a decision whose record never reached the log (its append timed out) is
+	// unknown to every replica alike, this one included.
+	served *recentDecisions
 }
 
 type inflight struct {
@@ -153,7 +158,7 @@ func (e *Engine) Replicate(ctx context.Context, log Log, node string, seed uint6
 	if err != nil {
 		return err
 	}
-	r := &replication{log: log, node: node, moved: make(chan struct{}), inflight: make(chan inflight, 8192), extensions: map[string]CommandFunc{}}
+	r := &replication{log: log, node: node, moved: make(chan struct{}), inflight: make(chan inflight, 8192), extensions: map[string]CommandFunc{}, served: newRecentDecisions(1 << 14)}
 	r.durable.Store(applied)
 	r.dispatched.Store(applied)
 	e.repl = r
@@ -281,7 +286,7 @@ func (e *Engine) propose(ctx context.Context, kind byte, id string, payload []by
 		if ctx.Err() != nil {
 			return applied{}, ctx.Err()
 		}
-		return applied{}, errorf(ErrUnavailable, "cluster_unavailable", "the change was not acknowledged by the cluster, so it was not made: %v; retry", err)
+		return applied{}, errorf(ErrUnavailable, "cluster_unavailable", "the cluster did not acknowledge the change: %v; it was not made, unless the cluster stored it before failing (then it takes effect once the cluster recovers); retry", err)
 	}
 	if dup {
 		// The log holds an earlier append of the same command (a retry): wait until it is
@@ -409,6 +414,7 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 		}
 		d.Encoded = record.EncodeDecision(nil, d, e.store.DecisionStrings())
 		e.recent.put(d)
+		r.served.forget(d.ID)
 		return e.applySend(ctx, seq, &request{decision: d, stream: seq}, 0)
 	case cmdEnroll:
 		var en Enrollment

@@ -54,7 +54,7 @@ func (e *Engine) releaseRNG(r *mrand.Rand) {
 // (such a repeat is deterministic only when the requests are sequential).
 func (e *Engine) newDecisionID(t time.Time, rng *mrand.Rand) DecisionID {
 	id := NewDecisionID(t, rng)
-	for e.opts.Seed != 0 && e.recent.get(id) != nil {
+	for e.opts.Seed != 0 && (e.recent.get(id) != nil || e.repl != nil && e.repl.served.get(id) != nil) {
 		id = NewDecisionID(t, rng)
 	}
 	return id

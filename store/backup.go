@@ -26,7 +26,8 @@ var ErrBadBackup = errors.New("not a valid nextbest backup")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Backup writes a full backup of the store to w. It stops with ctx's error once ctx is
+// Backup writes a full backup of the store to w, as the store stood at one moment
+// (writes may go on meanwhile). It stops with ctx's error once ctx is
 // done (a signal to the CLI, a server shutting down).
 func (s *Store) Backup(ctx context.Context, w io.Writer) error {
 	bw := bufio.NewWriter(ctxWriter{ctx, w})
@@ -37,7 +38,13 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	h := crc32.New(castagnoli)
-	if _, err := s.db.Backup(io.MultiWriter(bw, h), 0); err != nil {
+	// One producer: Badger's stream opens a read transaction per producer goroutine, so
+	// several (DB.Backup's default) read key ranges at different moments, and a backup
+	// taken while the store is written would mix them (a journal counter ahead of the
+	// events it counts: a restored store then refuses to open as damaged).
+	stream := s.db.NewStream()
+	stream.LogPrefix, stream.NumGo = "nextbest.Backup", 1
+	if _, err := stream.Backup(io.MultiWriter(bw, h), 0); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	var tail [8]byte
