@@ -800,6 +800,11 @@ func outcomesID(os []CustomerOutcome) string {
 // decision answered there a moment ago may not be in the log yet.
 const decisionWait = 2 * time.Second
 
+// decisionPending is how recent a decision unknown after decisionWait must be for
+// feedback on it to be told to retry (503 decision_pending) rather than that it does not
+// exist (404): a leader election holds the log up for up to about ten seconds.
+const decisionPending = time.Minute
+
 // awaitDecision finds a decision another replica may have served a moment ago: it waits
 // until this replica has applied everything the log holds, looks again, and so on until
 // decisionWait has passed.
@@ -810,7 +815,15 @@ func (e *Engine) awaitDecision(ctx context.Context, id DecisionID) (*Decision, e
 			return nil, err
 		}
 		d, err := e.decision(ctx, id)
-		if !errors.Is(err, ErrNotFound) || time.Now().After(deadline) {
+		if !errors.Is(err, ErrNotFound) {
+			return d, err
+		}
+		if time.Now().After(deadline) {
+			if t, ok := record.DecisionIDTime(id); ok && e.clock.Now().Sub(t).Abs() < decisionPending {
+				// Served a moment ago: its record may be held up by the log (a leader
+				// election takes seconds). Not "unknown": try again.
+				return nil, errorf(ErrUnavailable, "decision_pending", "decision %q was made %s ago and its record has not reached this replica yet; retry in a few seconds", id, e.clock.Now().Sub(t).Round(time.Millisecond))
+			}
 			return d, err
 		}
 		select {

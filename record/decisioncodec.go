@@ -627,6 +627,16 @@ func scorePriority(mode int, s32, p32 float32, value, weight float64) (score, pr
 	return float64(s32), float64(p32)
 }
 
+// DecisionIDTime returns the time a decision id made by NewDecisionID carries, and
+// whether id is such an id.
+func DecisionIDTime(id DecisionID) (time.Time, bool) {
+	ns, ok := decisionIDTime(id)
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns).UTC(), true
+}
+
 // decisionIDTime returns the Unix nanoseconds a decision id made by NewDecisionID
 // carries: its first 16 hex digits.
 func decisionIDTime(id DecisionID) (int64, bool) {
