@@ -14,14 +14,21 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/nextbest/nextbest/api/wire"
 	"github.com/nextbest/nextbest/client"
+	"github.com/nextbest/nextbest/cluster"
 	"github.com/nextbest/nextbest/engine"
+	"github.com/nextbest/nextbest/internal/service"
 	"github.com/nextbest/nextbest/internal/testserver"
 )
 
@@ -291,4 +298,312 @@ func TestSharedLearning(t *testing.T) {
 		}
 	}
 	t.Logf("decisions logged per replica: %v (checked at %v)", counts, time.Now().Format("15:04:05.000"))
+}
+
+// metric returns the value of a gauge without labels in a replica's /metrics, -1 if
+// absent.
+func metric(t *testing.T, cl *client.Client, name string) float64 {
+	t.Helper()
+	raw, err := cl.Metrics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return -1
+}
+
+// leader returns the index of the replica that holds the scheduler's lease, waiting for
+// one (exactly one) to hold it.
+func leader(t *testing.T, cs []*client.Client) int {
+	t.Helper()
+	who := -1
+	waitFor(t, 10*time.Second, "one replica leads", func() bool {
+		who = -1
+		for i, cl := range cs {
+			if cl != nil && metric(t, cl, "nextbest_cluster_leader") == 1 {
+				if who >= 0 {
+					return false
+				}
+				who = i
+			}
+		}
+		return who >= 0
+	})
+	return who
+}
+
+// logIDs returns the message ids (idempotency keys) of the commands in the cluster's
+// log, in log order.
+func logIDs(t *testing.T, c *testserver.Cluster) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := nats.Connect(strings.Join(c.NATS.URLs(), ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "NEXTBEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("read the log at %d: %v", seq, err)
+		}
+		ids = append(ids, m.Header.Get(jetstream.MsgIDHeader))
+	}
+	return ids
+}
+
+// slotOf returns the slot (Unix seconds) of a run of campaign promo from its message id,
+// "job:campaign promo:<slot>" (the scheduler's idempotency key).
+func slotOf(t *testing.T, id string) int64 {
+	t.Helper()
+	rest, ok := strings.CutPrefix(id, "job:campaign promo:")
+	u, err := strconv.ParseInt(rest, 10, 64)
+	if !ok || err != nil {
+		t.Fatalf("message id %q is not a run of campaign promo", id)
+	}
+	return u
+}
+
+// TestScheduledWorkExactlyOnce (issue 19, must-show 4): with a campaign run every 2 s and
+// unanswered offers turned into implicit negatives every second, the replica that leads
+// the scheduled work is stopped just as it has put a campaign run in the log, and another
+// takes the lease over. The log holds one run per 2 s slot, none twice and none missed;
+// each run contacts every customer once; every unanswered offer got exactly one implicit
+// negative and every answered one none; and the surviving replicas hold the same
+// decisions, outcomes and models.
+func TestScheduledWorkExactlyOnce(t *testing.T) {
+	const period = 2 * time.Second // the campaign's schedule
+	c := testserver.StartCluster(t, 3, func(o *service.Options) {
+		o.Engine.Channels["web"] = engine.Channel{Weight: 1, Timeout: 500 * time.Millisecond}
+		o.Engine.Channels["email"] = engine.Channel{Weight: 1, Timeout: 500 * time.Millisecond}
+		o.Engine.ImplicitNegatives = true
+		o.Engine.ContactPolicy = engine.ContactPolicy{} // every run contacts every customer
+		o.Schedule.Timeouts = "@every 1s"
+	})
+	cs := clients(c)
+	ctx := context.Background()
+	putCatalog(t, cs, "web", "offer")
+	if _, err := cs[0].PutAction(ctx, "offer", wire.ActionRequest{Channels: []string{"web", "email"}, Value: &engine.Money{Const: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	const customers = 40
+	for i := range customers {
+		if _, err := cs[i%3].PutCustomer(ctx, engine.CustomerID(fmt.Sprintf("c%02d", i)), map[string]any{"n": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Watch the log for the campaign's runs (a core subscription sees every publish,
+	// duplicates too).
+	nc, err := nats.Connect(strings.Join(c.NATS.URLs(), ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	runs := make(chan string, 1000)
+	sub, err := nc.Subscribe(cluster.LogSubject("NEXTBEST"), func(m *nats.Msg) {
+		if id := m.Header.Get(jetstream.MsgIDHeader); strings.HasPrefix(id, "job:campaign ") {
+			runs <- id
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if _, err := cs[0].PutCampaign(ctx, "promo", wire.CampaignRequest{Segment: "true", Action: "offer", Channel: "email", Schedule: "@every 2s"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Inbound traffic meanwhile, half of it answered.
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	answered := map[engine.DecisionID]bool{}
+	var mu sync.Mutex
+	for w := range 2 {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				k := (w + i) % 3
+				cl := cs[k]
+				if cl == nil {
+					continue
+				}
+				d, err := cl.Decide(ctx, wire.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%02d", i%customers)), Channel: "web"})
+				if err != nil || d.NoAction {
+					continue // the replica is stopping
+				}
+				if i%2 == 0 {
+					if _, err := cl.Feedback(ctx, wire.FeedbackRequest{DecisionID: d.DecisionID, ActionID: "offer", Outcome: engine.Accepted}); err == nil {
+						mu.Lock()
+						answered[d.DecisionID] = true
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+
+	// Two runs, then stop the leader as it puts the third in the log.
+	waitRun := func(after int64) int64 {
+		t.Helper()
+		for deadline := time.After(10 * time.Second); ; {
+			select {
+			case id := <-runs:
+				if slot := slotOf(t, id); slot > after {
+					return slot
+				}
+			case <-deadline:
+				t.Fatalf("no campaign run after slot %d within 10s", after)
+			}
+		}
+	}
+	slot := waitRun(0)
+	slot = waitRun(slot)
+	lead := leader(t, cs)
+	slot = waitRun(slot)
+	cs[lead] = nil
+	c.Stop(t, lead)
+	t.Logf("stopped the leader r%d as it put the run of slot %d in the log", lead, slot)
+	next := leader(t, cs)
+	t.Logf("r%d took the lease over", next)
+	// Three more runs under the new leader (it puts the slots the old one ran in the log
+	// again, which the log drops: their ids are the same).
+	for range 3 {
+		slot = waitRun(slot)
+	}
+	close(stop)
+	load.Wait()
+	off := false
+	if _, err := cs[next].PutCampaign(ctx, "promo", wire.CampaignRequest{Segment: "true", Action: "offer", Channel: "email", Schedule: "@every 2s", Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	// Let the last offers time out (500 ms) and the timeouts job (every second) record
+	// them.
+	time.Sleep(2500 * time.Millisecond)
+
+	// The log: one run per slot, in order, none missed.
+	var slots []int64
+	for _, id := range logIDs(t, c) {
+		if strings.HasPrefix(id, "job:campaign ") {
+			slots = append(slots, slotOf(t, id))
+		}
+	}
+	t.Logf("campaign runs in the log, by slot: %v", slots)
+	if len(slots) < 5 {
+		t.Fatalf("%d campaign runs in the log, want at least 5", len(slots))
+	}
+	for i := 1; i < len(slots); i++ {
+		if d := time.Duration(slots[i]-slots[i-1]) * time.Second; d != period {
+			t.Errorf("campaign runs %d and %d are for slots %v apart, want %v: a slot run twice or missed", i-1, i, d, period)
+		}
+	}
+
+	// The survivors: the same decisions and outcomes, each run contacting every customer
+	// once, and one implicit negative for each unanswered offer.
+	var survivors []int
+	for i, cl := range cs {
+		if cl != nil {
+			survivors = append(survivors, i)
+		}
+	}
+	logs := make([]string, len(cs))
+	for _, r := range survivors {
+		var ds []*engine.Decision
+		if err := cs[r].Decisions(ctx, client.DecisionsQuery{}, func(d *engine.Decision) error {
+			ds = append(ds, d)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		byRun := map[time.Time]map[engine.CustomerID]int{}
+		negatives, offers := 0, 0
+		for _, d := range ds {
+			if d.Source == "campaign" {
+				if byRun[d.Time] == nil {
+					byRun[d.Time] = map[engine.CustomerID]int{}
+				}
+				byRun[d.Time][d.CustomerID]++
+			}
+			for _, a := range d.Chosen {
+				offers++
+				timeouts, explicit := 0, 0
+				for _, ev := range d.Outcomes {
+					if ev.ActionID != a {
+						continue
+					}
+					if ev.Outcome == engine.Timeout {
+						timeouts++
+					} else {
+						explicit++
+					}
+				}
+				negatives += timeouts
+				mu.Lock()
+				want := 1
+				if answered[d.ID] {
+					want = 0
+				}
+				mu.Unlock()
+				if timeouts != want || explicit+timeouts != 1 {
+					t.Errorf("r%d: decision %s (%s at %v, deadline %v) action %s: %d implicit negatives and %d responses, want %d and %d", r, d.ID, d.Source, d.Time.Format("15:04:05.000"), d.Deadline.Format("15:04:05.000"), a, timeouts, explicit, want, 1-want)
+				}
+			}
+		}
+		if len(byRun) != len(slots) {
+			t.Errorf("r%d logged contacts of %d campaign runs, the log holds %d", r, len(byRun), len(slots))
+		}
+		for at, contacted := range byRun {
+			if len(contacted) != customers {
+				t.Errorf("r%d: the run at %v contacted %d customers, want %d", r, at, len(contacted), customers)
+			}
+			for cust, n := range contacted {
+				if n != 1 {
+					t.Errorf("r%d: the run at %v contacted %s %d times", r, at, cust, n)
+				}
+			}
+		}
+		raw, _ := json.Marshal(ds)
+		m, err := cs[r].Model(ctx, "offer", 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mraw, _ := json.Marshal(struct {
+			Seq     uint64
+			Health  engine.Health
+			Weights []engine.Weight
+		}{m.Seq, m.Health, m.TopWeights})
+		logs[r] = string(raw) + string(mraw)
+		t.Logf("r%d: %d decisions, %d of %d campaign runs, %d offers, %d implicit negatives; model: %d responses", r, len(ds), len(byRun), len(slots), offers, negatives, m.Health.Responses)
+	}
+	if logs[survivors[0]] != logs[survivors[1]] {
+		t.Errorf("the surviving replicas r%d and r%d hold different decisions, outcomes or models", survivors[0], survivors[1])
+	}
 }
