@@ -11,7 +11,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -607,3 +610,113 @@ func TestScheduledWorkExactlyOnce(t *testing.T) {
 		t.Errorf("the surviving replicas r%d and r%d hold different decisions, outcomes or models", survivors[0], survivors[1])
 	}
 }
+
+// TestReadyOnlyOnceCaughtUp (issue 19): a replica that joins with an empty data directory
+// answers /readyz 503 while it replays the log, and once it answers ready it holds what
+// the replicas before it hold: the same models and the same decisions.
+func TestReadyOnlyOnceCaughtUp(t *testing.T) {
+	c := testserver.StartCluster(t, 2, nil)
+	cs := clients(c)
+	ctx := context.Background()
+	actions := []engine.ActionID{"a", "b", "c"}
+	putCatalog(t, cs, "web", actions...)
+	// 4,000 decisions, a quarter of them answered: about 5,000 commands to replay.
+	const events, workers = 4000, 8
+	var next atomic.Int64
+	var load sync.WaitGroup
+	for range workers {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= events {
+					return
+				}
+				cl := cs[i%2]
+				d, err := cl.Decide(ctx, wire.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%d", i%300)), Channel: "web",
+					Context: map[string]any{"plan": []string{"basic", "plus", "pro"}[i%3], "page": fmt.Sprintf("p%d", i%40)}})
+				if err != nil {
+					t.Errorf("decide: %v", err)
+					return
+				}
+				if i%4 == 0 {
+					if _, err := cl.Feedback(ctx, wire.FeedbackRequest{DecisionID: d.DecisionID, ActionID: d.Actions[0].ID, Outcome: engine.Accepted}); err != nil {
+						t.Errorf("feedback: %v", err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	load.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	waitFor(t, 10*time.Second, "both replicas logged every decision", func() bool {
+		for _, cl := range cs {
+			n := 0
+			if err := cl.Decisions(ctx, client.DecisionsQuery{}, func(*engine.Decision) error { n++; return nil }); err != nil || n != events {
+				return false
+			}
+		}
+		return true
+	})
+
+	began := time.Now()
+	s := c.Launch(t, 2, t.TempDir(), nil)
+	probe := &http.Client{Timeout: 5 * time.Second}
+	refused, unready := 0, 0
+	for {
+		if time.Since(began) > clusterJoin {
+			t.Fatalf("the new replica was not ready within %v (%d refused connections, %d answers 503)", clusterJoin, refused, unready)
+		}
+		resp, err := probe.Get(s.URL + "/readyz")
+		if err != nil {
+			refused++ // not listening yet
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"not_ready"`) {
+			t.Fatalf("/readyz: %d %s, want 503 not_ready or 200", resp.StatusCode, body)
+		}
+		unready++
+		time.Sleep(5 * time.Millisecond)
+	}
+	ready := time.Since(began)
+	// What it holds at the moment it says ready, before anything else is written.
+	late := client.New(s.URL)
+	for _, a := range actions {
+		want, err := cs[0].Model(ctx, a, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := late.Model(ctx, a, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Seq != want.Seq || !reflect.DeepEqual(got.Health, want.Health) || !reflect.DeepEqual(got.TopWeights, want.TopWeights) {
+			t.Errorf("model %s on the new replica when ready: seq %d, %d responses; want seq %d, %d responses", a, got.Seq, got.Health.Responses, want.Seq, want.Health.Responses)
+		}
+	}
+	n := 0
+	if err := late.Decisions(ctx, client.DecisionsQuery{}, func(*engine.Decision) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != events {
+		t.Errorf("the new replica held %d decisions when ready, want %d", n, events)
+	}
+	t.Logf("the new replica was ready %v after it started; before that, %d probes found no listener and %d were answered 503", ready.Round(time.Millisecond), refused, unready)
+	if unready == 0 {
+		t.Errorf("/readyz never answered 503 while the replica caught up")
+	}
+}
+
+// clusterJoin bounds how long a new replica may take to replay the log in
+// TestReadyOnlyOnceCaughtUp.
+const clusterJoin = 60 * time.Second
