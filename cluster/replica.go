@@ -47,11 +47,11 @@ type Replica struct {
 
 	last       atomic.Uint64 // the log's last sequence, as last read
 	synced     atomic.Bool   // caught up with the log at least once since Run began
+	asyncFails atomic.Uint64 // decisions the log did not acknowledge
+	restarts   atomic.Uint64 // times the applier restarted after a failure
 	// target, before synced: 1 + a sequence up to which the engine had taken every
 	// command of the log (0: none yet); synced once its store has committed that far.
 	target atomic.Uint64
-	asyncFails atomic.Uint64 // decisions the log did not acknowledge
-	restarts   atomic.Uint64 // times the applier restarted after a failure
 }
 
 // LogSubject returns the subject the log of stream is published on.
