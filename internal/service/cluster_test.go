@@ -35,12 +35,17 @@ import (
 	"github.com/nextbest/nextbest/internal/testserver"
 )
 
-// clients returns an API client for each running replica of c.
-func clients(c *testserver.Cluster) []*client.Client {
+// clients returns an API client for each running replica of c. The test's cleanup closes
+// their idle connections before it stops the replicas: the HTTP server's shutdown waits
+// for a client's keep-alive connection up to its read timeout (30 s).
+func clients(t *testing.T, c *testserver.Cluster) []*client.Client {
 	out := make([]*client.Client, len(c.Replicas))
 	for i, s := range c.Replicas {
 		if s != nil {
-			out[i] = client.New(s.URL)
+			// A bound on every request, so that a stuck replica fails the test instead
+			// of hanging it.
+			out[i] = client.New(s.URL, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+			t.Cleanup(out[i].CloseIdleConnections)
 		}
 	}
 	return out
@@ -112,7 +117,7 @@ func TestSharedLearning(t *testing.T) {
 	began := time.Now()
 	c := testserver.StartCluster(t, 3, nil)
 	t.Logf("three NATS servers and three replicas ready in %v", time.Since(began).Round(time.Millisecond))
-	cs := clients(c)
+	cs := clients(t, c)
 	actions := []engine.ActionID{"a", "b", "c"}
 	putCatalog(t, cs, "web", actions...)
 	ctx := context.Background()
@@ -405,7 +410,7 @@ func TestScheduledWorkExactlyOnce(t *testing.T) {
 		o.Engine.ContactPolicy = engine.ContactPolicy{} // every run contacts every customer
 		o.Schedule.Timeouts = "@every 1s"
 	})
-	cs := clients(c)
+	cs := clients(t, c)
 	ctx := context.Background()
 	putCatalog(t, cs, "web", "offer")
 	if _, err := cs[0].PutAction(ctx, "offer", wire.ActionRequest{Channels: []string{"web", "email"}, Value: &engine.Money{Const: 1}}); err != nil {
@@ -492,6 +497,7 @@ func TestScheduledWorkExactlyOnce(t *testing.T) {
 	slot = waitRun(slot)
 	lead := leader(t, cs)
 	slot = waitRun(slot)
+	cs[lead].CloseIdleConnections()
 	cs[lead] = nil
 	c.Stop(t, lead)
 	t.Logf("stopped the leader r%d as it put the run of slot %d in the log", lead, slot)
@@ -616,7 +622,7 @@ func TestScheduledWorkExactlyOnce(t *testing.T) {
 // the replicas before it hold: the same models and the same decisions.
 func TestReadyOnlyOnceCaughtUp(t *testing.T) {
 	c := testserver.StartCluster(t, 2, nil)
-	cs := clients(c)
+	cs := clients(t, c)
 	ctx := context.Background()
 	actions := []engine.ActionID{"a", "b", "c"}
 	putCatalog(t, cs, "web", actions...)
@@ -690,7 +696,9 @@ func TestReadyOnlyOnceCaughtUp(t *testing.T) {
 	}
 	ready := time.Since(began)
 	// What it holds at the moment it says ready, before anything else is written.
-	late := client.New(s.URL)
+	late := client.New(s.URL, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+	defer late.CloseIdleConnections()
+	defer probe.CloseIdleConnections()
 	for _, a := range actions {
 		want, err := cs[0].Model(ctx, a, 10000)
 		if err != nil {
