@@ -128,6 +128,8 @@ func TestSharedLearning(t *testing.T) {
 	samples := make([]map[engine.ActionID][]sample, len(cs))
 	stop := make(chan struct{})
 	var pollers sync.WaitGroup
+	stopPollers := sync.OnceFunc(func() { close(stop); pollers.Wait() })
+	t.Cleanup(stopPollers) // before the replicas stop, if the test ends early
 	for r, cl := range cs {
 		samples[r] = map[engine.ActionID][]sample{}
 		pollers.Add(1)
@@ -202,8 +204,6 @@ func TestSharedLearning(t *testing.T) {
 	load.Wait()
 	elapsed := time.Since(began)
 	if t.Failed() {
-		close(stop)
-		pollers.Wait()
 		t.FailNow()
 	}
 	var all []ack
@@ -227,8 +227,7 @@ func TestSharedLearning(t *testing.T) {
 		return true
 	})
 	time.Sleep(50 * time.Millisecond)
-	close(stop)
-	pollers.Wait()
+	stopPollers()
 
 	// The visibility delay of a feedback: from its acknowledgement to the first answer of
 	// the slowest replica that shows its model has applied it (0 if that was before).
