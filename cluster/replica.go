@@ -51,6 +51,9 @@ type Replica struct {
 	held       atomic.Bool            // not ready, whatever the lag, while the service prepares (Hold)
 	asyncFails atomic.Uint64          // decisions the log did not acknowledge
 	restarts   atomic.Uint64          // times the applier restarted after a failure
+	// target, before synced: 1 + a sequence up to which the engine had taken every
+	// command of the log (0: none yet); synced once its store has committed that far.
+	target atomic.Uint64
 }
 
 // LogSubject returns the subject the log of stream is published on.
@@ -214,6 +217,7 @@ func (r *Replica) Run(ctx context.Context) error {
 		r.restarts.Add(1)
 		r.eng.SetCaughtUp(false)
 		r.synced.Store(false)
+		r.target.Store(0)
 		r.log.Error("replica: applying the log stopped; starting again from the last applied sequence", "err", err)
 		select {
 		case <-time.After(time.Second):
@@ -269,8 +273,28 @@ func (r *Replica) consume(ctx context.Context) error {
 		}
 		expect = seq + 1
 		if md.NumPending == 0 {
+			r.reached(ctx, seq, true)
+		}
+	}
+}
+
+// reached notes, if taken, that the engine has taken every command of the log up to
+// seq. The first time, the replica is synced only once the engine's store has committed
+// them too: until then its committer may hold thousands of them that its models do not
+// show yet, and a replica that joined would report ready with them missing.
+func (r *Replica) reached(ctx context.Context, seq uint64, taken bool) {
+	if r.synced.Load() {
+		if taken {
 			r.markSynced(seq)
 		}
+		return
+	}
+	if taken {
+		r.target.CompareAndSwap(0, seq+1)
+	}
+	target := r.target.Load()
+	if committed, err := r.eng.AppliedSeq(ctx); err == nil && target > 0 && committed >= target-1 {
+		r.markSynced(target - 1)
 	}
 }
 
@@ -294,9 +318,8 @@ func (r *Replica) monitor(ctx context.Context) {
 			// No leader answered: publishing finds none either, so nothing is stored
 			// without a majority; Append goes back to publishing and timing out.
 			r.noQuorum.Store(nil)
-		} else if last <= r.eng.DispatchedSeq() {
-			r.markSynced(last)
 		}
+		r.reached(ctx, last, err == nil && last <= r.eng.DispatchedSeq())
 		r.eng.SetCaughtUp(r.Stats().CaughtUp)
 		select {
 		case <-t.C:

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -74,8 +75,32 @@ func LatestSnapshot(ctx context.Context, obs jetstream.ObjectStore) (uint64, io.
 	return seqs[0], res, nil
 }
 
-// snapshots lists the sequences of the stored snapshots, newest first.
+// listWait bounds how long snapshots waits for the object store to answer.
+const listWait = 30 * time.Second
+
+// snapshots lists the sequences of the stored snapshots, newest first. An empty store is
+// recognised by its size first: nats.go's List (v1.56) waits until its context ends on an
+// empty store whose first request failed (a new R3 stream without a leader yet), which
+// held a new replica's start for good (TestSharedLearning under -race).
 func snapshots(ctx context.Context, obs jetstream.ObjectStore) ([]uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, listWait)
+	defer cancel()
+	var (
+		st  jetstream.ObjectStoreStatus
+		err error
+	)
+	for {
+		if st, err = obs.Status(ctx); err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("object store status: %w", err)
+	}
+	if st.Size() == 0 {
+		return nil, nil
+	}
 	infos, err := obs.List(ctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return nil, nil

@@ -146,12 +146,38 @@ func (s *scheduler) add(name, spec string, fn func(ctx context.Context, at time.
 	if spec == "" {
 		return nil
 	}
-	sched, err := cron.ParseStandard(spec)
+	sched, err := s.parse(spec)
 	if err != nil {
 		return fmt.Errorf("schedule.%s: %q: %w", name, spec, err)
 	}
 	s.static = append(s.static, &job{name: name, spec: spec, sched: sched, next: s.first(name, sched, s.clock.Now()), fn: fn})
 	return nil
+}
+
+// parse parses a cron spec. On a replica of a cluster an "@every" spec's due times are
+// the multiples of its interval (since Go's zero time), the same on every replica: robfig's
+// ConstantDelaySchedule counts from the time it is first asked, a replica's own start, so
+// that two replicas' due times of "@every 2s" could differ by a second, and a replica that
+// took the lease over ran again, under other idempotency keys, the runs of a dead holder
+// (TestScheduledWorkExactlyOnce).
+func (s *scheduler) parse(spec string) (cron.Schedule, error) {
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, err
+	}
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok && s.gate != nil {
+		return alignedEvery(every.Delay), nil
+	}
+	return sched, nil
+}
+
+// alignedEvery is an "@every" schedule whose due times are the multiples of its interval.
+type alignedEvery time.Duration
+
+// Next returns the first multiple of the interval after t.
+func (a alignedEvery) Next(t time.Time) time.Time {
+	d := time.Duration(a)
+	return t.Truncate(d).Add(d)
 }
 
 // jobs returns every job, the campaigns' refreshed from the engine. Callers hold s.mu.
@@ -165,7 +191,7 @@ func (s *scheduler) jobs(now time.Time) []*job {
 		if j := s.camps[c.ID]; j != nil && j.spec == c.Schedule {
 			continue
 		}
-		sched, err := cron.ParseStandard(c.Schedule)
+		sched, err := s.parse(c.Schedule)
 		if err != nil {
 			continue // PutCampaign validated it; a stored bad spec is skipped
 		}

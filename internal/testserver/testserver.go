@@ -38,6 +38,15 @@ type Server struct {
 // and errors to stderr.
 func Start(t testing.TB, dir string, mutate func(*service.Options)) *Server {
 	t.Helper()
+	s := launch(t, dir, mutate)
+	s.WaitReady(t, 10*time.Second)
+	return s
+}
+
+// launch starts the service over a store in dir with the tests' defaults changed by
+// mutate, without waiting for it.
+func launch(t testing.TB, dir string, mutate func(*service.Options)) *Server {
+	t.Helper()
 	o := service.DefaultOptions()
 	o.Data, o.Demo, o.InsecureLocal, o.Schedule = dir, false, true, service.Schedule{}
 	if mutate != nil {
@@ -54,18 +63,32 @@ func Start(t testing.TB, dir string, mutate func(*service.Options)) *Server {
 	s := &Server{URL: "http://" + ln.Addr().String(), Data: dir, Out: &SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() { s.done <- service.Run(ctx, o, ln, log, s.Out) }()
+	return s
+}
+
+// WaitReady waits until the server's /readyz answers ready, failing the test after max
+// or if the service stops first.
+func (s *Server) WaitReady(t testing.TB, max time.Duration) {
+	t.Helper()
 	// The readiness probe's connection is closed once the server is ready, so that a
 	// test of connection limits counts only its own (TestConnectionCaps).
 	probe := &http.Client{Transport: &http.Transport{}}
 	defer probe.CloseIdleConnections()
 	c := client.New(s.URL, client.WithHTTPClient(probe))
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	ctx := context.Background()
+	for deadline := time.Now().Add(max); ; time.Sleep(20 * time.Millisecond) {
 		_, err := c.Readyz(ctx)
 		if err == nil {
-			return s
+			return
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err // for Stop
+			t.Fatalf("server stopped before it was ready: %v", err)
+		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server not ready after 10s: %v", err)
+			t.Fatalf("server not ready after %v: %v", max, err)
 		}
 	}
 }
