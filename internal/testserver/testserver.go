@@ -72,7 +72,8 @@ func (s *Server) WaitReady(t testing.TB, max time.Duration) {
 	t.Helper()
 	// The readiness probe's connection is closed once the server is ready, so that a
 	// test of connection limits counts only its own (TestConnectionCaps).
-	probe := &http.Client{Transport: &http.Transport{}}
+	// A probe's timeout: the listener accepts connections before the service serves them.
+	probe := &http.Client{Transport: &http.Transport{}, Timeout: 2 * time.Second}
 	defer probe.CloseIdleConnections()
 	c := client.New(s.URL, client.WithHTTPClient(probe))
 	ctx := context.Background()
