@@ -55,6 +55,9 @@ type clusterNode struct {
 	lease *cluster.Lease
 	seed  uint64
 	fresh bool // the stream was empty at start: a new cluster
+	// resign gives up the scheduler's lease (Lease.Run deletes it), so that another
+	// replica takes the cluster's jobs over at once when this one shuts down.
+	resign context.CancelFunc
 	keys  *replicatedKeys
 	wg    sync.WaitGroup
 }
@@ -240,9 +243,11 @@ func (n *clusterNode) run(ctx context.Context, eng *engine.Engine, st *store.Sto
 	}
 	n.wg.Add(3)
 	go func() { defer n.wg.Done(); _ = n.rep.Run(ctx) }()
+	leaseCtx, resign := context.WithCancel(ctx)
+	n.resign = resign
 	go func() {
 		defer n.wg.Done()
-		if err := n.lease.Run(ctx); err != nil {
+		if err := n.lease.Run(leaseCtx); err != nil {
 			n.log.Error("scheduler lease", "err", err)
 		}
 	}()

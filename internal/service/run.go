@@ -245,6 +245,11 @@ func Run(ctx context.Context, o Options, ln net.Listener, log *slog.Logger, stdo
 		}
 		unplanned = fmt.Errorf("the HTTP server stopped unasked: %w", err)
 	}
+	if node != nil {
+		// First of all: another replica runs the cluster's jobs from now on, not after
+		// this one's clients have let go of their connections.
+		node.resign()
+	}
 	log.Info("shutting down: finishing in-flight requests")
 	shutCtx, cancel := context.WithTimeout(context.Background(), o.HTTP.ShutdownMax)
 	defer cancel()
