@@ -68,11 +68,32 @@ func LatestSnapshot(ctx context.Context, obs jetstream.ObjectStore) (uint64, io.
 	if len(seqs) == 0 {
 		return 0, nil, ErrNoSnapshot
 	}
-	res, err := obs.Get(ctx, snapshotName(seqs[0]))
+	// nats.go bounds a Get whose context has no deadline by its default API timeout
+	// (5 s) for the whole download, which a snapshot of a large store outlasts: the read
+	// gets a deadline of its own, which Close releases.
+	gctx, cancel := context.WithTimeout(ctx, downloadMax)
+	res, err := obs.Get(gctx, snapshotName(seqs[0]))
 	if err != nil {
+		cancel()
 		return 0, nil, fmt.Errorf("latest snapshot %d: %w", seqs[0], err)
 	}
-	return seqs[0], res, nil
+	return seqs[0], &download{ReadCloser: res, cancel: cancel}, nil
+}
+
+// downloadMax bounds the download of one snapshot.
+const downloadMax = time.Hour
+
+// download is a snapshot being read; Close also ends its context.
+type download struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+// Close closes the reader and releases its context.
+func (d *download) Close() error {
+	err := d.ReadCloser.Close()
+	d.cancel()
+	return err
 }
 
 // listWait bounds how long snapshots waits for the object store to answer.

@@ -790,7 +790,16 @@ func TestClusterJoin(t *testing.T) {
 					k := next.Add(1)
 					d, err := cs[k%3].Decide(ctx, wire.DecideRequest{CustomerID: engine.CustomerID(fmt.Sprintf("c%d", k)), Channel: "web"})
 					if err == nil && k%5 == 0 && len(d.Actions) == 1 {
-						_, err = cs[(k+1)%3].Feedback(ctx, wire.FeedbackRequest{DecisionID: d.DecisionID, ActionID: d.Actions[0].ID, Outcome: "accepted"})
+						// A saturated cluster's replicas lag: feedback on a decision
+						// another replica served a moment ago may be told to retry (503
+						// decision_pending), as a client would.
+						for try := 0; ; try++ {
+							_, err = cs[(k+1)%3].Feedback(ctx, wire.FeedbackRequest{DecisionID: d.DecisionID, ActionID: d.Actions[0].ID, Outcome: "accepted"})
+							if statusOf(err) != http.StatusServiceUnavailable || try == 50 || ctx.Err() != nil {
+								break
+							}
+							time.Sleep(200 * time.Millisecond)
+						}
 					}
 					if err != nil && ctx.Err() == nil {
 						errN.Add(1)

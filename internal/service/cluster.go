@@ -156,7 +156,7 @@ func (n *clusterNode) restoreIfBehind(ctx context.Context, so store.Options) err
 	if !fresh && !gap {
 		return nil
 	}
-	seq, rc, err := cluster.LatestSnapshot(ctx, n.res.Snapshots)
+	seq, rc, err := n.latestSnapshot(ctx)
 	if errors.Is(err, cluster.ErrNoSnapshot) {
 		if gap {
 			return fmt.Errorf("this replica has applied the log up to %d, but the log now starts at %d and the cluster has no snapshot: take one on a replica that is caught up (it is a scheduled job, schedule.cluster_snapshot)", applied, info.State.FirstSeq)
@@ -166,24 +166,47 @@ func (n *clusterNode) restoreIfBehind(ctx context.Context, so store.Options) err
 	if err != nil {
 		return fmt.Errorf("read the newest snapshot: %w", err)
 	}
-	defer rc.Close()
 	if !gap && seq == 0 {
+		rc.Close()
 		return nil
 	}
 	if !fresh {
 		aside := so.Dir + ".stale-" + time.Now().UTC().Format("20060102T150405")
 		if err := os.Rename(so.Dir, aside); err != nil {
+			rc.Close()
 			return fmt.Errorf("move the stale store aside: %w", err)
 		}
 		n.log.Warn("the store was behind the log's retention; moved aside, restoring the cluster's snapshot", "applied", applied, "log_first", info.State.FirstSeq, "moved_to", aside)
 	}
 	began := time.Now()
 	n.log.Info("restoring the cluster's newest snapshot", "seq", seq)
-	if err := store.RestoreDir(ctx, rc, so); err != nil {
-		return fmt.Errorf("restore the cluster's snapshot at %d: %w", seq, err)
+	// RestoreDir reads and verifies the whole backup before it writes a key, so a
+	// download cut short (a busy cluster) leaves nothing behind: it is tried again.
+	for try := 1; ; try++ {
+		err := store.RestoreDir(ctx, rc, so)
+		rc.Close()
+		if err == nil {
+			break
+		}
+		if try == restoreTries || ctx.Err() != nil {
+			return fmt.Errorf("restore the cluster's snapshot at %d (%d tries): %w", seq, try, err)
+		}
+		n.log.Warn("restoring the cluster's snapshot failed; trying again", "seq", seq, "try", try, "err", err)
+		time.Sleep(time.Duration(try) * time.Second)
+		if seq, rc, err = n.latestSnapshot(ctx); err != nil {
+			return fmt.Errorf("read the newest snapshot: %w", err)
+		}
 	}
 	n.log.Info("snapshot restored; the log's rest is replayed next", "seq", seq, "elapsed", time.Since(began).Round(time.Millisecond))
 	return nil
+}
+
+// restoreTries is how many times a new replica tries to download and restore a snapshot.
+const restoreTries = 5
+
+// latestSnapshot opens the newest snapshot in the object store.
+func (n *clusterNode) latestSnapshot(ctx context.Context) (uint64, io.ReadCloser, error) {
+	return cluster.LatestSnapshot(ctx, n.res.Snapshots)
 }
 
 // appliedOnDisk reads the applied sequence of the store in so.Dir without keeping it
