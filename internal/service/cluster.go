@@ -58,8 +58,8 @@ type clusterNode struct {
 	// resign gives up the scheduler's lease (Lease.Run deletes it), so that another
 	// replica takes the cluster's jobs over at once when this one shuts down.
 	resign context.CancelFunc
-	keys  *replicatedKeys
-	wg    sync.WaitGroup
+	keys   *replicatedKeys
+	wg     sync.WaitGroup
 }
 
 // cmdPutKey is the replicated command that stores an API key (new or revoked).
