@@ -118,12 +118,16 @@ func TestClusterQuorum(t *testing.T) {
 	checkStream(t, ctx, js, acked)
 }
 
-// retryPublish retries pub while the cluster elects a new leader, up to d.
+// retryPublish retries pub while the cluster elects a new leader, up to d. A retry of an
+// id whose earlier publish timed out may meet that publish still being stored (JetStream
+// error 10158, "duplicate message id is in process"): that is retried too.
 func retryPublish(ctx context.Context, pub func(string) error, id string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
 		err := pub(id)
-		if err == nil || !IsNoQuorum(err) || time.Now().After(deadline) {
+		var apiErr *jetstream.APIError
+		inProcess := errors.As(err, &apiErr) && apiErr.ErrorCode == 10158
+		if err == nil || !IsNoQuorum(err) && !inProcess || time.Now().After(deadline) {
 			return err
 		}
 		time.Sleep(50 * time.Millisecond)
