@@ -459,7 +459,9 @@ func TestScheduledWorkExactlyOnce(t *testing.T) {
 				case <-time.After(20 * time.Millisecond):
 				}
 				k := (w + i) % 3
+				mu.Lock() // the test drops the stopped leader's client meanwhile
 				cl := cs[k]
+				mu.Unlock()
 				if cl == nil {
 					continue
 				}
@@ -497,7 +499,9 @@ func TestScheduledWorkExactlyOnce(t *testing.T) {
 	lead := leader(t, cs)
 	slot = waitRun(slot)
 	cs[lead].CloseIdleConnections()
+	mu.Lock()
 	cs[lead] = nil
+	mu.Unlock()
 	c.Stop(t, lead)
 	t.Logf("stopped the leader r%d as it put the run of slot %d in the log", lead, slot)
 	next := leader(t, cs)
