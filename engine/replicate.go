@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -324,17 +325,6 @@ func (r *replication) fail(err error) {
 	r.failure.CompareAndSwap(nil, &err)
 }
 
-// ApplyFailure returns what stopped the applier (a disk error), nil if nothing did.
-func (e *Engine) ApplyFailure() error {
-	if e.repl == nil {
-		return nil
-	}
-	if p := e.repl.failure.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
 // ResetApply clears a failure after the applier has been restarted from AppliedSeq.
 func (e *Engine) ResetApply() {
 	if e.repl != nil {
@@ -429,7 +419,7 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 			return e.applyAnswer(ctx, seq, proposal, applied{err: Invalid("invalid_command", "feedback command: %v", err)})
 		}
 		d, err := e.decision(actx, f.Decision)
-		if err == nil && !containsAction(d.Chosen, f.Action) {
+		if err == nil && !slices.Contains(d.Chosen, f.Action) {
 			err = errorf(ErrUnprocessable, "action_not_offered", "action %q was not offered in decision %q (offered: %v)", truncate(string(f.Action), 64), d.ID, d.Chosen)
 		}
 		if err != nil {
@@ -472,15 +462,6 @@ func (e *Engine) Apply(ctx context.Context, seq uint64, cmd []byte) error {
 		e.log.Error("replicated log entry skipped: unknown command kind", "seq", seq, "kind", kind)
 		return e.applyDone(ctx, seq)
 	}
-}
-
-func containsAction(ids []ActionID, id ActionID) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // deterministic reports whether err is an answer every replica gives to the same command
