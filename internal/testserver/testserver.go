@@ -27,6 +27,8 @@ type Server struct {
 	URL  string      // "http://127.0.0.1:PORT"
 	Data string      // the store's directory
 	Out  *SyncBuffer // what the service printed (the first admin key, for one)
+	// Clustered: the service is a replica of a cluster (Options.Cluster set).
+	Clustered bool
 
 	cancel context.CancelFunc
 	done   chan error
@@ -34,12 +36,17 @@ type Server struct {
 
 // Start runs the service over a store in dir with the tests' defaults (demo off, keyless
 // on loopback, no scheduled jobs: tests drive scheduled work themselves), changed by
-// mutate, and waits until it is ready (10 seconds at the most). The service logs warnings
-// and errors to stderr.
+// mutate, and waits until it is ready (10 seconds at the most; a minute for a replica of a
+// cluster, which first waits for its NATS servers' JetStream, the scheduler's lease and
+// the log, seconds more on a busy machine). The service logs warnings and errors to stderr.
 func Start(t testing.TB, dir string, mutate func(*service.Options)) *Server {
 	t.Helper()
 	s := launch(t, dir, mutate)
-	s.WaitReady(t, 10*time.Second)
+	wait := 10 * time.Second
+	if s.Clustered {
+		wait = time.Minute
+	}
+	s.WaitReady(t, wait)
 	return s
 }
 
@@ -60,7 +67,7 @@ func launch(t testing.TB, dir string, mutate func(*service.Options)) *Server {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{URL: "http://" + ln.Addr().String(), Data: dir, Out: &SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &Server{URL: "http://" + ln.Addr().String(), Data: dir, Clustered: o.Cluster != nil, Out: &SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() { s.done <- service.Run(ctx, o, ln, log, s.Out) }()
 	return s
